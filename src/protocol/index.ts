@@ -1,0 +1,10 @@
+/** The ButtCloud message protocol: see docs/PROTOCOL.md. */
+export * from './ids.js'
+export * from './common.js'
+export * from './offer.js'
+export * from './request.js'
+export * from './command.js'
+export * from './status.js'
+export * from './reply.js'
+export * from './stats.js'
+export * from './parse.js'

@@ -1,0 +1,28 @@
+/** `buttcloud/offer` v1: the provider's public price list. Posted by the provider, readable by all. */
+import { z } from 'zod'
+import { Slug, WebUrl, line } from './common.js'
+
+export const Plan = z.strictObject({
+  id: Slug,
+  name: line(40),
+  /** Memory limit of the pub's container; also what the pub reserves on a hub. */
+  memoryMiB: z.number().int().min(64).max(65536),
+  /** Price in the currency's minor unit (cents). 0 means free. */
+  price: z.number().int().min(0).max(10_000_000),
+  currency: z.string().regex(/^[a-z]{3}$/, 'expected an ISO 4217 code in lowercase'),
+  interval: z.enum(['month', 'year']),
+})
+export type Plan = z.infer<typeof Plan>
+
+export const Offer = z.strictObject({
+  type: z.literal('buttcloud/offer'),
+  version: z.literal(1),
+  /** The provider's name as users see it. */
+  name: line(80),
+  plans: z.array(Plan).min(1).max(20),
+  /** Where owners pay; absent when every plan is free. */
+  paymentSite: WebUrl.optional(),
+  /** The terms of service (a URL). */
+  terms: WebUrl,
+})
+export type Offer = z.infer<typeof Offer>

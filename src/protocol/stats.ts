@@ -1,0 +1,25 @@
+/** `buttcloud/stats` v1: one window's resource summary for one pub. Private to owner and provider. */
+import { z } from 'zod'
+import { MsgId } from './ids.js'
+import { Count, Millis, Recps } from './common.js'
+
+export const StatsSummary = z.strictObject({
+  window: z.strictObject({ from: Millis, to: Millis }),
+  /** Samples folded into this summary. */
+  samples: z.number().int().min(0).max(1_000_000),
+  cpu: z.strictObject({ avgPercent: z.number().min(0).max(100_000), maxPercent: z.number().min(0).max(100_000) }),
+  memory: z.strictObject({ avgBytes: Count, maxBytes: Count, limitBytes: Count }),
+  network: z.strictObject({ rxBytes: Count, txBytes: Count }),
+  uptimeSeconds: Count,
+  restarts: Count,
+})
+export type StatsSummary = z.infer<typeof StatsSummary>
+
+export const PubStats = z.strictObject({
+  type: z.literal('buttcloud/stats'),
+  version: z.literal(1),
+  request: MsgId,
+  summary: StatsSummary,
+  recps: Recps,
+})
+export type PubStats = z.infer<typeof PubStats>
