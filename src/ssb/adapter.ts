@@ -1,0 +1,275 @@
+/**
+ * The one place where ButtCloud touches the untyped CommonJS SSB packages. Everything else imports the typed
+ * surface from here, so `any` stays inside this file and the shapes we rely on are written down once.
+ */
+import { createRequire } from 'node:module'
+import type { Duplex, Source } from 'pull-stream'
+import type { FeedId, MsgId } from '../protocol/ids.js'
+
+const require = createRequire(import.meta.url)
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+const SecretStack: (opts: { caps: { shs: string } }) => any = require('secret-stack')
+const ssbKeys: {
+  loadOrCreateSync(path: string): SsbKeys
+  generate(curve?: string, seed?: Buffer): SsbKeys
+  loadSync(path: string): SsbKeys
+  createSync(path: string, curve?: string): SsbKeys
+} = require('ssb-keys')
+const caps: { shs: string; sign: string | null } = require('ssb-caps')
+const ssbClient: (keys: SsbKeys, opts: object, cb: (err: Error | null, sbot: any) => void) => void = require('ssb-client')
+const pullStream: typeof import('pull-stream') = require('pull-stream')
+
+/** An ed25519 key pair in ssb-keys' format. */
+export interface SsbKeys {
+  curve: 'ed25519'
+  public: string
+  private: string
+  id: FeedId
+}
+
+/** The main-network secret-handshake capability (Patchwork's). */
+export const MAIN_NETWORK_CAPS = caps.shs
+
+export const pull = pullStream
+
+/** Load a key file, creating it (mode 0600) when absent. */
+export function loadOrCreateKeys(path: string): SsbKeys {
+  return ssbKeys.loadOrCreateSync(path)
+}
+
+/** Load an existing key file; throws when it is missing or malformed. */
+export function loadKeys(path: string): SsbKeys {
+  return ssbKeys.loadSync(path)
+}
+
+/** A fresh key pair (deterministic when a 32-byte seed is given). */
+export function generateKeys(seed?: Buffer): SsbKeys {
+  return ssbKeys.generate('ed25519', seed)
+}
+
+/** ssb-keys' on-disk secret format (what `loadKeys` reads back). */
+export function keysFileText(keys: SsbKeys): string {
+  return `# this is your SECRET name.\n# never show it to anyone.\n${JSON.stringify(keys, null, 2)}\n`
+}
+
+/* ---------- Messages ---------- */
+
+/** A message as ssb-db2 and the classic server return it. */
+export interface SsbMsg<C = unknown> {
+  key: MsgId
+  value: {
+    previous: MsgId | null
+    author: FeedId
+    sequence: number
+    timestamp: number
+    content: C
+    signature?: string
+  }
+  timestamp: number
+  meta?: { private?: boolean; originalContent?: string }
+}
+
+/** True when the message arrived encrypted and was decrypted for us. */
+export function wasPrivate(msg: SsbMsg): boolean {
+  return Boolean(msg.meta && msg.meta.private)
+}
+
+type Callback<T> = (err: Error | null, value: T) => void
+
+/* ---------- ssb-db2 ---------- */
+
+/** An opaque ssb-db2 query operator. */
+export type DbOperator = { readonly __dbOperator: unique symbol }
+
+export interface Db2 {
+  create(opts: { content: object; encryptionFormat?: 'box' | 'box2'; keys?: SsbKeys }, cb: Callback<SsbMsg>): void
+  query(...ops: unknown[]): any
+  get(id: MsgId, cb: Callback<SsbMsg['value']>): void
+  getMsg(id: MsgId, cb: Callback<SsbMsg>): void
+  onDrain(indexName: string, cb: () => void): void
+  onDrain(cb: () => void): void
+  getStatus(): { value: { log: number; jit: Record<string, number>; indexes: Record<string, number> } }
+  add(nativeMsg: object, cb: Callback<SsbMsg>): void
+}
+
+const ops: any = require('ssb-db2/operators/index.js')
+
+/** ssb-db2's query operators, typed loosely but in one place. */
+export const dbOps = ops as {
+  where(...args: unknown[]): DbOperator
+  and(...args: unknown[]): DbOperator
+  or(...args: unknown[]): DbOperator
+  type(t: string): DbOperator
+  author(id: FeedId): DbOperator
+  isPrivate(): DbOperator
+  isPublic(): DbOperator
+  live(opts?: { old: boolean }): DbOperator
+  descending(): DbOperator
+  paginate(n: number): DbOperator
+  toPullStream(): DbOperator
+  toCallback(cb: Callback<SsbMsg[]>): DbOperator
+  toPromise(): DbOperator
+}
+
+/** A pull-stream of every message whose content type is one of `types`, private ones decrypted. */
+export function queryTypes(db: Db2, types: readonly string[], opts: { live: 'old' | 'live' | 'both' }): Source<SsbMsg> {
+  const typeOps = types.map((t) => dbOps.type(t))
+  const where = dbOps.where(typeOps.length === 1 ? typeOps[0] : dbOps.or(...typeOps))
+  if (opts.live === 'old') return db.query(where, dbOps.toPullStream())
+  return db.query(where, dbOps.live({ old: opts.live === 'both' }), dbOps.toPullStream())
+}
+
+/** Publish content, boxed to `recps` (box1) when given. */
+export function publish<C extends object>(db: Db2, content: C & { recps?: FeedId[] }): Promise<SsbMsg<C>> {
+  return new Promise((resolve, reject) => {
+    const opts = content.recps ? { content, encryptionFormat: 'box' as const } : { content }
+    db.create(opts, (err, msg) => (err ? reject(new Error('publish failed', { cause: err })) : resolve(msg as SsbMsg<C>)))
+  })
+}
+
+/* ---------- The server ---------- */
+
+/** What a running server (secret-stack + our plugin set) exposes to us in-process. */
+export interface Sbot {
+  id: FeedId
+  config: SbotConfig
+  db: Db2
+  getAddress(scope?: 'public' | 'local' | 'device' | 'private'): string | undefined
+  whoami(): { id: FeedId }
+  invite: {
+    create(opts: { uses?: number; external?: string; note?: string }, cb: Callback<string>): void
+    use?(opts: { feed: FeedId }, cb: Callback<unknown>): void
+    accept?(invite: string, cb: Callback<unknown>): void
+  }
+  friends: {
+    follow(id: FeedId, opts: { state: boolean }, cb: Callback<unknown>): void
+    isFollowing(opts: { source: FeedId; dest: FeedId }, cb: Callback<boolean>): void
+  }
+  conn: {
+    connect(address: string, cb: Callback<unknown>): void
+    disconnect(address: string, cb: Callback<unknown>): void
+    peers(): Source<Array<[string, { key?: string; state?: string }]>>
+  }
+  ebt: { request(id: FeedId, replicate: boolean): void }
+  /** Plugins register themselves under their names. */
+  [plugin: string]: unknown
+  /** secret-stack hook API: wrap a method (used for close). */
+  close: ((force: boolean, cb: (err?: Error) => void) => void) & { hook?: (fn: (fn: Function, args: unknown[]) => unknown) => void }
+}
+
+/** The secret-stack config shape we use (a subset of ssb-config). */
+export interface SbotConfig {
+  path: string
+  keys: SsbKeys
+  caps: { shs: string }
+  host?: string
+  port?: number
+  allowPrivate?: boolean
+  timers?: { inactivity?: number; handshake?: number }
+  connections: {
+    incoming: Record<string, Array<{ scope: string | string[]; transform: string; host?: string; port?: number; external?: string | string[] }>>
+    outgoing: Record<string, Array<{ transform: string }>>
+  }
+  db2?: { addBatchThrottle?: number; flushDebounce?: number; writeTimeout?: number; maxCpu?: number }
+  friends?: { hops: number }
+  replicationScheduler?: { autostart?: boolean; partialReplication?: null }
+  conn?: { autostart?: boolean; populatePubs?: boolean; hops?: number }
+  master?: FeedId[]
+  [section: string]: unknown
+}
+
+/** A secret-stack plugin (`{ name, version, manifest, init }`). */
+export interface SbotPlugin {
+  name: string
+  version?: string
+  manifest?: Record<string, string>
+  permissions?: object
+  needs?: string[]
+  init(sbot: any, config: any): unknown
+}
+
+/** The SSB stack every ButtCloud server runs (NOTES.md: versions that work together). */
+export function standardPlugins(): SbotPlugin[] {
+  return [
+    require('ssb-master'),
+    ...(require('ssb-db2') as SbotPlugin[]),
+    require('ssb-db2/compat/db'),
+    require('ssb-db2/compat/ebt'),
+    require('ssb-db2/compat/history-stream'),
+    require('ssb-db2/compat/feedstate'),
+    require('ssb-friends'),
+    require('ssb-ebt'),
+    require('ssb-conn'),
+    require('ssb-replication-scheduler'),
+    require('ssb-invite'),
+    localSocketPlugin,
+    require('ssb-no-auth'),
+  ]
+}
+
+/**
+ * ssb-unix-socket, except that a second `server()` call on the same transport (secret-stack makes one) gets a
+ * no-op close: multiserver's plugin returns undefined there, and closing the server then throws inside multiserver.
+ */
+const localSocketPlugin: SbotPlugin = {
+  name: 'unix-socket',
+  version: '1.0.0',
+  init(ssk: any, config: any) {
+    const Unix = require('multiserver/plugins/unix-socket')
+    ssk.multiserver.transport({
+      name: 'unix',
+      create(conf: object) {
+        const plug = Unix({ ...conf, ...config })
+        const server = plug.server.bind(plug)
+        plug.server = (...args: unknown[]) => server(...args) ?? (() => undefined)
+        return plug
+      },
+    })
+  },
+}
+
+/** Start a server with the standard stack plus `extra` plugins. */
+export function createSbot(config: SbotConfig, extra: SbotPlugin[] = []): Sbot {
+  let stack = SecretStack({ caps: config.caps })
+  for (const plugin of [...standardPlugins(), ...extra]) stack = stack.use(plugin)
+  return stack(config) as Sbot
+}
+
+/** Close a server, resolving when it has shut down. */
+export function closeSbot(sbot: Sbot): Promise<void> {
+  return new Promise((resolve, reject) => sbot.close(true, (err) => (err ? reject(err) : resolve())))
+}
+
+/* ---------- ssb-client ---------- */
+
+/** A muxrpc client of some sbot: methods are looked up by name at the call site. */
+export interface SbotClient {
+  id: FeedId
+  close(cb?: (err?: Error) => void): void
+  [method: string]: any
+}
+
+/** Connect to the sbot at a multiserver address with the given keys (shs over TCP). */
+export function connectClient(keys: SsbKeys, remote: string, opts: { caps?: string; manifest?: object } = {}): Promise<SbotClient> {
+  return new Promise((resolve, reject) => {
+    const config = { caps: { shs: opts.caps ?? MAIN_NETWORK_CAPS }, timers: { handshake: 5000 } }
+    ssbClient(keys, { remote, config, caps: config.caps, manifest: opts.manifest }, (err, sbot) =>
+      err ? reject(new Error(`could not connect to ${remote.replace(/~shs:.*/, '')}`, { cause: err })) : resolve(sbot as SbotClient),
+    )
+  })
+}
+
+/** Call a callback-style muxrpc method as a promise. */
+export function call<T>(fn: (...args: any[]) => void, ...args: unknown[]): Promise<T> {
+  return new Promise((resolve, reject) => fn(...args, (err: Error | null, value: T) => (err ? reject(err) : resolve(value))))
+}
+
+/** Drain a pull-stream source into an array. */
+export function collect<T>(source: Source<T>): Promise<T[]> {
+  return new Promise((resolve, reject) =>
+    pullStream(source, pullStream.collect((err, items: T[]) => (err ? reject(err === true ? new Error('aborted') : err) : resolve(items)))),
+  )
+}
+
+export type { Source, Duplex }
