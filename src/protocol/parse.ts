@@ -10,6 +10,7 @@ import { CommandReply } from './reply.js'
 import { PubRequest } from './request.js'
 import { PubStats } from './stats.js'
 import { PubStatus } from './status.js'
+import { PaymentFact } from './payment.js'
 import { FeedId, MsgId } from './ids.js'
 
 export const SCHEMAS = {
@@ -19,6 +20,7 @@ export const SCHEMAS = {
   'buttcloud/status': PubStatus,
   'buttcloud/reply': CommandReply,
   'buttcloud/stats': PubStats,
+  'buttcloud/payment': PaymentFact,
 } as const
 export type MessageType = keyof typeof SCHEMAS
 export type ContentOf<T extends MessageType> = z.infer<(typeof SCHEMAS)[T]>
