@@ -1,0 +1,109 @@
+/**
+ * A classic ssb-server 16 (the server Patchwork embeds) as a child process: the user's sbot in end-to-end tests.
+ * NOTES.md: its close(true) never calls back, so it runs in its own process and is ended by PID.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { connectClient, keysFileText, generateKeys, type SbotClient, type SsbKeys } from '../../src/ssb/adapter.js'
+import { multiserverAddress, type FeedId } from '../../src/protocol/ids.js'
+import { freePort } from './ports.js'
+
+const require = createRequire(import.meta.url)
+
+export interface ClassicSbot {
+  id: FeedId
+  keys: SsbKeys
+  /** The ~/.ssb-like folder: config, secret, log. Point the CLI at it with --ssb-dir. */
+  dir: string
+  port: number
+  address: string
+  /** A muxrpc client with the server's own key (full rights, as Patchwork has). */
+  client: SbotClient
+  child: ChildProcess
+  /** Server output so far, for failing tests to show. */
+  output(): string
+  stop(): Promise<void>
+}
+
+/** Start a classic ssb-server on 127.0.0.1 in a temp folder; resolves once it answers whoami. */
+export async function startClassicSbot(opts: { caps?: string; keep?: boolean } = {}): Promise<ClassicSbot> {
+  const dir = mkdtempSync(join(tmpdir(), 'bc-classic-'))
+  const port = await freePort()
+  const keys = generateKeys()
+  writeFileSync(join(dir, 'secret'), keysFileText(keys), { mode: 0o600 })
+  const config: Record<string, unknown> = {
+    path: dir,
+    host: '127.0.0.1',
+    port,
+    allowPrivate: true,
+    // No LAN broadcast (ssb-local): tests talk to 127.0.0.1 only.
+    gossip: { local: false, connections: 3 },
+    connections: {
+      incoming: {
+        net: [{ host: '127.0.0.1', port, scope: ['device', 'local', 'public'], transform: 'shs' }],
+        unix: [{ scope: 'device', transform: 'noauth' }],
+      },
+      outgoing: { net: [{ transform: 'shs' }] },
+    },
+    logging: { level: 'notice' },
+  }
+  if (opts.caps) config.caps = { shs: opts.caps }
+  writeFileSync(join(dir, 'config'), JSON.stringify(config, null, 2))
+
+  const bin = require.resolve('ssb-server/bin.js')
+  const child = spawn(process.execPath, [bin, 'start', '--config', join(dir, 'config'), '--path', dir], {
+    env: { ...process.env, ssb_appname: 'ssb' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-20_000)
+  }
+  child.stdout!.on('data', keep)
+  child.stderr!.on('data', keep)
+
+  const address = multiserverAddress('127.0.0.1', port, keys.id)
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGKILL')
+      await exited
+    }
+    if (!opts.keep) rmSync(dir, { recursive: true, force: true })
+  }
+
+  const deadline = Date.now() + 20_000
+  for (;;) {
+    if (child.exitCode !== null) {
+      await stop()
+      throw new Error(`ssb-server exited with ${child.exitCode}:\n${output}`)
+    }
+    try {
+      const client = await connectClient(keys, address, { caps: opts.caps })
+      const closeServer = stop
+      return {
+        id: keys.id,
+        keys,
+        dir,
+        port,
+        address,
+        client,
+        child,
+        output: () => output,
+        stop: async () => {
+          await new Promise<void>((resolve) => client.close(() => resolve()))
+          await closeServer()
+        },
+      }
+    } catch (err) {
+      if (Date.now() > deadline) {
+        await stop()
+        throw new Error(`ssb-server did not answer within 20 s:\n${output}`, { cause: err })
+      }
+      await new Promise((r) => setTimeout(r, 150))
+    }
+  }
+}
