@@ -1,0 +1,238 @@
+/**
+ * The payment lifecycle as a pure fold: payment facts (in any order, with duplicates) plus the request time and
+ * the clock in, one standing per request out. The planner reads the standing; nothing here does I/O, so the same
+ * log always gives the same answer, and tests drive the clock by hand.
+ *
+ *   unpaid --paid--> active --payment failed--> grace --grace over--> lapsed (stopped, data kept)
+ *     |                 ^                          |                     |
+ *     |                 +-------paid again---------+---------------------+
+ *     +--unpaid expiry--> expired (final: nothing ever ran)
+ *   any paid state --subscription deleted--> ended (stopped) --retention--> destroy due
+ *   any paid state --owner's destroy (cancel-requested)--> ended, destroy due at once
+ */
+import type { MsgId } from '../protocol/ids.js'
+import type { PaymentFact, PaymentKind } from '../protocol/payment.js'
+import type { PaymentTimers } from './config.js'
+
+export const PAYMENT_STATES = ['free', 'unpaid', 'expired', 'active', 'grace', 'lapsed', 'ended'] as const
+export type PaymentState = (typeof PAYMENT_STATES)[number]
+
+/**
+ * Something the owner should be told privately. `key` is stable for one episode, so the provider can send each
+ * warning once (remember the keys it has sent) however often it recomputes the standing.
+ */
+export type PaymentWarning =
+  | { reason: 'payment-failed'; key: string; since: number; graceEndsAt: number }
+  | { reason: 'stopped-unpaid'; key: string; since: number; stoppedAt: number }
+  | { reason: 'subscription-ended'; key: string; endedAt: number; destroyDueAt: number }
+
+export interface PaymentStanding {
+  state: PaymentState
+  /** May the pub run now? The planner stops a pub when this turns false and never starts one while it is false. */
+  runAllowed: boolean
+  /** In `ended`: when the pub's data may be destroyed. */
+  destroyDueAt?: number
+  /** `destroyDueAt` has passed. */
+  destroyDue: boolean
+  /** In `unpaid`: when the request expires. */
+  expiresAt?: number
+  /** In `grace`: when the pub will be stopped unless a payment arrives. */
+  graceEndsAt?: number
+  /** With no new facts, the standing changes by the clock alone at this time: a wake-up for the planner. */
+  changesAt?: number
+  /** End of the latest paid period any fact reported (informational; see `standingFrom` for why it stops nothing). */
+  paidUntil?: number
+  /** The latest subscription seen: what the owner's destroy command cancels. */
+  subscription?: string
+  customer?: string
+  warn?: PaymentWarning
+}
+
+export interface StandingOptions {
+  /** When the request was made (its message timestamp): the unpaid expiry counts from here. */
+  requestedAt: number
+  now: number
+  timers: PaymentTimers
+  /** True when this request needs no payment (free mode, or a plan priced 0): it may run at once. */
+  free: boolean
+}
+
+/**
+ * Within one second Stripe often emits several events (checkout, subscription, invoice); `created` then ties and
+ * this order decides. A payment beats a failure of the same second (Stripe retried and won), and the end of a
+ * subscription beats everything.
+ */
+const RANK: Record<PaymentKind, number> = {
+  'checkout-completed': 0,
+  'subscription-updated': 1,
+  'invoice-payment-failed': 2,
+  'invoice-paid': 3,
+  'subscription-deleted': 4,
+  'cancel-requested': 5,
+}
+
+function compareFacts(a: PaymentFact, b: PaymentFact): number {
+  return (
+    a.created - b.created ||
+    RANK[a.kind] - RANK[b.kind] ||
+    (a.event < b.event ? -1 : a.event > b.event ? 1 : 0) ||
+    // Only a corrupt log holds two different facts under one event id; still pick the same one whatever the order.
+    (JSON.stringify(a) < JSON.stringify(b) ? -1 : JSON.stringify(a) > JSON.stringify(b) ? 1 : 0)
+  )
+}
+
+/** The facts of one request in source order, one per event id: the same result for any order of the input. */
+export function orderFacts(request: MsgId, facts: readonly PaymentFact[]): PaymentFact[] {
+  const seen = new Set<string>()
+  return facts
+    .filter((f) => f.request === request)
+    .sort(compareFacts)
+    .filter((f) => (seen.has(f.event) ? false : (seen.add(f.event), true)))
+}
+
+interface Folded {
+  paidAt?: number
+  failingSince?: number
+  endedAt?: number
+  /** When the owner's destroy cancelled the subscription: the data goes then, whatever ended the subscription. */
+  ownerCancelAt?: number
+  paidUntil?: number
+  subscription?: string
+  customer?: string
+}
+
+function fold(ordered: readonly PaymentFact[]): Folded {
+  const s: Folded = {}
+  const paid = (at: number) => {
+    s.paidAt ??= at
+    s.failingSince = undefined
+  }
+  // Before the first payment a failure changes nothing: the request simply stays unpaid.
+  const failing = (at: number) => {
+    if (s.paidAt !== undefined) s.failingSince ??= at
+  }
+  for (const f of ordered) {
+    if (f.kind === 'cancel-requested') {
+      s.endedAt ??= f.created
+      s.ownerCancelAt ??= f.created
+      continue
+    }
+    // A deleted subscription cannot come back in Stripe, so the end is final for this request.
+    if (s.endedAt !== undefined) continue
+    s.subscription = f.subscription ?? s.subscription
+    s.customer = f.customer ?? s.customer
+    if (f.periodEnd !== undefined) s.paidUntil = Math.max(s.paidUntil ?? 0, f.periodEnd)
+    switch (f.kind) {
+      case 'checkout-completed':
+        // `unpaid` means an asynchronous payment method is still settling; invoice.paid will follow when it does.
+        if (f.status !== 'unpaid') paid(f.created)
+        break
+      case 'invoice-paid':
+        paid(f.created)
+        break
+      case 'invoice-payment-failed':
+        failing(f.created)
+        break
+      case 'subscription-updated':
+        if (f.status === 'active' || f.status === 'trialing') paid(f.created)
+        else if (f.status === 'past_due' || f.status === 'unpaid' || f.status === 'paused') failing(f.created)
+        else if (f.status === 'canceled') s.endedAt = f.created
+        break
+      case 'subscription-deleted':
+        s.endedAt = f.created
+        break
+    }
+  }
+  return s
+}
+
+/** The payment standing of one request at `now`. */
+export function paymentStanding(request: MsgId, facts: readonly PaymentFact[], opts: StandingOptions): PaymentStanding {
+  if (opts.free) return { state: 'free', runAllowed: true, destroyDue: false }
+  return standingFrom(fold(orderFacts(request, facts)), opts)
+}
+
+/**
+ * Note what is not here: a paid period running out without a renewal event does not stop a pub. Stripe announces
+ * every failed renewal (and retries webhooks for days); stopping on our own clock would punish paying owners for
+ * a webhook outage.
+ */
+function standingFrom(s: Folded, { requestedAt, now, timers }: StandingOptions): PaymentStanding {
+  const ids = { subscription: s.subscription, customer: s.customer, paidUntil: s.paidUntil }
+  if (s.endedAt !== undefined) {
+    // The owner asked for the destroy: nothing to keep. Otherwise keep the data for the retention period.
+    const destroyDueAt = Math.min(s.ownerCancelAt ?? Infinity, s.endedAt + timers.retentionMs)
+    const destroyDue = now >= destroyDueAt
+    return clean({
+      state: 'ended',
+      runAllowed: false,
+      destroyDueAt,
+      destroyDue,
+      changesAt: destroyDue ? undefined : destroyDueAt,
+      ...ids,
+      warn: s.ownerCancelAt !== undefined
+        ? undefined
+        : { reason: 'subscription-ended', key: `subscription-ended:${s.endedAt}`, endedAt: s.endedAt, destroyDueAt },
+    })
+  }
+  if (s.paidAt === undefined) {
+    const expiresAt = requestedAt + timers.unpaidExpiryMs
+    return now < expiresAt
+      ? clean({ state: 'unpaid', runAllowed: false, destroyDue: false, expiresAt, changesAt: expiresAt, ...ids })
+      : clean({ state: 'expired', runAllowed: false, destroyDue: false, ...ids })
+  }
+  if (s.failingSince !== undefined) {
+    const graceEndsAt = s.failingSince + timers.graceMs
+    const since = s.failingSince
+    return now < graceEndsAt
+      ? clean({
+          state: 'grace',
+          runAllowed: true,
+          destroyDue: false,
+          graceEndsAt,
+          changesAt: graceEndsAt,
+          ...ids,
+          warn: { reason: 'payment-failed', key: `payment-failed:${since}`, since, graceEndsAt },
+        })
+      : clean({
+          state: 'lapsed',
+          runAllowed: false,
+          destroyDue: false,
+          ...ids,
+          warn: { reason: 'stopped-unpaid', key: `stopped-unpaid:${since}`, since, stoppedAt: graceEndsAt },
+        })
+  }
+  return clean({ state: 'active', runAllowed: true, destroyDue: false, ...ids })
+}
+
+/** Drop undefined fields, so a standing compares and prints cleanly. */
+function clean(s: PaymentStanding): PaymentStanding {
+  return Object.fromEntries(Object.entries(s).filter(([, v]) => v !== undefined)) as unknown as PaymentStanding
+}
+
+export interface RequestForStanding {
+  id: MsgId
+  requestedAt: number
+  free: boolean
+}
+
+/** Standings for many requests from one pass over the facts (the planner's entry point). */
+export function paymentStandings(
+  requests: readonly RequestForStanding[],
+  facts: readonly PaymentFact[],
+  now: number,
+  timers: PaymentTimers,
+): Map<MsgId, PaymentStanding> {
+  const byRequest = new Map<MsgId, PaymentFact[]>()
+  for (const f of facts) {
+    const list = byRequest.get(f.request)
+    if (list) list.push(f)
+    else byRequest.set(f.request, [f])
+  }
+  return new Map(
+    requests.map((r) => [
+      r.id,
+      paymentStanding(r.id, byRequest.get(r.id) ?? [], { requestedAt: r.requestedAt, now, timers, free: r.free }),
+    ]),
+  )
+}
