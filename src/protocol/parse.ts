@@ -11,6 +11,7 @@ import { PubRequest } from './request.js'
 import { PubStats } from './stats.js'
 import { PubStatus } from './status.js'
 import { PaymentFact } from './payment.js'
+import { PubPlacement } from './placement.js'
 import { FeedId, MsgId } from './ids.js'
 
 export const SCHEMAS = {
@@ -21,6 +22,7 @@ export const SCHEMAS = {
   'buttcloud/reply': CommandReply,
   'buttcloud/stats': PubStats,
   'buttcloud/payment': PaymentFact,
+  'buttcloud/placement': PubPlacement,
 } as const
 export type MessageType = keyof typeof SCHEMAS
 export type ContentOf<T extends MessageType> = z.infer<(typeof SCHEMAS)[T]>
