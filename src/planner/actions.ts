@@ -1,0 +1,124 @@
+/**
+ * The actions a pass can ask for: a tagged union the executor maps kind by kind (a missing handler is a compile
+ * error), and the one order they are returned in.
+ */
+import type { MsgId } from '../protocol/ids.js'
+import type { ForeignObject, ServiceSpec } from './types.js'
+
+/** Which part of a service spec an update changes (for logs and status; the update always writes the whole spec). */
+export type SpecChange = 'image' | 'memory' | 'replicas' | 'restart' | 'placement'
+
+export type Action =
+  /** Persist a placement (a private `buttcloud/placement` message) before anything is created on it. */
+  | { kind: 'record-placement'; request: MsgId; hub: string; port: number; why: 'new' | 'adopt' }
+  /** Remove one of our services. Never touches its volume. */
+  | { kind: 'remove-service'; request: MsgId; serviceId: string; serviceName: string; why: 'destroyed' | 'duplicate' }
+  /** Make sure the pub's volume exists on its hub (safe to repeat). */
+  | { kind: 'create-volume'; request: MsgId; hub: string }
+  | { kind: 'create-service'; spec: ServiceSpec }
+  /** Write back the whole spec (read-modify-write with the version read); `changes` says what differs. */
+  | { kind: 'update-service'; serviceId: string; spec: ServiceSpec; changes: SpecChange[] }
+  /** Delete a destroyed pub's volume once retention has passed and no service uses it. */
+  | { kind: 'purge-volume'; request: MsgId; hub: string; volumeName: string }
+  /** No hub has room for this pub: tell the owner. */
+  | { kind: 'report-queued'; request: MsgId; memoryMiB: number }
+  /** A plan change needs more memory than the pub's hub has free; the service keeps its old size. */
+  | { kind: 'report-resize-blocked'; request: MsgId; hub: string; haveMiB: number; wantMiB: number }
+  /** For the operator: hubs to add so every queued pub fits. */
+  | { kind: 'report-hubs-needed'; count: number; memoryMiB: number; queued: number }
+  /** A hub holding our pubs is missing, not ready or not active: nothing is created there. */
+  | { kind: 'report-hub-unavailable'; hub: string; pubs: number }
+  /** Two records claim one port on one hub; the later request is left alone until an operator decides. */
+  | { kind: 'warn-conflict'; request: MsgId; hub: string; port: number; holder: MsgId }
+  /** The desired list named one request twice with different content. */
+  | { kind: 'warn-duplicate-desired'; request: MsgId }
+  /** An object of ours that no desired pub explains: left alone (a lagging index must not delete pubs). */
+  | { kind: 'warn-orphan'; object: 'service' | 'volume'; id: string; name: string; request: MsgId; why: 'unknown-request' | 'off-placement' }
+  /** An object that is not ours: never touched. */
+  | { kind: 'warn-foreign'; object: ForeignObject }
+
+export type ActionKind = Action['kind']
+export type ActionOf<K extends ActionKind> = Extract<Action, { kind: K }>
+
+/**
+ * Kinds in execution order: the record first (nothing is built on an unrecorded placement), removals before
+ * creations, reports last. The executor may stop at the first failure and the next pass picks up from there.
+ */
+export const ACTION_ORDER = [
+  'record-placement',
+  'remove-service',
+  'create-volume',
+  'create-service',
+  'update-service',
+  'purge-volume',
+  'report-queued',
+  'report-resize-blocked',
+  'report-hubs-needed',
+  'report-hub-unavailable',
+  'warn-conflict',
+  'warn-duplicate-desired',
+  'warn-orphan',
+  'warn-foreign',
+] as const satisfies readonly ActionKind[]
+
+// A compile-time check that ACTION_ORDER names every kind.
+type Missing = Exclude<ActionKind, (typeof ACTION_ORDER)[number]>
+const everyKindOrdered: Missing extends never ? true : never = true
+void everyKindOrdered
+
+/** Kinds that change the runtime or the log; the rest only inform. */
+export const CHANGE_KINDS: ReadonlySet<ActionKind> = new Set<ActionKind>([
+  'record-placement',
+  'remove-service',
+  'create-volume',
+  'create-service',
+  'update-service',
+  'purge-volume',
+])
+
+/** Does this action change anything (as opposed to reporting)? */
+export function isChange(action: Action): boolean {
+  return CHANGE_KINDS.has(action.kind)
+}
+
+/** The actions of a plan that change something: none means the runtime already matches the desired state. */
+export function changesOf(actions: readonly Action[]): Action[] {
+  return actions.filter(isChange)
+}
+
+const RANK = new Map<ActionKind, number>(ACTION_ORDER.map((k, i) => [k, i]))
+
+/** The key that orders actions of one kind: the request first, then the object. */
+function actionKey(a: Action): string {
+  switch (a.kind) {
+    case 'create-service':
+      return a.spec.request
+    case 'update-service':
+      return `${a.spec.request}\u0000${a.serviceId}`
+    case 'remove-service':
+      return `${a.request}\u0000${a.serviceId}`
+    case 'purge-volume':
+      return `${a.request}\u0000${a.hub}\u0000${a.volumeName}`
+    case 'report-hubs-needed':
+      return ''
+    case 'report-hub-unavailable':
+      return a.hub
+    case 'warn-orphan':
+      return `${a.object}\u0000${a.id}`
+    case 'warn-foreign':
+      return `${a.object.kind}\u0000${a.object.id}`
+    default:
+      return `${a.request}\u0000${'hub' in a ? a.hub : ''}`
+  }
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+/** Sort actions into the one deterministic order (by kind rank, then by key). */
+export function sortActions(actions: Action[]): Action[] {
+  const keyed = actions.map((a) => ({ a, rank: RANK.get(a.kind)!, key: actionKey(a) }))
+  keyed.sort((x, y) => x.rank - y.rank || compare(x.key, y.key))
+  return keyed.map((k) => k.a)
+}

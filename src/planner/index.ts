@@ -1,0 +1,12 @@
+/** The planner: pure functions from (desired, observed, capacity, now) to actions, statuses and reports. */
+export * from './types.js'
+export * from './actions.js'
+export * from './labels.js'
+export * from './world.js'
+export * from './ports.js'
+export * from './placement.js'
+export * from './plan.js'
+export * from './summary.js'
+export * from './capacity.js'
+export * from './snapshot.js'
+export * from './table.js'

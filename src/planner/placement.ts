@@ -1,0 +1,188 @@
+/**
+ * Placement: pack pubs onto hubs by memory reservation, never overcommitting, and say how many hubs are missing
+ * when some pubs fit nowhere.
+ *
+ * Best-fit (the hub left with the least room that still fits the pub), not first-fit: a pub can never move (its
+ * volume lives on its hub), so placement is online and final. Best-fit fills hubs one after another, which keeps
+ * large holes for large plans and leaves freshly added hubs empty until they are needed; first-fit would do nearly
+ * as well on packing but ties the result to the order of node ids. Worst-fit would spread load, at the price of
+ * fragmenting every hub so that a 2 GiB plan fits nowhere while 10 GiB sits free in 128 MiB slivers.
+ */
+import type { MsgId } from '../protocol/ids.js'
+import type { PortBook } from './ports.js'
+import type { Capacity, DesiredPub, Hub } from './types.js'
+import { isLive, schedulable, type World } from './world.js'
+
+/** One hub's memory as this pass sees it. */
+export interface HubRoom {
+  hub: Hub
+  /** Memory pubs may reserve: the node's memory less headroom and what others reserved. */
+  capacityMiB: number
+  /** Held by our pubs (and by our services being removed, until they are gone). */
+  usedMiB: number
+  /** Live pubs recorded on this hub. */
+  pubs: number
+}
+
+export interface NewPlacement {
+  pub: DesiredPub
+  hub: string
+  port: number
+  /** `adopt`: a service of ours already runs there but the record was missing (it is written now). */
+  why: 'new' | 'adopt'
+}
+
+export interface Allocation {
+  rooms: Map<string, HubRoom>
+  placements: NewPlacement[]
+  /** Running pubs that fit on no hub, oldest request first. */
+  queued: DesiredPub[]
+  /** Pubs whose plan grew beyond their hub's free room: they keep `haveMiB` for now. */
+  blocked: Map<MsgId, { hub: string; haveMiB: number; wantMiB: number }>
+  /** Unplaced pubs whose service sits on a port another request holds. */
+  adoptConflicts: Array<{ pub: DesiredPub; hub: string; port: number; holder: MsgId }>
+  hubsNeeded: { count: number; memoryMiB: number }
+}
+
+/** Oldest request first, then by id: the fair and deterministic order for handing out scarce room. */
+export function byAge(a: DesiredPub, b: DesiredPub): number {
+  return a.requestedAt - b.requestedAt || (a.request < b.request ? -1 : a.request > b.request ? 1 : 0)
+}
+
+function free(room: HubRoom): number {
+  return room.capacityMiB - room.usedMiB
+}
+
+/** The room each hub offers before any pub is counted. */
+function emptyRooms(hubs: Iterable<Hub>, capacity: Capacity): Map<string, HubRoom> {
+  const rooms = new Map<string, HubRoom>()
+  for (const hub of hubs) {
+    const capacityMiB = Math.max(0, hub.memoryMiB - capacity.headroomMiB - hub.foreignReservedMiB)
+    rooms.set(hub.id, { hub, capacityMiB, usedMiB: 0, pubs: 0 })
+  }
+  return rooms
+}
+
+/** The schedulable hub where this pub fits most tightly and a port is free, or undefined. */
+function bestFit(rooms: Map<string, HubRoom>, ports: PortBook, memoryMiB: number): HubRoom | undefined {
+  let best: HubRoom | undefined
+  for (const room of rooms.values()) {
+    const left = free(room) - memoryMiB
+    if (left < 0 || !schedulable(room.hub) || ports.peek(room.hub.id) === undefined) continue
+    if (best === undefined || left < free(best) - memoryMiB || (left === free(best) - memoryMiB && room.hub.id < best.hub.id)) {
+      best = room
+    }
+  }
+  return best
+}
+
+/**
+ * How many hubs of which size would take every queued pub: first-fit decreasing into empty hubs of the configured
+ * size, or of the largest pub's size plus headroom when a pub is bigger than a configured hub.
+ */
+export function hubsNeeded(queuedMiB: readonly number[], capacity: Capacity): { count: number; memoryMiB: number } {
+  if (queuedMiB.length === 0) return { count: 0, memoryMiB: capacity.hubMemoryMiB }
+  const largest = Math.max(...queuedMiB)
+  const memoryMiB = Math.max(capacity.hubMemoryMiB, largest + capacity.headroomMiB)
+  const usable = memoryMiB - capacity.headroomMiB
+  const portsPerHub = capacity.ports.last - capacity.ports.first + 1
+  const bins: Array<{ free: number; pubs: number }> = []
+  for (const mem of [...queuedMiB].sort((a, b) => b - a)) {
+    const bin = bins.find((b) => b.free >= mem && b.pubs < portsPerHub)
+    if (bin) {
+      bin.free -= mem
+      bin.pubs++
+    } else {
+      bins.push({ free: usable - mem, pubs: 1 })
+    }
+  }
+  return { count: bins.length, memoryMiB }
+}
+
+/** Count what is held on each hub, grant plan growth where there is room, adopt or place unplaced pubs. */
+export function allocate(world: World, ports: PortBook, capacity: Capacity): Allocation {
+  const rooms = emptyRooms(world.hubs.values(), capacity)
+  const growing: DesiredPub[] = []
+  const counted = new Set<string>()
+
+  // What live, recorded pubs hold: the size their service has now (a change of plan is only granted below), or
+  // the plan's size when the service is still to be created.
+  for (const pub of world.desired.values()) {
+    if (!pub.placement || !isLive(pub) || ports.conflicts.has(pub.request)) continue
+    const svc = world.services.get(pub.request)
+    const held = svc?.memoryMiB ?? pub.memoryMiB
+    if (svc) counted.add(svc.id)
+    if (held < pub.memoryMiB) growing.push(pub)
+    const room = rooms.get(pub.placement.hub)
+    if (room) {
+      room.usedMiB += held
+      room.pubs++
+    }
+  }
+  // Our services that stand for no live recorded pub (destroyed, orphaned, duplicated, not yet recorded) still
+  // hold their reservation until they are removed: counting them keeps a pass from overcommitting in the meantime.
+  const others = [...world.services.values(), ...world.extraServices]
+  for (const svc of others) {
+    if (counted.has(svc.id) || svc.hub === undefined) continue
+    const room = rooms.get(svc.hub)
+    if (room) room.usedMiB += svc.memoryMiB ?? 0
+  }
+
+  const blocked: Allocation['blocked'] = new Map()
+  for (const pub of growing.sort(byAge)) {
+    const hub = pub.placement!.hub
+    const room = rooms.get(hub)
+    const have = world.services.get(pub.request)!.memoryMiB!
+    const delta = pub.memoryMiB - have
+    if (room && free(room) >= delta) room.usedMiB += delta
+    else blocked.set(pub.request, { hub, haveMiB: have, wantMiB: pub.memoryMiB })
+  }
+
+  const placements: NewPlacement[] = []
+  const adoptConflicts: Allocation['adoptConflicts'] = []
+  const unplaced: DesiredPub[] = []
+  for (const pub of world.desired.values()) {
+    if (pub.placement) continue
+    const svc = world.services.get(pub.request)
+    if (svc?.hub !== undefined && svc.port !== undefined) {
+      // A service of ours with no record (the record was lost, or came from elsewhere): record where it is,
+      // so its port is burnt, unless another request already holds that port.
+      const holder = ports.holder(svc.hub, svc.port)
+      if (holder === undefined) {
+        ports.take(svc.hub, svc.port, pub.request)
+        placements.push({ pub, hub: svc.hub, port: svc.port, why: 'adopt' })
+      } else {
+        adoptConflicts.push({ pub, hub: svc.hub, port: svc.port, holder })
+      }
+    } else if (pub.intent === 'running') {
+      // Stopped pubs are placed when started: a hub slot held for a pub nobody runs is wasted room.
+      unplaced.push(pub)
+    }
+  }
+
+  const queued: DesiredPub[] = []
+  for (const pub of unplaced.sort(byAge)) {
+    const room = bestFit(rooms, ports, pub.memoryMiB)
+    if (!room) {
+      queued.push(pub)
+      continue
+    }
+    const port = ports.peek(room.hub.id)!
+    ports.take(room.hub.id, port, pub.request)
+    room.usedMiB += pub.memoryMiB
+    room.pubs++
+    placements.push({ pub, hub: room.hub.id, port, why: 'new' })
+  }
+
+  return {
+    rooms,
+    placements,
+    queued,
+    blocked,
+    adoptConflicts,
+    hubsNeeded: hubsNeeded(
+      queued.map((p) => p.memoryMiB),
+      capacity,
+    ),
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * The planner: (desired, observed, capacity, now) -> actions. Pure and level-triggered: it compares whole states,
+ * so a lost event or a crashed executor is repaired by the next pass. An empty plan means converged.
+ */
+import type { MsgId } from '../protocol/ids.js'
+import { sortActions, type Action, type SpecChange } from './actions.js'
+import { allocate, type Allocation } from './placement.js'
+import { portBook } from './ports.js'
+import type { Capacity, DesiredPub, Observed, ObservedService, Placement, ServiceSpec } from './types.js'
+import { indexWorld, schedulable, type World } from './world.js'
+
+/** The spec a live pub's service should have. */
+function specFor(pub: DesiredPub, at: Placement, memoryMiB: number): ServiceSpec {
+  return {
+    request: pub.request,
+    owner: pub.owner,
+    pubId: pub.pubId,
+    ...(pub.name !== undefined ? { name: pub.name } : {}),
+    hub: at.hub,
+    port: at.port,
+    imageVersion: pub.imageVersion,
+    memoryMiB,
+    replicas: pub.intent === 'running' ? 1 : 0,
+    forceUpdate: pub.restartGeneration,
+  }
+}
+
+/** What differs between a service and its spec, in a fixed order. */
+export function specChanges(svc: ObservedService, spec: ServiceSpec): SpecChange[] {
+  const changes: SpecChange[] = []
+  if (svc.imageVersion !== spec.imageVersion) changes.push('image')
+  if (svc.memoryMiB !== spec.memoryMiB) changes.push('memory')
+  if (svc.replicas !== spec.replicas) changes.push('replicas')
+  if (svc.forceUpdate !== spec.forceUpdate) changes.push('restart')
+  if (svc.hub !== spec.hub || svc.port !== spec.port) changes.push('placement')
+  return changes
+}
+
+/** Actions for one live pub whose placement is recorded and uncontested. */
+function planLive(pub: DesiredPub, world: World, alloc: Allocation, out: Action[]): void {
+  const at = pub.placement!
+  const memoryMiB = alloc.blocked.get(pub.request)?.haveMiB ?? pub.memoryMiB
+  const spec = specFor(pub, at, memoryMiB)
+  const svc = world.services.get(pub.request)
+  const volumes = world.volumes.get(pub.request) ?? []
+
+  if (svc === undefined) {
+    // Nothing is created on a hub that cannot run it; report-hub-unavailable tells the operator.
+    if (!schedulable(world.hubs.get(at.hub))) return
+    if (!volumes.some((v) => v.hub === at.hub)) out.push({ kind: 'create-volume', request: pub.request, hub: at.hub })
+    out.push({ kind: 'create-service', spec })
+  } else {
+    const changes = specChanges(svc, spec)
+    if (changes.length > 0) out.push({ kind: 'update-service', serviceId: svc.id, spec, changes })
+  }
+  for (const v of volumes) {
+    if (v.hub !== at.hub) {
+      out.push({ kind: 'warn-orphan', object: 'volume', id: v.name, name: v.name, request: pub.request, why: 'off-placement' })
+    }
+  }
+}
+
+/** Actions for one destroyed pub: its service goes now, its volumes once retention has passed and no service is left. */
+function planDestroyed(pub: DesiredPub & { intent: 'destroyed' }, world: World, capacity: Capacity, now: number, out: Action[]): void {
+  const svc = world.services.get(pub.request)
+  if (svc) out.push({ kind: 'remove-service', request: pub.request, serviceId: svc.id, serviceName: svc.name, why: 'destroyed' })
+  // Duplicates of a destroyed pub are removed by the duplicate rule; wait for all of them before purging.
+  if (svc || now < pub.destroyedAt + capacity.retentionMs) return
+  if (world.extraServices.some((s) => s.request === pub.request)) return
+  for (const v of world.volumes.get(pub.request) ?? []) {
+    out.push({ kind: 'purge-volume', request: pub.request, hub: v.hub, volumeName: v.name })
+  }
+}
+
+/** Turn one pass's desired and observed state into the actions that close the gap, in execution order. */
+export function plan(desired: readonly DesiredPub[], observed: Observed, capacity: Capacity, now: number): Action[] {
+  const world = indexWorld(desired, observed)
+  const ports = portBook(world.desired.values(), capacity.ports)
+  const alloc = allocate(world, ports, capacity)
+  const out: Action[] = []
+
+  for (const p of alloc.placements) {
+    out.push({ kind: 'record-placement', request: p.pub.request, hub: p.hub, port: p.port, why: p.why })
+  }
+  // A pub placed in this pass waits for its record to be read back before anything is built on it.
+  const recordedNow = new Set<MsgId>(alloc.placements.map((p) => p.pub.request))
+  const unavailable = new Map<string, number>()
+
+  for (const pub of world.desired.values()) {
+    if (pub.intent === 'destroyed') {
+      planDestroyed(pub, world, capacity, now, out)
+      continue
+    }
+    if (!pub.placement || recordedNow.has(pub.request)) continue
+    const holder = ports.conflicts.get(pub.request)
+    if (holder !== undefined) {
+      out.push({ kind: 'warn-conflict', request: pub.request, hub: pub.placement.hub, port: pub.placement.port, holder })
+      continue
+    }
+    if (!schedulable(world.hubs.get(pub.placement.hub))) {
+      unavailable.set(pub.placement.hub, (unavailable.get(pub.placement.hub) ?? 0) + 1)
+    }
+    planLive(pub, world, alloc, out)
+  }
+
+  for (const c of alloc.adoptConflicts) {
+    out.push({ kind: 'warn-conflict', request: c.pub.request, hub: c.hub, port: c.port, holder: c.holder })
+  }
+  for (const svc of world.extraServices) {
+    if (world.desired.has(svc.request)) {
+      out.push({ kind: 'remove-service', request: svc.request, serviceId: svc.id, serviceName: svc.name, why: 'duplicate' })
+    }
+  }
+  for (const svc of [...world.services.values(), ...world.extraServices]) {
+    if (!world.desired.has(svc.request)) {
+      out.push({ kind: 'warn-orphan', object: 'service', id: svc.id, name: svc.name, request: svc.request, why: 'unknown-request' })
+    }
+  }
+  for (const [request, volumes] of world.volumes) {
+    if (world.desired.has(request)) continue
+    for (const v of volumes) {
+      out.push({ kind: 'warn-orphan', object: 'volume', id: v.name, name: v.name, request, why: 'unknown-request' })
+    }
+  }
+
+  for (const pub of alloc.queued) out.push({ kind: 'report-queued', request: pub.request, memoryMiB: pub.memoryMiB })
+  if (alloc.queued.length > 0) {
+    out.push({ kind: 'report-hubs-needed', ...alloc.hubsNeeded, queued: alloc.queued.length })
+  }
+  for (const [request, b] of alloc.blocked) out.push({ kind: 'report-resize-blocked', request, ...b })
+  for (const [hub, pubs] of unavailable) out.push({ kind: 'report-hub-unavailable', hub, pubs })
+  for (const request of world.conflictingDuplicates) out.push({ kind: 'warn-duplicate-desired', request })
+  for (const object of observed.foreign) out.push({ kind: 'warn-foreign', object })
+
+  return sortActions(out)
+}

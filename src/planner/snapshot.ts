@@ -1,0 +1,91 @@
+/**
+ * Reading observed state: a driver offers four list calls, and one pass makes each exactly once, whatever the
+ * number of pubs. The join (tasks to services, labels to ownership) is pure and lives here, so every driver
+ * classifies objects the same way.
+ */
+import { ownership } from './labels.js'
+import type { ForeignObject, Hub, Observed, ObservedService, ObservedTask, ObservedVolume } from './types.js'
+
+/** A service as listed, converted from Docker's shape at the driver's edge; spec fields are absent when unreadable. */
+export interface ServiceListing {
+  id: string
+  name: string
+  labels: Readonly<Record<string, string>>
+  hub?: string
+  port?: number
+  imageVersion?: string
+  memoryMiB?: number
+  replicas: number
+  forceUpdate: number
+}
+
+export interface TaskListing extends ObservedTask {
+  serviceId: string
+}
+
+export interface VolumeListing {
+  name: string
+  hub: string
+  labels: Readonly<Record<string, string>>
+  createdAt: number
+}
+
+/** What a driver provides for observing: one list call per kind of object. */
+export interface ObservedReader {
+  listHubs(): Promise<Hub[]>
+  listServices(): Promise<ServiceListing[]>
+  listTasks(): Promise<TaskListing[]>
+  listVolumes(): Promise<VolumeListing[]>
+}
+
+/** Swarm keeps five tasks per slot by default; the summary needs no more to see a crash loop. */
+export const TASKS_KEPT = 5
+
+/** Join the four listings into one Observed: ours by label, the rest foreign; tasks newest first per service. */
+export function assembleObserved(
+  hubs: Hub[],
+  services: readonly ServiceListing[],
+  tasks: readonly TaskListing[],
+  volumes: readonly VolumeListing[],
+): Observed {
+  const foreign: ForeignObject[] = []
+  const ours = new Map<string, ObservedService>()
+  for (const s of services) {
+    const owner = ownership(s.labels)
+    if (!owner.ours) {
+      foreign.push({ kind: 'service', id: s.id, name: s.name, why: owner.why })
+      continue
+    }
+    const { labels: _labels, ...spec } = s
+    ours.set(s.id, { ...spec, request: owner.request, tasks: [] })
+  }
+  // Tasks of foreign services are dropped here: we neither act on them nor need them.
+  for (const t of tasks) {
+    const svc = ours.get(t.serviceId)
+    if (!svc) continue
+    const { serviceId: _serviceId, ...task } = t
+    svc.tasks.push(task)
+  }
+  for (const svc of ours.values()) {
+    if (svc.tasks.length > 1) svc.tasks.sort((a, b) => b.at - a.at)
+    if (svc.tasks.length > TASKS_KEPT) svc.tasks.length = TASKS_KEPT
+  }
+  const ourVolumes: ObservedVolume[] = []
+  for (const v of volumes) {
+    const owner = ownership(v.labels)
+    if (owner.ours) ourVolumes.push({ name: v.name, request: owner.request, hub: v.hub, createdAt: v.createdAt })
+    else foreign.push({ kind: 'volume', id: `${v.hub}/${v.name}`, name: v.name, why: owner.why })
+  }
+  return { hubs, services: [...ours.values()], volumes: ourVolumes, foreign }
+}
+
+/** Read one pass's observed state: each list call once, concurrently. */
+export async function readObserved(reader: ObservedReader): Promise<Observed> {
+  const [hubs, services, tasks, volumes] = await Promise.all([
+    reader.listHubs(),
+    reader.listServices(),
+    reader.listTasks(),
+    reader.listVolumes(),
+  ])
+  return assembleObserved(hubs, services, tasks, volumes)
+}

@@ -1,0 +1,171 @@
+/**
+ * Observed state per pub, for the owner: provisioning, up, down (and why), stopped, destroyed. The plugin posts a
+ * status only when `statusChanges` says what it would post differs from what it posted last, so a steady pub
+ * costs nothing on the feed however often passes run.
+ */
+import { multiserverAddress, type MsgId, type MultiserverAddress } from '../protocol/ids.js'
+import type { PubState } from '../protocol/status.js'
+import type { Action } from './actions.js'
+import type { DesiredPub, Observed, ObservedService, ObservedTask } from './types.js'
+import { indexWorld, schedulable, type World } from './world.js'
+
+export type DownReason = 'oom' | 'crash-loop' | 'rejected' | 'exited' | 'unhealthy' | 'hub-unavailable'
+
+export type ObservedPubState =
+  | { state: 'queued' }
+  | { state: 'provisioning' }
+  /** Where it runs; `address` is absent only when the hub is not in the node list. */
+  | { state: 'up'; hub?: string; port?: number; address?: MultiserverAddress }
+  | { state: 'down'; reason: DownReason; detail?: string }
+  | { state: 'stopped' }
+  | { state: 'destroyed' }
+
+/** This many failed tasks within the window make a crash loop. */
+export interface CrashLoop {
+  failures: number
+  windowMs: number
+}
+
+export const DEFAULT_CRASH_LOOP: CrashLoop = { failures: 3, windowMs: 10 * 60_000 }
+
+export interface SummaryOptions {
+  now: number
+  /** This pass's plan: tells queued pubs (report-queued) from pubs about to be placed. */
+  plan?: readonly Action[]
+  crashLoop?: CrashLoop
+}
+
+export const REASON_TEXT: Record<DownReason, string> = {
+  oom: 'out of memory',
+  'crash-loop': 'crash loop',
+  rejected: 'rejected',
+  exited: 'exited',
+  unhealthy: 'health check failing',
+  'hub-unavailable': 'hub unavailable',
+}
+
+const ENDED = new Set<ObservedTask['state']>(['complete', 'failed', 'rejected', 'shutdown'])
+const FAILED = new Set<ObservedTask['state']>(['failed', 'rejected'])
+
+/**
+ * Why a task failed. Swarm's task status carries the exit code but not Docker's OOMKilled flag, so 137 counts as
+ * out of memory unless the driver looked and found otherwise (a plain SIGKILL also exits 137).
+ */
+function failure(task: ObservedTask): { reason: DownReason; detail?: string } {
+  if (task.state === 'rejected') return { reason: 'rejected', ...(task.error ? { detail: task.error } : {}) }
+  if (task.oomKilled === true || (task.exitCode === 137 && task.oomKilled === undefined)) {
+    return { reason: 'oom', detail: 'exit code 137' }
+  }
+  return { reason: 'exited', ...(task.exitCode !== undefined ? { detail: `exit code ${task.exitCode}` } : task.error ? { detail: task.error } : {}) }
+}
+
+/** A running pub's state from its service's tasks (newest first). */
+export function fromTasks(svc: ObservedService, world: World, now: number, crashLoop: CrashLoop): ObservedPubState {
+  const tasks = svc.tasks
+  // A crash loop wins over a momentary "up": otherwise a looping pub would flap between up and down posts.
+  const recent = tasks.filter((t) => FAILED.has(t.state) && now - t.at <= crashLoop.windowMs)
+  if (recent.length >= crashLoop.failures) {
+    return { state: 'down', reason: 'crash-loop', detail: REASON_TEXT[failure(recent[0]!).reason] }
+  }
+  const newest = tasks[0]
+  if (newest?.state === 'running' && newest.health !== 'starting' && newest.health !== 'unhealthy') {
+    const hub = svc.hub !== undefined ? world.hubs.get(svc.hub) : undefined
+    const pub = world.desired.get(svc.request)
+    return {
+      state: 'up',
+      ...(svc.hub !== undefined ? { hub: svc.hub } : {}),
+      ...(svc.port !== undefined ? { port: svc.port } : {}),
+      ...(hub && svc.port !== undefined && pub ? { address: multiserverAddress(hub.address, svc.port, pub.pubId) } : {}),
+    }
+  }
+  if (newest?.state === 'rejected') return { state: 'down', ...failure(newest) }
+  if (svc.hub !== undefined && !schedulable(world.hubs.get(svc.hub))) return { state: 'down', reason: 'hub-unavailable' }
+  if (newest?.state === 'running' && newest.health === 'unhealthy') return { state: 'down', reason: 'unhealthy' }
+  // Starting again after an end: a failure keeps the pub down until the new task is up; a planned stop
+  // (update, restart) does not.
+  const ended = tasks.find((t) => ENDED.has(t.state))
+  if (ended && FAILED.has(ended.state)) return { state: 'down', ...failure(ended) }
+  return { state: 'provisioning' }
+}
+
+/** One pub's observed state. */
+function pubState(pub: DesiredPub, world: World, queued: ReadonlySet<MsgId>, now: number, crashLoop: CrashLoop): ObservedPubState {
+  if (pub.intent === 'destroyed') return { state: 'destroyed' }
+  const svc = world.services.get(pub.request)
+  if (pub.intent === 'stopped') {
+    return !svc || svc.replicas === 0 ? { state: 'stopped' } : fromTasks(svc, world, now, crashLoop)
+  }
+  if (queued.has(pub.request)) return { state: 'queued' }
+  if (!svc) {
+    const hub = pub.placement?.hub
+    return hub !== undefined && !schedulable(world.hubs.get(hub)) ? { state: 'down', reason: 'hub-unavailable' } : { state: 'provisioning' }
+  }
+  if (svc.replicas === 0) return { state: 'provisioning' }
+  return fromTasks(svc, world, now, crashLoop)
+}
+
+/** Each desired pub's observed state, by request. */
+export function summarise(desired: readonly DesiredPub[], observed: Observed, options: SummaryOptions): Map<MsgId, ObservedPubState> {
+  const world = indexWorld(desired, observed)
+  const queued = new Set<MsgId>()
+  for (const a of options.plan ?? []) if (a.kind === 'report-queued') queued.add(a.request)
+  const crashLoop = options.crashLoop ?? DEFAULT_CRASH_LOOP
+  const out = new Map<MsgId, ObservedPubState>()
+  for (const pub of world.desired.values()) out.set(pub.request, pubState(pub, world, queued, options.now, crashLoop))
+  return out
+}
+
+/** The part of a posted status that decides whether a new one is due (what `buttcloud/status` carries). */
+export interface StatusFields {
+  state: PubState
+  reason?: string
+  address?: MultiserverAddress
+}
+
+const MAX_REASON = 300
+
+/** The status fields to post for an observed state; the reason is one bounded line. */
+export function toStatusFields(s: ObservedPubState): StatusFields {
+  switch (s.state) {
+    case 'up':
+      return s.address ? { state: 'up', address: s.address } : { state: 'up' }
+    case 'down': {
+      // Docker's error texts may hold newlines; status reasons are one line without control characters.
+      // eslint-disable-next-line no-control-regex
+      const detail = s.detail?.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim()
+      const text = detail ? `${REASON_TEXT[s.reason]}: ${detail}` : REASON_TEXT[s.reason]
+      return { state: 'down', reason: text.length > MAX_REASON ? `${text.slice(0, MAX_REASON - 1)}…` : text }
+    }
+    case 'queued':
+      return { state: 'queued', reason: 'waiting for a hub with room' }
+    default:
+      return { state: s.state }
+  }
+}
+
+export interface StatusChange {
+  request: MsgId
+  fields: StatusFields
+  observed: ObservedPubState
+}
+
+function sameFields(a: StatusFields, b: StatusFields): boolean {
+  return a.state === b.state && a.reason === b.reason && a.address === b.address
+}
+
+/**
+ * The statuses due: pubs whose fields differ from the last posted ones, by request. `previous` comes from the last
+ * status each pub was sent (read from the provider's own feed after a restart), so a restart re-posts nothing.
+ */
+export function statusChanges(
+  previous: ReadonlyMap<MsgId, StatusFields>,
+  current: ReadonlyMap<MsgId, ObservedPubState>,
+): StatusChange[] {
+  const changes: StatusChange[] = []
+  for (const [request, observed] of current) {
+    const fields = toStatusFields(observed)
+    const before = previous.get(request)
+    if (before === undefined || !sameFields(before, fields)) changes.push({ request, fields, observed })
+  }
+  return changes.sort((a, b) => (a.request < b.request ? -1 : a.request > b.request ? 1 : 0))
+}

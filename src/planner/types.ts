@@ -1,0 +1,142 @@
+/**
+ * The planner's vocabulary: what the control plane wants (desired), what the runtime shows (observed) and the
+ * operator's settings (capacity). Plain data, no behaviour, so drivers and tests can build it by hand.
+ */
+import type { FeedId, MsgId } from '../protocol/ids.js'
+
+/** Where a pub lives: the hub (a Swarm node id, or `local`) and the port it listens on there. */
+export interface Placement {
+  hub: string
+  port: number
+}
+
+/** What the owner asked the pub to be. `destroyed` is final: the service goes, the volume follows after retention. */
+export type RunIntent = 'running' | 'stopped' | 'destroyed'
+
+interface DesiredPubBase {
+  /** The request message: the pub's id everywhere. */
+  request: MsgId
+  owner: FeedId
+  /** The owner's name for the pub, if they gave one. */
+  name?: string
+  /** The plan id from the offer, and the memory it buys (limit and reservation). */
+  plan: string
+  memoryMiB: number
+  /** The pub's own identity; the provider generates its key before creating it. */
+  pubId: FeedId
+  /** When the request was posted: queued pubs are placed oldest first. */
+  requestedAt: number
+  /**
+   * Counts valid restart commands. Written to Swarm's TaskTemplate.ForceUpdate, so a restart is a difference in
+   * state that a later pass still sees, not an event that a crash could lose.
+   */
+  restartGeneration: number
+  /** The pub image version wanted (a tag, e.g. `0.3.1`). */
+  imageVersion: string
+  /** The placement recorded on the provider's feed, if one was. The record, not Swarm, is authoritative. */
+  placement?: Placement
+}
+
+/** One pub as the control plane wants it. */
+export type DesiredPub = DesiredPubBase &
+  ({ intent: 'running' | 'stopped' } | { intent: 'destroyed'; destroyedAt: number })
+
+/** A Swarm node that may run pubs. */
+export interface Hub {
+  /** Swarm node id; what placements record. */
+  id: string
+  name: string
+  /** Host name or IP where pubs on this hub are reachable from the Internet. */
+  address: string
+  /** The node's memory as Swarm reports it. */
+  memoryMiB: number
+  /** Memory reserved on this node by services that are not ours: we must not count it as free. */
+  foreignReservedMiB: number
+  availability: 'active' | 'pause' | 'drain'
+  ready: boolean
+}
+
+/** One task of a service as the driver saw it (Swarm keeps a few old tasks per slot). */
+export interface ObservedTask {
+  state: 'pending' | 'starting' | 'running' | 'complete' | 'failed' | 'rejected' | 'shutdown'
+  /** Health of a running task with a health check; absent without one. */
+  health?: 'starting' | 'healthy' | 'unhealthy'
+  exitCode?: number
+  /** The kernel's OOM killer ended it (Docker's State.OOMKilled); exit 137 alone may also be a SIGKILL. */
+  oomKilled?: boolean
+  /** Docker's error text, e.g. `No such image: …`. */
+  error?: string
+  /** When the task reached its state (ms since the epoch). */
+  at: number
+}
+
+/** A service carrying our labels. Spec fields are optional: a hand-edited service may lack them (that is drift). */
+export interface ObservedService {
+  id: string
+  name: string
+  /** From our request label. */
+  request: MsgId
+  hub?: string
+  port?: number
+  imageVersion?: string
+  memoryMiB?: number
+  /** Replicas wanted in the spec (0 = stopped). */
+  replicas: number
+  /** TaskTemplate.ForceUpdate. */
+  forceUpdate: number
+  /** Newest first, a handful at most. */
+  tasks: ObservedTask[]
+}
+
+/** A volume carrying our labels. */
+export interface ObservedVolume {
+  name: string
+  request: MsgId
+  hub: string
+  createdAt: number
+}
+
+/** A Docker object without our labels: listed only so the planner can say it leaves it alone. */
+export interface ForeignObject {
+  kind: 'service' | 'volume'
+  id: string
+  name: string
+  /** `unlabelled`: not ours at all; `bad-request-label`: says it is ours but names no valid request. */
+  why: 'unlabelled' | 'bad-request-label'
+}
+
+/** Everything one pass reads from the runtime (one listing of each kind). */
+export interface Observed {
+  hubs: Hub[]
+  services: ObservedService[]
+  volumes: ObservedVolume[]
+  foreign: ForeignObject[]
+}
+
+/** The operator's settings for packing, ports, retention and cost. */
+export interface Capacity {
+  /** The size of a hub the operator would add: used to say how many hubs are needed. */
+  hubMemoryMiB: number
+  /** Kept free on every hub for the engine, the OS and page cache. */
+  headroomMiB: number
+  /** Ports handed to pubs on each hub, both ends included. */
+  ports: { first: number; last: number }
+  /** How long a destroyed pub's volume is kept before it is purged. */
+  retentionMs: number
+  /** What one hub costs, in minor units (cents) per month; enables cost per pub in the report. */
+  hubPrice?: { amountPerMonth: number; currency: string }
+}
+
+/** The full spec of a pub's service: what create writes and what update writes back. */
+export interface ServiceSpec {
+  request: MsgId
+  owner: FeedId
+  pubId: FeedId
+  name?: string
+  hub: string
+  port: number
+  imageVersion: string
+  memoryMiB: number
+  replicas: 0 | 1
+  forceUpdate: number
+}
