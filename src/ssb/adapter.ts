@@ -3,7 +3,7 @@
  * surface from here, so `any` stays inside this file and the shapes we rely on are written down once.
  */
 import { createRequire } from 'node:module'
-import type { Duplex, Source } from 'pull-stream'
+import type { Duplex, Sink, Source } from 'pull-stream'
 import type { FeedId, MsgId } from '../protocol/ids.js'
 
 const require = createRequire(import.meta.url)
@@ -197,6 +197,9 @@ export function standardPlugins(): SbotPlugin[] {
     require('ssb-db2/compat/db'),
     require('ssb-db2/compat/ebt'),
     require('ssb-db2/compat/history-stream'),
+    // createLogStream for local tools (the buttcloud CLI reads its user's log with it); master-only, like every
+    // method not in `permissions.anonymous`, so peers cannot read decrypted messages through it.
+    require('ssb-db2/compat/log-stream'),
     require('ssb-db2/compat/feedstate'),
     require('ssb-friends'),
     require('ssb-ebt'),
@@ -260,6 +263,31 @@ export function connectClient(keys: SsbKeys, remote: string, opts: { caps?: stri
   })
 }
 
+/** Whether the sbot behind a client offers a method, by its dotted manifest path (e.g. `query.read`). */
+export function clientHas(client: SbotClient, path: string): boolean {
+  return typeof clientMethod(client, path) === 'function'
+}
+
+/** Open a muxrpc `source` method of a client by its dotted path; throws when the sbot does not offer it. */
+export function clientSource(client: SbotClient, path: string, opts: object): Source<unknown> {
+  const fn = clientMethod(client, path)
+  if (typeof fn !== 'function') throw new Error(`the sbot has no ${path} method`)
+  return fn(opts) as Source<unknown>
+}
+
+/** Call a muxrpc `async` method of a client by its dotted path; rejects when the sbot does not offer it. */
+export function clientCall<T>(client: SbotClient, path: string, ...args: unknown[]): Promise<T> {
+  const fn = clientMethod(client, path)
+  if (typeof fn !== 'function') return Promise.reject(new Error(`the sbot has no ${path} method`))
+  return call<T>(fn, ...args)
+}
+
+function clientMethod(client: SbotClient, path: string): any {
+  let at: any = client
+  for (const part of path.split('.')) at = at == null ? undefined : at[part]
+  return at
+}
+
 /** Call a callback-style muxrpc method as a promise. */
 export function call<T>(fn: (...args: any[]) => void, ...args: unknown[]): Promise<T> {
   return new Promise((resolve, reject) => fn(...args, (err: Error | null, value: T) => (err ? reject(err) : resolve(value))))
@@ -273,3 +301,49 @@ export function collect<T>(source: Source<T>): Promise<T[]> {
 }
 
 export type { Source, Duplex }
+
+/** A pull-stream source fed by `push`, for live muxrpc streams; `end` finishes it, `onAbort` tells when the reader left. */
+export function pushable<T>(onAbort?: () => void): { push(item: T): void; end(): void; source: Source<T> } {
+  const queue: T[] = []
+  let ended = false
+  let waiting: ((end: true | null, item?: T) => void) | undefined
+  const drain = () => {
+    if (!waiting) return
+    const cb = waiting
+    if (queue.length) {
+      waiting = undefined
+      cb(null, queue.shift())
+    } else if (ended) {
+      waiting = undefined
+      cb(true)
+    }
+  }
+  const source: Source<T> = (abort, cb) => {
+    if (abort) {
+      ended = true
+      queue.length = 0
+      onAbort?.()
+      cb(abort)
+      return
+    }
+    waiting = cb as (end: true | null, item?: T) => void
+    drain()
+  }
+  return {
+    push(item) {
+      if (ended) return
+      queue.push(item)
+      drain()
+    },
+    end() {
+      ended = true
+      drain()
+    },
+    source,
+  }
+}
+
+/** pull.drain, typed with the `abort` method it has at run time. */
+export function drain<T>(op: (item: T) => boolean | void, done: (err: Error | null) => void): Sink<T> & { abort(): void } {
+  return pullStream.drain(op, (err) => done(err === true ? null : (err as Error | null))) as Sink<T> & { abort(): void }
+}

@@ -1,0 +1,43 @@
+/** The plugin's own config section (`config.buttcloud`), with defaults. */
+import type { Plan } from '../../src/protocol/offer.js'
+
+export interface ButtcloudPluginConfig {
+  /** The provider's name in its offer. */
+  name: string
+  plans: Plan[]
+  /** The terms of service URL in the offer. */
+  terms: string
+  /** Where owners pay; absent when every plan is free. */
+  paymentSite?: string
+  /** Pub versions an owner may upgrade to; the first is the default. */
+  versions: string[]
+  pubsPerOwner: number
+  /** A scheduled pass runs this often even when nothing arrives (level-triggered checks). */
+  passIntervalMs: number
+  /** Events within this window share one pass. */
+  debounceMs: number
+  /** Longest wait between retries of a failing pass. */
+  maxBackoffMs: number
+  /** A one-shot command (invite, stats, backup) that keeps failing is answered with an error after this long. */
+  oneShotDeadlineMs: number
+  /** Refusals (to strangers, malformed messages) one author gets before we stop answering them. */
+  refusalsPerAuthor: number
+}
+
+export const DEFAULT_PLUGIN_CONFIG: ButtcloudPluginConfig = {
+  name: 'ButtCloud',
+  plans: [{ id: 'free', name: 'Free', memoryMiB: 128, price: 0, currency: 'usd', interval: 'month' }],
+  terms: 'http://127.0.0.1:8119/terms',
+  versions: ['1'],
+  pubsPerOwner: 3,
+  passIntervalMs: 30_000,
+  debounceMs: 20,
+  maxBackoffMs: 60_000,
+  oneShotDeadlineMs: 10 * 60_000,
+  refusalsPerAuthor: 20,
+}
+
+/** Merge a (partial) config section over the defaults. */
+export function pluginConfig(section: Partial<ButtcloudPluginConfig> | undefined): ButtcloudPluginConfig {
+  return { ...DEFAULT_PLUGIN_CONFIG, ...(section ?? {}) }
+}

@@ -1,0 +1,176 @@
+/**
+ * The ButtCloud secret-stack plugin: indexes request and command messages, folds them into pub records,
+ * answers commands, lets a runtime converge, and posts statuses. Over muxrpc it is read-only: owners may list
+ * and watch their own pubs, the operator (master) may list all. User intent arrives only as signed messages.
+ */
+import { ControlLedger } from '../../src/control/ledger.js'
+import type { PubRuntime } from '../../src/control/runtime.js'
+import { checkOutgoing } from '../../src/protocol/parse.js'
+import type { FeedId } from '../../src/protocol/ids.js'
+import type { Offer } from '../../src/protocol/offer.js'
+import type { PubStatus } from '../../src/protocol/status.js'
+import { publish, pushable, type Sbot, type SbotPlugin, type Source } from '../../src/ssb/adapter.js'
+import { pluginConfig, type ButtcloudPluginConfig } from './config.js'
+import { startIntake } from './intake.js'
+import { newPassMemory, runPass, type Publisher } from './pass.js'
+import { createScheduler } from './scheduler.js'
+import { summarise, type PubSummary } from './views.js'
+
+export const manifest = {
+  myPubs: 'async',
+  watch: 'source',
+  listAll: 'async',
+  health: 'async',
+} as const
+
+/** What the plugin's init returns; a test checks it matches the manifest. */
+export interface ButtcloudApi {
+  myPubs(cb: (err: Error | null, pubs?: PubSummary[]) => void): void
+  watch(): Source<PubSummary>
+  listAll(cb: (err: Error | null, pubs?: PubSummary[]) => void): void
+  health(cb: (err: Error | null, health?: ProviderHealth) => void): void
+  /** In-process only (not in the manifest): resolves once the log is read and one pass has run. */
+  ready(): Promise<void>
+  /** In-process only: resolves when no pass is running or queued. */
+  settled(): Promise<void>
+  /** In-process only: the ledger, for the payment site and the operator tools. */
+  ledger: ControlLedger
+}
+
+export interface ProviderHealth {
+  caughtUp: boolean
+  requests: number
+  messages: number
+  runtime: string
+  engineError?: string
+  failingPasses: number
+  ignoredMessages: number
+}
+
+export interface PluginDeps {
+  /** What runs pubs; absent until a runtime is configured (statuses then say "queued"). */
+  runtime?: PubRuntime
+  now?: () => number
+  log?: (line: string) => void
+}
+
+/** Build the plugin with its collaborators passed in (no module-level singletons). */
+export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
+  return {
+    name: 'buttcloud',
+    version: '1.0.0',
+    manifest: { ...manifest },
+    // Strangers may ask only about their own pubs; listAll and health are for the operator (master).
+    permissions: { anonymous: { allow: ['myPubs', 'watch'] } },
+    init(sbot: Sbot, config: { buttcloud?: Partial<ButtcloudPluginConfig> }): ButtcloudApi {
+      const cfg = pluginConfig(config.buttcloud)
+      const now = deps.now ?? Date.now
+      const log = deps.log ?? ((line: string) => console.error(`[buttcloud] ${line}`))
+      const ledger = new ControlLedger({
+        provider: sbot.id,
+        plans: new Set(cfg.plans.map((p) => p.id)),
+        versions: new Set(cfg.versions),
+        pubsPerOwner: cfg.pubsPerOwner,
+      })
+      const watchers = new Map<FeedId, Set<ReturnType<typeof pushable<PubSummary>>>>()
+      const memory = newPassMemory()
+      let caughtUp = false
+      let firstPass: () => void = () => undefined
+      const firstPassDone = new Promise<void>((resolve) => (firstPass = resolve))
+
+      const publisher: Publisher = {
+        async publish(content) {
+          const msg = await publish(sbot.db, content)
+          return { key: msg.key, sequence: msg.value.sequence }
+        },
+      }
+
+      const onStatus = (owner: FeedId, status: PubStatus) => {
+        const record = ledger.record(status.request)
+        if (!record) return
+        for (const w of watchers.get(owner) ?? []) w.push(summarise(ledger, record))
+      }
+
+      const scheduler = createScheduler(
+        async () => {
+          if (!caughtUp) return
+          await publishOfferIfChanged()
+          await runPass({ ledger, publisher, runtime: deps.runtime, config: cfg, now, log, onStatus }, memory)
+          firstPass()
+        },
+        {
+          debounceMs: cfg.debounceMs,
+          intervalMs: cfg.passIntervalMs,
+          maxBackoffMs: cfg.maxBackoffMs,
+          onError: (err) => log(`pass failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`),
+        },
+      )
+
+      async function publishOfferIfChanged() {
+        const offer: Offer = checkOutgoing('buttcloud/offer', {
+          type: 'buttcloud/offer',
+          version: 1,
+          name: cfg.name,
+          plans: cfg.plans,
+          ...(cfg.paymentSite ? { paymentSite: cfg.paymentSite } : {}),
+          terms: cfg.terms,
+        })
+        if (JSON.stringify(ledger.latestOwnOffer()) === JSON.stringify(offer)) return
+        const msg = await publish(sbot.db, offer)
+        ledger.add({ key: msg.key, author: sbot.id, sequence: msg.value.sequence, timestamp: msg.value.timestamp, private: false, content: offer })
+      }
+
+      const intake = startIntake(sbot.db, ledger, {
+        onMessage: () => scheduler.request(),
+        onCaughtUp: () => {
+          caughtUp = true
+          scheduler.request()
+        },
+        onError: (err) => log(err.message),
+      })
+
+      sbot.close.hook?.((fn: Function, args: unknown[]) => {
+        intake.stop()
+        scheduler.stop()
+        for (const set of watchers.values()) for (const w of set) w.end()
+        const closeRuntime = deps.runtime?.close() ?? Promise.resolve()
+        closeRuntime.catch((err) => log(`closing the runtime failed: ${err}`)).finally(() => fn.apply(sbot, args))
+      })
+
+      const health = (): ProviderHealth => ({
+        caughtUp,
+        ...ledger.size,
+        runtime: deps.runtime?.name ?? 'none',
+        engineError: memory.engineError,
+        failingPasses: scheduler.failures,
+        ignoredMessages: intake.stats.ignored,
+      })
+
+      const api: ButtcloudApi = {
+        myPubs(this: { id?: FeedId } | undefined, cb) {
+          const caller = this?.id ?? sbot.id
+          cb(null, ledger.recordsOf(caller).map((r) => summarise(ledger, r)))
+        },
+        watch(this: { id?: FeedId } | undefined) {
+          const caller = this?.id ?? sbot.id
+          const set = watchers.get(caller) ?? new Set()
+          watchers.set(caller, set)
+          const stream = pushable<PubSummary>(() => set.delete(stream))
+          for (const r of ledger.recordsOf(caller)) stream.push(summarise(ledger, r))
+          set.add(stream)
+          return stream.source
+        },
+        listAll(cb) {
+          cb(null, ledger.records().map((r) => summarise(ledger, r)))
+        },
+        health(cb) {
+          cb(null, health())
+        },
+        ready: () => firstPassDone,
+        settled: () => scheduler.idle(),
+        ledger,
+      }
+      return api
+    },
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * One reconciliation pass of the control plane: answer what is owed an answer, let the runtime converge,
+ * and post a status wherever what we observe changed. Rerunning a pass is harmless: everything it posts
+ * is recorded in the ledger (and so in the log) as answered or posted before the next pass looks.
+ */
+import type { ControlLedger } from '../../src/control/ledger.js'
+import type { Observation, Observations } from '../../src/control/observation.js'
+import type { JudgedCommand, PubRecord } from '../../src/control/record.js'
+import type { PubRuntime } from '../../src/control/runtime.js'
+import { statusChanged, statusFor } from '../../src/control/status.js'
+import { checkOutgoing } from '../../src/protocol/parse.js'
+import type { FeedId, MsgId } from '../../src/protocol/ids.js'
+import type { CommandReply, ErrorCode, ReplyResult } from '../../src/protocol/reply.js'
+import type { PubStatus } from '../../src/protocol/status.js'
+import type { ButtcloudPluginConfig } from './config.js'
+
+/** Where a pass sends what it posts: the sbot in production, a recorder in unit tests. */
+export interface Publisher {
+  /** Publish content boxed to its recps; resolves with the new message's key and sequence. */
+  publish(content: { type: string; recps: FeedId[] }): Promise<{ key: MsgId; sequence: number }>
+}
+
+export interface PassDeps {
+  ledger: ControlLedger
+  publisher: Publisher
+  runtime?: PubRuntime
+  config: ButtcloudPluginConfig
+  now(): number
+  log(line: string): void
+  /** Called with every status we post, for live watchers. */
+  onStatus?(owner: FeedId, status: PubStatus): void
+}
+
+/** State that lives across passes in one process (none of it is needed for correctness after a restart). */
+export interface PassMemory {
+  refusalsByAuthor: Map<FeedId, number>
+  engineError?: string
+  lastObservations?: Observations
+}
+
+export function newPassMemory(): PassMemory {
+  return { refusalsByAuthor: new Map() }
+}
+
+type ReplyBody = Pick<CommandReply, 'ok' | 'error' | 'result' | 'request'>
+
+/** Run one pass. */
+export async function runPass(deps: PassDeps, memory: PassMemory): Promise<void> {
+  const { ledger } = deps
+  const provider = ledger.provider
+
+  const reply = async (answers: MsgId, to: FeedId, body: ReplyBody) => {
+    const content = checkOutgoing('buttcloud/reply', {
+      type: 'buttcloud/reply',
+      version: 1,
+      command: answers,
+      ...body,
+      recps: to === provider ? [provider] : [to, provider],
+    })
+    await deps.publisher.publish(content)
+    ledger.markAnswered(answers)
+  }
+
+  // A stranger (or a broken client) gets a bounded number of refusals: past that, answering amplifies spam.
+  const refuse = async (answers: MsgId, to: FeedId, code: ErrorCode, reason: string, request?: MsgId) => {
+    const count = memory.refusalsByAuthor.get(to) ?? 0
+    memory.refusalsByAuthor.set(to, count + 1)
+    if (count >= deps.config.refusalsPerAuthor) {
+      ledger.markAnswered(answers)
+      return
+    }
+    await reply(answers, to, { ok: false, error: { code, reason }, request })
+  }
+
+  for (const bad of ledger.unansweredInvalid()) {
+    await refuse(bad.key, bad.author, 'malformed', `${bad.type}: ${bad.reason}`.slice(0, 300))
+  }
+  for (const cmd of ledger.unansweredOrphans()) {
+    await refuse(cmd.key, cmd.author, 'unknown-pub', `no pub ${cmd.content.request} is known to this provider`, cmd.content.request)
+  }
+
+  const records = ledger.records()
+  let observations: Observations | undefined
+  if (deps.runtime) {
+    try {
+      observations = await deps.runtime.reconcile(records, deps.now())
+      if (memory.engineError) deps.log(`runtime ${deps.runtime.name} reachable again`)
+      memory.engineError = undefined
+      memory.lastObservations = observations
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err)
+      if (memory.engineError !== reason) deps.log(`runtime ${deps.runtime.name} failed: ${reason}`)
+      memory.engineError = reason
+    }
+  }
+
+  for (const record of records) {
+    for (const cmd of record.commands) {
+      if (ledger.isAnswered(cmd.key)) continue
+      await answerCommand(deps, record, cmd, reply, refuse)
+    }
+    if (record.silent) continue
+    const observed = observe(deps, memory, record, observations)
+    const body = statusFor(record, observed)
+    const last = ledger.lastPostedStatus(record.request)
+    if (!statusChanged(last, body)) continue
+    let invite: string | undefined
+    if (body.state === 'up' && deps.runtime && !ledger.hasSentFirstInvite(record.request)) {
+      invite = await deps.runtime.invite(record, 1).catch((err: unknown) => {
+        deps.log(`first invite for ${record.request} failed: ${err instanceof Error ? err.message : err}`)
+        return undefined
+      })
+    }
+    const content = checkOutgoing('buttcloud/status', {
+      type: 'buttcloud/status',
+      version: 1,
+      ...body,
+      ...(invite ? { invite } : {}),
+      recps: [record.owner, provider],
+    })
+    const posted = await deps.publisher.publish(content)
+    ledger.notePosted(record.request, posted.sequence, content)
+    deps.onStatus?.(record.owner, content)
+  }
+}
+
+/** The observation for one record: the runtime's, or "down" while the engine is unreachable. */
+function observe(
+  deps: PassDeps,
+  memory: PassMemory,
+  record: PubRecord,
+  observations: Observations | undefined,
+): Observation | undefined {
+  if (!deps.runtime) return undefined
+  if (observations) return observations.get(record.request)
+  // The engine is unreachable: say so for pubs that should be running; keep the words for the others.
+  if (record.rejected || record.intent !== 'running') return undefined
+  const last = memory.lastObservations?.get(record.request)
+  return { state: 'down', pub: last?.pub, reason: 'the hosting engine is unreachable; the provider keeps retrying' }
+}
+
+async function answerCommand(
+  deps: PassDeps,
+  record: PubRecord,
+  cmd: JudgedCommand,
+  reply: (answers: MsgId, to: FeedId, body: ReplyBody) => Promise<void>,
+  refuse: (answers: MsgId, to: FeedId, code: ErrorCode, reason: string, request?: MsgId) => Promise<void>,
+): Promise<void> {
+  const { verdict } = cmd
+  if (!verdict.ok) return refuse(cmd.key, cmd.author, verdict.code, verdict.reason, record.request)
+  const request = record.request
+  if (cmd.verb !== 'invite' && cmd.verb !== 'stats' && cmd.verb !== 'backup') {
+    return reply(cmd.key, cmd.author, { ok: true, request, result: { message: verdict.note } })
+  }
+  if (!deps.runtime) {
+    return reply(cmd.key, cmd.author, {
+      ok: false,
+      request,
+      error: { code: 'unavailable', reason: `${cmd.verb} needs a running pub, and this provider runs none yet` },
+    })
+  }
+  let result: ReplyResult
+  try {
+    if (cmd.verb === 'invite') {
+      const uses = (cmd.args as { uses?: number } | undefined)?.uses ?? 1
+      result = { invite: await deps.runtime.invite(record, uses) }
+    } else if (cmd.verb === 'stats') {
+      result = { stats: await deps.runtime.stats(record) }
+    } else {
+      result = { backup: await deps.runtime.backup(record) }
+    }
+  } catch (err) {
+    // Leave it pending (the next pass retries) until the deadline; then say what went wrong.
+    if (deps.now() - cmd.timestamp < deps.config.oneShotDeadlineMs) return
+    const reason = `${cmd.verb} failed: ${err instanceof Error ? err.message : String(err)}`.slice(0, 300)
+    return reply(cmd.key, cmd.author, { ok: false, request, error: { code: 'internal', reason } })
+  }
+  return reply(cmd.key, cmd.author, { ok: true, request, result })
+}

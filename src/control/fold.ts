@@ -1,0 +1,77 @@
+/**
+ * Fold a pub's messages into its record. A pure function of the set of messages: arrival order does not
+ * matter (commands are ordered by their author's feed sequence, which is the order the owner posted them).
+ */
+import type { PubCommand } from '../protocol/command.js'
+import type { PubRequest } from '../protocol/request.js'
+import type { Received } from '../protocol/parse.js'
+import { applyCommand, judge } from './judge.js'
+import type { FoldContext, PubRecord } from './record.js'
+
+/** Over-limit requests that still get a "failed" status; past these, the owner is spamming and we stay quiet. */
+export const SPAM_ALLOWANCE = 3
+
+/** Feed order for one author; across authors, timestamp then key, so every node orders the same way. */
+export function byPostingOrder(a: Received, b: Received): number {
+  if (a.author === b.author) return a.sequence - b.sequence
+  return a.timestamp - b.timestamp || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
+}
+
+/** Why a request cannot be served at all, or undefined when it can. */
+export function requestProblem(
+  req: Received<PubRequest>,
+  ctx: FoldContext,
+  earlierLivePubsOfOwner: number,
+): string | undefined {
+  if (!ctx.plans.has(req.content.plan)) return `unknown plan "${req.content.plan}"; offered: ${[...ctx.plans].join(', ')}`
+  if (earlierLivePubsOfOwner >= ctx.pubsPerOwner) return `an owner may have at most ${ctx.pubsPerOwner} pubs here`
+  return undefined
+}
+
+/** The record of one pub from its request and every command that names it. */
+export function foldPub(
+  req: Received<PubRequest>,
+  commands: readonly Received<PubCommand>[],
+  ctx: FoldContext,
+  earlierLivePubsOfOwner = 0,
+): PubRecord {
+  let record: PubRecord = {
+    request: req.key,
+    owner: req.author,
+    provider: req.content.provider,
+    plan: req.content.plan,
+    name: req.content.name,
+    requestedAt: req.timestamp,
+    requestPrivate: req.private,
+    rejected: requestProblem(req, ctx, earlierLivePubsOfOwner),
+    silent: earlierLivePubsOfOwner >= ctx.pubsPerOwner + SPAM_ALLOWANCE,
+    intent: 'running',
+    restartGeneration: 0,
+    commands: [],
+  }
+  for (const cmd of [...commands].sort(byPostingOrder)) {
+    const verdict = judge(record, cmd, ctx)
+    if (verdict.ok) record = applyCommand(record, cmd)
+    record = {
+      ...record,
+      commands: [
+        ...record.commands,
+        {
+          key: cmd.key,
+          author: cmd.author,
+          sequence: cmd.sequence,
+          timestamp: cmd.timestamp,
+          verb: cmd.content.verb,
+          args: cmd.content.args,
+          verdict,
+        },
+      ],
+    }
+  }
+  return record
+}
+
+/** Did this pub count against its owner's limit at time `at`? Stable: later destroys don't revive old refusals. */
+export function wasLiveAt(record: PubRecord, at: number): boolean {
+  return !record.rejected && record.requestedAt <= at && (record.destroyedAt === undefined || record.destroyedAt > at)
+}

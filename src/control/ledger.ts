@@ -1,0 +1,206 @@
+/**
+ * The control log as the provider sees it: every parsed ButtCloud message, grouped by pub, with records
+ * folded on demand. Adding the same message twice changes nothing; adding messages in any order gives the
+ * same records. No I/O: the plugin feeds it from ssb-db2, tests feed it directly.
+ */
+import type { FeedId, MsgId } from '../protocol/ids.js'
+import type { PubCommand } from '../protocol/command.js'
+import type { PubRequest } from '../protocol/request.js'
+import type { PubStatus } from '../protocol/status.js'
+import type { Offer } from '../protocol/offer.js'
+import type { ButtcloudContent, Received } from '../protocol/parse.js'
+import { byPostingOrder, foldPub, wasLiveAt } from './fold.js'
+import type { FoldContext, PubRecord } from './record.js'
+
+/** A message addressed to us that did not parse; it is owed a refusal. */
+export interface InvalidInbound {
+  key: MsgId
+  author: FeedId
+  type: string
+  reason: string
+}
+
+/** Something we published earlier, reduced to what later passes need. */
+export interface PostedStatus {
+  sequence: number
+  content: PubStatus
+}
+
+export class ControlLedger {
+  private readonly seen = new Set<MsgId>()
+  private readonly requests = new Map<MsgId, Received<PubRequest>>()
+  private readonly requestsByOwner = new Map<FeedId, MsgId[]>()
+  private readonly commandsByRequest = new Map<MsgId, Received<PubCommand>[]>()
+  /** Commands naming a request we do not know (yet): owed an unknown-pub refusal. */
+  private readonly orphanCommands = new Map<MsgId, Received<PubCommand>>()
+  private readonly invalid = new Map<MsgId, InvalidInbound>()
+  /** Keys of messages the provider has already answered (command replies and refusals). */
+  private readonly answered = new Set<MsgId>()
+  private readonly lastStatus = new Map<MsgId, PostedStatus>()
+  private readonly firstUpSent = new Set<MsgId>()
+  private ownOffer: { sequence: number; content: Offer } | undefined
+  private readonly cache = new Map<MsgId, PubRecord>()
+  /** Requests whose record may have changed since the last `takeDirty()`. */
+  private dirty = new Set<MsgId>()
+
+  constructor(private readonly ctx: FoldContext) {}
+
+  get provider(): FeedId {
+    return this.ctx.provider
+  }
+
+  /** Add one parsed message; returns false when it was already known. */
+  add(msg: Received<ButtcloudContent>): boolean {
+    if (this.seen.has(msg.key)) return false
+    this.seen.add(msg.key)
+    const c = msg.content
+    switch (c.type) {
+      case 'buttcloud/request':
+        if (c.provider !== this.ctx.provider) return true
+        this.requests.set(msg.key, msg as Received<PubRequest>)
+        this.requestsByOwner.set(msg.author, [...(this.requestsByOwner.get(msg.author) ?? []), msg.key])
+        this.adoptOrphans(msg.key)
+        // A new request can change the limit check of the owner's later requests.
+        for (const key of this.requestsByOwner.get(msg.author)!) this.touch(key)
+        return true
+      case 'buttcloud/command': {
+        if (!this.addressedToUs(msg)) return true
+        const cmd = msg as Received<PubCommand>
+        if (this.requests.has(c.request)) {
+          this.commandsByRequest.set(c.request, [...(this.commandsByRequest.get(c.request) ?? []), cmd])
+          this.touch(c.request)
+          const owner = this.requests.get(c.request)!.author
+          // A destroy frees a slot for the owner's later requests.
+          for (const key of this.requestsByOwner.get(owner) ?? []) this.touch(key)
+        } else {
+          this.orphanCommands.set(msg.key, cmd)
+        }
+        return true
+      }
+      case 'buttcloud/reply':
+        if (msg.author !== this.ctx.provider) return true
+        this.answered.add(c.command)
+        return true
+      case 'buttcloud/status': {
+        if (msg.author !== this.ctx.provider) return true
+        const prev = this.lastStatus.get(c.request)
+        if (!prev || prev.sequence < msg.sequence) this.lastStatus.set(c.request, { sequence: msg.sequence, content: c })
+        if (c.state === 'up' && c.invite) this.firstUpSent.add(c.request)
+        return true
+      }
+      case 'buttcloud/offer':
+        if (msg.author === this.ctx.provider && (!this.ownOffer || this.ownOffer.sequence < msg.sequence)) {
+          this.ownOffer = { sequence: msg.sequence, content: c }
+        }
+        return true
+      default:
+        return true
+    }
+  }
+
+  /** Remember a message addressed to us that failed its schema. */
+  addInvalid(item: InvalidInbound): void {
+    if (this.seen.has(item.key)) return
+    this.seen.add(item.key)
+    this.invalid.set(item.key, item)
+  }
+
+  /** The record of one pub, folded from its messages (cached until they change). */
+  record(request: MsgId): PubRecord | undefined {
+    const cached = this.cache.get(request)
+    if (cached) return cached
+    const req = this.requests.get(request)
+    if (!req) return undefined
+    const record = foldPub(req, this.commandsByRequest.get(request) ?? [], this.ctx, this.livePubsBefore(req))
+    this.cache.set(request, record)
+    return record
+  }
+
+  /** Every pub record. */
+  records(): PubRecord[] {
+    return [...this.requests.keys()].map((k) => this.record(k)!)
+  }
+
+  /** Records of one owner. */
+  recordsOf(owner: FeedId): PubRecord[] {
+    return (this.requestsByOwner.get(owner) ?? []).map((k) => this.record(k)!)
+  }
+
+  /** Requests touched since the last call (for incremental passes). */
+  takeDirty(): MsgId[] {
+    const out = [...this.dirty]
+    this.dirty = new Set()
+    return out
+  }
+
+  isAnswered(key: MsgId): boolean {
+    return this.answered.has(key)
+  }
+
+  /** Note that we answered `key`, before the reply has come back through the log. */
+  markAnswered(key: MsgId): void {
+    this.answered.add(key)
+  }
+
+  lastPostedStatus(request: MsgId): PubStatus | undefined {
+    return this.lastStatus.get(request)?.content
+  }
+
+  /** Note a status we just published (the log will confirm it later; `add` ignores the duplicate). */
+  notePosted(request: MsgId, sequence: number, content: PubStatus): void {
+    const prev = this.lastStatus.get(request)
+    if (!prev || prev.sequence < sequence) this.lastStatus.set(request, { sequence, content })
+    if (content.state === 'up' && content.invite) this.firstUpSent.add(request)
+  }
+
+  hasSentFirstInvite(request: MsgId): boolean {
+    return this.firstUpSent.has(request)
+  }
+
+  latestOwnOffer(): Offer | undefined {
+    return this.ownOffer?.content
+  }
+
+  /** Unanswered orphan commands (their request is unknown here). */
+  unansweredOrphans(): Received<PubCommand>[] {
+    return [...this.orphanCommands.values()].filter((c) => !this.answered.has(c.key)).sort(byPostingOrder)
+  }
+
+  /** Unanswered messages that failed their schema. */
+  unansweredInvalid(): InvalidInbound[] {
+    return [...this.invalid.values()].filter((i) => !this.answered.has(i.key))
+  }
+
+  get size(): { requests: number; messages: number } {
+    return { requests: this.requests.size, messages: this.seen.size }
+  }
+
+  private addressedToUs(msg: Received<ButtcloudContent>): boolean {
+    const recps = (msg.content as { recps?: FeedId[] }).recps
+    return recps !== undefined && recps.includes(this.ctx.provider)
+  }
+
+  private adoptOrphans(request: MsgId): void {
+    for (const [key, cmd] of this.orphanCommands) {
+      if (cmd.content.request !== request) continue
+      this.orphanCommands.delete(key)
+      this.commandsByRequest.set(request, [...(this.commandsByRequest.get(request) ?? []), cmd])
+    }
+  }
+
+  private livePubsBefore(req: Received<PubRequest>): number {
+    let count = 0
+    for (const key of this.requestsByOwner.get(req.author) ?? []) {
+      if (key === req.key) continue
+      const other = this.requests.get(key)!
+      if (byPostingOrder(other, req) >= 0) continue
+      if (wasLiveAt(this.record(key)!, req.timestamp)) count++
+    }
+    return count
+  }
+
+  private touch(request: MsgId): void {
+    this.cache.delete(request)
+    this.dirty.add(request)
+  }
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+/**
+ * `npm start`: run the provider on embedded defaults (ssb-config/provider.json; environment overrides).
+ * Prints its id, address and an invite for Patchwork's "Join pub", then runs until SIGINT/SIGTERM.
+ */
+import { parseArgs } from 'node:util'
+import { DEFAULT_CONFIG_FILE, ENV_OVERRIDES, loadSettings } from './settings.js'
+import { startProvider } from './provider.js'
+
+const HELP = `buttcloud-provider: run a ButtCloud provider (an sbot with the buttcloud plugin)
+
+Usage: npm start [-- --config FILE]
+
+Options:
+  --config FILE   provider settings (default: ssb-config/provider.json)
+  -h, --help      this help
+
+Environment overrides: ${Object.keys(ENV_OVERRIDES).join(', ')}
+`
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({ options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } } })
+  if (values.help) {
+    process.stdout.write(HELP)
+    return 0
+  }
+  const settings = loadSettings(values.config ?? process.env.BUTTCLOUD_CONFIG ?? DEFAULT_CONFIG_FILE)
+  const provider = await startProvider(settings)
+  const invite = await provider.createInvite()
+  process.stdout.write(
+    [
+      'ButtCloud provider is running.',
+      `  id:       ${provider.id}`,
+      `  address:  ${provider.address}`,
+      `  data:     ${settings.path}`,
+      `  runtime:  ${settings.runtime.kind}`,
+      '',
+      'Paste this invite into Patchwork ("Join pub"), or run `buttcloud join <invite>`:',
+      `  ${invite}`,
+      '',
+      'Then ask for a pub: `buttcloud request --name my-pub --watch`',
+      '',
+    ].join('\n'),
+  )
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve()
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+  })
+  await provider.close()
+  return 0
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`buttcloud-provider: ${err instanceof Error ? err.message : String(err)}\n`)
+    if (err instanceof Error && err.cause) process.stderr.write(`  cause: ${String((err.cause as Error).message ?? err.cause)}\n`)
+    process.exit(1)
+  },
+)
