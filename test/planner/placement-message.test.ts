@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest'
+import { PubPlacement, checkOutgoing, describeIssues, parseContent } from '../../src/protocol/index.js'
+import { feed, req } from './fixtures.js'
+
+const valid: PubPlacement = {
+  type: 'buttcloud/placement',
+  version: 1,
+  request: req(1),
+  hub: 'x8k2m4n6p8q0r2s4t6v8w0y2z',
+  port: 20000,
+  recps: [feed('provider')],
+}
+
+function reasonFor(change: Record<string, unknown>): string {
+  const parsed = PubPlacement.safeParse({ ...valid, ...change })
+  if (parsed.success) throw new Error('expected the schema to reject this')
+  return describeIssues(parsed.error)
+}
+
+describe('buttcloud/placement v1', () => {
+  it('accepts a valid record through the one gate, and as outgoing content', () => {
+    expect(parseContent(valid)).toEqual({ ok: true, content: valid })
+    expect(checkOutgoing('buttcloud/placement', valid)).toEqual(valid)
+    expect(PubPlacement.safeParse({ ...valid, hub: 'local' }).success).toBe(true)
+  })
+
+  it.each([
+    ['request is not a message id', { request: '@abc.ed25519' }, 'request: expected a message id'],
+    ['hub is empty', { hub: '' }, 'hub:'],
+    ['hub has a slash', { hub: 'a/b' }, 'hub: expected a node id'],
+    ['hub is too long', { hub: 'a'.repeat(65) }, 'hub:'],
+    ['port is privileged', { port: 80 }, 'port:'],
+    ['port is out of range', { port: 70000 }, 'port:'],
+    ['port is fractional', { port: 20000.5 }, 'port:'],
+    ['no recipients', { recps: [] }, 'recps:'],
+    ['a second recipient', { recps: [feed('provider'), feed('owner')] }, 'recps:'],
+    ['an unknown field', { note: 'hi' }, 'Unrecognized key'],
+    ['another version', { version: 2 }, 'version:'],
+  ])('rejects: %s', (_name, change, reason) => {
+    expect(reasonFor(change)).toContain(reason)
+  })
+})

@@ -1,0 +1,151 @@
+/**
+ * Random histories (seeded, so every run is the same): pubs arrive, stop, start, restart, upgrade and are
+ * destroyed; hubs come and go; time passes. After every event the planner must converge, and the invariants that
+ * no single table can cover must hold throughout.
+ */
+import { describe, expect, it } from 'vitest'
+import { changesOf, plan, type Capacity, type DesiredPub, type Hub, type Placement } from '../../src/planner/index.js'
+import { CAPACITY, DAY, NOW, converge, execute, hub, observed, pub, type State } from './fixtures.js'
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0
+    let t = s
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
+  }
+}
+
+const SMALL: Capacity = { ...CAPACITY, hubMemoryMiB: 2048, headroomMiB: 256, ports: { first: 20000, last: 20011 } }
+const FOREIGN = { kind: 'service' as const, id: 'foreign-1', name: 'not-ours', why: 'unlabelled' as const }
+
+function checkInvariants(state: State, capacity: Capacity, everRecorded: Map<string, Placement>): void {
+  // Ports: unique per hub across every record, and a pub's record never changes once written.
+  const seen = new Set<string>()
+  for (const p of state.desired) {
+    if (!p.placement) continue
+    const key = `${p.placement.hub}:${p.placement.port}`
+    expect(seen.has(key), `port ${key} recorded twice`).toBe(false)
+    seen.add(key)
+    const before = everRecorded.get(p.request)
+    if (before) expect(p.placement).toEqual(before)
+    everRecorded.set(p.request, p.placement)
+    expect(p.placement.port).toBeGreaterThanOrEqual(capacity.ports.first)
+    expect(p.placement.port).toBeLessThanOrEqual(capacity.ports.last)
+  }
+  // Memory: what our services reserve on a hub never exceeds what the hub offers.
+  const used = new Map<string, number>()
+  for (const s of state.observed.services) used.set(s.hub!, (used.get(s.hub!) ?? 0) + s.memoryMiB!)
+  for (const h of state.observed.hubs) {
+    expect(used.get(h.id) ?? 0, `hub ${h.id} overcommitted`).toBeLessThanOrEqual(h.memoryMiB - capacity.headroomMiB - h.foreignReservedMiB)
+  }
+  // Destroyed pubs have no service; live pubs with a schedulable hub have exactly one, as desired.
+  const byRequest = new Map(state.observed.services.map((s) => [s.request, s]))
+  expect(byRequest.size).toBe(state.observed.services.length)
+  for (const p of state.desired) {
+    const svc = byRequest.get(p.request)
+    if (p.intent === 'destroyed') expect(svc).toBeUndefined()
+    else if (svc) expect(svc.replicas).toBe(p.intent === 'running' ? 1 : 0)
+  }
+}
+
+/** What a history went through, so the tests can check they exercised the hard cases. */
+interface Seen {
+  queued: number
+  purged: number
+  portsExhausted: number
+}
+
+function history(seed: number, events: number): Seen {
+  const seen: Seen = { queued: 0, purged: 0, portsExhausted: 0 }
+  const random = rng(seed)
+  const pick = <T,>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!
+  let now = NOW
+  let next = 1
+  let state: State = { desired: [], observed: { ...observed({ hubs: [hub(1, { memoryMiB: SMALL.hubMemoryMiB })] }), foreign: [FOREIGN] } }
+  const everRecorded = new Map<string, Placement>()
+  const update = (p: DesiredPub, change: Partial<DesiredPub>) =>
+    (state = { ...state, desired: state.desired.map((d) => (d.request === p.request ? ({ ...d, ...change } as DesiredPub) : d)) })
+
+  for (let e = 0; e < events; e++) {
+    const live = state.desired.filter((p) => p.intent !== 'destroyed')
+    const roll = random()
+    if (roll < 0.35 || live.length === 0) {
+      const n = next++
+      state = { ...state, desired: [...state.desired, pub(n, { memoryMiB: pick([128, 256, 512]), requestedAt: now + n })] }
+    } else if (roll < 0.45) {
+      update(pick(live), { intent: 'stopped' })
+    } else if (roll < 0.55) {
+      update(pick(live), { intent: 'running' })
+    } else if (roll < 0.65) {
+      const p = pick(live)
+      update(p, { restartGeneration: p.restartGeneration + 1 })
+    } else if (roll < 0.72) {
+      update(pick(live), { imageVersion: pick(['1.0.0', '1.1.0', '2.0.0']) })
+    } else if (roll < 0.82) {
+      update(pick(live), { intent: 'destroyed', destroyedAt: now } as Partial<DesiredPub>)
+    } else if (roll < 0.88) {
+      const hubs: Hub[] = [...state.observed.hubs, hub(state.observed.hubs.length + 1, { memoryMiB: SMALL.hubMemoryMiB })]
+      state = { ...state, observed: { ...state.observed, hubs } }
+    } else if (roll < 0.93) {
+      // A service vanishes (deleted by hand, or the engine lost it).
+      const victim = state.observed.services[Math.floor(random() * state.observed.services.length)]
+      if (victim) state = { ...state, observed: { ...state.observed, services: state.observed.services.filter((s) => s !== victim) } }
+    } else {
+      now += pick([DAY, 10 * DAY, 40 * DAY])
+    }
+
+    const end = converge(state, SMALL, now)
+    // Record, then build: two passes. A third when a removal frees the room a queued pub waits for, since memory
+    // is only counted free once the service is seen gone.
+    expect(end.passes, `event ${e}`).toBeLessThanOrEqual(3)
+    state = end
+    checkInvariants(state, SMALL, everRecorded)
+
+    // Nothing the planner ever asks for names the foreign object.
+    const actions = plan(state.desired, state.observed, SMALL, now)
+    expect(JSON.stringify(changesOf(actions))).not.toContain(FOREIGN.id)
+    if (actions.some((a) => a.kind === 'report-queued')) seen.queued++
+    const perHub = new Map<string, number>()
+    for (const p of state.desired) if (p.placement) perHub.set(p.placement.hub, (perHub.get(p.placement.hub) ?? 0) + 1)
+    if ([...perHub.values()].some((n) => n === SMALL.ports.last - SMALL.ports.first + 1)) seen.portsExhausted++
+  }
+  // Purged volumes belong only to pubs destroyed longer ago than retention.
+  for (const p of state.desired) {
+    if (p.intent === 'destroyed' && now >= p.destroyedAt + SMALL.retentionMs) {
+      expect(state.observed.volumes.some((v) => v.request === p.request)).toBe(false)
+      seen.purged++
+    }
+  }
+  return seen
+}
+
+describe('random histories', () => {
+  const seeds = [1, 2, 3, 4, 5, 6, 7, 8]
+  const seen: Seen[] = []
+  it.each(seeds)('seed %i: converges after every event and keeps every invariant', (seed) => {
+    seen.push(history(seed, 120))
+  })
+
+  it('the histories reached full hubs, spent port ranges and purges', () => {
+    expect(seen).toHaveLength(seeds.length)
+    expect(seen.filter((s) => s.queued > 0).length).toBeGreaterThan(0)
+    expect(seen.filter((s) => s.portsExhausted > 0).length).toBeGreaterThan(0)
+    expect(seen.filter((s) => s.purged > 0).length).toBeGreaterThan(0)
+  })
+
+  it('a pass interrupted half-way converges all the same', () => {
+    const pubs = Array.from({ length: 12 }, (_, i) => pub(i + 1))
+    let state: State = { desired: pubs, observed: observed({ hubs: [hub(1), hub(2)] }) }
+    // Each pass executes only the first half of its plan, as if the executor crashed.
+    for (let pass = 0; pass < 20; pass++) {
+      const actions = changesOf(plan(state.desired, state.observed, CAPACITY, NOW))
+      if (actions.length === 0) break
+      state = execute(actions.slice(0, Math.ceil(actions.length / 2)), state)
+    }
+    expect(changesOf(plan(state.desired, state.observed, CAPACITY, NOW))).toEqual([])
+    expect(state.observed.services).toHaveLength(pubs.length)
+  })
+})
