@@ -38,9 +38,9 @@ export type StripeSettings = z.infer<typeof StripeSettings>
 export const PaymentConfig = z.strictObject({
   /** Absent: the free-plan mode, where every request may run at once and the pay page says there is nothing to pay. */
   stripe: StripeSettings.optional(),
-  /** Secret for pay-link tokens, at least 32 bytes of entropy (64 hex characters or more). */
+  /** Secret for pay-link tokens: make it from 32 random bytes (e.g. `openssl rand -hex 32`); shorter is refused. */
   linkSecret: z.string().min(43, 'the link secret needs at least 32 bytes of entropy').max(512).optional(),
-  /** Currency of the Checkout prices when a plan does not name one (ISO 4217, lowercase). */
+  /** Currency the provider prices its offer's plans in (ISO 4217, lowercase); Checkout charges in the plan's currency. */
   currency: z.string().regex(/^[a-z]{3}$/, 'expected an ISO 4217 code in lowercase'),
   /** Accepted age of a webhook signature, in seconds (Stripe's own default is 300). */
   webhookToleranceSec: z.number().int().min(1).max(3600),
