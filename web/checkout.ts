@@ -1,0 +1,50 @@
+/** The Checkout Session a pay link starts: one subscription per request, never two. */
+import { createHash } from 'node:crypto'
+import type Stripe from 'stripe'
+import type { MsgId } from '../src/protocol/ids.js'
+import type { Offer, Plan } from '../src/protocol/offer.js'
+import { META_OWNER, META_REQUEST } from './stripe-events.js'
+import type { DirectoryEntry } from './types.js'
+
+/**
+ * One key per request: a double click, a reload or two tabs get the same session back from Stripe instead of a
+ * second subscription. It is a hash, so the request id (with its `%`, `+`, `/`) never has to fit Stripe's key rules.
+ */
+export function checkoutIdempotencyKey(request: MsgId): string {
+  return `buttcloud-checkout-${createHash('sha256').update(request).digest('hex')}`
+}
+
+/**
+ * The session parameters. They depend only on the request, plan and URLs, never on the clock: Stripe refuses a
+ * repeated idempotency key whose parameters differ.
+ */
+export function checkoutParams(args: {
+  entry: DirectoryEntry
+  plan: Plan
+  offer: Offer
+  baseUrl: string
+  token: string
+}): Stripe.Checkout.SessionCreateParams {
+  const { entry, plan, offer, baseUrl, token } = args
+  const metadata = { [META_REQUEST]: entry.request, [META_OWNER]: entry.owner, buttcloud_plan: plan.id }
+  return {
+    mode: 'subscription',
+    line_items: [
+      {
+        quantity: 1,
+        price_data: {
+          currency: plan.currency,
+          unit_amount: plan.price,
+          recurring: { interval: plan.interval },
+          product_data: { name: `${offer.name}: ${plan.name} pub` },
+        },
+      },
+    ],
+    // The session and the subscription both carry the request: invoices and subscription events only see the latter.
+    metadata,
+    subscription_data: { metadata },
+    client_reference_id: createHash('sha256').update(entry.request).digest('hex'),
+    success_url: `${baseUrl}/pay/${token}/success?session_id={CHECKOUT_SESSION_ID}`,
+    cancel_url: `${baseUrl}/pay/${token}/cancel`,
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * The payment site: pay links, the Stripe Checkout hand-off, the webhook, terms and privacy. A factory over
+ * interfaces (web/types.ts) so the control plane can mount it and tests can call `app.request()` without a port.
+ */
+import { createHash } from 'node:crypto'
+import { Hono, type Context } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import { bodyLimit } from 'hono/body-limit'
+import type { MsgId } from '../src/protocol/ids.js'
+import { Offer, type Plan } from '../src/protocol/offer.js'
+import { FINAL_STATES } from '../src/protocol/status.js'
+import { isPayLinkTokenShape, openPayLinkToken } from '../src/payment/links.js'
+import { checkoutIdempotencyKey, checkoutParams } from './checkout.js'
+import { defaultPrivacy, defaultTerms } from './defaults.js'
+import { CancelPage, ErrorPage, PayPage, STYLE_HASH, SuccessPage, TextPage, type PayPageMode } from './pages.js'
+import type { DirectoryEntry, Logger, PaymentSiteOptions } from './types.js'
+import { META_REQUEST } from './stripe-events.js'
+import { stripeWebhookHandler } from './webhook.js'
+
+/** An error that is the visitor's to fix (or to know about): shown as a page with its status. */
+class PageError extends HTTPException {
+  constructor(
+    status: 400 | 404 | 409 | 410,
+    readonly title: string,
+    message: string,
+  ) {
+    super(status, { message })
+  }
+}
+
+const defaultLog: Logger = (level, message, fields) => {
+  const line = JSON.stringify({ level, message, ...fields })
+  if (level === 'info') console.log(line)
+  else console.error(line)
+}
+
+const SESSION_ID_RE = /^cs_[A-Za-z0-9_]{1,250}$/
+
+function checkOptions(o: PaymentSiteOptions): { baseUrl: string; offer: Offer } {
+  if (Buffer.byteLength(o.linkSecret) < 32) throw new Error('linkSecret must be at least 32 bytes')
+  if (o.stripe && !o.webhookSecret) throw new Error('a Stripe client needs its webhookSecret')
+  if (!/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(o.baseUrl)) throw new Error('baseUrl must be an http(s) URL')
+  const offer = Offer.safeParse(o.offer)
+  if (!offer.success) throw new Error('the offer does not match the buttcloud/offer schema', { cause: offer.error })
+  return { baseUrl: o.baseUrl.replace(/\/+$/, ''), offer: offer.data }
+}
+
+/** Build the payment site's Hono app. */
+export function createPaymentSite(options: PaymentSiteOptions): Hono {
+  const { baseUrl, offer } = checkOptions(options)
+  const { stripe, directory, linkSecret } = options
+  const log = options.log ?? defaultLog
+  const provider = offer.name
+  const terms = options.termsText ?? defaultTerms(provider)
+  const privacy = options.privacyText ?? defaultPrivacy(provider)
+  const app = new Hono()
+
+  app.use(async (c, next) => {
+    await next()
+    // No scripts, no framing, the one inline stylesheet by hash. No form-action: Chrome applies it to the
+    // redirect after the Pay form, which goes to Stripe's Checkout on another origin.
+    c.header('Content-Security-Policy', `default-src 'none'; style-src '${STYLE_HASH}'; base-uri 'none'; frame-ancestors 'none'`)
+    c.header('X-Content-Type-Options', 'nosniff')
+    // Pay links are capabilities: never hand one to another site in a Referer.
+    c.header('Referrer-Policy', 'no-referrer')
+    c.header('Cache-Control', 'no-store')
+  })
+
+  /** The request and plan a pay link stands for, or a page saying why not. */
+  async function resolve(token: string): Promise<{ request: MsgId; entry: DirectoryEntry; plan: Plan }> {
+    if (!isPayLinkTokenShape(token)) {
+      throw new PageError(400, 'Broken payment link', 'This payment link is incomplete. Copy the whole link from the message in your Scuttlebutt app.')
+    }
+    const request = openPayLinkToken(linkSecret, token)
+    const entry = request && (await directory.lookup(request))
+    // A forged token and an unknown request look the same from outside: nothing to learn by probing.
+    if (!request || !entry) throw new PageError(404, 'Unknown payment link', 'This payment link does not belong to any pub here.')
+    const plan = offer.plans.find((p) => p.id === entry.plan)
+    if (!plan) {
+      throw new PageError(409, 'Plan no longer offered', `The plan "${entry.plan}" is not in the current offer. Please make a new request for one of the plans on offer.`)
+    }
+    return { request, entry, plan }
+  }
+
+  function modeFor(entry: DirectoryEntry, plan: Plan): PayPageMode {
+    if (FINAL_STATES.includes(entry.state)) return 'gone'
+    if (!stripe || plan.price === 0) return 'free'
+    return entry.state === 'awaiting-payment' ? 'pay' : 'settled'
+  }
+
+  const page = (c: Context, status: 200 | 400 | 404 | 409 | 410 | 413 | 500 | 502, node: ReturnType<typeof ErrorPage>) =>
+    c.html(node, status)
+
+  app.get('/healthz', (c) => c.json({ ok: true, mode: stripe ? 'stripe' : 'free' }))
+  app.get('/terms', (c) => page(c, 200, <TextPage provider={provider} title="Terms of service" text={terms} />))
+  app.get('/privacy', (c) => page(c, 200, <TextPage provider={provider} title="Privacy" text={privacy} />))
+
+  app.get('/pay/:token', async (c) => {
+    const token = c.req.param('token')
+    const { entry, plan } = await resolve(token)
+    const mode = modeFor(entry, plan)
+    return page(c, mode === 'gone' ? 410 : 200, <PayPage provider={provider} entry={entry} plan={plan} token={token} mode={mode} />)
+  })
+
+  app.post(
+    '/pay/:token',
+    bodyLimit({
+      maxSize: 4096,
+      onError: (c) =>
+        page(c, 413, <ErrorPage provider={provider} title="Too much data" message="The form sent more than it should. Go back and try again." />),
+    }),
+    async (c) => {
+      const token = c.req.param('token')
+      const { request, entry, plan } = await resolve(token)
+      const mode = modeFor(entry, plan)
+      if (mode !== 'pay' || !stripe) {
+        throw new PageError(409, 'Nothing to pay', 'This pub needs no payment now. Open the payment link again to see where it stands.')
+      }
+      const form = await c.req.parseBody()
+      if (form.accept !== 'yes') {
+        throw new PageError(400, 'Please accept the terms', 'To subscribe, tick the box to accept the terms of service, then press Pay again.')
+      }
+      let url: string | null | undefined
+      try {
+        const session = await stripe.checkout.sessions.create(checkoutParams({ entry, plan, offer, baseUrl, token }), {
+          idempotencyKey: checkoutIdempotencyKey(request),
+        })
+        url = session.url
+      } catch (err) {
+        // Stripe's error type and code say enough to debug; its message may quote our parameters, so it stays out.
+        const e = err as { type?: string; code?: string; statusCode?: number }
+        log('error', 'checkout session could not be created', { request, type: e?.type ?? 'unknown', code: e?.code ?? '', status: e?.statusCode ?? 0 })
+        return page(c, 502, <ErrorPage provider={provider} title="Payment is unavailable" message="We could not reach the payment provider. Nothing was charged; please try again in a few minutes." />)
+      }
+      if (!url) {
+        log('error', 'checkout session came back without a URL', { request })
+        return page(c, 502, <ErrorPage provider={provider} title="Payment is unavailable" message="The payment provider gave us no checkout page. Nothing was charged; please try again later." />)
+      }
+      log('info', 'checkout started', { request })
+      return c.redirect(url, 303)
+    },
+  )
+
+  app.get('/pay/:token/success', async (c) => {
+    const { request, entry } = await resolve(c.req.param('token'))
+    const sessionId = c.req.query('session_id')
+    let confirmed = false
+    // The session id comes from the address bar: ask Stripe, and believe it only for this very request.
+    if (stripe && sessionId && SESSION_ID_RE.test(sessionId)) {
+      try {
+        const session = await stripe.checkout.sessions.retrieve(sessionId)
+        confirmed = session.status === 'complete' && session.metadata?.[META_REQUEST] === request
+      } catch (err) {
+        log('warn', 'could not confirm a checkout session', { request, type: (err as { type?: string })?.type ?? 'unknown' })
+      }
+    }
+    return page(c, 200, <SuccessPage provider={provider} confirmed={confirmed} name={entry.name} />)
+  })
+
+  app.get('/pay/:token/cancel', async (c) => {
+    const token = c.req.param('token')
+    await resolve(token)
+    return page(c, 200, <CancelPage provider={provider} token={token} />)
+  })
+
+  if (stripe && options.webhookSecret) {
+    app.post(
+      '/webhooks/stripe',
+      // Stripe's events are a few kB; a megabyte is generous and still bounds what one request can make us hold.
+      bodyLimit({ maxSize: 1024 * 1024, onError: (c) => c.json({ error: 'payload too large' }, 413) }),
+      stripeWebhookHandler({
+        stripe,
+        webhookSecret: options.webhookSecret,
+        toleranceSec: options.webhookToleranceSec,
+        provider: options.provider,
+        directory,
+        ledger: options.ledger,
+        log,
+      }),
+    )
+  }
+
+  app.notFound((c) => page(c, 404, <ErrorPage provider={provider} title="Not found" message="There is no page at this address." />))
+
+  app.onError((err, c) => {
+    if (err instanceof PageError) return page(c, err.status as 400, <ErrorPage provider={provider} title={err.title} message={err.message} />)
+    if (err instanceof HTTPException && err.status < 500) {
+      return page(c, err.status as 400, <ErrorPage provider={provider} title="Bad request" message="The request could not be understood." />)
+    }
+    log('error', 'unexpected error', { path: safePath(c.req.path), error: err.message.slice(0, 200) })
+    return page(c, 500, <ErrorPage provider={provider} title="Something went wrong" message="This is our fault, not yours. Please try again later." />)
+  })
+
+  return app
+}
+
+/** A path fit for the log: pay-link tokens replaced by a short hash (enough to correlate, useless to replay). */
+function safePath(path: string): string {
+  return path.replace(/\/pay\/([^/]+)/, (_m, token: string) => `/pay/#${createHash('sha256').update(token).digest('hex').slice(0, 8)}`)
+}
+
