@@ -1,0 +1,293 @@
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { createPaymentSite } from '../../web/site.js'
+import { serveSite, type RunningSite } from '../../web/server.js'
+import type { PaymentSiteOptions } from '../../web/types.js'
+import { cancelSubscription } from '../../src/drivers/stripe-billing.js'
+import { paymentStanding } from '../../src/payment/lifecycle.js'
+import { DEFAULT_TIMERS } from '../../src/payment/config.js'
+import { payLinkToken } from '../../src/payment/links.js'
+import { deliverWebhook, signWebhook, startFakeStripe, type FakeEvent, type FakeStripe } from '../support/fake-stripe.js'
+import { ENTRY, LINK_SECRET, MemoryDirectory, MemoryLedger, OFFER, WEBHOOK_SECRET, memoryLog } from './fixtures.js'
+import { OWNER, PROVIDER, REQUEST, fact, feedId, msgId } from './ids.js'
+
+/**
+ * Each test gets its own fake Stripe, site (served over HTTP, so the raw body really comes off a socket) and
+ * ledger; the fake's emitted events are delivered, signed, to the current site as Stripe would.
+ */
+let fake: FakeStripe
+let running: RunningSite | undefined
+let ledger: MemoryLedger
+let directory: MemoryDirectory
+let lines: string[]
+let hook = ''
+/** Stripe's clock (seconds), moved by hand: a renewal comes a month after the checkout, not a millisecond. */
+let stripeClock = 0
+const DAY_S = 86_400
+const delivered: Array<{ type: string; status: number; outcome?: string }> = []
+
+async function start(overrides: Partial<PaymentSiteOptions> = {}, ledgerOptions = {}) {
+  await running?.close()
+  await fake?.close()
+  stripeClock = Math.floor(Date.now() / 1000)
+  fake = await startFakeStripe({
+    nowSeconds: () => stripeClock,
+    onEvents: async (events) => {
+      for (const e of events) {
+        const r = await deliver(e)
+        delivered.push({ type: e.type, status: r.status, outcome: r.outcome })
+      }
+    },
+  })
+  ledger = new MemoryLedger(ledgerOptions)
+  directory = new MemoryDirectory()
+  const logged = memoryLog()
+  lines = logged.lines
+  const app = createPaymentSite({
+    stripe: fake.client(),
+    webhookSecret: WEBHOOK_SECRET,
+    linkSecret: LINK_SECRET,
+    baseUrl: 'http://127.0.0.1:1',
+    provider: PROVIDER,
+    offer: OFFER,
+    directory,
+    ledger,
+    log: logged.log,
+    ...overrides,
+  })
+  running = await serveSite(app)
+  hook = `${running.url}/webhooks/stripe`
+  delivered.length = 0
+}
+
+async function deliver(event: FakeEvent | string, secret = WEBHOOK_SECRET, timestamp?: number) {
+  const payload = typeof event === 'string' ? event : JSON.stringify(event)
+  const res = await deliverWebhook({ url: hook, payload, secret, timestamp })
+  const body = (await res.json()) as { outcome?: string; error?: string }
+  return { status: res.status, ...body }
+}
+
+/** Walk a checkout through the fake: create the session via the site, press Pay on the fake's page. */
+async function checkoutAndPay(): Promise<string> {
+  const token = payLinkToken(LINK_SECRET, REQUEST)
+  const res = await fetch(`${running?.url}/pay/${token}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: 'accept=yes',
+    redirect: 'manual',
+  })
+  expect(res.status).toBe(303)
+  const sessionUrl = res.headers.get('location') ?? ''
+  const paid = await fetch(`${sessionUrl}/pay`, { method: 'POST', redirect: 'manual' })
+  expect(paid.status).toBe(303)
+  const session = fake.sessions.get(sessionUrl.split('/').at(-1) ?? '')
+  return session?.subscription ?? ''
+}
+
+const snapshot = () => JSON.stringify({ facts: ledger.facts, effects: [...ledger.effects] })
+const standingNow = () =>
+  paymentStanding(REQUEST, ledger.facts, { requestedAt: 0, now: stripeClock * 1000, timers: DEFAULT_TIMERS, free: false })
+
+afterAll(async () => {
+  await running?.close()
+  await fake.close()
+})
+beforeEach(async () => {
+  await start()
+})
+afterEach(() => {
+  expect(fake.unhandled).toEqual([])
+  for (const line of lines) {
+    expect(line).not.toContain(WEBHOOK_SECRET)
+    expect(line).not.toContain(fake.apiKey)
+    expect(line).not.toMatch(/v1=[0-9a-f]{64}/)
+  }
+})
+
+describe('Stripe webhooks: the full subscription story', () => {
+  it('records checkout and first invoice once each; the pub may run', async () => {
+    const subscription = await checkoutAndPay()
+    expect(delivered).toEqual([
+      { type: 'customer.subscription.created', status: 200, outcome: 'ignored' },
+      { type: 'invoice.paid', status: 200, outcome: 'recorded' },
+      { type: 'checkout.session.completed', status: 200, outcome: 'recorded' },
+    ])
+    expect(ledger.facts.map((f) => f.kind).sort()).toEqual(['checkout-completed', 'invoice-paid'])
+    const checkout = ledger.facts.find((f) => f.kind === 'checkout-completed')
+    const sub = fake.subscriptions.get(subscription)
+    expect(checkout).toEqual({
+      type: 'buttcloud/payment',
+      version: 1,
+      request: REQUEST,
+      event: fake.events.find((e) => e.type === 'checkout.session.completed')?.id,
+      kind: 'checkout-completed',
+      subscription,
+      customer: sub?.customer,
+      status: 'paid',
+      created: (sub?.created ?? 0) * 1000,
+      recps: [PROVIDER],
+    })
+    expect(ledger.facts.find((f) => f.kind === 'invoice-paid')?.periodEnd).toBe((sub?.items.data[0]?.current_period_end ?? 0) * 1000)
+    expect(standingNow()).toMatchObject({ state: 'active', runAllowed: true, subscription })
+  })
+
+  it('maps a failed renewal to grace, a paid one back to active', async () => {
+    const subscription = await checkoutAndPay()
+    stripeClock += 30 * DAY_S
+    await fake.renew(subscription, 'failed')
+    expect(delivered.slice(-2)).toEqual([
+      { type: 'invoice.payment_failed', status: 200, outcome: 'recorded' },
+      { type: 'customer.subscription.updated', status: 200, outcome: 'recorded' },
+    ])
+    expect(ledger.facts.at(-1)).toMatchObject({ kind: 'subscription-updated', status: 'past_due', subscription })
+    expect(standingNow()).toMatchObject({ state: 'grace', runAllowed: true, warn: { reason: 'payment-failed' } })
+    stripeClock += 2 * DAY_S
+    await fake.renew(subscription, 'paid')
+    expect(ledger.facts.at(-2)).toMatchObject({ kind: 'invoice-paid', subscription })
+    expect(standingNow()).toMatchObject({ state: 'active', runAllowed: true })
+  })
+
+  it("the owner's destroy cancels the subscription; Stripe's deletion event ends it", async () => {
+    const subscription = await checkoutAndPay()
+    const result = await cancelSubscription(fake.client(), subscription, { idempotencyKey: 'destroy-1' })
+    expect(result).toMatchObject({ outcome: 'cancelled', subscription, status: 'canceled' })
+    expect(delivered.at(-1)).toEqual({ type: 'customer.subscription.deleted', status: 200, outcome: 'recorded' })
+    expect(ledger.facts.at(-1)).toMatchObject({ kind: 'subscription-deleted', status: 'canceled', subscription })
+    expect(standingNow()).toMatchObject({ state: 'ended', runAllowed: false })
+  })
+})
+
+describe('Stripe webhooks: what must change nothing', () => {
+  /** A real, recordable event: the checkout of a paid session. */
+  async function recordable(): Promise<FakeEvent> {
+    const subscription = await checkoutAndPay()
+    const event = fake.events.find((e) => e.type === 'checkout.session.completed' && (e.data.object as { subscription?: string }).subscription === subscription)
+    if (!event) throw new Error('no checkout event')
+    // Start again from an empty ledger (and a fresh fake), so this event is new to the site under test.
+    await start()
+    return event
+  }
+
+  it('rejects a delivery without a signature (400)', async () => {
+    const event = await recordable()
+    const res = await fetch(hook, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(event) })
+    expect(res.status).toBe(400)
+    expect(ledger.facts).toEqual([])
+    expect(ledger.recordCalls).toBe(0)
+  })
+
+  it('rejects a forged event signed with a made-up secret (400)', async () => {
+    const event = await recordable()
+    expect(await deliver(event, 'whsec_forged_by_someone_else')).toEqual({ status: 400, error: 'signature verification failed' })
+    expect(ledger.facts).toEqual([])
+  })
+
+  it('rejects a genuine signature over a tampered body (400)', async () => {
+    const event = await recordable()
+    const payload = JSON.stringify(event)
+    const header = signWebhook(payload, WEBHOOK_SECRET)
+    const tampered = payload.replace(REQUEST, msgId('attacker'))
+    expect(tampered).not.toBe(payload)
+    const res = await fetch(hook, { method: 'POST', headers: { 'Stripe-Signature': header }, body: tampered })
+    expect(res.status).toBe(400)
+    expect(ledger.facts).toEqual([])
+  })
+
+  it('rejects a stale event, signed longer ago than the tolerance (400)', async () => {
+    const event = await recordable()
+    const tenMinutesAgo = Math.floor(Date.now() / 1000) - 600
+    expect((await deliver(event, WEBHOOK_SECRET, tenMinutesAgo)).status).toBe(400)
+    expect(ledger.facts).toEqual([])
+    // Within the tolerance the very same event is accepted: the age was the only problem.
+    expect(await deliver(event, WEBHOOK_SECRET, tenMinutesAgo + 400)).toMatchObject({ status: 200, outcome: 'recorded' })
+  })
+
+  it('ignores a replay of the same signed delivery: recorded once', async () => {
+    const event = await recordable()
+    const payload = JSON.stringify(event)
+    const header = signWebhook(payload, WEBHOOK_SECRET)
+    const send = () => fetch(hook, { method: 'POST', headers: { 'Stripe-Signature': header }, body: payload })
+    expect(await (await send()).json()).toEqual({ received: true, outcome: 'recorded' })
+    const after = snapshot()
+    for (let i = 0; i < 3; i++) expect(await (await send()).json()).toEqual({ received: true, outcome: 'duplicate' })
+    // Stripe's own retry comes with a fresh signature: still the same event id, still once.
+    expect(await deliver(event)).toMatchObject({ status: 200, outcome: 'duplicate' })
+    expect(snapshot()).toBe(after)
+    expect(ledger.effects.get(event.id)).toBe(1)
+  })
+
+  it('records one event delivered 20 times at once, even with a ledger whose check and write race', async () => {
+    const event = await recordable()
+    await start({}, { atomic: false, delayMs: 5 })
+    // The control: this ledger on its own does record twice when asked twice at once.
+    const control = new MemoryLedger({ atomic: false, delayMs: 5 })
+    const sample = fact('invoice-paid', 1, { event: 'evt_control' })
+    await Promise.all([control.record(sample), control.record(sample)])
+    expect(control.doubleEffects()).toEqual(['evt_control'])
+
+    const outcomes = await Promise.all(Array.from({ length: 20 }, () => deliver(event)))
+    expect(outcomes.filter((o) => o.outcome === 'recorded')).toHaveLength(1)
+    expect(outcomes.filter((o) => o.outcome === 'duplicate')).toHaveLength(19)
+    expect(ledger.doubleEffects()).toEqual([])
+    expect(ledger.facts).toHaveLength(1)
+  })
+
+  it('acknowledges event types it does not use (200) and records nothing', async () => {
+    const event = fake.makeEvent('charge.refunded', { object: 'charge', id: 'ch_1', metadata: { buttcloud_request: REQUEST } })
+    expect(await deliver(event)).toEqual({ status: 200, received: true, outcome: 'ignored' })
+    expect(ledger.recordCalls).toBe(0)
+  })
+
+  it.each([
+    ['no ButtCloud metadata (another product on the same Stripe account)', {}],
+    ['a request this provider never saw', { buttcloud_request: msgId('unknown'), buttcloud_owner: OWNER }],
+    ['an owner that is not the request author', { buttcloud_request: REQUEST, buttcloud_owner: feedId('mallory') }],
+    ['a request id that is not a message id', { buttcloud_request: 'pub-1' }],
+  ])('ignores a handled type with %s', async (_name, metadata) => {
+    const sub = { object: 'subscription', id: 'sub_meta1', customer: 'cus_1', status: 'active', metadata, items: { data: [] } }
+    expect(await deliver(fake.makeEvent('customer.subscription.updated', sub))).toMatchObject({ status: 200, outcome: 'ignored' })
+    expect(ledger.recordCalls).toBe(0)
+  })
+
+  it('ignores a handled type whose object is not what the type says', async () => {
+    const event = fake.makeEvent('invoice.paid', { object: 'charge', id: 'ch_1' })
+    expect(await deliver(event)).toMatchObject({ status: 200, outcome: 'ignored' })
+    expect(ledger.recordCalls).toBe(0)
+  })
+
+  it('answers 500 when the ledger fails, so Stripe retries; the retry records it', async () => {
+    const event = await recordable()
+    ledger.failNext = 1
+    expect(await deliver(event)).toMatchObject({ status: 500 })
+    expect(ledger.facts).toEqual([])
+    expect(await deliver(event)).toMatchObject({ status: 200, outcome: 'recorded' })
+    expect(ledger.facts).toHaveLength(1)
+  })
+
+  it('answers 413 to a body over a megabyte, before verifying anything', async () => {
+    const res = await fetch(hook, { method: 'POST', headers: { 'Stripe-Signature': 't=1,v1=00' }, body: 'x'.repeat(1024 * 1024 + 1) })
+    expect(res.status).toBe(413)
+  })
+})
+
+describe('older webhook shapes (endpoints pinned to an API version before basil)', () => {
+  it('reads the subscription and metadata from the invoice itself, and the period from the subscription', async () => {
+    const meta = { buttcloud_request: REQUEST, buttcloud_owner: OWNER }
+    const invoice = { object: 'invoice', customer: 'cus_old1', subscription: 'sub_old1', subscription_details: { metadata: meta }, lines: { data: [{ period: { end: 2_000_000 } }] } }
+    const sub = { object: 'subscription', id: 'sub_old1', customer: { id: 'cus_old1' }, status: 'active', metadata: meta, current_period_end: 2_000_000 }
+    expect(await deliver(fake.makeEvent('invoice.payment_failed', invoice, 1000))).toMatchObject({ status: 200, outcome: 'recorded' })
+    expect(await deliver(fake.makeEvent('customer.subscription.updated', sub, 1001))).toMatchObject({ status: 200, outcome: 'recorded' })
+    expect(ledger.facts).toEqual([
+      expect.objectContaining({ kind: 'invoice-payment-failed', subscription: 'sub_old1', customer: 'cus_old1', periodEnd: 2_000_000_000, created: 1_000_000 }),
+      expect.objectContaining({ kind: 'subscription-updated', subscription: 'sub_old1', customer: 'cus_old1', periodEnd: 2_000_000_000, status: 'active' }),
+    ])
+  })
+})
+
+describe('the directory entry is what the webhook checks against', () => {
+  it('uses the entry of the request the event names', async () => {
+    const lookupsBefore = directory.lookups
+    const sub = { object: 'subscription', id: 'sub_dir1', customer: 'cus_1', status: 'past_due', metadata: { buttcloud_request: ENTRY.request, buttcloud_owner: ENTRY.owner } }
+    expect(await deliver(fake.makeEvent('customer.subscription.updated', sub))).toMatchObject({ outcome: 'recorded' })
+    expect(directory.lookups).toBe(lookupsBefore + 1)
+  })
+})
