@@ -332,6 +332,8 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
       }
     }
 
+    // Browsers ask for this on their own when showing the checkout page.
+    if (method === 'GET' && url.pathname === '/favicon.ico') return send(res, 404, '', { 'Content-Type': 'text/plain' })
     if (!url.pathname.startsWith('/v1/')) throw new Unhandled(`${method} ${url.pathname}`)
     if (req.headers.authorization !== `Bearer ${apiKey}`) {
       throw new ApiError(401, 'invalid_request_error', 'Invalid API Key provided.')
