@@ -34,7 +34,7 @@ export interface ButtcloudApi {
   /** In-process only: resolves when no pass is running or queued. */
   settled(): Promise<void>
   /** In-process only: the ledger, for the payment site and the operator tools. */
-  ledger: ControlLedger
+  ledger(): ControlLedger
 }
 
 export interface ProviderHealth {
@@ -168,7 +168,7 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
         },
         ready: () => firstPassDone,
         settled: () => scheduler.idle(),
-        ledger,
+        ledger: () => ledger,
       }
       return api
     },

@@ -8,7 +8,7 @@ import type { Received } from '../protocol/parse.js'
 import { applyCommand, judge } from './judge.js'
 import type { FoldContext, PubRecord } from './record.js'
 
-/** Over-limit requests that still get a "failed" status; past these, the owner is spamming and we stay quiet. */
+/** Refused requests of one owner that still get a "failed" status; past these, the owner is spamming and we stay quiet. */
 export const SPAM_ALLOWANCE = 3
 
 /** Feed order for one author; across authors, timestamp then key, so every node orders the same way. */
@@ -34,7 +34,9 @@ export function foldPub(
   commands: readonly Received<PubCommand>[],
   ctx: FoldContext,
   earlierLivePubsOfOwner = 0,
+  earlierRefusalsOfOwner = 0,
 ): PubRecord {
+  const rejected = requestProblem(req, ctx, earlierLivePubsOfOwner)
   let record: PubRecord = {
     request: req.key,
     owner: req.author,
@@ -43,8 +45,8 @@ export function foldPub(
     name: req.content.name,
     requestedAt: req.timestamp,
     requestPrivate: req.private,
-    rejected: requestProblem(req, ctx, earlierLivePubsOfOwner),
-    silent: earlierLivePubsOfOwner >= ctx.pubsPerOwner + SPAM_ALLOWANCE,
+    rejected,
+    silent: rejected !== undefined && earlierRefusalsOfOwner >= SPAM_ALLOWANCE,
     intent: 'running',
     restartGeneration: 0,
     commands: [],

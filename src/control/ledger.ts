@@ -12,6 +12,8 @@ import type { ButtcloudContent, Received } from '../protocol/parse.js'
 import { byPostingOrder, foldPub, wasLiveAt } from './fold.js'
 import type { FoldContext, PubRecord } from './record.js'
 
+export const MAX_REQUESTS_PER_AUTHOR = 1000
+
 /** A message addressed to us that did not parse; it is owed a refusal. */
 export interface InvalidInbound {
   key: MsgId
@@ -57,6 +59,8 @@ export class ControlLedger {
     switch (c.type) {
       case 'buttcloud/request':
         if (c.provider !== this.ctx.provider) return true
+        // Past this many requests an author is flooding us: keep the fold cheap and say nothing.
+        if ((this.requestsByOwner.get(msg.author)?.length ?? 0) >= MAX_REQUESTS_PER_AUTHOR) return true
         this.requests.set(msg.key, msg as Received<PubRequest>)
         this.requestsByOwner.set(msg.author, [...(this.requestsByOwner.get(msg.author) ?? []), msg.key])
         this.adoptOrphans(msg.key)
@@ -111,7 +115,8 @@ export class ControlLedger {
     if (cached) return cached
     const req = this.requests.get(request)
     if (!req) return undefined
-    const record = foldPub(req, this.commandsByRequest.get(request) ?? [], this.ctx, this.livePubsBefore(req))
+    const history = this.ownerHistoryBefore(req)
+    const record = foldPub(req, this.commandsByRequest.get(request) ?? [], this.ctx, history.live, history.refused)
     this.cache.set(request, record)
     return record
   }
@@ -188,15 +193,19 @@ export class ControlLedger {
     }
   }
 
-  private livePubsBefore(req: Received<PubRequest>): number {
-    let count = 0
+  /** How many of the owner's earlier pubs were live when `req` was posted, and how many were refused. */
+  private ownerHistoryBefore(req: Received<PubRequest>): { live: number; refused: number } {
+    let live = 0
+    let refused = 0
     for (const key of this.requestsByOwner.get(req.author) ?? []) {
       if (key === req.key) continue
       const other = this.requests.get(key)!
       if (byPostingOrder(other, req) >= 0) continue
-      if (wasLiveAt(this.record(key)!, req.timestamp)) count++
+      const record = this.record(key)!
+      if (record.rejected) refused++
+      else if (wasLiveAt(record, req.timestamp)) live++
     }
-    return count
+    return { live, refused }
   }
 
   private touch(request: MsgId): void {

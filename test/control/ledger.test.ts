@@ -1,0 +1,134 @@
+import { describe, expect, it } from 'vitest'
+import { ControlLedger } from '../../src/control/ledger.js'
+import type { FoldContext } from '../../src/control/record.js'
+import { parseMessage, type Received } from '../../src/protocol/index.js'
+import { envelope, owner, provider, stranger } from '../support/samples.js'
+import { SPAM_ALLOWANCE } from '../../src/control/fold.js'
+
+const ctx: FoldContext = { provider, plans: new Set(['basic']), versions: new Set(['1', '2']), pubsPerOwner: 2 }
+
+function received(content: Record<string, unknown>, opts: Parameters<typeof envelope>[1] = {}): Received {
+  const parsed = parseMessage(envelope(content, opts), Boolean(content.recps))
+  if (!parsed.ok) throw new Error(`sample did not parse: ${parsed.reason}`)
+  return parsed.message
+}
+
+function request(sequence: number, opts: { author?: string; plan?: string; timestamp?: number } = {}) {
+  return received(
+    { type: 'buttcloud/request', version: 1, provider, plan: opts.plan ?? 'basic', name: `pub ${sequence}` },
+    { author: (opts.author ?? owner) as any, sequence, timestamp: opts.timestamp },
+  )
+}
+
+function command(req: Received, verb: string, sequence: number, opts: { author?: string; args?: object } = {}) {
+  const author = (opts.author ?? owner) as any
+  return received(
+    { type: 'buttcloud/command', version: 1, request: req.key, verb, ...(opts.args ? { args: opts.args } : {}), recps: [author, provider] },
+    { author, sequence },
+  )
+}
+
+describe('the pub record fold', () => {
+  it('applies the owner commands in feed order, whatever the arrival order', () => {
+    const req = request(1)
+    const cmds = [command(req, 'stop', 2), command(req, 'start', 3), command(req, 'restart', 4), command(req, 'destroy', 5)]
+    const forward = new ControlLedger(ctx)
+    const backward = new ControlLedger(ctx)
+    forward.add(req)
+    for (const c of cmds) forward.add(c)
+    for (const c of [...cmds].reverse()) backward.add(c)
+    backward.add(req)
+    const a = forward.record(req.key)!
+    const b = backward.record(req.key)!
+    expect(a).toEqual(b)
+    expect(a.intent).toBe('destroyed')
+    expect(a.restartGeneration).toBe(1)
+    expect(a.destroyedAt).toBe(cmds[3]!.timestamp)
+    expect(a.commands.map((c) => c.verb)).toEqual(['stop', 'start', 'restart', 'destroy'])
+  })
+
+  it('ignores a duplicate delivery of the same message', () => {
+    const req = request(1)
+    const restart = command(req, 'restart', 2)
+    const ledger = new ControlLedger(ctx)
+    expect(ledger.add(req)).toBe(true)
+    expect(ledger.add(restart)).toBe(true)
+    expect(ledger.add(restart)).toBe(false)
+    expect(ledger.add({ ...restart })).toBe(false)
+    expect(ledger.record(req.key)!.restartGeneration).toBe(1)
+    expect(ledger.record(req.key)!.commands).toHaveLength(1)
+  })
+
+  it('refuses a stranger and changes nothing', () => {
+    const req = request(1)
+    const ledger = new ControlLedger(ctx)
+    ledger.add(req)
+    ledger.add(command(req, 'destroy', 1, { author: stranger }))
+    const record = ledger.record(req.key)!
+    expect(record.intent).toBe('running')
+    expect(record.commands[0]!.verdict).toEqual({ ok: false, code: 'not-owner', reason: expect.any(String) })
+  })
+
+  it('refuses everything after destroy, and one-shots while stopped', () => {
+    const req = request(1)
+    const ledger = new ControlLedger(ctx)
+    ledger.add(req)
+    ledger.add(command(req, 'stop', 2))
+    ledger.add(command(req, 'invite', 3))
+    ledger.add(command(req, 'destroy', 4))
+    ledger.add(command(req, 'start', 5))
+    const verdicts = ledger.record(req.key)!.commands.map((c) => (c.verdict.ok ? 'ok' : c.verdict.code))
+    expect(verdicts).toEqual(['ok', 'invalid-state', 'ok', 'invalid-state'])
+    expect(ledger.record(req.key)!.intent).toBe('destroyed')
+  })
+
+  it('upgrades only to offered versions', () => {
+    const req = request(1)
+    const ledger = new ControlLedger(ctx)
+    ledger.add(req)
+    ledger.add(command(req, 'upgrade', 2, { args: { version: '9' } }))
+    expect(ledger.record(req.key)!.version).toBeUndefined()
+    ledger.add(command(req, 'upgrade', 3, { args: { version: '2' } }))
+    expect(ledger.record(req.key)!.version).toBe('2')
+    expect(ledger.record(req.key)!.commands[0]!.verdict).toMatchObject({ ok: false, code: 'unavailable' })
+  })
+
+  it('rejects an unknown plan', () => {
+    const ledger = new ControlLedger(ctx)
+    const req = request(1, { plan: 'gold' })
+    ledger.add(req)
+    expect(ledger.record(req.key)!.rejected).toMatch(/unknown plan "gold"/)
+  })
+
+  it('limits pubs per owner, frees a slot on destroy, and goes quiet for spam', () => {
+    const ledger = new ControlLedger(ctx)
+    const reqs = Array.from({ length: 2 + SPAM_ALLOWANCE + 2 }, (_, i) => request(i + 1, { timestamp: 1_700_000_000_000 + (i + 1) * 10 }))
+    for (const r of reqs) ledger.add(r)
+    const records = reqs.map((r) => ledger.record(r.key)!)
+    expect(records.map((r) => Boolean(r.rejected))).toEqual([false, false, true, true, true, true, true])
+    expect(records.map((r) => Boolean(r.silent))).toEqual([false, false, false, false, false, true, true])
+    // A destroy after all of these does not revive old refusals (they were judged as of their own time).
+    ledger.add(command(reqs[0]!, 'destroy', 100))
+    expect(ledger.record(reqs[2]!.key)!.rejected).toBeDefined()
+    const later = request(200, { timestamp: 1_800_000_000_000 })
+    ledger.add(later)
+    expect(ledger.record(later.key)!.rejected).toBeUndefined()
+  })
+
+  it('keeps commands for unknown pubs as orphans, and adopts them if the request appears', () => {
+    const ledger = new ControlLedger(ctx)
+    const req = request(1, { author: stranger })
+    const cmd = command(req, 'stop', 5, { author: owner })
+    ledger.add(cmd)
+    expect(ledger.unansweredOrphans().map((c) => c.key)).toEqual([cmd.key])
+    ledger.add(req)
+    expect(ledger.unansweredOrphans()).toEqual([])
+    expect(ledger.record(req.key)!.commands[0]!.verdict).toMatchObject({ ok: false, code: 'not-owner' })
+  })
+
+  it('ignores requests for other providers and commands not addressed to us', () => {
+    const ledger = new ControlLedger({ ...ctx, provider: stranger })
+    ledger.add(request(1))
+    expect(ledger.records()).toEqual([])
+  })
+})
