@@ -135,7 +135,7 @@ describe('provider control plane', () => {
       { type: 'buttcloud/whatever', version: 1 },
       { type: 'buttcloud/request', provider: p.id },
     ]
-    const posted = []
+    const posted: Array<{ key: MsgId }> = []
     for (const content of garbage) posted.push(await publish(u.sbot.db, content))
     const sentinel = await commandPub(u, p.id, req.key, 'stats')
     await waitFor(async () => (await replyTo(u.sbot, sentinel.key))[0], 20_000, 'the provider to get past the garbage')
