@@ -44,13 +44,17 @@ export type ActionOf<K extends ActionKind> = Extract<Action, { kind: K }>
  * Kinds in execution order: the record first (nothing is built on an unrecorded placement), removals before
  * creations, reports last. The executor may stop at the first failure and the next pass picks up from there.
  */
-export const ACTION_ORDER = [
+const CHANGE_ORDER = [
   'record-placement',
   'remove-service',
   'create-volume',
   'create-service',
   'update-service',
   'purge-volume',
+] as const satisfies readonly ActionKind[]
+
+/** Kinds that only inform (the owner, the operator or the log), in the order they are returned. */
+const REPORT_ORDER = [
   'report-queued',
   'report-resize-blocked',
   'report-hubs-needed',
@@ -61,20 +65,15 @@ export const ACTION_ORDER = [
   'warn-foreign',
 ] as const satisfies readonly ActionKind[]
 
+export const ACTION_ORDER = [...CHANGE_ORDER, ...REPORT_ORDER] as const
+
 // A compile-time check that ACTION_ORDER names every kind.
 type Missing = Exclude<ActionKind, (typeof ACTION_ORDER)[number]>
 const everyKindOrdered: Missing extends never ? true : never = true
 void everyKindOrdered
 
 /** Kinds that change the runtime or the log; the rest only inform. */
-export const CHANGE_KINDS: ReadonlySet<ActionKind> = new Set<ActionKind>([
-  'record-placement',
-  'remove-service',
-  'create-volume',
-  'create-service',
-  'update-service',
-  'purge-volume',
-])
+export const CHANGE_KINDS: ReadonlySet<ActionKind> = new Set<ActionKind>(CHANGE_ORDER)
 
 /** Does this action change anything (as opposed to reporting)? */
 export function isChange(action: Action): boolean {

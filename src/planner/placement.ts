@@ -10,7 +10,7 @@
  */
 import type { MsgId } from '../protocol/ids.js'
 import type { PortBook } from './ports.js'
-import type { Capacity, DesiredPub, Hub } from './types.js'
+import type { Capacity, DesiredPub, Hub, ObservedService } from './types.js'
 import { isLive, schedulable, type World } from './world.js'
 
 /** One hub's memory as this pass sees it. */
@@ -103,17 +103,18 @@ export function hubsNeeded(queuedMiB: readonly number[], capacity: Capacity): { 
 export function allocate(world: World, ports: PortBook, capacity: Capacity): Allocation {
   const rooms = emptyRooms(world.hubs.values(), capacity)
   const growing: DesiredPub[] = []
-  const counted = new Set<string>()
+  // Does this pub hold room on its recorded hub (so its service is counted there, not below)?
+  const holdsRoom = (pub: DesiredPub | undefined): pub is DesiredPub =>
+    pub !== undefined && pub.placement !== undefined && isLive(pub) && !ports.conflicts.has(pub.request)
 
   // What live, recorded pubs hold: the size their service has now (a change of plan is only granted below), or
   // the plan's size when the service is still to be created.
   for (const pub of world.desired.values()) {
-    if (!pub.placement || !isLive(pub) || ports.conflicts.has(pub.request)) continue
+    if (!holdsRoom(pub)) continue
     const svc = world.services.get(pub.request)
     const held = svc?.memoryMiB ?? pub.memoryMiB
-    if (svc) counted.add(svc.id)
     if (held < pub.memoryMiB) growing.push(pub)
-    const room = rooms.get(pub.placement.hub)
+    const room = rooms.get(pub.placement!.hub)
     if (room) {
       room.usedMiB += held
       room.pubs++
@@ -121,12 +122,12 @@ export function allocate(world: World, ports: PortBook, capacity: Capacity): All
   }
   // Our services that stand for no live recorded pub (destroyed, orphaned, duplicated, not yet recorded) still
   // hold their reservation until they are removed: counting them keeps a pass from overcommitting in the meantime.
-  const others = [...world.services.values(), ...world.extraServices]
-  for (const svc of others) {
-    if (counted.has(svc.id) || svc.hub === undefined) continue
-    const room = rooms.get(svc.hub)
+  const holdElsewhere = (svc: ObservedService) => {
+    const room = svc.hub === undefined ? undefined : rooms.get(svc.hub)
     if (room) room.usedMiB += svc.memoryMiB ?? 0
   }
+  for (const svc of world.services.values()) if (!holdsRoom(world.desired.get(svc.request))) holdElsewhere(svc)
+  for (const svc of world.extraServices) holdElsewhere(svc)
 
   const blocked: Allocation['blocked'] = new Map()
   for (const pub of growing.sort(byAge)) {

@@ -11,11 +11,11 @@ import { indexWorld, schedulable, type World } from './world.js'
 
 /** The spec a live pub's service should have. */
 function specFor(pub: DesiredPub, at: Placement, memoryMiB: number): ServiceSpec {
-  return {
+  // Assigned rather than spread: this runs for every live pub on every pass.
+  const spec: ServiceSpec = {
     request: pub.request,
     owner: pub.owner,
     pubId: pub.pubId,
-    ...(pub.name !== undefined ? { name: pub.name } : {}),
     hub: at.hub,
     port: at.port,
     imageVersion: pub.imageVersion,
@@ -23,6 +23,8 @@ function specFor(pub: DesiredPub, at: Placement, memoryMiB: number): ServiceSpec
     replicas: pub.intent === 'running' ? 1 : 0,
     forceUpdate: pub.restartGeneration,
   }
+  if (pub.name !== undefined) spec.name = pub.name
+  return spec
 }
 
 /** What differs between a service and its spec, in a fixed order. */
@@ -74,7 +76,11 @@ function planDestroyed(pub: DesiredPub & { intent: 'destroyed' }, world: World, 
 
 /** Turn one pass's desired and observed state into the actions that close the gap, in execution order. */
 export function plan(desired: readonly DesiredPub[], observed: Observed, capacity: Capacity, now: number): Action[] {
-  const world = indexWorld(desired, observed)
+  return planWorld(indexWorld(desired, observed), capacity, now)
+}
+
+/** `plan` on an already indexed world (a pass that also summarises indexes once). */
+export function planWorld(world: World, capacity: Capacity, now: number): Action[] {
   const ports = portBook(world.desired.values(), capacity.ports)
   const alloc = allocate(world, ports, capacity)
   const out: Action[] = []
@@ -130,7 +136,7 @@ export function plan(desired: readonly DesiredPub[], observed: Observed, capacit
   for (const [request, b] of alloc.blocked) out.push({ kind: 'report-resize-blocked', request, ...b })
   for (const [hub, pubs] of unavailable) out.push({ kind: 'report-hub-unavailable', hub, pubs })
   for (const request of world.conflictingDuplicates) out.push({ kind: 'warn-duplicate-desired', request })
-  for (const object of observed.foreign) out.push({ kind: 'warn-foreign', object })
+  for (const object of world.foreign) out.push({ kind: 'warn-foreign', object })
 
   return sortActions(out)
 }

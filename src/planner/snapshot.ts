@@ -4,19 +4,11 @@
  * classifies objects the same way.
  */
 import { ownership } from './labels.js'
-import type { ForeignObject, Hub, Observed, ObservedService, ObservedTask, ObservedVolume } from './types.js'
+import type { ForeignObject, Hub, Observed, ObservedService, ObservedTask, ObservedVolume, ServiceFields } from './types.js'
 
 /** A service as listed, converted from Docker's shape at the driver's edge; spec fields are absent when unreadable. */
-export interface ServiceListing {
-  id: string
-  name: string
+export interface ServiceListing extends ServiceFields {
   labels: Readonly<Record<string, string>>
-  hub?: string
-  port?: number
-  imageVersion?: string
-  memoryMiB?: number
-  replicas: number
-  forceUpdate: number
 }
 
 export interface TaskListing extends ObservedTask {
@@ -56,14 +48,29 @@ export function assembleObserved(
       foreign.push({ kind: 'service', id: s.id, name: s.name, why: owner.why })
       continue
     }
-    const { labels: _labels, ...spec } = s
-    ours.set(s.id, { ...spec, request: owner.request, tasks: [] })
+    // Built field by field rather than by spreading: this runs for every pub on every pass.
+    ours.set(s.id, {
+      id: s.id,
+      name: s.name,
+      request: owner.request,
+      hub: s.hub,
+      port: s.port,
+      imageVersion: s.imageVersion,
+      memoryMiB: s.memoryMiB,
+      replicas: s.replicas,
+      forceUpdate: s.forceUpdate,
+      tasks: [],
+    })
   }
   // Tasks of foreign services are dropped here: we neither act on them nor need them.
   for (const t of tasks) {
     const svc = ours.get(t.serviceId)
     if (!svc) continue
-    const { serviceId: _serviceId, ...task } = t
+    const task: ObservedTask = { state: t.state, at: t.at }
+    if (t.health !== undefined) task.health = t.health
+    if (t.exitCode !== undefined) task.exitCode = t.exitCode
+    if (t.oomKilled !== undefined) task.oomKilled = t.oomKilled
+    if (t.error !== undefined) task.error = t.error
     svc.tasks.push(task)
   }
   for (const svc of ours.values()) {

@@ -63,20 +63,25 @@ function failure(task: ObservedTask): { reason: DownReason; detail?: string } {
 export function fromTasks(svc: ObservedService, world: World, now: number, crashLoop: CrashLoop): ObservedPubState {
   const tasks = svc.tasks
   // A crash loop wins over a momentary "up": otherwise a looping pub would flap between up and down posts.
-  const recent = tasks.filter((t) => FAILED.has(t.state) && now - t.at <= crashLoop.windowMs)
-  if (recent.length >= crashLoop.failures) {
-    return { state: 'down', reason: 'crash-loop', detail: REASON_TEXT[failure(recent[0]!).reason] }
+  let recent = 0
+  let newestFailure: ObservedTask | undefined
+  for (const t of tasks) {
+    if (!FAILED.has(t.state) || now - t.at > crashLoop.windowMs) continue
+    recent++
+    newestFailure ??= t
+  }
+  if (recent >= crashLoop.failures) {
+    return { state: 'down', reason: 'crash-loop', detail: REASON_TEXT[failure(newestFailure!).reason] }
   }
   const newest = tasks[0]
   if (newest?.state === 'running' && newest.health !== 'starting' && newest.health !== 'unhealthy') {
+    const up: ObservedPubState & { state: 'up' } = { state: 'up' }
+    if (svc.hub !== undefined) up.hub = svc.hub
+    if (svc.port !== undefined) up.port = svc.port
     const hub = svc.hub !== undefined ? world.hubs.get(svc.hub) : undefined
     const pub = world.desired.get(svc.request)
-    return {
-      state: 'up',
-      ...(svc.hub !== undefined ? { hub: svc.hub } : {}),
-      ...(svc.port !== undefined ? { port: svc.port } : {}),
-      ...(hub && svc.port !== undefined && pub ? { address: multiserverAddress(hub.address, svc.port, pub.pubId) } : {}),
-    }
+    if (hub && svc.port !== undefined && pub) up.address = multiserverAddress(hub.address, svc.port, pub.pubId)
+    return up
   }
   if (newest?.state === 'rejected') return { state: 'down', ...failure(newest) }
   if (svc.hub !== undefined && !schedulable(world.hubs.get(svc.hub))) return { state: 'down', reason: 'hub-unavailable' }
@@ -106,7 +111,11 @@ function pubState(pub: DesiredPub, world: World, queued: ReadonlySet<MsgId>, now
 
 /** Each desired pub's observed state, by request. */
 export function summarise(desired: readonly DesiredPub[], observed: Observed, options: SummaryOptions): Map<MsgId, ObservedPubState> {
-  const world = indexWorld(desired, observed)
+  return summariseWorld(indexWorld(desired, observed), options)
+}
+
+/** `summarise` on an already indexed world. */
+export function summariseWorld(world: World, options: SummaryOptions): Map<MsgId, ObservedPubState> {
   const queued = new Set<MsgId>()
   for (const a of options.plan ?? []) if (a.kind === 'report-queued') queued.add(a.request)
   const crashLoop = options.crashLoop ?? DEFAULT_CRASH_LOOP

@@ -70,12 +70,10 @@ export interface ObservedTask {
   at: number
 }
 
-/** A service carrying our labels. Spec fields are optional: a hand-edited service may lack them (that is drift). */
-export interface ObservedService {
+/** A service's spec as read back. Optional fields: a hand-edited service may lack them (that is drift). */
+export interface ServiceFields {
   id: string
   name: string
-  /** From our request label. */
-  request: MsgId
   hub?: string
   port?: number
   imageVersion?: string
@@ -84,6 +82,12 @@ export interface ObservedService {
   replicas: number
   /** TaskTemplate.ForceUpdate. */
   forceUpdate: number
+}
+
+/** A service carrying our labels. */
+export interface ObservedService extends ServiceFields {
+  /** From our request label. */
+  request: MsgId
   /** Newest first, a handful at most. */
   tasks: ObservedTask[]
 }

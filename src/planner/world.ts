@@ -3,7 +3,7 @@
  * volumes by request, hubs by id. Every later step is a Map lookup, so a pass is linear in the number of pubs.
  */
 import type { MsgId } from '../protocol/ids.js'
-import type { DesiredPub, Hub, Observed, ObservedService, ObservedVolume } from './types.js'
+import type { DesiredPub, ForeignObject, Hub, Observed, ObservedService, ObservedVolume } from './types.js'
 
 export interface World {
   desired: Map<MsgId, DesiredPub>
@@ -15,6 +15,7 @@ export interface World {
   extraServices: ObservedService[]
   volumes: Map<MsgId, ObservedVolume[]>
   hubs: Map<string, Hub>
+  foreign: readonly ForeignObject[]
 }
 
 const INTENT_RANK = { destroyed: 0, stopped: 1, running: 2 } as const
@@ -98,6 +99,7 @@ export function indexWorld(desiredList: readonly DesiredPub[], observed: Observe
     extraServices: losers,
     volumes,
     hubs,
+    foreign: observed.foreign,
   }
 }
 
