@@ -1,0 +1,74 @@
+/**
+ * The hosted pub's entry point. In a container it runs as PID 1, where the kernel installs no default signal
+ * handlers: without our own SIGTERM handler `docker stop` would wait out the grace period and SIGKILL the pub.
+ *
+ * Prints one JSON line `{"event":"ready",...}` on stdout once it serves; exits 1 with a one-line reason when it
+ * cannot start, 0 after a clean shutdown.
+ */
+import { readSettings, SettingsError } from './settings.js'
+import { startPub, type RunningPub } from './server.js'
+
+// How long closing may take before we give up on a clean exit (Swarm's grace period is the outer bound).
+const CLOSE_TIMEOUT_MS = 8000
+
+async function main(): Promise<void> {
+  let pub: RunningPub | null = null
+  let stopping = false
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return
+    stopping = true
+    log({ event: 'stopping', signal })
+    // A signal during startup: nothing to close yet, and startPub's failure path closes what it opened.
+    if (!pub) process.exit(0)
+    const timer = setTimeout(() => {
+      log({ event: 'stop-timeout', ms: CLOSE_TIMEOUT_MS })
+      process.exit(1)
+    }, CLOSE_TIMEOUT_MS)
+    timer.unref()
+    pub.close().then(
+      () => {
+        log({ event: 'stopped' })
+        process.exit(0)
+      },
+      (err: Error) => {
+        log({ event: 'stop-failed', error: err.message })
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+
+  const started = Date.now()
+  const settings = readSettings()
+  pub = await startPub(settings)
+  log({
+    event: 'ready',
+    id: pub.id,
+    address: pub.address,
+    name: settings.name,
+    published: pub.published,
+    web: pub.webPort,
+    ms: Date.now() - started,
+  })
+}
+
+function log(fields: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify({ ...fields, at: new Date().toISOString() })}\n`)
+}
+
+main().catch((err: Error) => {
+  const reason = err instanceof SettingsError ? err.message : describe(err)
+  process.stderr.write(`pub: cannot start: ${reason}\n`)
+  process.exit(1)
+})
+
+function describe(err: Error): string {
+  const causes: string[] = [err.message]
+  let at: unknown = err.cause
+  while (at instanceof Error && causes.length < 4) {
+    causes.push(at.message)
+    at = at.cause
+  }
+  return causes.join(': ')
+}

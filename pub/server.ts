@@ -1,0 +1,119 @@
+/**
+ * Starting and stopping one hosted pub from its settings: key, SSB server, first-start messages, web view.
+ * `main.ts` wraps this with process concerns (signals, exit codes); keeping them apart lets the steps be read
+ * (and reasoned about) without the process plumbing.
+ */
+import { mkdirSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { multiserverAddress, type FeedId, type MultiserverAddress } from '../src/protocol/ids.js'
+import { closeSbot, createSbot, loadKeys, loadOrCreateKeys, type Sbot, type SbotPlugin, type SsbKeys } from '../src/ssb/adapter.js'
+import { sbotConfig, socketPath } from '../src/ssb/config.js'
+import { firstStart, type FirstStartResult } from './first-start.js'
+import { whoamiOverSocket } from './health.js'
+import { generatedKeyPath, type PubSettings } from './settings.js'
+import { startWebView, type WebView } from './web-view.js'
+
+/** A pub that is up: serving SSB on its port and unix socket, and the web view when switched on. */
+export interface RunningPub {
+  sbot: Sbot
+  id: FeedId
+  address: MultiserverAddress
+  /** What first-start published this time (empty on a restart). */
+  published: FirstStartResult
+  webPort: number | null
+  close(): Promise<void>
+}
+
+/** The pub's identity: the provider-issued key file when configured (it must exist), else one kept in the data folder. */
+export function pubKeys(settings: PubSettings): SsbKeys {
+  if (settings.keyFile === undefined) return loadOrCreateKeys(generatedKeyPath(settings.dataDir))
+  try {
+    return loadKeys(settings.keyFile)
+  } catch (err) {
+    throw new Error(`cannot read the pub key from PUB_KEY_FILE=${settings.keyFile}`, { cause: err })
+  }
+}
+
+/** Start a pub; resolves once it answers whoami on its own unix socket and has published its first-start messages. */
+export async function startPub(settings: PubSettings): Promise<RunningPub> {
+  mkdirSync(settings.dataDir, { recursive: true })
+  const keys = pubKeys(settings)
+  // secret-stack reports "listening" even when the port is taken (NOTES.md), so check first and fail clearly.
+  await assertPortFree(settings.host, settings.port)
+
+  const config = sbotConfig({
+    path: settings.dataDir,
+    keys,
+    host: settings.host,
+    port: settings.port,
+    externalHost: settings.externalHost,
+    caps: settings.caps,
+    masters: settings.provider ? [settings.owner, settings.provider] : [settings.owner],
+    hops: settings.hops,
+    throttles: settings.throttles,
+    allowPrivate: settings.allowPrivate,
+    unixSocket: true,
+  })
+  if (settings.maxCpu !== undefined) config.db2 = { ...config.db2, maxCpu: settings.maxCpu }
+
+  const sbot = createSbot(config, [inviteHostPlugin(settings.inviteHost)])
+  let web: WebView | null = null
+  try {
+    const published = await firstStart(sbot, { name: settings.name, owner: settings.owner })
+    await whoamiOverSocket(socketPath(settings.dataDir), 5000)
+    const address = multiserverAddress(settings.externalHost, settings.port, sbot.id)
+    if (settings.web) web = await startWebView({ name: settings.name, id: sbot.id, address, owner: settings.owner }, settings.web)
+    const webView = web
+    return {
+      sbot,
+      id: sbot.id,
+      address,
+      published,
+      webPort: webView ? webView.port : null,
+      close: async () => {
+        if (webView) await webView.close()
+        await closeSbot(sbot)
+      },
+    }
+  } catch (err) {
+    if (web) await web.close()
+    await closeSbot(sbot).catch(() => undefined)
+    throw err
+  }
+}
+
+function assertPortFree(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer()
+    probe.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new Error(`cannot listen on ${host}:${port}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.message}`, { cause: err })),
+    )
+    probe.listen(port, host, () => probe.close(() => resolve()))
+  })
+}
+
+type InviteCreate = Sbot['invite']['create']
+type Hookable<F> = F & { hook(wrapper: (this: unknown, original: F, args: unknown[]) => unknown): void }
+
+/**
+ * Invite codes name the configured invite host unless the caller names one: ssb-invite would otherwise write the
+ * first public address, which is the listen address's external host.
+ */
+function inviteHostPlugin(inviteHost: string): SbotPlugin {
+  return {
+    name: 'buttcloud-pub-invite-host',
+    version: '1.0.0',
+    init(sbot: Sbot) {
+      const create = sbot.invite.create as Hookable<InviteCreate>
+      create.hook(function (this: unknown, original, args) {
+        const [first, ...rest] = args
+        let opts: unknown = first
+        if (typeof first === 'function') return original.call(this, { external: inviteHost }, first as Parameters<InviteCreate>[1])
+        if (typeof first === 'number') opts = { uses: first, external: inviteHost }
+        else if (first && typeof first === 'object' && !('external' in first)) opts = { ...first, external: inviteHost }
+        return (original as (...a: unknown[]) => unknown).call(this, opts, ...rest)
+      })
+      return {}
+    },
+  }
+}
