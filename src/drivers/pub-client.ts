@@ -1,0 +1,60 @@
+/**
+ * The provider's (or an owner's) muxrpc client of a hosted pub: it dials the pub's multiserver address with its
+ * own key, which the pub lists as a master, so no `docker exec` is needed. Each call opens a connection and closes
+ * it again: calls are rare, and a kept connection would pin memory in every pub.
+ */
+import { InviteCode, FeedId, type MultiserverAddress } from '../protocol/ids.js'
+import { clientCall, connectClient, type SbotClient, type SsbKeys } from '../ssb/adapter.js'
+
+export interface PubClientOptions {
+  /** Secret-handshake capability of the pub's network (default: the main network). */
+  caps?: string
+  /** Give up after this long (connect + call). */
+  timeoutMs?: number
+}
+
+export interface CreateInviteOptions extends PubClientOptions {
+  /** How many people may use the code (default 1). */
+  uses?: number
+  /** Stored with the code on the pub, never shown to whoever uses it. */
+  note?: string
+}
+
+/** Ask the pub at `pubAddress` to make an invite code; needs a master key (the provider's or the owner's). */
+export async function createInvite(keys: SsbKeys, pubAddress: MultiserverAddress, opts: CreateInviteOptions = {}): Promise<InviteCode> {
+  const request: { uses: number; note?: string } = { uses: opts.uses ?? 1 }
+  if (opts.note !== undefined) request.note = opts.note
+  const code = await withClient(keys, pubAddress, opts, (client) => clientCall<unknown>(client, 'invite.create', request))
+  const parsed = InviteCode.safeParse(code)
+  if (!parsed.success) throw new Error(`the pub at ${hostOf(pubAddress)} answered invite.create with something that is not an invite code`)
+  return parsed.data
+}
+
+/** The feed id the pub at `pubAddress` answers with (any key may ask). */
+export async function whoami(keys: SsbKeys, pubAddress: MultiserverAddress, opts: PubClientOptions = {}): Promise<FeedId> {
+  const answer = await withClient(keys, pubAddress, opts, (client) => clientCall<{ id?: unknown }>(client, 'whoami'))
+  return FeedId.parse(answer.id)
+}
+
+async function withClient<T>(keys: SsbKeys, address: MultiserverAddress, opts: PubClientOptions, fn: (client: SbotClient) => Promise<T>): Promise<T> {
+  const timeoutMs = opts.timeoutMs ?? 10_000
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the pub at ${hostOf(address)} did not answer within ${timeoutMs} ms`)), timeoutMs)
+  })
+  const connecting = connectClient(keys, address, { caps: opts.caps })
+  let client: SbotClient | undefined
+  try {
+    client = await Promise.race([connecting, timeout])
+    return await Promise.race([fn(client), timeout])
+  } finally {
+    clearTimeout(timer)
+    if (client) await new Promise<void>((resolve) => client!.close(() => resolve()))
+    // A connection that completes after the timeout must still be closed.
+    else connecting.then((late) => late.close(), () => undefined)
+  }
+}
+
+function hostOf(address: string): string {
+  return address.replace(/~shs:.*/, '')
+}
