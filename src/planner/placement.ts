@@ -142,27 +142,34 @@ export function allocate(world: World, ports: PortBook, capacity: Capacity): All
   const placements: NewPlacement[] = []
   const adoptConflicts: Allocation['adoptConflicts'] = []
   const unplaced: DesiredPub[] = []
-  for (const pub of world.desired.values()) {
-    if (pub.placement) continue
+  for (const pub of world.desired.values()) if (!pub.placement) unplaced.push(pub)
+  // Oldest first here too: two unrecorded services on one port must resolve the same way whatever the list order.
+  unplaced.sort(byAge)
+
+  const toPlace: DesiredPub[] = []
+  for (const pub of unplaced) {
     const svc = world.services.get(pub.request)
     if (svc?.hub !== undefined && svc.port !== undefined) {
       // A service of ours with no record (the record was lost, or came from elsewhere): record where it is,
-      // so its port is burnt, unless another request already holds that port.
+      // so its port is burnt, unless another request already holds that port. Its memory is already counted
+      // on that hub above.
       const holder = ports.holder(svc.hub, svc.port)
       if (holder === undefined) {
         ports.take(svc.hub, svc.port, pub.request)
         placements.push({ pub, hub: svc.hub, port: svc.port, why: 'adopt' })
+        const room = rooms.get(svc.hub)
+        if (room && isLive(pub)) room.pubs++
       } else {
         adoptConflicts.push({ pub, hub: svc.hub, port: svc.port, holder })
       }
     } else if (pub.intent === 'running') {
       // Stopped pubs are placed when started: a hub slot held for a pub nobody runs is wasted room.
-      unplaced.push(pub)
+      toPlace.push(pub)
     }
   }
 
   const queued: DesiredPub[] = []
-  for (const pub of unplaced.sort(byAge)) {
+  for (const pub of toPlace) {
     const room = bestFit(rooms, ports, pub.memoryMiB)
     if (!room) {
       queued.push(pub)

@@ -231,6 +231,19 @@ describe('plan: ports', () => {
     ])
   })
 
+  it('two unrecorded services on one port: the older request adopts it in any order, the other is a conflict', () => {
+    const older = placed(1, 20042, { requestedAt: 1 })
+    const newer = placed(2, 20042, { requestedAt: 2 })
+    const obs = converged([older, newer], [H1])
+    const unrecorded = [older, newer].map(({ placement: _p, ...rest }) => rest as DesiredPub)
+    const expected: Action[] = [
+      { kind: 'record-placement', request: older.request, hub: H1.id, port: 20042, why: 'adopt' },
+      { kind: 'warn-conflict', request: newer.request, hub: H1.id, port: 20042, holder: older.request },
+    ]
+    expect(plan(unrecorded, obs, CAPACITY, NOW)).toEqual(expected)
+    expect(plan([...unrecorded].reverse(), { ...obs, services: [...obs.services].reverse() }, CAPACITY, NOW)).toEqual(expected)
+  })
+
   it('leaves the later of two records for one port alone and warns', () => {
     const first = placed(1, 20000)
     const second = placed(2, 20000)
