@@ -30,7 +30,7 @@ export async function createInvite(keys: SsbKeys, pubAddress: MultiserverAddress
   return parsed.data
 }
 
-/** The feed id the pub at `pubAddress` answers with (any key may ask). */
+/** The feed id the pub at `pubAddress` answers `whoami` with; a master call, so it also proves the key's rights. */
 export async function whoami(keys: SsbKeys, pubAddress: MultiserverAddress, opts: PubClientOptions = {}): Promise<FeedId> {
   const answer = await withClient(keys, pubAddress, opts, (client) => clientCall<{ id?: unknown }>(client, 'whoami'))
   return FeedId.parse(answer.id)
