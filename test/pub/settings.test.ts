@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest'
+import { readSettings, SettingsError } from '../../pub/settings.js'
+import { generateKeys } from '../../src/ssb/adapter.js'
+
+const owner = generateKeys().id
+const provider = generateKeys().id
+const base = { PUB_OWNER: owner, PUB_NAME: 'My pub', PUB_EXTERNAL_HOST: 'pub.example.org' }
+const noFiles = (path: string): string => {
+  throw new Error(`unexpected read of ${path}`)
+}
+
+describe('pub settings', () => {
+  it('fills defaults for a minimal environment', () => {
+    const s = readSettings(base, noFiles)
+    expect(s).toMatchObject({
+      dataDir: '/data',
+      host: '0.0.0.0',
+      port: 8008,
+      externalHost: 'pub.example.org',
+      inviteHost: 'pub.example.org',
+      allowPrivate: false,
+      owner,
+      provider: undefined,
+      name: 'My pub',
+      caps: undefined,
+      keyFile: undefined,
+      web: null,
+      hops: 1,
+      maxCpu: undefined,
+    })
+  })
+
+  it('reads every variable, and the caps from a file', () => {
+    const caps = Buffer.alloc(32, 7).toString('base64')
+    const s = readSettings(
+      {
+        ...base,
+        PUB_DATA: '/srv/pub',
+        PUB_HOST: '127.0.0.1',
+        PUB_PORT: '9000',
+        PUB_INVITE_HOST: '127.0.0.1',
+        PUB_PROVIDER: provider,
+        PUB_CAPS_FILE: '/run/secrets/caps',
+        PUB_KEY_FILE: '/run/secrets/pub-key',
+        PUB_WEB_PORT: '9001',
+        PUB_HOPS: '2',
+        PUB_DB2_THROTTLES: '20,100,100',
+        PUB_MAX_CPU: '80',
+      },
+      (path) => (path === '/run/secrets/caps' ? `${caps}\n` : noFiles(path)),
+    )
+    expect(s).toMatchObject({
+      dataDir: '/srv/pub',
+      host: '127.0.0.1',
+      port: 9000,
+      inviteHost: '127.0.0.1',
+      allowPrivate: true,
+      provider,
+      caps,
+      keyFile: '/run/secrets/pub-key',
+      web: { host: '127.0.0.1', port: 9001 },
+      hops: 2,
+      throttles: { addBatch: 20, flushDebounce: 100, writeTimeout: 100 },
+      maxCpu: 80,
+    })
+  })
+
+  it('takes the listen host as the external host when it is not a wildcard', () => {
+    const { PUB_EXTERNAL_HOST: _omit, ...env } = base
+    expect(readSettings({ ...env, PUB_HOST: '127.0.0.1' }, noFiles).externalHost).toBe('127.0.0.1')
+  })
+
+  const rejects: Array<[string, Record<string, string | undefined>, RegExp]> = [
+    ['no owner', { PUB_OWNER: undefined }, /PUB_OWNER is required/],
+    ['a malformed owner', { PUB_OWNER: '@nope' }, /PUB_OWNER must be a feed id/],
+    ['a malformed provider', { PUB_PROVIDER: owner.slice(1) }, /PUB_PROVIDER must be a feed id/],
+    ['no name', { PUB_NAME: undefined }, /PUB_NAME is required/],
+    ['a name with a newline', { PUB_NAME: 'two\nlines' }, /PUB_NAME is not a valid name/],
+    ['a wildcard host and no external host', { PUB_EXTERNAL_HOST: undefined }, /PUB_EXTERNAL_HOST is required/],
+    ['a port out of range', { PUB_PORT: '70000' }, /PUB_PORT must be between 1 and 65535/],
+    ['a port that is not a number', { PUB_PORT: '80a' }, /PUB_PORT must be a whole number/],
+    ['the web view on the SSB port', { PUB_HOST: '127.0.0.1', PUB_WEB_PORT: '8008' }, /PUB_WEB_PORT must differ/],
+    ['bad caps', { PUB_CAPS: 'short' }, /PUB_CAPS must be base64 of 32 bytes/],
+    ['a relative key file', { PUB_KEY_FILE: 'secret' }, /PUB_KEY_FILE must be an absolute path/],
+    ['a host with spaces', { PUB_EXTERNAL_HOST: 'a b' }, /PUB_EXTERNAL_HOST must be an IP address or a host name/],
+    ['a non-boolean allowPrivate', { PUB_ALLOW_PRIVATE: 'maybe' }, /PUB_ALLOW_PRIVATE must be true or false/],
+    ['two throttles', { PUB_DB2_THROTTLES: '10,50' }, /PUB_DB2_THROTTLES must be three numbers/],
+    ['a data folder too long for a unix socket', { PUB_DATA: `/${'d'.repeat(120)}` }, /PUB_DATA is too long/],
+  ]
+  for (const [what, change, message] of rejects) {
+    it(`rejects ${what}`, () => {
+      const env: Record<string, string | undefined> = { ...base, ...change }
+      expect(() => readSettings(env, noFiles)).toThrow(SettingsError)
+      expect(() => readSettings(env, noFiles)).toThrow(message)
+    })
+  }
+
+  it('names the caps file when it cannot be read', () => {
+    expect(() => readSettings({ ...base, PUB_CAPS_FILE: '/nope' }, noFiles)).toThrow(/PUB_CAPS_FILE: cannot read \/nope/)
+  })
+})
