@@ -7,6 +7,7 @@ import type { Child } from 'hono/jsx'
 import { raw } from 'hono/html'
 import type { DirectoryEntry } from './types.js'
 import type { Plan } from '../src/protocol/offer.js'
+import type { PubState } from '../src/protocol/status.js'
 
 const STYLE = `
 :root { color-scheme: light dark; --accent: #3b5bdb; }
@@ -82,6 +83,24 @@ function PubFacts(props: { entry: DirectoryEntry; plan: Plan }) {
   )
 }
 
+/** How a pub's state reads in a sentence ("this pub is …"). */
+const STATE_TEXT: Record<PubState, string> = {
+  'awaiting-payment': 'awaiting payment',
+  queued: 'queued to be set up',
+  provisioning: 'being set up',
+  up: 'up',
+  down: 'down',
+  stopped: 'stopped',
+  failed: 'failed',
+  destroyed: 'destroyed',
+}
+
+/** The pay page of a pub that will never need paying again. */
+const GONE_TEXT: Partial<Record<PubState, string>> = {
+  failed: 'This request could not be carried out, so there is nothing to pay.',
+  destroyed: 'This pub has been destroyed; there is nothing to pay.',
+}
+
 /** Which version of the pay page to show. */
 export type PayPageMode = 'pay' | 'free' | 'settled' | 'gone'
 
@@ -124,11 +143,11 @@ export function PayPage(props: {
       )}
       {props.mode === 'settled' && (
         <p class="note">
-          Nothing to pay here: this pub is {entry.state.replace('-', ' ')}. Your Scuttlebutt app gets a private message
+          Nothing to pay here: this pub is {STATE_TEXT[entry.state]}. Your Scuttlebutt app gets a private message
           whenever that changes.
         </p>
       )}
-      {props.mode === 'gone' && <p class="note">This pub is {entry.state}; there is nothing to pay.</p>}
+      {props.mode === 'gone' && <p class="note">{GONE_TEXT[entry.state] ?? 'There is nothing to pay.'}</p>}
     </Layout>
   )
 }

@@ -95,13 +95,16 @@ describe('pay links at the edge', () => {
     expect(await text(res)).toContain('is not in the current offer')
   })
 
-  it('says a destroyed pub is gone (410)', async () => {
-    const { app, directory } = site()
-    directory.set({ ...ENTRY, state: 'destroyed' })
+  it.each([
+    ['destroyed', 'This pub has been destroyed; there is nothing to pay.'],
+    ['failed', 'This request could not be carried out, so there is nothing to pay.'],
+  ] as const)('says a %s pub is gone (410)', async (state, sentence) => {
+    const { app, directory } = site({ stripe: {} as never, webhookSecret: WEBHOOK_SECRET })
+    directory.set({ ...ENTRY, state })
     const res = await app.request(`/pay/${TOKEN}`)
     expect(res.status).toBe(410)
     const html = await text(res)
-    expect(html).toContain('This pub is destroyed')
+    expect(html).toContain(sentence)
     expect(html).not.toContain('<form')
   })
 
