@@ -9,6 +9,7 @@
  *
  * Run alone: node --import tsx bench/webhooks.ts
  */
+import { createHash } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
 import Stripe from 'stripe'
@@ -33,16 +34,10 @@ interface BenchResult {
   json: unknown
 }
 
-/** A small seeded PRNG (mulberry32), so every run sends the same burst in the same order. */
+/** Seeded numbers in [0, 1) from SHA-256 of a counter, so every run sends the same burst in the same order. */
 function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+  let n = 0
+  return () => createHash('sha256').update(`${seed}:${n++}`).digest().readUInt32BE(0) / 2 ** 32
 }
 
 const TYPES = [
