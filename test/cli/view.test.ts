@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { cheapestPlan, findPub, foldView, settledState, shortId, type PubView } from '../../src/cli/view.js'
 import { ME, OFFER, OTHER_PROVIDER, PROVIDER, STRANGER, feedId, msg, msgId } from './messages.js'
 import type { Received } from '../../src/protocol/index.js'
+import { toLogItem } from '../../src/cli/log.js'
 
 const recps = [ME, PROVIDER]
 
@@ -184,5 +185,40 @@ describe('settledState and cheapestPlan', () => {
   it('picks the cheapest plan, the first listed on a tie', () => {
     const view = foldView(ME, [msg(PROVIDER, 'cheap-offer', OFFER)])
     expect(cheapestPlan(view.offers[0]!).id).toBe('small')
+  })
+})
+
+describe('toLogItem', () => {
+  const envelope = (content: unknown, extra: object = {}) => ({
+    key: msgId('raw'),
+    value: { previous: null, author: PROVIDER, sequence: 1, timestamp: 5, content, signature: 'x.sig.ed25519' },
+    timestamp: 6,
+    ...extra,
+  })
+  const valid = { type: 'buttcloud/status', version: 1, request: msgId('r'), state: 'up', recps }
+
+  it('passes schema-valid messages, marking decrypted ones as private (db2 and classic markers)', () => {
+    expect(toLogItem(envelope(valid))).toEqual({
+      kind: 'message',
+      message: { key: msgId('raw'), author: PROVIDER, sequence: 1, timestamp: 5, private: false, content: valid },
+    })
+    expect(toLogItem(envelope(valid, { meta: { private: true } }))).toMatchObject({ message: { private: true } })
+    const classic = envelope(valid)
+    ;(classic.value as Record<string, unknown>).meta = { original: { content: 'cipher.box' } }
+    expect(toLogItem(classic)).toMatchObject({ message: { private: true } })
+  })
+
+  it('turns the live sync marker into a sync item', () => {
+    expect(toLogItem({ sync: true })).toEqual({ kind: 'sync' })
+  })
+
+  it('drops what does not parse: ciphertext, other types, future versions, bad fields, bad envelopes', () => {
+    expect(toLogItem(envelope('c2VjcmV0.box'))).toBeUndefined()
+    expect(toLogItem(envelope({ type: 'post', text: 'hi' }))).toBeUndefined()
+    expect(toLogItem(envelope({ ...valid, version: 2 }))).toBeUndefined()
+    expect(toLogItem(envelope({ ...valid, state: 'exploded' }))).toBeUndefined()
+    expect(toLogItem(envelope({ ...valid, extra: 1 }))).toBeUndefined()
+    expect(toLogItem({ key: 'nope', value: {} })).toBeUndefined()
+    expect(toLogItem(null)).toBeUndefined()
   })
 })

@@ -24,9 +24,11 @@ export const join: Command<{ name: 'join'; invite: string }> = async (ctx, args)
     throw new CliError(EXIT.FAILED, `the invite was not accepted: ${(err as Error).message}`, { cause: err })
   }
   const target = inviteTarget(args.invite)
-  // A classic server keeps gossiping with the pub it joined; a db2 server (ssb-conn) must be told to connect.
-  if (target && clientHas(conn.client, 'conn.connect')) {
-    await clientCall(conn.client, 'conn.connect', target.address).catch((err: Error) =>
+  // invite.accept hangs up once the invite is used. A db2 server (ssb-conn) does not dial the provider again by
+  // itself; a classic one (ssb-gossip) does, but only on its next gossip round. Dial now so replication starts.
+  const dial = ['conn.connect', 'gossip.connect'].find((m) => clientHas(conn.client, m))
+  if (target && dial) {
+    await clientCall(conn.client, dial, target.address).catch((err: Error) =>
       ctx.io.err(`note: could not connect to the provider right away (${err.message}); your sbot will retry`),
     )
   }
