@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { checkOutgoing, type ContentOf, type MessageType } from '../../src/protocol/index.js'
+import { checkOutgoing, type ButtcloudContent, type ContentOf, type MessageType } from '../../src/protocol/index.js'
 import type { FeedId, MsgId } from '../../src/protocol/ids.js'
 import {
   call,
@@ -127,7 +127,10 @@ export async function startStandInProvider(): Promise<StandInProvider> {
   return {
     ...node,
     invite: () => call<string>(node.sbot.invite.create, { uses: 1 }),
-    post: (type, content) => publish(node.sbot.db, checkOutgoing(type, content)),
+    post: (type, content) => {
+      const checked: ButtcloudContent = checkOutgoing(type, content)
+      return publish(node.sbot.db, checked)
+    },
   }
 }
 
