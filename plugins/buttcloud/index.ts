@@ -45,6 +45,7 @@ export interface ProviderHealth {
   engineError?: string
   failingPasses: number
   ignoredMessages: number
+  indexedMessages: number
 }
 
 export interface PluginDeps {
@@ -120,17 +121,13 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
         ledger.add({ key: msg.key, author: sbot.id, sequence: msg.value.sequence, timestamp: msg.value.timestamp, private: false, content: offer })
       }
 
-      const intake = startIntake(sbot.db, ledger, {
-        onMessage: () => scheduler.request(),
-        onCaughtUp: () => {
-          caughtUp = true
-          scheduler.request()
-        },
-        onError: (err) => log(err.message),
+      const intake = startIntake(sbot.db, ledger, () => scheduler.request())
+      intake.caughtUp.then(() => {
+        caughtUp = true
+        scheduler.request()
       })
 
       sbot.close.hook?.((fn: Function, args: unknown[]) => {
-        intake.stop()
         scheduler.stop()
         for (const set of watchers.values()) for (const w of set) w.end()
         const closeRuntime = deps.runtime?.close() ?? Promise.resolve()
@@ -144,6 +141,7 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
         engineError: memory.engineError,
         failingPasses: scheduler.failures,
         ignoredMessages: intake.stats.ignored,
+        indexedMessages: intake.stats.stored,
       })
 
       const api: ButtcloudApi = {

@@ -1,81 +1,72 @@
 /**
- * Feeds the ledger from ssb-db2: a live query for new messages and a query of the old ones, both parsed by
- * the protocol schemas. The live one starts first so nothing falls between them; the ledger drops duplicates.
- * `onCaughtUp` fires once the old messages are all in: nobody plans from a half-read log.
+ * Feeds the ledger from the log through a leveldb index of our own (ssb-db2 custom index): each message is
+ * parsed by the protocol schemas once, as it is written (private ones decrypted by ssb-db2 first), and only
+ * what concerns this provider is stored. At start-up the stored entries are read back instead of re-reading
+ * and re-decrypting the whole log. `caughtUp` resolves when the index has processed the whole log: nobody
+ * plans from a half-read log.
  */
-import { isButtcloudContent, parseMessage, SCHEMAS } from '../../src/protocol/parse.js'
+import { NAMESPACE } from '../../src/protocol/common.js'
+import { isButtcloudContent, parseMessage, type Received } from '../../src/protocol/parse.js'
 import type { FeedId } from '../../src/protocol/ids.js'
-import type { ControlLedger } from '../../src/control/ledger.js'
-import { drain, pull, queryTypes, wasPrivate, type Db2, type SsbMsg } from '../../src/ssb/adapter.js'
+import type { ControlLedger, InvalidInbound } from '../../src/control/ledger.js'
+import { registerIndex, wasPrivate, type Db2, type SsbMsg } from '../../src/ssb/adapter.js'
 
-export interface IntakeEvents {
-  onMessage(): void
-  onCaughtUp(): void
-  onError(err: Error): void
-}
+/** Bump when StoredEntry changes shape: ssb-db2 then rebuilds the index from the log. */
+export const INDEX_VERSION = 1
+export const INDEX_NAME = 'buttcloud'
+
+/** What the index stores per message: already parsed, so reading it back needs no schema pass. */
+export type StoredEntry = { ok: true; m: Received } | { ok: false; i: InvalidInbound }
 
 export interface IntakeStats {
-  accepted: number
-  invalidToUs: number
+  stored: number
   ignored: number
 }
 
-/** Start reading; returns a function that stops both streams. */
-export function startIntake(db: Db2, ledger: ControlLedger, events: IntakeEvents): { stop(): void; stats: IntakeStats } {
-  const stats: IntakeStats = { accepted: 0, invalidToUs: 0, ignored: 0 }
-  const types = Object.keys(SCHEMAS)
-  let stopped = false
-
-  const take = (raw: SsbMsg) => {
-    if (stopped) return false
-    if (ingest(raw, ledger, stats)) events.onMessage()
-    return true
-  }
-
-  const live = drain(take, (err) => {
-    if (err && !stopped) events.onError(new Error('live intake ended', { cause: err }))
+/** Register the index; every entry (stored or new) goes to the ledger, and `onNew` hears of new ones. */
+export function startIntake(
+  db: Db2,
+  ledger: ControlLedger,
+  onNew: () => void,
+): { caughtUp: Promise<void>; stats: IntakeStats } {
+  const stats: IntakeStats = { stored: 0, ignored: 0 }
+  const provider = ledger.provider
+  const { caughtUp } = registerIndex<StoredEntry>(db, {
+    name: INDEX_NAME,
+    version: INDEX_VERSION,
+    wantsType: (type) => type.startsWith(NAMESPACE),
+    process(raw: SsbMsg) {
+      const entry = classify(raw, provider)
+      if (!entry) {
+        stats.ignored++
+        return undefined
+      }
+      stats.stored++
+      return { key: raw.key, entry }
+    },
+    onEntry(entry) {
+      const fresh = entry.ok ? ledger.add(entry.m) : (ledger.addInvalid(entry.i), true)
+      if (fresh) onNew()
+    },
   })
-  pull(queryTypes(db, types, { live: 'live' }), live)
-
-  const old = drain(
-    (raw: SsbMsg) => {
-      if (stopped) return false
-      ingest(raw, ledger, stats)
-      return true
-    },
-    (err) => {
-      if (stopped) return
-      if (err) events.onError(new Error('reading the log failed', { cause: err }))
-      else events.onCaughtUp()
-    },
-  )
-  pull(queryTypes(db, types, { live: 'old' }), old)
-
-  return {
-    stats,
-    stop() {
-      stopped = true
-      live.abort()
-      old.abort()
-    },
-  }
+  return { caughtUp, stats }
 }
 
-/** Parse one message into the ledger; true when it was new and accepted. */
-export function ingest(raw: SsbMsg, ledger: ControlLedger, stats: IntakeStats): boolean {
+/** Parse a message and decide whether it concerns this provider; undefined when it does not. */
+export function classify(raw: SsbMsg, provider: FeedId): StoredEntry | undefined {
   const parsed = parseMessage(raw, wasPrivate(raw))
-  if (parsed.ok) {
-    const fresh = ledger.add(parsed.message)
-    if (fresh) stats.accepted++
-    return fresh
+  if (parsed.ok) return concerns(parsed.message, provider) ? { ok: true, m: parsed.message } : undefined
+  if (parsed.key && parsed.author && addressedTo(raw.value?.content, provider)) {
+    return { ok: false, i: { key: parsed.key, author: parsed.author, type: parsed.type ?? 'unknown', reason: parsed.reason } }
   }
-  if (parsed.key && parsed.author && addressedTo(raw.value?.content, ledger.provider)) {
-    stats.invalidToUs++
-    ledger.addInvalid({ key: parsed.key, author: parsed.author, type: parsed.type ?? 'unknown', reason: parsed.reason })
-    return true
-  }
-  stats.ignored++
-  return false
+  return undefined
+}
+
+/** Our own messages, requests naming us, and anything boxed to us. */
+function concerns(msg: Received, provider: FeedId): boolean {
+  if (msg.author === provider) return true
+  const c = msg.content as { provider?: FeedId; recps?: FeedId[] }
+  return c.provider === provider || (c.recps?.includes(provider) ?? false)
 }
 
 /** Was this (unparseable) content meant for us: boxed to us, or a request naming us? */

@@ -347,3 +347,73 @@ export function pushable<T>(onAbort?: () => void): { push(item: T): void; end():
 export function drain<T>(op: (item: T) => boolean | void, done: (err: Error | null) => void): Sink<T> & { abort(): void } {
   return pullStream.drain(op, (err) => done(err === true ? null : (err as Error | null))) as Sink<T> & { abort(): void }
 }
+
+/* ---------- ssb-db2 custom indexes ---------- */
+
+const bipf: {
+  decode(buf: Buffer, start: number): any
+  seekKey2(buf: Buffer, start: number, key: Buffer, keyStart: number): number
+  allocAndEncode(value: unknown): Buffer
+  getEncodedType(buf: Buffer, start: number): number
+  types: { string: number; object: number }
+} = require('bipf')
+const pullLevel: { read(db: unknown, opts: object): Source<{ key: string; value: unknown }> } = require('pull-level')
+const IndexPlugin: new (log: unknown, dir: string, name: string, version: number, keyEnc: string, valueEnc: string, configDb2: unknown) => any =
+  require('ssb-db2/indexes/plugin')
+
+const B_CONTENT = bipf.allocAndEncode('content')
+const B_TYPE = bipf.allocAndEncode('type')
+
+/**
+ * How a custom leveldb index sees the log: every message once (decrypted where we can read it), on first
+ * sync and live; its stored entries are read back at start-up instead of re-reading (and re-decrypting) the log.
+ */
+export interface IndexHandlers<E> {
+  name: string
+  /** Bump when the stored entry shape changes: the index then rebuilds from the log. */
+  version: number
+  /** Cheap pre-check on the content's type string, before the message is decoded. */
+  wantsType(type: string): boolean
+  /** Turn one decoded message into an entry to store (and hand over), or undefined to skip it. */
+  process(msg: SsbMsg): { key: string; entry: E } | undefined
+  /** Called with every entry: stored ones at start-up, new ones as they are processed. */
+  onEntry(entry: E): void
+}
+
+/**
+ * Register a leveldb-backed ssb-db2 index. `caughtUp` resolves once its stored entries are loaded and it has
+ * processed the whole log (ssb-db2's onDrain alone can fire before the stored entries are read back).
+ */
+export function registerIndex<E>(db: Db2, handlers: IndexHandlers<E>): { caughtUp: Promise<void> } {
+  let loaded: Promise<void> = Promise.resolve()
+  class Index extends IndexPlugin {
+    constructor(log: unknown, dir: string, configDb2: unknown) {
+      super(log, dir, handlers.name, handlers.version, 'utf8', 'json', configDb2)
+      loaded = this.stateLoaded
+    }
+    onLoaded(cb: (err?: Error) => void) {
+      pullStream(
+        pullLevel.read(this.level, { gt: '\x00', keys: true, values: true, valueEncoding: 'json', keyEncoding: 'utf8' }),
+        pullStream.drain(
+          (item: { key: string; value: unknown }) => handlers.onEntry(item.value as E),
+          (err) => cb(err && err !== true ? new Error(`${handlers.name} index failed to load`, { cause: err }) : undefined),
+        ),
+      )
+    }
+    processRecord(record: { value: Buffer }, _seq: number, pValue: number) {
+      const buf = record.value
+      const pContent = bipf.seekKey2(buf, pValue, B_CONTENT, 0)
+      if (pContent < 0 || bipf.getEncodedType(buf, pContent) !== bipf.types.object) return
+      const pType = bipf.seekKey2(buf, pContent, B_TYPE, 0)
+      if (pType < 0 || bipf.getEncodedType(buf, pType) !== bipf.types.string) return
+      if (!handlers.wantsType(bipf.decode(buf, pType))) return
+      const out = handlers.process(bipf.decode(buf, 0) as SsbMsg)
+      if (!out) return
+      this.batch.push({ type: 'put', key: out.key, value: out.entry })
+      handlers.onEntry(out.entry)
+    }
+  }
+  ;(db as unknown as { registerIndex(cls: unknown): void }).registerIndex(Index)
+  const drained = new Promise<void>((resolve) => db.onDrain(handlers.name, () => resolve()))
+  return { caughtUp: Promise.all([loaded, drained]).then(() => undefined) }
+}

@@ -1,0 +1,50 @@
+/**
+ * One cold start, in a fresh process so its RSS is its own: either the provider with the plugin (time until
+ * it has caught up and answers the operator's list) or the floor (a plain sbot reading the same messages).
+ * Prints one JSON line. The provider mode is run twice by the bench: the first start builds the buttcloud
+ * index from the log; a restart reads the index back.
+ */
+import { performance } from 'node:perf_hooks'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { call, closeSbot, collect, createSbot, loadKeys, queryTypes } from '../src/ssb/adapter.js'
+import { sbotConfig } from '../src/ssb/config.js'
+import { SCHEMAS } from '../src/protocol/parse.js'
+import { startProvider } from '../src/provider/provider.js'
+import { ProviderSettings } from '../src/provider/settings.js'
+
+const [mode, dir] = process.argv.slice(2) as ['provider' | 'floor', string]
+const meta = JSON.parse(readFileSync(join(dir, 'bench-meta.json'), 'utf8')) as { pubs: number; pubsPerOwner: number }
+
+const t0 = performance.now()
+if (mode === 'provider') {
+  const settings = ProviderSettings.parse({
+    path: dir,
+    host: '127.0.0.1',
+    port: 0,
+    allowPrivate: true,
+    buttcloud: { pubsPerOwner: meta.pubsPerOwner, passIntervalMs: 600_000 },
+  })
+  const provider = await startProvider(settings, { log: () => undefined })
+  const all = await call<unknown[]>(provider.api.listAll)
+  const ms = performance.now() - t0
+  const rss = process.memoryUsage().rss
+  const health = await call<{ messages: number }>(provider.api.health)
+  const ownBefore = meta as unknown as { providerMessages: number }
+  const own = (await collect(queryTypes(provider.sbot.db, Object.keys(SCHEMAS), { live: 'old' }))).filter(
+    (m) => m.value.author === provider.id && (m.value.content as { type?: string }).type !== 'buttcloud/offer',
+  ).length
+  await provider.close()
+  console.log(JSON.stringify({ mode, ms, rss, pubs: all.length, messages: health.messages, published: own - ownBefore.providerMessages }))
+} else {
+  // The floor: the same sbot stack opening the same log until its base index has caught up, reading nothing.
+  const keys = loadKeys(join(dir, 'secret'))
+  const sbot = createSbot(sbotConfig({ path: dir, keys, host: '127.0.0.1', port: 0, allowPrivate: true }))
+  await new Promise<void>((resolve) => sbot.db.onDrain('base', () => resolve()))
+  const ms = performance.now() - t0
+  const rss = process.memoryUsage().rss
+  const logBytes = sbot.db.getStatus().value.log
+  await closeSbot(sbot)
+  console.log(JSON.stringify({ mode, ms, rss, messages: meta.pubs * 10, logBytes }))
+}
+process.exit(0)

@@ -1,0 +1,108 @@
+/**
+ * Cold start at scale: a provider whose log holds N pub records (10 control messages each: request, four owner
+ * commands, four replies, one status). Measures the time until the plugin has caught up and answers the
+ * operator's list, and its RSS, in a fresh process; the floor is a plain sbot reading the same messages.
+ * Targets: < 10 s, < 300 MB at 10,000 pubs (100,000 messages).
+ *
+ * Run alone: node --import tsx bench/coldstart.ts [pubs]
+ */
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { performance } from 'node:perf_hooks'
+import { closeSbot, createSbot, generateKeys, keysFileText, type Db2, type SsbKeys } from '../src/ssb/adapter.js'
+import { sbotConfig } from '../src/ssb/config.js'
+import { NO_RUNTIME_REASON } from '../src/control/status.js'
+import { isMain, printResult, type BenchResult } from './report.js'
+
+const PUBS_PER_OWNER = 5
+const TARGET_MS = 10_000
+const TARGET_RSS = 300 * 1024 * 1024
+
+function create(db: Db2, content: { type: string; recps?: string[]; [field: string]: unknown }, keys?: SsbKeys): Promise<{ key: string }> {
+  return new Promise((resolve, reject) =>
+    db.create({ content, keys, ...(content.recps ? { encryptionFormat: 'box' as const } : {}) }, (err, msg) =>
+      err ? reject(err) : resolve(msg),
+    ),
+  )
+}
+
+/** Write a provider log with `pubs` records into a fresh folder; returns the folder. */
+async function generate(pubs: number): Promise<{ dir: string; seconds: number }> {
+  const t0 = performance.now()
+  const dir = mkdtempSync(join(tmpdir(), 'bc-coldstart-'))
+  const keys = generateKeys()
+  writeFileSync(join(dir, 'secret'), keysFileText(keys), { mode: 0o600 })
+  const sbot = createSbot(sbotConfig({ path: dir, keys, host: '127.0.0.1', port: 0, allowPrivate: true }))
+  const provider = keys.id
+  let providerMessages = 0
+  const owners = Math.ceil(pubs / PUBS_PER_OWNER)
+  for (let o = 0; o < owners; o++) {
+    const owner = generateKeys()
+    const recps = [owner.id, provider]
+    for (let p = 0; p < PUBS_PER_OWNER && o * PUBS_PER_OWNER + p < pubs; p++) {
+      const req = await create(sbot.db, { type: 'buttcloud/request', version: 1, provider, plan: 'free', name: `pub ${o}.${p}`, recps }, owner)
+      for (const verb of ['restart', 'stop', 'start', 'restart']) {
+        const cmd = await create(sbot.db, { type: 'buttcloud/command', version: 1, request: req.key, verb, recps }, owner)
+        const note = verb === 'restart' ? 'restarting' : verb === 'stop' ? 'stopping; data is kept' : 'starting'
+        await create(sbot.db, { type: 'buttcloud/reply', version: 1, command: cmd.key, request: req.key, ok: true, result: { message: note }, recps })
+        providerMessages++
+      }
+      await create(sbot.db, { type: 'buttcloud/status', version: 1, request: req.key, state: 'queued', reason: NO_RUNTIME_REASON, recps })
+      providerMessages++
+    }
+  }
+  await closeSbot(sbot)
+  // ssb-db2 finishes index writes shortly after close (NOTES.md).
+  await new Promise((r) => setTimeout(r, 2000))
+  writeFileSync(join(dir, 'bench-meta.json'), JSON.stringify({ pubs, pubsPerOwner: PUBS_PER_OWNER, providerMessages }))
+  return { dir, seconds: (performance.now() - t0) / 1000 }
+}
+
+function child(mode: 'provider' | 'floor', dir: string): { ms: number; rss: number; messages: number; pubs?: number; published?: number } {
+  const js = fileURLToPath(new URL('./coldstart-child.js', import.meta.url))
+  const args = existsSync(js) ? [js] : ['--import', 'tsx', fileURLToPath(new URL('./coldstart-child.ts', import.meta.url))]
+  const out = execFileSync(process.execPath, [...args, mode, dir], { encoding: 'utf8', maxBuffer: 1 << 20, stdio: ['ignore', 'pipe', 'ignore'] })
+  return JSON.parse(out.trim().split('\n').pop()!)
+}
+
+/** Generate the log, then measure the floor and the provider cold start, each in a fresh process. */
+export async function run(pubs = 10_000): Promise<BenchResult> {
+  const { dir, seconds } = await generate(pubs)
+  try {
+    // Warm the OS page cache the same way for all: one throwaway floor run first.
+    child('floor', dir)
+    const floor = child('floor', dir)
+    const firstStart = child('provider', dir)
+    const restart = child('provider', dir)
+    const mb = (b: number) => Math.round(b / 1024 / 1024)
+    const ok = (r: typeof restart) => r.ms < TARGET_MS && r.rss < TARGET_RSS && r.pubs === pubs && r.published === 0
+    return {
+      name: 'coldstart',
+      rows: [
+        { run: 'floor: plain sbot opens the log (base index drained)', messages: floor.messages, seconds: floor.ms / 1000, rss_mb: mb(floor.rss) },
+        { run: 'provider, first start: builds its index, listAll answered', messages: firstStart.messages, seconds: firstStart.ms / 1000, rss_mb: mb(firstStart.rss) },
+        { run: 'provider, restart: reads its index, listAll answered', messages: restart.messages, seconds: restart.ms / 1000, rss_mb: mb(restart.rss) },
+        { run: 'targets', messages: pubs * 10, seconds: TARGET_MS / 1000, rss_mb: mb(TARGET_RSS) },
+      ],
+      json: { pubs, generateSeconds: seconds, floor, firstStart, restart, pass: ok(firstStart) && ok(restart) },
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+if (isMain(import.meta.url)) {
+  run(Number(process.argv[2] ?? 10_000)).then(
+    (result) => {
+      printResult(result)
+      process.exit(0)
+    },
+    (err) => {
+      console.error(err)
+      process.exit(1)
+    },
+  )
+}

@@ -1,0 +1,103 @@
+/**
+ * Round trip: the user publishes a request -> the user's sbot receives the provider's status. Side by side,
+ * in the same run and between the same two sbots, the floor: the user publishes a plain message -> the provider
+ * answers with a plain boxed message (no plugin logic) -> it replicates back. Target: median within 1.5x.
+ *
+ * Run alone: node --import tsx bench/roundtrip.ts [iterations]
+ */
+import { performance } from 'node:perf_hooks'
+import { drain, publish, pull, queryTypes, type SsbMsg } from '../src/ssb/adapter.js'
+import { joinWithInvite, startPeer, startTestProvider, testProviderSettings } from '../test/support/sbots.js'
+import { isMain, percentiles, printResult, type BenchResult } from './report.js'
+
+const TARGET_RATIO = 1.5
+
+/** Run the benchmark with `iterations` of each kind, interleaved. */
+export async function run(iterations = 30): Promise<BenchResult> {
+  const provider = await startTestProvider(testProviderSettings({ buttcloud: { pubsPerOwner: 1000 } }))
+  const user = startPeer()
+  try {
+    await joinWithInvite(user.sbot, await provider.createInvite(1), provider.address)
+
+    // The floor's responder: answer each ping with a boxed pong, nothing else.
+    const responder = drain<SsbMsg<{ type: string; n: number }>>(
+      (msg) => {
+        if (msg.value.author !== user.id) return
+        void publish(provider.sbot.db, { type: 'bench/pong', n: msg.value.content.n, recps: [user.id, provider.id] })
+      },
+      () => undefined,
+    )
+    pull(queryTypes(provider.sbot.db, ['bench/ping'], { live: 'live' }), responder)
+
+    // The user's side: resolve a waiter when the awaited answer arrives.
+    const waiters = new Map<string, () => void>()
+    const watcher = drain<SsbMsg<{ type: string; n?: number; request?: string }>>(
+      (msg) => {
+        const c = msg.value.content
+        if (msg.value.author !== provider.id || typeof c !== 'object') return
+        const id = c.type === 'bench/pong' ? `pong:${c.n}` : `status:${c.request}`
+        waiters.get(id)?.()
+      },
+      () => undefined,
+    )
+    pull(queryTypes(user.sbot.db, ['bench/pong', 'buttcloud/status'], { live: 'live' }), watcher)
+    const answered = (id: string) => new Promise<void>((resolve) => waiters.set(id, resolve))
+
+    // Three unmeasured rounds first (i < 0) warm up replication and the indexes.
+    const floor: number[] = []
+    const request: number[] = []
+    for (let i = -3; i < iterations; i++) {
+      let t = performance.now()
+      const pong = answered(`pong:${i}`)
+      await publish(user.sbot.db, { type: 'bench/ping', n: i, recps: [user.id, provider.id] })
+      await pong
+      if (i >= 0) floor.push(performance.now() - t)
+
+      t = performance.now()
+      // The request's key is only known after publishing, so register by a placeholder and re-key.
+      let resolveStatus: () => void = () => undefined
+      const status = new Promise<void>((r) => (resolveStatus = r))
+      const msg = await publish(user.sbot.db, {
+        type: 'buttcloud/request',
+        version: 1,
+        provider: provider.id,
+        plan: 'free',
+        recps: [user.id, provider.id],
+      })
+      waiters.set(`status:${msg.key}`, resolveStatus)
+      await status
+      if (i >= 0) request.push(performance.now() - t)
+    }
+    responder.abort()
+    watcher.abort()
+
+    const f = percentiles(floor)
+    const r = percentiles(request)
+    const ratio = r.median / f.median
+    return {
+      name: 'roundtrip',
+      rows: [
+        { path: 'floor: publish -> boxed answer replicated back', n: floor.length, median_ms: f.median, p95_ms: f.p95, min_ms: f.min },
+        { path: 'request -> status at the user', n: request.length, median_ms: r.median, p95_ms: r.p95, min_ms: r.min },
+        { path: `ratio (target <= ${TARGET_RATIO})`, n: '', median_ms: ratio, p95_ms: r.p95 / f.p95, min_ms: '' },
+      ],
+      json: { iterations, floor: f, request: r, ratio, target: TARGET_RATIO, pass: ratio <= TARGET_RATIO },
+    }
+  } finally {
+    await user.stop()
+    await provider.stop()
+  }
+}
+
+if (isMain(import.meta.url)) {
+  run(Number(process.argv[2] ?? 30)).then(
+    (result) => {
+      printResult(result)
+      process.exit(0)
+    },
+    (err) => {
+      console.error(err)
+      process.exit(1)
+    },
+  )
+}
