@@ -77,9 +77,14 @@ export async function connectToSbot(global: GlobalOptions): Promise<Connection> 
   for (const remote of remotes) {
     try {
       const client = await withTempDir(() => withTimeout(connectClient(keys, remote, { caps }), CONNECT_TIMEOUT_MS, remote))
-      const whoami = await clientCall<{ id: string }>(client, 'whoami')
-      const me = FeedId.parse(whoami.id)
-      return { client, me, close: () => new Promise<void>((resolve) => client.close(() => resolve())) }
+      const close = () => new Promise<void>((resolve) => client.close(() => resolve()))
+      try {
+        const whoami = await clientCall<{ id: string }>(client, 'whoami')
+        return { client, me: FeedId.parse(whoami.id), close }
+      } catch (err) {
+        await close()
+        throw err
+      }
     } catch (err) {
       failures.push(`${remote.replace(/~shs:.*$/, '')}: ${rootMessage(err)}`)
     }

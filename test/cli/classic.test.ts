@@ -8,7 +8,8 @@ import { call, collect, queryTypes, type SsbMsg } from '../../src/ssb/adapter.js
 import { parseMessage, type ContentOf } from '../../src/protocol/index.js'
 import type { MsgId } from '../../src/protocol/ids.js'
 import type { PubView } from '../../src/cli/view.js'
-import { json, requireBuild, runBin, startBin, startStandInProvider, standInOffer, waitFor, type StandInProvider } from './support.js'
+import { OFFER } from './messages.js'
+import { json, requireBuild, runBin, startBin, startStandInProvider, waitFor, type StandInProvider } from './support.js'
 
 describe('buttcloud against a classic ssb-server 16', () => {
   let user: ClassicSbot
@@ -29,7 +30,7 @@ describe('buttcloud against a classic ssb-server 16', () => {
   const recps = () => [user.id, provider.id]
 
   it('joins the provider with its invite and then lists its offer', async () => {
-    const offer = await provider.post('buttcloud/offer', standInOffer())
+    const offer = await provider.post('buttcloud/offer', OFFER)
     const joined = await cli('join', await provider.invite())
     expect(joined.stderr).toBe('')
     expect(joined.code).toBe(0)
@@ -39,7 +40,7 @@ describe('buttcloud against a classic ssb-server 16', () => {
     const offers = await cli('offers', '--json')
     expect(offers.code).toBe(0)
     expect(json<Array<{ provider: string; name: string; plans: Array<{ id: string }> }>>(offers)).toEqual([
-      expect.objectContaining({ provider: provider.id, name: 'Stand-in Cloud', plans: standInOffer().plans }),
+      expect.objectContaining({ provider: provider.id, name: 'Stand-in Cloud', plans: OFFER.plans }),
     ])
     const human = await cli('offers')
     expect(human.stdout).toMatch(/tiny\s+Tiny\s+128 MiB\s+free/)

@@ -11,6 +11,7 @@ import { parseMessage, type ContentOf } from '../../src/protocol/index.js'
 import { multiserverAddress, type MsgId } from '../../src/protocol/ids.js'
 import type { PubView } from '../../src/cli/view.js'
 import { freePort } from '../support/ports.js'
+import { OFFER } from './messages.js'
 import {
   json,
   requireBuild,
@@ -18,7 +19,6 @@ import {
   startBin,
   startDb2Node,
   startStandInProvider,
-  standInOffer,
   waitFor,
   type Db2Node,
   type StandInProvider,
@@ -43,7 +43,7 @@ describe('buttcloud against a db2 sbot', () => {
     provider.post('buttcloud/status', { type: 'buttcloud/status', version: 1, request: requestId, state, ...extra, recps: recps() })
 
   it('joins over the unix socket and asks the db2 sbot to connect to the provider', async () => {
-    const offer = await provider.post('buttcloud/offer', standInOffer())
+    const offer = await provider.post('buttcloud/offer', OFFER)
     const joined = await cli('join', await provider.invite(), '--json')
     expect(joined.code, joined.stderr).toBe(0)
     expect(json(joined)).toEqual({ joined: true, provider: provider.id, address: provider.sbot.getAddress()!.split(';')[0] })

@@ -38,14 +38,15 @@ export function msg<T extends MessageType>(author: FeedId, label: string, conten
   }
 }
 
+/** The offer the tests' provider makes: a free plan and two paid ones, the cheapest not listed first. */
 export const OFFER: ContentOf<'buttcloud/offer'> = {
   type: 'buttcloud/offer',
   version: 1,
-  name: 'ButtCloud Test',
+  name: 'Stand-in Cloud',
   plans: [
-    { id: 'large', name: 'Large', memoryMiB: 1024, price: 1500, currency: 'eur', interval: 'month' },
-    { id: 'small', name: 'Small', memoryMiB: 256, price: 500, currency: 'eur', interval: 'month' },
-    { id: 'medium', name: 'Medium', memoryMiB: 512, price: 500, currency: 'eur', interval: 'month' },
+    { id: 'big', name: 'Big', memoryMiB: 1024, price: 900, currency: 'eur', interval: 'month' },
+    { id: 'tiny', name: 'Tiny', memoryMiB: 128, price: 0, currency: 'eur', interval: 'month' },
+    { id: 'small', name: 'Small', memoryMiB: 256, price: 300, currency: 'eur', interval: 'month' },
   ],
   paymentSite: 'https://pay.example/',
   terms: 'https://example.com/terms',

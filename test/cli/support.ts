@@ -134,22 +134,6 @@ export async function startStandInProvider(): Promise<StandInProvider> {
   }
 }
 
-/** The offer the stand-in provider publishes: a free plan and two paid ones. */
-export function standInOffer(): ContentOf<'buttcloud/offer'> {
-  return {
-    type: 'buttcloud/offer',
-    version: 1,
-    name: 'Stand-in Cloud',
-    plans: [
-      { id: 'big', name: 'Big', memoryMiB: 1024, price: 900, currency: 'eur', interval: 'month' },
-      { id: 'tiny', name: 'Tiny', memoryMiB: 128, price: 0, currency: 'eur', interval: 'month' },
-      { id: 'small', name: 'Small', memoryMiB: 256, price: 300, currency: 'eur', interval: 'month' },
-    ],
-    paymentSite: 'https://pay.example/',
-    terms: 'https://example.com/terms',
-  }
-}
-
 /** Parse a bin's stdout as JSON, showing the whole run when it is not JSON. */
 export function json<T>(r: BinResult): T {
   try {

@@ -3,6 +3,7 @@ import { cheapestPlan, findPub, foldView, settledState, shortId, type PubView } 
 import { ME, OFFER, OTHER_PROVIDER, PROVIDER, STRANGER, feedId, msg, msgId } from './messages.js'
 import type { Received } from '../../src/protocol/index.js'
 import { toLogItem } from '../../src/cli/log.js'
+import { samples } from '../support/samples.js'
 
 const recps = [ME, PROVIDER]
 
@@ -118,10 +119,10 @@ describe('foldView', () => {
     const other = msg(OTHER_PROVIDER, 'offer-other', { ...OFFER, name: 'Other' }, 70)
     const view = foldView(ME, [latest, other, request('named'), old])
     expect(view.offers.map((o) => [o.provider, o.name])).toEqual([
-      [PROVIDER, 'ButtCloud Test'],
+      [PROVIDER, 'Stand-in Cloud'],
       [OTHER_PROVIDER, 'Other'],
     ])
-    expect(view.pubs[0]!.providerName).toBe('ButtCloud Test')
+    expect(view.pubs[0]!.providerName).toBe('Stand-in Cloud')
   })
 
   it('counts a message delivered twice once', () => {
@@ -133,15 +134,7 @@ describe('foldView', () => {
   })
 
   it('attaches the latest stats from the provider', () => {
-    const summary = (restarts: number) => ({
-      window: { from: 0, to: 1000 },
-      samples: 10,
-      cpu: { avgPercent: 1, maxPercent: 2 },
-      memory: { avgBytes: 1, maxBytes: 2, limitBytes: 3 },
-      network: { rxBytes: 4, txBytes: 5 },
-      uptimeSeconds: 60,
-      restarts,
-    })
+    const summary = (restarts: number) => ({ ...samples['buttcloud/stats'].summary, restarts })
     const view = foldView(ME, [
       request('st'),
       msg(PROVIDER, 'st-1', { type: 'buttcloud/stats', version: 1, request: msgId('st'), summary: summary(1), recps }),
@@ -183,8 +176,10 @@ describe('settledState and cheapestPlan', () => {
   })
 
   it('picks the cheapest plan, the first listed on a tie', () => {
-    const view = foldView(ME, [msg(PROVIDER, 'cheap-offer', OFFER)])
-    expect(cheapestPlan(view.offers[0]!).id).toBe('small')
+    expect(cheapestPlan(foldView(ME, [msg(PROVIDER, 'cheap-offer', OFFER)]).offers[0]!).id).toBe('tiny')
+    const [big, , small] = OFFER.plans
+    const tie = { ...OFFER, plans: [big!, small!, { ...small!, id: 'small-too' }] }
+    expect(cheapestPlan(foldView(ME, [msg(PROVIDER, 'tie-offer', tie)]).offers[0]!).id).toBe('small')
   })
 })
 
