@@ -51,6 +51,13 @@ describe('buttcloud against a db2 sbot', () => {
     await waitFor('the offer to reach the user', () => user.message(offer.key))
   })
 
+  it('join exits 1 when the invite cannot be used', async () => {
+    const nobody = `127.0.0.1:${await freePort()}:${generateKeys().id}~${Buffer.alloc(32, 1).toString('base64')}`
+    const r = await cli('join', nobody)
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('the invite was not accepted')
+  })
+
   it('request --private --watch publishes a boxed request and stops at awaiting-payment with the link (exit 6)', async () => {
     const running = startBin(['request', '--plan', 'small', '--name', 'db2 pub', '--private', '--watch', '--timeout', '20', '--ssb-dir', user.dir])
     const request = await waitFor('the request to reach the provider', () => requestOnProvider('db2 pub'))
