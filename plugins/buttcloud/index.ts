@@ -4,12 +4,12 @@
  * and watch their own pubs, the operator (master) may list all. User intent arrives only as signed messages.
  */
 import { ControlLedger } from '../../src/control/ledger.js'
-import type { PubRuntime } from '../../src/control/runtime.js'
+import type { PubRuntime, RuntimeFactory } from '../../src/control/runtime.js'
 import { checkOutgoing } from '../../src/protocol/parse.js'
 import type { FeedId } from '../../src/protocol/ids.js'
 import type { Offer } from '../../src/protocol/offer.js'
 import type { PubStatus } from '../../src/protocol/status.js'
-import { publish, pushable, type Sbot, type SbotPlugin, type Source } from '../../src/ssb/adapter.js'
+import { publish, pushable, type Sbot, type SbotPlugin, type Source, type SsbKeys } from '../../src/ssb/adapter.js'
 import { pluginConfig, type ButtcloudPluginConfig } from './config.js'
 import { startIntake } from './intake.js'
 import { newPassMemory, runPass, type Publisher } from './pass.js'
@@ -49,8 +49,8 @@ export interface ProviderHealth {
 }
 
 export interface PluginDeps {
-  /** What runs pubs; absent until a runtime is configured (statuses then say "queued"). */
-  runtime?: PubRuntime
+  /** What runs pubs, built once the sbot exists; absent until one is configured (statuses then say "queued"). */
+  runtime?: RuntimeFactory
   now?: () => number
   log?: (line: string) => void
 }
@@ -63,7 +63,7 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
     manifest: { ...manifest },
     // Strangers may ask only about their own pubs; listAll and health are for the operator (master).
     permissions: { anonymous: { allow: ['myPubs', 'watch'] } },
-    init(sbot: Sbot, config: { buttcloud?: Partial<ButtcloudPluginConfig> }): ButtcloudApi {
+    init(sbot: Sbot, config: { keys: SsbKeys; buttcloud?: Partial<ButtcloudPluginConfig> }): ButtcloudApi {
       const cfg = pluginConfig(config.buttcloud)
       const now = deps.now ?? Date.now
       const log = deps.log ?? ((line: string) => console.error(`[buttcloud] ${line}`))
@@ -86,6 +86,18 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
         },
       }
 
+      const runtime: PubRuntime | undefined = deps.runtime?.({
+        providerKeys: config.keys,
+        providerId: sbot.id,
+        log,
+        async recordPlacement(request, hub, port) {
+          const content = checkOutgoing('buttcloud/placement', { type: 'buttcloud/placement', version: 1, request, hub, port, recps: [sbot.id] })
+          const msg = await publish(sbot.db, content)
+          // Into the ledger now, so the next pass sees it even before the index has caught up.
+          ledger.add({ key: msg.key, author: sbot.id, sequence: msg.value.sequence, timestamp: msg.value.timestamp, private: true, content })
+        },
+      })
+
       const onStatus = (owner: FeedId, status: PubStatus) => {
         const record = ledger.record(status.request)
         if (!record) return
@@ -96,7 +108,7 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
         async () => {
           if (!caughtUp) return
           await publishOfferIfChanged()
-          await runPass({ ledger, publisher, runtime: deps.runtime, config: cfg, now, log, onStatus }, memory)
+          await runPass({ ledger, publisher, runtime, config: cfg, now, log, onStatus }, memory)
           firstPass()
         },
         {
@@ -130,14 +142,14 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
       sbot.close.hook?.((fn: Function, args: unknown[]) => {
         scheduler.stop()
         for (const set of watchers.values()) for (const w of set) w.end()
-        const closeRuntime = deps.runtime?.close() ?? Promise.resolve()
+        const closeRuntime = runtime?.close() ?? Promise.resolve()
         closeRuntime.catch((err) => log(`closing the runtime failed: ${err}`)).finally(() => fn.apply(sbot, args))
       })
 
       const health = (): ProviderHealth => ({
         caughtUp,
         ...ledger.size,
-        runtime: deps.runtime?.name ?? 'none',
+        runtime: runtime?.name ?? 'none',
         engineError: memory.engineError,
         failingPasses: scheduler.failures,
         ignoredMessages: intake.stats.ignored,

@@ -7,7 +7,9 @@ import type { ControlLedger } from '../../src/control/ledger.js'
 import type { Observation, Observations } from '../../src/control/observation.js'
 import type { JudgedCommand, PubRecord } from '../../src/control/record.js'
 import type { PubRuntime } from '../../src/control/runtime.js'
-import { statusChanged, statusFor } from '../../src/control/status.js'
+import { gate, type Gated } from '../../src/control/gate.js'
+import type { PaymentStanding } from '../../src/payment/lifecycle.js'
+import { statusChanged, statusFor, type StatusBody } from '../../src/control/status.js'
 import { checkOutgoing } from '../../src/protocol/parse.js'
 import type { FeedId, MsgId } from '../../src/protocol/ids.js'
 import type { CommandReply, ErrorCode, ReplyResult } from '../../src/protocol/reply.js'
@@ -27,6 +29,11 @@ export interface PassDeps {
   config: ButtcloudPluginConfig
   now(): number
   log(line: string): void
+  /** Payment, when the provider takes it: each pub's standing and its pay link. Absent: every plan is free. */
+  payment?: {
+    standing(record: PubRecord, now: number): PaymentStanding | undefined
+    paymentUrl(record: PubRecord): string | undefined
+  }
   /** Called with every status we post, for live watchers. */
   onStatus?(owner: FeedId, status: PubStatus): void
 }
@@ -80,10 +87,25 @@ export async function runPass(deps: PassDeps, memory: PassMemory): Promise<void>
   }
 
   const records = ledger.records()
+  const now = deps.now()
+  const placements = ledger.placements()
+  const memoryOf = new Map(deps.config.plans.map((p) => [p.id, p.memoryMiB]))
+  const gated = new Map<MsgId, Gated>()
+  for (const record of records) {
+    gated.set(
+      record.request,
+      gate(record, {
+        memoryMiB: memoryOf.get(record.plan) ?? 0,
+        placement: placements.get(record.request),
+        standing: deps.payment?.standing(record, now),
+        paymentUrl: deps.payment?.paymentUrl(record),
+      }),
+    )
+  }
   let observations: Observations | undefined
   if (deps.runtime) {
     try {
-      observations = await deps.runtime.reconcile(records, deps.now())
+      observations = await deps.runtime.reconcile([...gated.values()].map((g) => g.pub), now)
       if (memory.engineError) deps.log(`runtime ${deps.runtime.name} reachable again`)
       memory.engineError = undefined
       memory.lastObservations = observations
@@ -100,8 +122,8 @@ export async function runPass(deps: PassDeps, memory: PassMemory): Promise<void>
       await answerCommand(deps, record, cmd, reply, refuse)
     }
     if (record.silent) continue
-    const observed = observe(deps, memory, record, observations)
-    const body = statusFor(record, observed)
+    const g = gated.get(record.request)!
+    const body = g.status ?? withReason(statusFor(record, observe(deps, memory, record, g, observations)), g.reason)
     const last = ledger.lastPostedStatus(record.request)
     if (!statusChanged(last, body)) continue
     let invite: string | undefined
@@ -124,17 +146,24 @@ export async function runPass(deps: PassDeps, memory: PassMemory): Promise<void>
   }
 }
 
+/** Payment's words win over the runtime's for a pub that payment stopped or destroyed. */
+function withReason(body: StatusBody, reason: string | undefined): StatusBody {
+  if (!reason || (body.state !== 'stopped' && body.state !== 'destroyed')) return body
+  return { ...body, reason }
+}
+
 /** The observation for one record: the runtime's, or "down" while the engine is unreachable. */
 function observe(
   deps: PassDeps,
   memory: PassMemory,
   record: PubRecord,
+  gated: Gated,
   observations: Observations | undefined,
 ): Observation | undefined {
   if (!deps.runtime) return undefined
   if (observations) return observations.get(record.request)
   // The engine is unreachable: say so for pubs that should be running; keep the words for the others.
-  if (record.rejected || record.intent !== 'running') return undefined
+  if (gated.pub.intent !== 'running') return undefined
   const last = memory.lastObservations?.get(record.request)
   return { state: 'down', pub: last?.pub, reason: 'the hosting engine is unreachable; the provider keeps retrying' }
 }

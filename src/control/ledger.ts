@@ -8,6 +8,8 @@ import type { PubCommand } from '../protocol/command.js'
 import type { PubRequest } from '../protocol/request.js'
 import type { PubStatus } from '../protocol/status.js'
 import type { Offer } from '../protocol/offer.js'
+import type { PaymentFact } from '../protocol/payment.js'
+import type { PubPlacement } from '../protocol/placement.js'
 import type { ButtcloudContent, Received } from '../protocol/parse.js'
 import { byPostingOrder, foldPub, wasLiveAt } from './fold.js'
 import type { FoldContext, PubRecord } from './record.js'
@@ -41,6 +43,11 @@ export class ControlLedger {
   private readonly lastStatus = new Map<MsgId, PostedStatus>()
   private readonly firstUpSent = new Set<MsgId>()
   private ownOffer: { sequence: number; content: Offer } | undefined
+  /** The first placement the provider recorded for each pub (its port is the pub's for life). */
+  private readonly placementByRequest = new Map<MsgId, { hub: string; port: number; sequence: number }>()
+  /** Payment facts per request, each event once. */
+  private readonly paymentsByRequest = new Map<MsgId, PaymentFact[]>()
+  private readonly paymentEvents = new Set<string>()
   private readonly cache = new Map<MsgId, PubRecord>()
   /** Requests whose record may have changed since the last `takeDirty()`. */
   private dirty = new Set<MsgId>()
@@ -90,6 +97,25 @@ export class ControlLedger {
         const prev = this.lastStatus.get(c.request)
         if (!prev || prev.sequence < msg.sequence) this.lastStatus.set(c.request, { sequence: msg.sequence, content: c })
         if (c.state === 'up' && c.invite) this.firstUpSent.add(c.request)
+        return true
+      }
+      case 'buttcloud/placement': {
+        if (msg.author !== this.ctx.provider) return true
+        const placed = c as PubPlacement
+        const prev = this.placementByRequest.get(placed.request)
+        if (!prev || prev.sequence > msg.sequence) {
+          this.placementByRequest.set(placed.request, { hub: placed.hub, port: placed.port, sequence: msg.sequence })
+          this.touch(placed.request)
+        }
+        return true
+      }
+      case 'buttcloud/payment': {
+        if (msg.author !== this.ctx.provider) return true
+        const fact = c as PaymentFact
+        if (this.paymentEvents.has(fact.event)) return true
+        this.paymentEvents.add(fact.event)
+        this.paymentsByRequest.set(fact.request, [...(this.paymentsByRequest.get(fact.request) ?? []), fact])
+        this.touch(fact.request)
         return true
       }
       case 'buttcloud/offer':
@@ -160,6 +186,21 @@ export class ControlLedger {
 
   hasSentFirstInvite(request: MsgId): boolean {
     return this.firstUpSent.has(request)
+  }
+
+  /** Every recorded placement, destroyed pubs' included: the durable record of which ports are taken. */
+  placements(): ReadonlyMap<MsgId, { hub: string; port: number }> {
+    return this.placementByRequest
+  }
+
+  /** Payment facts recorded for one pub. */
+  paymentsOf(request: MsgId): readonly PaymentFact[] {
+    return this.paymentsByRequest.get(request) ?? []
+  }
+
+  /** Has this payment event (Stripe event id, or a destroy command id) been recorded? */
+  hasPaymentEvent(event: string): boolean {
+    return this.paymentEvents.has(event)
   }
 
   latestOwnOffer(): Offer | undefined {

@@ -1,21 +1,51 @@
 /**
  * The seam between the control plane and whatever runs pubs (Swarm, local processes, or nothing yet).
- * The plugin calls it once per pass; a runtime converges toward the records and reports what it observes.
+ * The plugin calls `reconcile` once per pass with every pub as it should be; a runtime converges toward that
+ * (plan, execute) and reports what it observes. Rerunning it with the same input must be harmless.
  */
-import type { InviteCode } from '../protocol/ids.js'
+import type { FeedId, InviteCode, MsgId } from '../protocol/ids.js'
 import type { ReplyResult } from '../protocol/reply.js'
 import type { StatsSummary } from '../protocol/stats.js'
+import type { SsbKeys } from '../ssb/adapter.js'
 import type { Observations } from './observation.js'
 import type { PubRecord } from './record.js'
+
+/** One pub as the runtime should make it: the record with payment already applied. */
+export interface RuntimePub {
+  record: PubRecord
+  /**
+   * `hold`: create nothing (awaiting payment, rejected, expired); an existing service is left as it is.
+   * `destroyed`: remove the service now, purge the data `retention` after `destroyedAt`.
+   */
+  intent: 'running' | 'stopped' | 'destroyed' | 'hold'
+  destroyedAt?: number
+  /** Where the provider recorded this pub's hub and port, if it has yet. */
+  placement?: { hub: string; port: number }
+  /** Memory of the pub's plan. */
+  memoryMiB: number
+}
+
+/** What the plugin gives a runtime: the provider's identity and a durable place for placements. */
+export interface RuntimeHost {
+  /** The provider's keys: master rights on every pub, and the root its pubs' keys are derived from. */
+  providerKeys: SsbKeys
+  providerId: FeedId
+  /** Persist a placement as a private `buttcloud/placement` message to the provider itself. */
+  recordPlacement(request: MsgId, hub: string, port: number): Promise<void>
+  log(line: string): void
+}
 
 export interface PubRuntime {
   /** Shown to owners and the operator ("swarm", "local"). */
   readonly name: string
-  /** Converge toward `records` (one pass) and report each pub's observed state. Throws when the engine is unreachable. */
-  reconcile(records: readonly PubRecord[], now: number): Promise<Observations>
+  /** Converge toward `pubs` (one pass) and report each pub's observed state. Throws when the engine is unreachable. */
+  reconcile(pubs: readonly RuntimePub[], now: number): Promise<Observations>
   /** A fresh invite on the pub, made with the provider's master rights. */
   invite(record: PubRecord, uses: number): Promise<InviteCode>
   stats(record: PubRecord): Promise<StatsSummary>
   backup(record: PubRecord): Promise<NonNullable<ReplyResult['backup']>>
   close(): Promise<void>
 }
+
+/** Builds a runtime once the provider's sbot exists (the host needs it). */
+export type RuntimeFactory = (host: RuntimeHost) => PubRuntime

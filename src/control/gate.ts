@@ -1,0 +1,57 @@
+/**
+ * Payment meets the owner's intent: what the runtime should do with a pub, and what to tell the owner when
+ * the answer comes from payment rather than from the runtime. Pure.
+ */
+import type { PaymentStanding } from '../payment/lifecycle.js'
+import type { RuntimePub } from './runtime.js'
+import type { PubRecord } from './record.js'
+import type { StatusBody } from './status.js'
+
+export interface Gated {
+  pub: RuntimePub
+  /** The status when payment (or the request itself) decides it: no runtime observation is needed. */
+  status?: StatusBody
+  /** Words for a pub that payment stopped or destroyed, used in place of the runtime's. */
+  reason?: string
+}
+
+/** Apply the owner's intent and the payment standing (absent = free) to one record. */
+export function gate(
+  record: PubRecord,
+  opts: { memoryMiB: number; placement?: { hub: string; port: number }; standing?: PaymentStanding; paymentUrl?: string },
+): Gated {
+  const pub = (intent: RuntimePub['intent'], destroyedAt?: number): RuntimePub => ({
+    record,
+    intent,
+    memoryMiB: opts.memoryMiB,
+    ...(destroyedAt !== undefined ? { destroyedAt } : {}),
+    ...(opts.placement ? { placement: opts.placement } : {}),
+  })
+  const request = record.request
+  if (record.rejected) return { pub: pub('hold'), status: { request, state: 'failed', reason: record.rejected } }
+  if (record.intent === 'destroyed') return { pub: pub('destroyed', record.destroyedAt) }
+  const standing = opts.standing
+  if (!standing || standing.state === 'free' || standing.state === 'active') return { pub: pub(record.intent) }
+  switch (standing.state) {
+    case 'unpaid':
+      return {
+        pub: pub('hold'),
+        status: {
+          request,
+          state: 'awaiting-payment',
+          reason: 'waiting for the first payment; the pub is created as soon as it arrives',
+          ...(opts.paymentUrl ? { paymentUrl: opts.paymentUrl } : {}),
+        },
+      }
+    case 'expired':
+      return { pub: pub('hold'), status: { request, state: 'failed', reason: 'the request expired before it was paid' } }
+    case 'grace':
+      // Still running: the owner is warned privately and has until the grace period ends.
+      return { pub: pub(record.intent), reason: 'the last payment failed; the pub keeps running during the grace period' }
+    case 'lapsed':
+      return { pub: pub('stopped'), reason: 'stopped: payment failed and the grace period is over; data is kept' }
+    case 'ended':
+      if (standing.destroyDue) return { pub: pub('destroyed', standing.destroyDueAt), reason: 'destroyed: the subscription ended' }
+      return { pub: pub('stopped'), reason: 'stopped: the subscription ended; data is kept for the retention period' }
+  }
+}
