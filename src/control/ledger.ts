@@ -35,8 +35,8 @@ export class ControlLedger {
   private readonly requests = new Map<MsgId, Received<PubRequest>>()
   private readonly requestsByOwner = new Map<FeedId, MsgId[]>()
   private readonly commandsByRequest = new Map<MsgId, Received<PubCommand>[]>()
-  /** Commands naming a request we do not know (yet): owed an unknown-pub refusal. */
-  private readonly orphanCommands = new Map<MsgId, Received<PubCommand>>()
+  /** Commands naming a request we do not know (yet), by that request: owed an unknown-pub refusal. */
+  private readonly orphansByRequest = new Map<MsgId, Received<PubCommand>[]>()
   private readonly invalid = new Map<MsgId, InvalidInbound>()
   /** Keys of messages the provider has already answered (command replies and refusals). */
   private readonly answered = new Set<MsgId>()
@@ -84,7 +84,7 @@ export class ControlLedger {
           // A destroy frees a slot for the owner's later requests.
           for (const key of this.requestsByOwner.get(owner) ?? []) this.touch(key)
         } else {
-          this.orphanCommands.set(msg.key, cmd)
+          this.orphansByRequest.set(c.request, [...(this.orphansByRequest.get(c.request) ?? []), cmd])
         }
         return true
       }
@@ -209,7 +209,7 @@ export class ControlLedger {
 
   /** Unanswered orphan commands (their request is unknown here). */
   unansweredOrphans(): Received<PubCommand>[] {
-    return [...this.orphanCommands.values()].filter((c) => !this.answered.has(c.key)).sort(byPostingOrder)
+    return [...this.orphansByRequest.values()].flat().filter((c) => !this.answered.has(c.key)).sort(byPostingOrder)
   }
 
   /** Unanswered messages that failed their schema. */
@@ -227,11 +227,10 @@ export class ControlLedger {
   }
 
   private adoptOrphans(request: MsgId): void {
-    for (const [key, cmd] of this.orphanCommands) {
-      if (cmd.content.request !== request) continue
-      this.orphanCommands.delete(key)
-      this.commandsByRequest.set(request, [...(this.commandsByRequest.get(request) ?? []), cmd])
-    }
+    const orphans = this.orphansByRequest.get(request)
+    if (!orphans) return
+    this.orphansByRequest.delete(request)
+    this.commandsByRequest.set(request, [...(this.commandsByRequest.get(request) ?? []), ...orphans])
   }
 
   /** How many of the owner's earlier pubs were live when `req` was posted, and how many were refused. */
