@@ -1,5 +1,6 @@
 /** The plugin's own config section (`config.buttcloud`), with defaults. */
-import type { Plan } from '../../src/protocol/offer.js'
+import type { Offer, Plan } from '../../src/protocol/offer.js'
+import { checkOutgoing } from '../../src/protocol/parse.js'
 
 export interface ButtcloudPluginConfig {
   /** The provider's name in its offer. */
@@ -40,4 +41,16 @@ export const DEFAULT_PLUGIN_CONFIG: ButtcloudPluginConfig = {
 /** Merge a (partial) config section over the defaults. */
 export function pluginConfig(section: Partial<ButtcloudPluginConfig> | undefined): ButtcloudPluginConfig {
   return { ...DEFAULT_PLUGIN_CONFIG, ...(section ?? {}) }
+}
+
+/** The public offer this config describes (checked against its schema: a bad config fails at start). */
+export function buildOffer(cfg: ButtcloudPluginConfig): Offer {
+  return checkOutgoing('buttcloud/offer', {
+    type: 'buttcloud/offer',
+    version: 1,
+    name: cfg.name,
+    plans: cfg.plans,
+    ...(cfg.paymentSite ? { paymentSite: cfg.paymentSite } : {}),
+    terms: cfg.terms,
+  })
 }

@@ -10,9 +10,10 @@ import type { FeedId } from '../../src/protocol/ids.js'
 import type { Offer } from '../../src/protocol/offer.js'
 import type { PubStatus } from '../../src/protocol/status.js'
 import { publish, pushable, type Sbot, type SbotPlugin, type Source, type SsbKeys } from '../../src/ssb/adapter.js'
-import { pluginConfig, type ButtcloudPluginConfig } from './config.js'
+import { buildOffer, pluginConfig, type ButtcloudPluginConfig } from './config.js'
 import { startIntake } from './intake.js'
-import { newPassMemory, runPass, type Publisher } from './pass.js'
+import { newPassMemory, runPass, type PaymentHooks, type Publisher } from './pass.js'
+import type { PaymentFact } from '../../src/protocol/payment.js'
 import { createScheduler } from './scheduler.js'
 import { summarise, type PubSummary } from './views.js'
 
@@ -35,6 +36,8 @@ export interface ButtcloudApi {
   settled(): Promise<void>
   /** In-process only: the ledger, for the payment site and the operator tools. */
   ledger(): ControlLedger
+  /** In-process only: record a payment fact once (by its event), as a message boxed to the provider alone. */
+  recordPayment(fact: PaymentFact): Promise<'recorded' | 'duplicate'>
 }
 
 export interface ProviderHealth {
@@ -51,6 +54,8 @@ export interface ProviderHealth {
 export interface PluginDeps {
   /** What runs pubs, built once the sbot exists; absent until one is configured (statuses then say "queued"). */
   runtime?: RuntimeFactory
+  /** Payment hooks, when the provider takes payment (free mode otherwise). */
+  payment?: PaymentHooks
   now?: () => number
   log?: (line: string) => void
 }
@@ -98,6 +103,22 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
         },
       })
 
+      // Facts being published right now: a second delivery of the same event waits for nothing and is a duplicate.
+      const recordingPayments = new Set<string>()
+      async function recordPayment(fact: PaymentFact): Promise<'recorded' | 'duplicate'> {
+        if (ledger.hasPaymentEvent(fact.event) || recordingPayments.has(fact.event)) return 'duplicate'
+        recordingPayments.add(fact.event)
+        try {
+          const content = checkOutgoing('buttcloud/payment', { ...fact, recps: [sbot.id] })
+          const msg = await publish(sbot.db, content)
+          ledger.add({ key: msg.key, author: sbot.id, sequence: msg.value.sequence, timestamp: msg.value.timestamp, private: true, content })
+          scheduler.request()
+          return 'recorded'
+        } finally {
+          recordingPayments.delete(fact.event)
+        }
+      }
+
       const onStatus = (owner: FeedId, status: PubStatus) => {
         const record = ledger.record(status.request)
         if (!record) return
@@ -108,7 +129,7 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
         async () => {
           if (!caughtUp) return
           await publishOfferIfChanged()
-          await runPass({ ledger, publisher, runtime, config: cfg, now, log, onStatus }, memory)
+          await runPass({ ledger, publisher, runtime, config: cfg, now, log, onStatus, payment: deps.payment, recordPayment }, memory)
           firstPass()
         },
         {
@@ -120,14 +141,7 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
       )
 
       async function publishOfferIfChanged() {
-        const offer: Offer = checkOutgoing('buttcloud/offer', {
-          type: 'buttcloud/offer',
-          version: 1,
-          name: cfg.name,
-          plans: cfg.plans,
-          ...(cfg.paymentSite ? { paymentSite: cfg.paymentSite } : {}),
-          terms: cfg.terms,
-        })
+        const offer: Offer = buildOffer(cfg)
         if (JSON.stringify(ledger.latestOwnOffer()) === JSON.stringify(offer)) return
         const msg = await publish(sbot.db, offer)
         ledger.add({ key: msg.key, author: sbot.id, sequence: msg.value.sequence, timestamp: msg.value.timestamp, private: false, content: offer })
@@ -179,6 +193,7 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
         ready: () => firstPassDone,
         settled: () => scheduler.idle(),
         ledger: () => ledger,
+        recordPayment,
       }
       return api
     },

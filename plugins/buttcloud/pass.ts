@@ -9,6 +9,7 @@ import type { JudgedCommand, PubRecord } from '../../src/control/record.js'
 import type { PubRuntime } from '../../src/control/runtime.js'
 import { gate, type Gated } from '../../src/control/gate.js'
 import type { PaymentStanding } from '../../src/payment/lifecycle.js'
+import type { PaymentFact } from '../../src/protocol/payment.js'
 import { statusChanged, statusFor, type StatusBody } from '../../src/control/status.js'
 import { checkOutgoing } from '../../src/protocol/parse.js'
 import type { FeedId, MsgId } from '../../src/protocol/ids.js'
@@ -29,13 +30,25 @@ export interface PassDeps {
   config: ButtcloudPluginConfig
   now(): number
   log(line: string): void
-  /** Payment, when the provider takes it: each pub's standing and its pay link. Absent: every plan is free. */
-  payment?: {
-    standing(record: PubRecord, now: number): PaymentStanding | undefined
-    paymentUrl(record: PubRecord): string | undefined
-  }
+  /** Payment, when the provider takes it. Absent: every plan is free. */
+  payment?: PaymentHooks
+  /** Record a payment fact the pass made itself (the destroy command's cancellation). */
+  recordPayment?(fact: PaymentFact): Promise<unknown>
   /** Called with every status we post, for live watchers. */
   onStatus?(owner: FeedId, status: PubStatus): void
+}
+
+/** How payment reaches the control plane: standings the gate reads, pay links, and the destroy hook. */
+export interface PaymentHooks {
+  /** The pub's payment standing, or undefined when its plan needs no payment. */
+  standing(record: PubRecord, payments: readonly PaymentFact[], now: number): PaymentStanding | undefined
+  /** The pub's pay link, when it needs one. */
+  paymentUrl(record: PubRecord): string | undefined
+  /**
+   * Before the owner's destroy is answered: cancel the pub's subscription. Resolves with the fact to record (the
+   * cancellation, keyed by the command), or undefined when there was nothing to cancel. Throws to retry later.
+   */
+  onDestroy(record: PubRecord, command: MsgId, standing: PaymentStanding | undefined, now: number): Promise<PaymentFact | undefined>
 }
 
 /** State that lives across passes in one process (none of it is needed for correctness after a restart). */
@@ -97,7 +110,7 @@ export async function runPass(deps: PassDeps, memory: PassMemory): Promise<void>
       gate(record, {
         memoryMiB: memoryOf.get(record.plan) ?? 0,
         placement: placements.get(record.request),
-        standing: deps.payment?.standing(record, now),
+        standing: deps.payment?.standing(record, ledger.paymentsOf(record.request), now),
         paymentUrl: deps.payment?.paymentUrl(record),
       }),
     )
@@ -123,7 +136,7 @@ export async function runPass(deps: PassDeps, memory: PassMemory): Promise<void>
     }
     if (record.silent) continue
     const g = gated.get(record.request)!
-    const body = g.status ?? withReason(statusFor(record, observe(deps, memory, record, g, observations)), g.reason)
+    const body = g.status ?? withPaymentWords(statusFor(record, observe(deps, memory, record, g, observations)), g)
     const last = ledger.lastPostedStatus(record.request)
     if (!statusChanged(last, body)) continue
     let invite: string | undefined
@@ -146,10 +159,13 @@ export async function runPass(deps: PassDeps, memory: PassMemory): Promise<void>
   }
 }
 
-/** Payment's words win over the runtime's for a pub that payment stopped or destroyed. */
-function withReason(body: StatusBody, reason: string | undefined): StatusBody {
-  if (!reason || (body.state !== 'stopped' && body.state !== 'destroyed')) return body
-  return { ...body, reason }
+/** Payment's words win over the runtime's for a pub that payment stopped, destroyed, or is warning about. */
+function withPaymentWords(body: StatusBody, g: Gated): StatusBody {
+  if (g.reason && (body.state === 'stopped' || body.state === 'destroyed')) return { ...body, reason: g.reason }
+  if (g.warning && body.state !== 'stopped' && body.state !== 'destroyed') {
+    return { ...body, reason: g.warning, ...(g.paymentUrl ? { paymentUrl: g.paymentUrl } : {}) }
+  }
+  return body
 }
 
 /** The observation for one record: the runtime's, or "down" while the engine is unreachable. */
@@ -178,6 +194,19 @@ async function answerCommand(
   const { verdict } = cmd
   if (!verdict.ok) return refuse(cmd.key, cmd.author, verdict.code, verdict.reason, record.request)
   const request = record.request
+  if (cmd.verb === 'destroy' && deps.payment) {
+    try {
+      const now = deps.now()
+      const standing = deps.payment.standing(record, deps.ledger.paymentsOf(request), now)
+      const fact = await deps.payment.onDestroy(record, cmd.key, standing, now)
+      if (fact) await deps.recordPayment?.(fact)
+    } catch (err) {
+      // Cancelling failed (Stripe unreachable): keep the command pending until the deadline, then say so.
+      if (deps.now() - cmd.timestamp < deps.config.oneShotDeadlineMs) return
+      const reason = `destroyed, but cancelling the subscription failed: ${err instanceof Error ? err.message : String(err)}`
+      return reply(cmd.key, cmd.author, { ok: true, request, result: { message: reason.slice(0, 300) } })
+    }
+  }
   if (cmd.verb !== 'invite' && cmd.verb !== 'stats' && cmd.verb !== 'backup') {
     return reply(cmd.key, cmd.author, { ok: true, request, result: { message: verdict.note } })
   }

@@ -13,6 +13,10 @@ export interface Gated {
   status?: StatusBody
   /** Words for a pub that payment stopped or destroyed, used in place of the runtime's. */
   reason?: string
+  /** A warning for a pub that still runs (payment failed, grace period): shown with whatever state it is in. */
+  warning?: string
+  /** Where to pay, alongside the warning. */
+  paymentUrl?: string
 }
 
 /** Apply the owner's intent and the payment standing (absent = free) to one record. */
@@ -47,7 +51,11 @@ export function gate(
       return { pub: pub('hold'), status: { request, state: 'failed', reason: 'the request expired before it was paid' } }
     case 'grace':
       // Still running: the owner is warned privately and has until the grace period ends.
-      return { pub: pub(record.intent), reason: 'the last payment failed; the pub keeps running during the grace period' }
+      return {
+        pub: pub(record.intent),
+        warning: `the last payment failed; pay before ${new Date(standing.graceEndsAt ?? 0).toISOString().slice(0, 10)} or the pub stops (data is kept)`,
+        ...(opts.paymentUrl ? { paymentUrl: opts.paymentUrl } : {}),
+      }
     case 'lapsed':
       return { pub: pub('stopped'), reason: 'stopped: payment failed and the grace period is over; data is kept' }
     case 'ended':

@@ -34,6 +34,7 @@ async function main(): Promise<number> {
       `  address:  ${provider.address}`,
       `  data:     ${settings.path}`,
       `  runtime:  ${settings.runtime.kind}`,
+      `  payment:  ${provider.payment.stripe ? 'Stripe' : 'none (every plan is free)'}${provider.siteUrl ? `; site ${provider.siteUrl}` : ''}`,
       '',
       'Paste this invite into Patchwork ("Join pub"), or run `buttcloud join <invite>`:',
       `  ${invite}`,

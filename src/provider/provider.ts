@@ -1,10 +1,13 @@
-/** Start and stop a provider: the sbot with the standard stack and the buttcloud plugin. */
-import { mkdirSync } from 'node:fs'
+/** Start and stop a provider: the sbot with the standard stack and the buttcloud plugin, and its payment site. */
+import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createButtcloudPlugin, type ButtcloudApi, type PluginDeps } from '../../plugins/buttcloud/index.js'
+import { buildOffer, pluginConfig } from '../../plugins/buttcloud/config.js'
 import type { FeedId } from '../protocol/ids.js'
 import { call, closeSbot, createSbot, loadOrCreateKeys, type Sbot } from '../ssb/adapter.js'
 import { sbotConfig } from '../ssb/config.js'
+import type { RunningSite } from '../../web/index.js'
+import { paymentHooks, paymentSetup, startPaymentSite, type PaymentSetup } from './payment.js'
 import type { ProviderSettings } from './settings.js'
 
 export interface RunningProvider {
@@ -13,15 +16,29 @@ export interface RunningProvider {
   api: ButtcloudApi
   /** The provider's multiserver address (`net:host:port~shs:key`). */
   address: string
+  /** The payment site's URL, when it runs. */
+  siteUrl?: string
+  payment: PaymentSetup
   /** A fresh invite code (legacy `host:port:@key~seed`, what Patchwork's "Join pub" takes). */
   createInvite(uses?: number): Promise<string>
   close(): Promise<void>
 }
 
-/** Start the provider sbot; resolves once its log is read and the first pass has run. */
-export async function startProvider(settings: ProviderSettings, deps: PluginDeps = {}): Promise<RunningProvider> {
+/** Start the provider sbot (and its site); resolves once its log is read and the first pass has run. */
+export async function startProvider(
+  settings: ProviderSettings,
+  deps: PluginDeps = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RunningProvider> {
   mkdirSync(settings.path, { recursive: true })
   const keys = loadOrCreateKeys(join(settings.path, 'secret'))
+  const publicUrl = settings.web.publicUrl.replace(/\/+$/, '')
+  const payment = paymentSetup(env, keys, publicUrl)
+  const section = pluginConfig({
+    ...settings.buttcloud,
+    terms: settings.buttcloud.terms ?? `${publicUrl}/terms`,
+    ...(payment.stripe ? { paymentSite: publicUrl } : {}),
+  })
   const config = {
     ...sbotConfig({
       path: settings.path,
@@ -34,11 +51,30 @@ export async function startProvider(settings: ProviderSettings, deps: PluginDeps
       throttles: settings.throttles,
       allowPrivate: settings.allowPrivate,
     }),
-    buttcloud: settings.buttcloud,
+    buttcloud: section,
   }
-  const sbot = createSbot(config, [createButtcloudPlugin(deps)])
+  const hooks = payment.stripe ? paymentHooks(payment, section.plans, keys.id) : undefined
+  const sbot = createSbot(config, [createButtcloudPlugin({ payment: hooks, ...deps })])
   const api = sbot.buttcloud as ButtcloudApi
-  await api.ready()
+  let site: RunningSite | undefined
+  try {
+    await api.ready()
+    if (settings.web.enabled) {
+      site = await startPaymentSite({
+        api,
+        provider: sbot.id,
+        offer: buildOffer(section),
+        setup: payment,
+        host: settings.web.host,
+        port: settings.web.port,
+        termsText: settings.web.termsFile ? readFileSync(settings.web.termsFile, 'utf8') : undefined,
+        privacyText: settings.web.privacyFile ? readFileSync(settings.web.privacyFile, 'utf8') : undefined,
+      })
+    }
+  } catch (err) {
+    await closeSbot(sbot)
+    throw err
+  }
   const address = sbot.getAddress('public') ?? sbot.getAddress()
   if (!address) throw new Error('the provider has no network address; check host and port')
   return {
@@ -46,8 +82,13 @@ export async function startProvider(settings: ProviderSettings, deps: PluginDeps
     sbot,
     api,
     address: address.split(';')[0]!,
+    siteUrl: site?.url,
+    payment,
     createInvite: (uses = settings.inviteUses) =>
       call<string>(sbot.invite.create, { uses, ...(settings.externalHost ? { external: settings.externalHost } : {}) }),
-    close: () => closeSbot(sbot),
+    close: async () => {
+      await site?.close()
+      await closeSbot(sbot)
+    },
   }
 }

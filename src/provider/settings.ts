@@ -41,9 +41,18 @@ export const ProviderSettings = z.strictObject({
       terms: z.string().optional(),
     })
     .default({}),
+  /** The payment site (also the terms and privacy pages). `enabled: false` serves nothing. */
   web: z
-    .strictObject({ host: z.string().min(1), port: Port, publicUrl: z.string().url() })
-    .default({ host: '127.0.0.1', port: 8119, publicUrl: 'http://127.0.0.1:8119' }),
+    .strictObject({
+      enabled: z.boolean().default(true),
+      host: z.string().min(1),
+      port: Port,
+      publicUrl: z.string().url(),
+      /** Operator-provided texts (plain text files); sensible defaults otherwise. */
+      termsFile: z.string().optional(),
+      privacyFile: z.string().optional(),
+    })
+    .default({ enabled: true, host: '127.0.0.1', port: 8119, publicUrl: 'http://127.0.0.1:8119' }),
   runtime: z.looseObject({ kind: z.enum(['none', 'local', 'swarm']) }).default({ kind: 'none' }),
 })
 export type ProviderSettings = z.infer<typeof ProviderSettings>
@@ -57,6 +66,7 @@ export const ENV_OVERRIDES: Record<string, (s: Record<string, any>, v: string) =
   BUTTCLOUD_CAPS: (s, v) => (s.caps = v),
   BUTTCLOUD_ALLOW_PRIVATE: (s, v) => (s.allowPrivate = v === 'true' || v === '1'),
   BUTTCLOUD_WEB_PORT: (s, v) => (s.web = { ...s.web, port: Number(v) }),
+  BUTTCLOUD_WEB_ENABLED: (s, v) => (s.web = { ...s.web, enabled: v === 'true' || v === '1' }),
   BUTTCLOUD_PUBLIC_URL: (s, v) => (s.web = { ...s.web, publicUrl: v }),
   BUTTCLOUD_RUNTIME: (s, v) => (s.runtime = { ...s.runtime, kind: v }),
 }

@@ -30,6 +30,8 @@ export function testProviderSettings(overrides: Partial<ProviderSettings> = {}):
     externalHost: '127.0.0.1',
     allowPrivate: true,
     buttcloud: { name: 'Test provider', passIntervalMs: 1000, ...(overrides.buttcloud ?? {}) },
+    // Port 0: the site's links are unused in free mode; payment tests pick a port and set publicUrl to match.
+    web: { host: '127.0.0.1', port: 0, publicUrl: 'http://127.0.0.1:8119' },
     ...Object.fromEntries(Object.entries(overrides).filter(([k]) => k !== 'buttcloud')),
   })
 }
@@ -38,8 +40,9 @@ export function testProviderSettings(overrides: Partial<ProviderSettings> = {}):
 export async function startTestProvider(
   settings = testProviderSettings(),
   deps: PluginDeps = {},
+  env: NodeJS.ProcessEnv = {},
 ): Promise<RunningProvider & { settings: ProviderSettings; stop(opts?: { keepData?: boolean }): Promise<void> }> {
-  const provider = await startProvider(settings, { log: () => undefined, ...deps })
+  const provider = await startProvider(settings, { log: () => undefined, ...deps }, env)
   return {
     ...provider,
     settings,

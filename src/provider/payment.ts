@@ -1,0 +1,106 @@
+/**
+ * Payment for a provider: settings from the environment, the hooks the control plane calls (standings, pay
+ * links, cancelling on destroy) and the payment site over the control plane's ledger. Without Stripe keys
+ * (the embedded default) every plan is free and the site only shows that, plus the terms and privacy pages.
+ */
+import { createHmac } from 'node:crypto'
+import Stripe from 'stripe'
+import type { PaymentHooks } from '../../plugins/buttcloud/pass.js'
+import type { ButtcloudApi } from '../../plugins/buttcloud/index.js'
+import { cancelRequestedFact } from '../payment/facts.js'
+import { needsPayment, paymentConfigFromEnv, type PaymentConfig } from '../payment/config.js'
+import { paymentStanding } from '../payment/lifecycle.js'
+import { payLinkUrl } from '../payment/links.js'
+import { cancelSubscription } from '../drivers/stripe-billing.js'
+import type { FeedId } from '../protocol/ids.js'
+import type { Offer, Plan } from '../protocol/offer.js'
+import type { SsbKeys } from '../ssb/adapter.js'
+import { createPaymentSite, serveSite, type RunningSite } from '../../web/index.js'
+
+export interface PaymentSetup {
+  config: PaymentConfig
+  /** The Stripe client; absent in free mode. */
+  stripe?: Stripe
+  linkSecret: string
+  /** Public URL of the payment site (pay links, Checkout's return pages). */
+  baseUrl: string
+}
+
+/**
+ * Read payment settings from the environment. The pay-link secret defaults to one derived from the provider's
+ * own key, so links survive restarts without another secret to manage. STRIPE_API_BASE points the client at
+ * another Stripe endpoint (the tests' local fake).
+ */
+export function paymentSetup(env: NodeJS.ProcessEnv, keys: SsbKeys, baseUrl: string): PaymentSetup {
+  const derived = createHmac('sha256', Buffer.from(keys.private.replace(/\.ed25519$/, ''), 'base64'))
+    .update('buttcloud pay links v1')
+    .digest('hex')
+  const config = paymentConfigFromEnv({ ...env, BUTTCLOUD_PAY_LINK_SECRET: env.BUTTCLOUD_PAY_LINK_SECRET || derived })
+  let stripe: Stripe | undefined
+  if (config.stripe) {
+    const api = env.STRIPE_API_BASE ? new URL(env.STRIPE_API_BASE) : undefined
+    stripe = new Stripe(config.stripe.secretKey, {
+      telemetry: false,
+      ...(api ? { host: api.hostname, port: Number(api.port || (api.protocol === 'http:' ? 80 : 443)), protocol: api.protocol.replace(':', '') as 'http' | 'https' } : {}),
+    })
+  }
+  return { config, stripe, linkSecret: config.linkSecret ?? derived, baseUrl: baseUrl.replace(/\/+$/, '') }
+}
+
+/** The control plane's payment hooks for these plans. */
+export function paymentHooks(setup: PaymentSetup, plans: readonly Plan[], provider: FeedId): PaymentHooks {
+  const price = new Map(plans.map((p) => [p.id, p.price]))
+  const paid = (plan: string) => needsPayment(setup.config, price.get(plan) ?? 0)
+  return {
+    standing(record, payments, now) {
+      if (!paid(record.plan)) return undefined
+      return paymentStanding(record.request, payments, { requestedAt: record.requestedAt, now, timers: setup.config.timers, free: false })
+    },
+    paymentUrl(record) {
+      return paid(record.plan) ? payLinkUrl(setup.baseUrl, setup.linkSecret, record.request) : undefined
+    },
+    async onDestroy(record, command, standing, now) {
+      if (!setup.stripe || !standing?.subscription) return undefined
+      await cancelSubscription(setup.stripe, standing.subscription, { idempotencyKey: `buttcloud-cancel-${command}` })
+      return cancelRequestedFact({ provider, request: record.request, command, subscription: standing.subscription, customer: standing.customer, at: now })
+    },
+  }
+}
+
+/** Serve the payment site over the running provider's ledger. */
+export async function startPaymentSite(opts: {
+  api: ButtcloudApi
+  provider: FeedId
+  offer: Offer
+  setup: PaymentSetup
+  host: string
+  port: number
+  termsText?: string
+  privacyText?: string
+}): Promise<RunningSite> {
+  const { api, setup } = opts
+  const app = createPaymentSite({
+    stripe: setup.stripe,
+    webhookSecret: setup.config.stripe?.webhookSecret,
+    webhookToleranceSec: setup.config.webhookToleranceSec,
+    linkSecret: setup.linkSecret,
+    baseUrl: setup.baseUrl,
+    provider: opts.provider,
+    offer: opts.offer,
+    termsText: opts.termsText,
+    privacyText: opts.privacyText,
+    directory: {
+      async lookup(request) {
+        const record = api.ledger().record(request)
+        if (!record) return undefined
+        const state = api.ledger().lastPostedStatus(request)?.state ?? 'queued'
+        return { request, owner: record.owner, plan: record.plan, name: record.name, state }
+      },
+    },
+    ledger: {
+      record: (fact) => api.recordPayment(fact),
+      has: async (event) => api.ledger().hasPaymentEvent(event),
+    },
+  })
+  return serveSite(app, { host: opts.host, port: opts.port })
+}
