@@ -1,0 +1,119 @@
+/**
+ * Payment end to end with the real provider: a request on a paid plan gets a private status with a pay link;
+ * headless Chromium opens it, pays at the (fake) Stripe Checkout, the signed webhooks reach the provider's site,
+ * the payment becomes a fact in the provider's log and the owner's sbot sees the pub move on. A replayed webhook
+ * changes nothing; the owner's destroy cancels the subscription.
+ */
+import { randomBytes } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { publish } from '../../src/ssb/adapter.js'
+import type { MsgId } from '../../src/protocol/ids.js'
+import { deliverWebhook, startFakeStripe, type FakeEvent, type FakeStripe } from '../support/fake-stripe.js'
+import { haveChromium, launchChromium } from '../support/chromium.js'
+import { freePort } from '../support/ports.js'
+import { joinWithInvite, messagesOfType, startPeer, startTestProvider, testProviderSettings, waitFor, type TestPeer } from '../support/sbots.js'
+
+type Status = { request: string; state: string; paymentUrl?: string; reason?: string }
+const WEBHOOK_SECRET = `whsec_test${randomBytes(16).toString('hex')}`
+const PLANS = [{ id: 'basic', name: 'Basic', memoryMiB: 128, price: 500, currency: 'eur', interval: 'month' as const }]
+
+describe.skipIf(!haveChromium())('paying for a pub', () => {
+  let fake: FakeStripe
+  let provider: Awaited<ReturnType<typeof startTestProvider>>
+  let user: TestPeer
+  const delivered: FakeEvent[] = []
+
+  beforeAll(async () => {
+    fake = await startFakeStripe({
+      onEvents: async (events) => {
+        for (const e of events) {
+          delivered.push(e)
+          await deliverWebhook({ url: `${provider.siteUrl}/webhooks/stripe`, payload: JSON.stringify(e), secret: WEBHOOK_SECRET })
+        }
+      },
+    })
+    const port = await freePort()
+    const settings = testProviderSettings({ buttcloud: { plans: PLANS } })
+    provider = await startTestProvider({ ...settings, web: { ...settings.web, port, publicUrl: `http://127.0.0.1:${port}` } }, {}, {
+      STRIPE_SECRET_KEY: fake.apiKey,
+      STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      STRIPE_API_BASE: fake.url,
+    })
+    user = startPeer()
+    await joinWithInvite(user.sbot, await provider.createInvite(1), provider.address)
+  })
+  afterAll(async () => {
+    await user?.stop()
+    await provider?.stop()
+    await fake?.close()
+  })
+
+  const statuses = async (request: MsgId) =>
+    (await messagesOfType<Status>(user.sbot, 'buttcloud/status')).filter((m) => m.value.content.request === request)
+  const latest = async (request: MsgId) => (await statuses(request)).sort((a, b) => a.value.sequence - b.value.sequence).at(-1)
+
+  it('sends a pay link privately, takes the payment in a browser, and moves the pub on', async () => {
+    const req = await publish(user.sbot.db, { type: 'buttcloud/request', version: 1, provider: provider.id, plan: 'basic', name: 'Paid pub', recps: [user.id, provider.id] })
+    const waiting = await waitFor(async () => (await statuses(req.key))[0], 20_000, 'the awaiting-payment status')
+    expect(waiting.value.content).toMatchObject({ state: 'awaiting-payment', paymentUrl: expect.stringContaining(`${provider.siteUrl}/pay/`) })
+    expect(provider.api.ledger().record(req.key)).toMatchObject({ intent: 'running' })
+
+    const browser = await launchChromium()
+    try {
+      const page = await browser.context.newPage()
+      await page.goto(waiting.value.content.paymentUrl!)
+      expect(await page.textContent('main')).toContain('Paid pub')
+      expect(await page.textContent('main')).toContain(user.id)
+      await page.getByLabel(/I accept the terms/).check()
+      await page.getByRole('button', { name: /^Pay/ }).click()
+      await page.waitForURL(`${fake.url}/checkout/**`)
+      await page.getByRole('button', { name: 'Pay' }).click()
+      await page.waitForURL(/\/success\?session_id=cs_test_/)
+    } finally {
+      await browser.close()
+    }
+
+    // The webhooks became payment facts in the provider's own log, boxed to the provider alone.
+    const facts = await messagesOfType<{ kind: string; recps: string[] }>(provider.sbot, 'buttcloud/payment')
+    expect(facts.map((f) => f.value.content.kind)).toEqual(expect.arrayContaining(['checkout-completed', 'invoice-paid']))
+    for (const f of facts) expect(f.value.content.recps).toEqual([provider.id])
+
+    // Paid: no longer waiting. (With no runtime configured the pub is queued; a runtime takes it to "up".)
+    const moved = await waitFor(async () => {
+      const s = await latest(req.key)
+      return s && s.value.content.state !== 'awaiting-payment' ? s : undefined
+    }, 20_000, 'the status after payment')
+    expect(moved.value.content.state).toBe('queued')
+    expect(moved.value.content.paymentUrl).toBeUndefined()
+
+    // Stripe retries: the same events again change nothing.
+    const before = (await messagesOfType(provider.sbot, 'buttcloud/payment')).length
+    for (const e of delivered) {
+      const res = await deliverWebhook({ url: `${provider.siteUrl}/webhooks/stripe`, payload: JSON.stringify(e), secret: WEBHOOK_SECRET })
+      expect(res.status).toBe(200)
+    }
+    // A forged one (wrong secret) is refused.
+    const forged = await deliverWebhook({ url: `${provider.siteUrl}/webhooks/stripe`, payload: JSON.stringify(delivered[0]), secret: `whsec_${randomBytes(16).toString('hex')}` })
+    expect(forged.status).toBe(400)
+    await provider.api.settled()
+    expect((await messagesOfType(provider.sbot, 'buttcloud/payment')).length).toBe(before)
+
+    // The owner destroys the pub: the subscription is cancelled once, and the cancellation is a fact too.
+    const destroy = await publish(user.sbot.db, { type: 'buttcloud/command', version: 1, request: req.key, verb: 'destroy', recps: [user.id, provider.id] })
+    const reply = await waitFor(
+      async () => (await messagesOfType<{ command: string; ok: boolean }>(user.sbot, 'buttcloud/reply')).find((m) => m.value.content.command === destroy.key),
+      20_000,
+      'the reply to destroy',
+    )
+    expect(reply.value.content.ok).toBe(true)
+    const subscription = [...fake.subscriptions.values()][0]!
+    expect(subscription.status).toBe('canceled')
+    const cancels = (await messagesOfType<{ kind: string; event: string }>(provider.sbot, 'buttcloud/payment')).filter(
+      (m) => m.value.content.kind === 'cancel-requested',
+    )
+    expect(cancels.map((m) => m.value.content.event)).toEqual([destroy.key])
+    await waitFor(async () => ((await latest(req.key))?.value.content.state === 'destroyed' ? true : undefined), 20_000, 'destroyed')
+    expect(fake.unhandled).toEqual([])
+  })
+})
+
