@@ -7,6 +7,8 @@ import type { Duplex, Sink, Source } from 'pull-stream'
 import type { FeedId, MsgId } from '../protocol/ids.js'
 
 const require = createRequire(import.meta.url)
+// Before anything loads ssb-db2: its core module captures these helpers when it is first required.
+patchDb2Leaks()
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const SecretStack: (opts: { caps: { shs: string } }) => any = require('secret-stack')
@@ -78,6 +80,46 @@ export function wasPrivate(msg: SsbMsg): boolean {
 type Callback<T> = (err: Error | null, value: T) => void
 
 /* ---------- ssb-db2 ---------- */
+
+/**
+ * Two leaks in ssb-db2 8.1 / ssb-classic 1.1 keep every message added since startup in the heap (~2 KB each: a
+ * 20,000-message replication burst held ~40 MB and never gave it back, which crashed pubs under memory limits):
+ * - ssb-db2's `onceWhen` never removes a listener that obz answers synchronously (its `remove` is not assigned
+ *   yet), and each listener's closure holds the message being added. obz drops a listener that returns false.
+ * - ssb-classic's `getMsgId` memoises ids in a Map keyed by message object and never evicts; a WeakMap keeps the
+ *   memo (the same object is hashed several times while it is added) and lets the messages go.
+ */
+function patchDb2Leaks(): void {
+  const utils = require('ssb-db2/utils.js')
+  const onceWhen = (obv: any, filter: (value: unknown) => boolean, cb: () => void): void => {
+    if (!obv) return cb()
+    let answered = false
+    obv((value: unknown) => {
+      if (answered) return false
+      if (!filter(value)) return undefined
+      answered = true
+      cb()
+      return false
+    })
+  }
+  utils.onceWhen = onceWhen
+  utils.onceWhenPromise = (obv: any, filter: (value: unknown) => boolean) => new Promise<void>((resolve) => onceWhen(obv, filter, resolve))
+
+  const hash: (text: string) => string = require('ssb-keys').hash
+  const ids = new WeakMap<object, string>()
+  const getMsgId = (nativeMsg: unknown): string => {
+    const cached = typeof nativeMsg === 'object' && nativeMsg !== null ? ids.get(nativeMsg) : undefined
+    if (cached !== undefined) return cached
+    const id = `%${hash(JSON.stringify(nativeMsg, null, 2))}`
+    if (typeof nativeMsg === 'object' && nativeMsg !== null) ids.set(nativeMsg, id)
+    return id
+  }
+  const path = require.resolve('ssb-classic/get-msg-id.js')
+  require(path)
+  require.cache[path]!.exports = getMsgId
+  if (require('ssb-classic/format').getMsgId !== getMsgId) throw new Error('ssb-classic was loaded before its getMsgId leak could be patched')
+}
+
 
 /** An opaque ssb-db2 query operator. */
 export type DbOperator = { readonly __dbOperator: unique symbol }
@@ -237,6 +279,21 @@ export function createSbot(config: SbotConfig, extra: SbotPlugin[] = []): Sbot {
   let stack = SecretStack({ caps: config.caps })
   for (const plugin of [...standardPlugins(), ...extra]) stack = stack.use(plugin)
   return stack(config) as Sbot
+}
+
+/** multiserver's TCP transport plugin (secret-stack's `net`), for plugins that wrap its connections. */
+export interface MultiserverTransport {
+  name: string
+  scope(): unknown
+  server(onConnection: (stream: Duplex<Buffer, Buffer>) => void, onListening?: (err?: Error | null) => void): (() => void) | undefined
+  client(address: unknown, cb: (err: Error | null, stream?: Duplex<Buffer, Buffer>) => void): void
+  parse(address: string): unknown
+  stringify(scope?: unknown): string | null | undefined
+}
+
+/** A new multiserver `net` transport with secret-stack's incoming/outgoing options (host, port, scope, external). */
+export function netTransport(opts: object): MultiserverTransport {
+  return require('multiserver/plugins/net')(opts) as MultiserverTransport
 }
 
 /** Close a server, resolving when it has shut down. */
