@@ -9,6 +9,7 @@ import { multiserverAddress, type FeedId, type MultiserverAddress } from '../src
 import { closeSbot, createSbot, loadKeys, loadOrCreateKeys, type Sbot, type SbotPlugin, type SsbKeys } from '../src/ssb/adapter.js'
 import { sbotConfig, socketPath } from '../src/ssb/config.js'
 import { firstStart, type FirstStartResult } from './first-start.js'
+import { IngestGate, ingestPacingPlugin, usePacedNet } from './ingest-pacing.js'
 import { whoamiOverSocket } from './health.js'
 import { generatedKeyPath, type PubSettings } from './settings.js'
 import { startWebView, type WebView } from './web-view.js'
@@ -56,7 +57,10 @@ export async function startPub(settings: PubSettings): Promise<RunningPub> {
   })
   if (settings.maxCpu !== undefined) config.db2 = { ...config.db2, maxCpu: settings.maxCpu }
 
-  const sbot = createSbot(config, [inviteHostPlugin(settings.inviteHost)])
+  const plugins = [inviteHostPlugin(settings.inviteHost)]
+  const gate = settings.pacing ? new IngestGate(settings.pacing) : null
+  if (gate) plugins.push(ingestPacingPlugin(gate))
+  const sbot = createSbot(gate ? usePacedNet(config) : config, plugins)
   let web: WebView | null = null
   try {
     const published = await firstStart(sbot, { name: settings.name, owner: settings.owner })

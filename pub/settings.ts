@@ -35,6 +35,8 @@ export interface PubSettings {
   throttles: { addBatch: number; flushDebounce: number; writeTimeout: number }
   /** ssb-db2's maxCpu: pause indexing while the process uses more than this share (percent) of a core. */
   maxCpu: number | undefined
+  /** Stop reading from peers while `high` messages wait to be stored, resume at `low`; null turns pacing off. */
+  pacing: { high: number; low: number } | null
 }
 
 /** A configuration mistake, worded for the operator who set the variable. */
@@ -108,6 +110,7 @@ export function readSettings(env: Env = process.env, readFile: ReadFile = (p) =>
   const throttles = throttlesFrom(get('PUB_DB2_THROTTLES'))
   const maxCpuText = get('PUB_MAX_CPU')
   const maxCpu = maxCpuText === undefined ? undefined : intFrom('PUB_MAX_CPU', maxCpuText, 1, 100)
+  const pacing = pacingFrom(get('PUB_INGEST_BACKLOG'))
 
   return {
     dataDir,
@@ -125,6 +128,7 @@ export function readSettings(env: Env = process.env, readFile: ReadFile = (p) =>
     hops,
     throttles,
     maxCpu,
+    pacing,
   }
 }
 
@@ -170,6 +174,19 @@ function throttlesFrom(text: string | undefined): PubSettings['throttles'] {
   if (parts.length !== 3) throw new SettingsError('PUB_DB2_THROTTLES must be three numbers in ms: addBatch,flushDebounce,writeTimeout')
   const [addBatch, flushDebounce, writeTimeout] = parts.map((p) => intFrom('PUB_DB2_THROTTLES', p, 0, 60_000)) as [number, number, number]
   return { addBatch, flushDebounce, writeTimeout }
+}
+
+// A few hundred messages in flight keep db2 busy (it batches per feed) while holding well under a MB of them.
+const DEFAULT_PACING = { high: 400, low: 100 }
+
+function pacingFrom(text: string | undefined): PubSettings['pacing'] {
+  if (text === undefined) return DEFAULT_PACING
+  if (text === 'off') return null
+  const parts = text.split(',').map((p) => p.trim())
+  if (parts.length !== 2) throw new SettingsError('PUB_INGEST_BACKLOG must be "high,low" (messages waiting to be stored) or off')
+  const [high, low] = parts.map((p) => intFrom('PUB_INGEST_BACKLOG', p, 1, 1_000_000)) as [number, number]
+  if (low >= high) throw new SettingsError('PUB_INGEST_BACKLOG: low must be below high')
+  return { high, low }
 }
 
 function readSettingFile(name: string, path: string, readFile: ReadFile): string {

@@ -157,7 +157,7 @@ function copyPackage(from: string, to: string): void {
       }
       copyPackage(src, dst)
     } else if (stat.isFile()) {
-      if (/\.(md|markdown|map|d\.ts|d\.mts|d\.cts)$/i.test(name) || /^(changelog|history)/i.test(name)) continue
+      if (/\.(md|markdown|map|d\.ts|d\.mts|d\.cts)$/i.test(name) || /^(changelog|history)(\.(md|txt|markdown))?$/i.test(name)) continue
       copyFileSync(src, dst)
       chmodSync(dst, stat.mode & 0o777)
     }
