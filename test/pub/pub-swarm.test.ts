@@ -1,0 +1,117 @@
+/**
+ * The pub as a Swarm service from the locally built image (host network on 127.0.0.1 with its own port, a named
+ * volume, a memory limit, its key as a Swarm secret): it becomes healthy, and a forced update or a SIGKILL of its
+ * container loses neither its identity, its follows nor any replicated message.
+ */
+import { readFileSync } from 'node:fs'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { whoami } from '../../src/drivers/pub-client.js'
+import { clientCall, connectClient, generateKeys } from '../../src/ssb/adapter.js'
+import { dockerSupport, sharedDockerEngine, type DockerEngine } from '../support/docker-engine.js'
+import { assertPubBuilt, eventually, feedMessages, startFeedSource, vectorClock, type FeedSource } from './helpers.js'
+import { createPubService, runningTask, waitHealthy, type PubService, type RunningTask } from './swarm-helpers.js'
+
+const support = dockerSupport()
+const MEMORY = 128 * 1024 * 1024
+const FEEDS = 3
+const PER_FEED = 400
+
+describe.skipIf(!support.ok)(`the pub as a Swarm service${support.ok ? '' : ` (skipped: ${support.reason})`}`, () => {
+  const owner = generateKeys()
+  const provider = generateKeys()
+  let engine: DockerEngine
+  let source: FeedSource
+  let service: PubService
+  let task: RunningTask
+
+  beforeAll(async () => {
+    assertPubBuilt()
+    engine = await sharedDockerEngine(inject('dockerEngine'))
+    source = await startFeedSource({ feeds: FEEDS, perFeed: PER_FEED })
+  })
+
+  afterAll(async () => {
+    await service?.remove()
+    await source?.close()
+    await engine?.stop()
+  })
+
+  /** Identity, follows and every replicated message, read from the pub over muxrpc as its owner. */
+  async function pubState() {
+    expect(await whoami(provider, service.address)).toBe(service.keys.id)
+    const client = await connectClient(owner, service.address)
+    try {
+      const follows: boolean[] = []
+      for (const dest of [owner.id, ...source.feeds.map((f) => f.id)]) {
+        follows.push(await clientCall<boolean>(client, 'friends.isFollowing', { source: service.keys.id, dest }))
+      }
+      const clock = await vectorClock(client)
+      const counts = []
+      for (const feed of source.feeds) counts.push((await feedMessages(client, feed.id)).length)
+      const own = (await feedMessages(client, service.keys.id)).map((m) => (m.value.content as { type: string }).type)
+      return { follows, clock: source.feeds.map((f) => clock[f.id] ?? 0), counts, own }
+    } finally {
+      client.close()
+    }
+  }
+  const expected = () => ({
+    follows: [true, ...source.feeds.map(() => true)],
+    clock: source.feeds.map(() => PER_FEED),
+    counts: source.feeds.map(() => PER_FEED),
+    // about, follow of the owner, then one follow per replicated feed; nothing republished on restart.
+    own: ['about', 'contact', ...source.feeds.map(() => 'contact')],
+  })
+
+  it('becomes healthy from the locally built image, with its key from a Swarm secret and a memory limit', async () => {
+    service = await createPubService(engine.docker, {
+      name: `bc-test-pub-${process.pid}`,
+      owner: owner.id,
+      provider: provider.id,
+      memoryBytes: MEMORY,
+      labels: { 'buttcloud.test': 'pub-swarm' },
+    })
+    task = await waitHealthy(engine.docker, service.serviceId, 30_000)
+    expect(await whoami(provider, service.address)).toBe(service.keys.id)
+
+    const container = await engine.docker.getContainer(task.containerId).inspect()
+    expect(container.HostConfig.NetworkMode).toBe('host')
+    expect(container.HostConfig.Memory).toBe(MEMORY)
+    expect(container.Mounts.find((m) => m.Destination === '/data')).toMatchObject({ Type: 'volume', Name: `${service.name}-data` })
+    // The entrypoint sized node's heap from the cgroup limit, and node is PID 1 (it gets SIGTERM itself).
+    const cmdline = readFileSync(`/proc/${task.pid}/cmdline`, 'utf8').split('\0')
+    expect(cmdline[0]).toBe('node')
+    expect(cmdline).toContain('--max-old-space-size=57')
+  })
+
+  it('replicates the feeds its owner makes it follow', async () => {
+    const client = await connectClient(owner, service.address)
+    try {
+      for (const feed of source.feeds) await clientCall(client, 'friends.follow', feed.id, { state: true })
+    } finally {
+      client.close()
+    }
+    await new Promise<void>((resolve, reject) => source.sbot.conn.connect(service.address, (err) => (err ? reject(err) : resolve())))
+    await eventually('the pub to replicate every message', 60_000, () => pubState(), (s) => s.clock.every((n) => n === PER_FEED))
+    expect(await pubState()).toEqual(expected())
+  })
+
+  it('keeps its identity, follows and messages through a forced service update', async () => {
+    const svc = engine.docker.getService(service.serviceId)
+    const info = await svc.inspect()
+    const spec = info.Spec as { TaskTemplate: { ForceUpdate?: number } }
+    await svc.update({ ...spec, version: info.Version.Index, TaskTemplate: { ...spec.TaskTemplate, ForceUpdate: (spec.TaskTemplate.ForceUpdate ?? 0) + 1 } })
+    const next = await waitHealthy(engine.docker, service.serviceId, 60_000, task.containerId)
+    expect(next.containerId).not.toBe(task.containerId)
+    task = next
+    expect(await pubState()).toEqual(expected())
+  })
+
+  it('keeps its identity, follows and messages after its container is SIGKILLed', async () => {
+    await engine.docker.getContainer(task.containerId).kill({ signal: 'SIGKILL' })
+    const next = await waitHealthy(engine.docker, service.serviceId, 60_000, task.containerId)
+    expect(next.containerId).not.toBe(task.containerId)
+    task = next
+    expect((await runningTask(engine.docker, service.serviceId))?.containerId).toBe(next.containerId)
+    expect(await pubState()).toEqual(expected())
+  })
+})
