@@ -32,6 +32,8 @@ export interface PostedStatus {
 
 export class ControlLedger {
   private readonly seen = new Set<MsgId>()
+  private readonly ids = new Map<string, string>()
+  private messages = 0
   private readonly requests = new Map<MsgId, Received<PubRequest>>()
   private readonly requestsByOwner = new Map<FeedId, MsgId[]>()
   private readonly commandsByRequest = new Map<MsgId, Received<PubCommand>[]>()
@@ -62,6 +64,9 @@ export class ControlLedger {
   add(msg: Received<ButtcloudContent>): boolean {
     if (this.seen.has(msg.key)) return false
     this.seen.add(msg.key)
+    this.messages++
+    // Only requests and commands are kept whole; their ids repeat across thousands of messages, so share them.
+    msg = { ...msg, author: this.intern(msg.author) }
     const c = msg.content
     switch (c.type) {
       case 'buttcloud/request':
@@ -76,7 +81,9 @@ export class ControlLedger {
         return true
       case 'buttcloud/command': {
         if (!this.addressedToUs(msg)) return true
-        const cmd = msg as Received<PubCommand>
+        // The recps were checked (they include us); the fold needs only who sent it, so drop them.
+        const { recps: _recps, ...slim } = c
+        const cmd = { ...msg, content: { ...slim, request: this.intern(c.request) } } as Received<PubCommand>
         if (this.requests.has(c.request)) {
           this.commandsByRequest.set(c.request, [...(this.commandsByRequest.get(c.request) ?? []), cmd])
           this.touch(c.request)
@@ -132,6 +139,7 @@ export class ControlLedger {
   addInvalid(item: InvalidInbound): void {
     if (this.seen.has(item.key)) return
     this.seen.add(item.key)
+    this.messages++
     this.invalid.set(item.key, item)
   }
 
@@ -218,7 +226,15 @@ export class ControlLedger {
   }
 
   get size(): { requests: number; messages: number } {
-    return { requests: this.requests.size, messages: this.seen.size }
+    return { requests: this.requests.size, messages: this.messages }
+  }
+
+  /** One copy of each id string, however many messages repeat it. */
+  private intern<T extends string>(id: T): T {
+    const known = this.ids.get(id)
+    if (known) return known as T
+    this.ids.set(id, id)
+    return id
   }
 
   private addressedToUs(msg: Received<ButtcloudContent>): boolean {

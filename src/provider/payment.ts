@@ -77,6 +77,8 @@ export async function startPaymentSite(opts: {
   port: number
   termsText?: string
   privacyText?: string
+  /** Where the site's log lines go (one JSON object per line). */
+  log?: (line: string) => void
 }): Promise<RunningSite> {
   const { api, setup } = opts
   const app = createPaymentSite({
@@ -89,6 +91,7 @@ export async function startPaymentSite(opts: {
     offer: opts.offer,
     termsText: opts.termsText,
     privacyText: opts.privacyText,
+    ...(opts.log ? { log: (level, message, fields) => opts.log!(JSON.stringify({ level, message, ...fields })) } : {}),
     directory: {
       async lookup(request) {
         const record = api.ledger().record(request)

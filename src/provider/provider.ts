@@ -69,6 +69,7 @@ export async function startProvider(
         port: settings.web.port,
         termsText: settings.web.termsFile ? readFileSync(settings.web.termsFile, 'utf8') : undefined,
         privacyText: settings.web.privacyFile ? readFileSync(settings.web.privacyFile, 'utf8') : undefined,
+        log: deps.log,
       })
     }
   } catch (err) {

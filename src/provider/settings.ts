@@ -53,9 +53,54 @@ export const ProviderSettings = z.strictObject({
       privacyFile: z.string().optional(),
     })
     .default({ enabled: true, host: '127.0.0.1', port: 8119, publicUrl: 'http://127.0.0.1:8119' }),
-  runtime: z.looseObject({ kind: z.enum(['none', 'local', 'swarm']) }).default({ kind: 'none' }),
+  runtime: z.lazy(() => RuntimeSettings).default({ kind: 'none' }),
 })
 export type ProviderSettings = z.infer<typeof ProviderSettings>
+
+/**
+ * What runs pubs: nothing yet (`none`), child processes on this machine (`local`) or Docker Swarm (`swarm`). One
+ * object for every kind, so BUTTCLOUD_RUNTIME can switch the kind without rewriting the file; fields a kind does
+ * not use are ignored by it. See src/orchestrator/from-settings.ts for the defaults.
+ */
+export const RuntimeSettings = z.strictObject({
+  kind: z.enum(['none', 'local', 'swarm']),
+  /** swarm: the manager's engine, `unix:///path/docker.sock` or `tcp://host:port` (default: $DOCKER_HOST or the standard socket). */
+  docker: z.string().min(1).optional(),
+  /** swarm: engines of further hubs (same forms), for their volumes, stats and backups. */
+  hubEngines: z.array(z.string().min(1)).max(1000).optional(),
+  /** The host peers dial to reach pubs (local: this machine; swarm: every hub without a buttcloud.address label). */
+  hubAddress: z.string().min(1).optional(),
+  /** Where pubs listen (default: local, the hub address; swarm, 0.0.0.0). */
+  listenHost: z.string().min(1).optional(),
+  /** Ports handed to pubs on each hub, both ends included; a port is never handed out twice. */
+  ports: z.strictObject({ first: Port.min(1), last: Port.min(1) }).refine((p) => p.first <= p.last, 'ports.first must not exceed ports.last').optional(),
+  /** Size of a hub the operator would add (for "hubs needed"); local: also the memory offered on this machine. */
+  hubMemoryMiB: z.number().int().min(256).optional(),
+  /** Kept free on every hub for the engine, the OS and page cache. */
+  headroomMiB: z.number().int().min(0).optional(),
+  /** How long a destroyed pub's data is kept before it is purged. */
+  retentionMs: z.number().int().min(0).optional(),
+  /** What one hub costs per month in minor units, for the capacity report's cost per pub. */
+  hubPrice: z.strictObject({ amountPerMonth: z.number().int().min(0), currency: z.string().min(3).max(3) }).optional(),
+  /** swarm: the image tag pubs run unless upgraded (default: this checkout's version, which `buildImage` builds). */
+  imageVersion: z.string().min(1).max(64).optional(),
+  /** swarm: build and import the pub image on the manager's engine before the first service (single-node swarms). */
+  buildImage: z.boolean().optional(),
+  /** swarm: Docker health probe interval; bounds how soon a new pub shows "up". */
+  healthIntervalMs: z.number().int().min(100).optional(),
+  stopGraceMs: z.number().int().min(0).optional(),
+  restartDelayMs: z.number().int().min(0).optional(),
+  /** How long a pass waits for pubs it created or changed to come up before reporting them provisioning. */
+  settleMs: z.number().int().min(0).optional(),
+  /** How often pubs' resource use is sampled (0: only on the stats command). */
+  statsIntervalMs: z.number().int().min(0).optional(),
+  /** Backups: how long an archive stays downloadable, and the URL its folder is served under. */
+  backupTtlMs: z.number().int().min(60_000).optional(),
+  backupUrl: z.string().url().optional(),
+  /** Extra environment for every pub (PUB_* overrides such as PUB_DB2_THROTTLES). */
+  env: z.record(z.string().regex(/^PUB_[A-Z0-9_]+$/), z.string()).optional(),
+})
+export type RuntimeSettings = z.infer<typeof RuntimeSettings>
 
 /** Environment variables that override the file, and where they go. */
 export const ENV_OVERRIDES: Record<string, (s: Record<string, any>, v: string) => void> = {
