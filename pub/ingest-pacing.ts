@@ -24,8 +24,9 @@ export interface PacingOptions {
 export class IngestGate {
   private inFlight = 0
   private waiting: Array<() => void> = []
-  /** How often reading was held back (for logs and benchmarks). */
+  /** How often reading was held back, and the largest backlog seen (for logs and benchmarks). */
   pauses = 0
+  maxBacklog = 0
 
   constructor(private readonly opts: PacingOptions) {}
 
@@ -35,6 +36,7 @@ export class IngestGate {
 
   added(): void {
     this.inFlight++
+    if (this.inFlight > this.maxBacklog) this.maxBacklog = this.inFlight
   }
 
   done(): void {

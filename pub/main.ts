@@ -25,9 +25,10 @@ async function main(): Promise<void> {
       process.exit(1)
     }, CLOSE_TIMEOUT_MS)
     timer.unref()
+    const ingest = pub.ingest()
     pub.close().then(
       () => {
-        log({ event: 'stopped' })
+        log({ event: 'stopped', ingest })
         process.exit(0)
       },
       (err: Error) => {

@@ -22,6 +22,8 @@ export interface RunningPub {
   /** What first-start published this time (empty on a restart). */
   published: FirstStartResult
   webPort: number | null
+  /** Ingestion pacing figures (null when pacing is off). */
+  ingest(): { backlog: number; maxBacklog: number; pauses: number } | null
   close(): Promise<void>
 }
 
@@ -74,6 +76,7 @@ export async function startPub(settings: PubSettings): Promise<RunningPub> {
       address,
       published,
       webPort: webView ? webView.port : null,
+      ingest: () => (gate ? { backlog: gate.backlog, maxBacklog: gate.maxBacklog, pauses: gate.pauses } : null),
       close: async () => {
         if (webView) await webView.close()
         await closeSbot(sbot)
