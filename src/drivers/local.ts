@@ -1,0 +1,445 @@
+/**
+ * The local driver: the embedded default when no Docker engine is configured. The same planner runs pubs as
+ * supervised child processes of `node dist/pub/main.js` on this machine, so `npm start` shows the whole flow
+ * anywhere. A convenience for one machine, not a second orchestrator: one hub (`local`), no isolation beyond the
+ * heap cap, and pubs stop when the provider stops.
+ *
+ * It mirrors Swarm's objects on disk so the planner's rules carry over unchanged: under `dir`, one folder per pub,
+ * named like its service, holding `volume.json` (the "volume": our labels, and `data/`, the pub's data folder),
+ * `service.json` (the "service": the spec) and `key` (the pub's key, 0600; outside `data/` so backups never hold it).
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { hostname, totalmem } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { MsgId } from '../protocol/ids.js'
+import {
+  labelsFor,
+  objectName,
+  ownership,
+  TASKS_KEPT,
+  type Hub,
+  type ObservedTask,
+  type ServiceListing,
+  type ServiceSpec,
+  type TaskListing,
+  type VolumeListing,
+} from '../planner/index.js'
+import type { BackupArchive, PubDriver, PubIdentity, StatsSample } from '../orchestrator/driver.js'
+import { keysFileText } from '../ssb/adapter.js'
+
+const MiB = 1024 * 1024
+/** The one hub of the local runtime. */
+export const LOCAL_HUB = 'local'
+const NAME_RE = /^pub-[0-9a-f]{40}$/
+/** A run that stayed up this long resets the restart backoff. */
+const STABLE_MS = 60_000
+/** Clock ticks per second in /proc/<pid>/stat (USER_HZ, 100 on every Linux we run on). */
+const CLK_TCK = 100
+
+const here = dirname(fileURLToPath(import.meta.url))
+const ROOT = here.includes(join('dist', 'src')) ? resolve(here, '../../..') : resolve(here, '../..')
+
+export interface LocalDriverOptions {
+  /** Where pub folders live (the provider's data folder + `/pubs`). */
+  dir: string
+  /** The host peers dial; goes into pubs' addresses and invites. */
+  address: string
+  /** Where pubs listen (default: `address`). */
+  listenHost?: string
+  /** Memory the planner may hand out on this machine (default: all of it; headroom is the capacity's). */
+  memoryMiB?: number
+  /** The built pub program (default: dist/pub/main.js of this checkout). */
+  pubMain?: string
+  caps?: string
+  /** Extra PUB_* environment for every pub. */
+  env?: Record<string, string>
+  /** Restart delay after a crash: doubles per consecutive crash, up to the cap. */
+  restartBackoff?: { firstMs: number; maxMs: number }
+  /** SIGTERM to SIGKILL when stopping a pub. */
+  stopGraceMs?: number
+  log?: (line: string) => void
+}
+
+interface ServiceRecord extends ServiceSpec {
+  id: string
+  labels: Record<string, string>
+  provider: string
+  createdAt: number
+}
+
+interface Supervised {
+  child?: ChildProcess
+  /** The spec the running child was started from: a different one means restart. */
+  startedWith?: string
+  startedAt: number
+  tasks: ObservedTask[]
+  crashes: number
+  restartTimer?: NodeJS.Timeout
+  stopping?: Promise<void>
+}
+
+/** Create the local driver. */
+export function createLocalDriver(opts: LocalDriverOptions): PubDriver {
+  return new LocalDriver(opts)
+}
+
+class LocalDriver implements PubDriver {
+  readonly name = 'local'
+  private readonly services = new Map<string, ServiceRecord>()
+  private readonly running = new Map<string, Supervised>()
+  private readonly pubMain: string
+  private closed = false
+
+  constructor(private readonly opts: LocalDriverOptions) {
+    this.pubMain = opts.pubMain ?? join(ROOT, 'dist', 'pub', 'main.js')
+    mkdirSync(opts.dir, { recursive: true, mode: 0o700 })
+    // Services survive a provider restart on disk; their processes did not (or are strays to end first).
+    for (const name of readdirSync(opts.dir)) {
+      if (!NAME_RE.test(name)) continue
+      const file = join(opts.dir, name, 'service.json')
+      if (!existsSync(file)) continue
+      try {
+        const record = JSON.parse(readFileSync(file, 'utf8')) as ServiceRecord
+        if (ownership(record.labels).ours) this.services.set(name, record)
+      } catch {
+        // An unreadable spec is not ours to run: it shows as nothing, and the planner recreates the service.
+      }
+      this.endStray(name)
+    }
+    for (const name of this.services.keys()) this.sync(name)
+  }
+
+  private folder(name: string): string {
+    return join(this.opts.dir, name)
+  }
+
+  /* ---------- observing ---------- */
+
+  async listHubs(): Promise<Hub[]> {
+    return [
+      {
+        id: LOCAL_HUB,
+        name: hostname(),
+        address: this.opts.address,
+        memoryMiB: this.opts.memoryMiB ?? Math.floor(totalmem() / MiB),
+        foreignReservedMiB: 0,
+        availability: 'active',
+        ready: true,
+      },
+    ]
+  }
+
+  async listServices(): Promise<ServiceListing[]> {
+    return [...this.services.values()].map((s) => ({
+      id: s.id,
+      name: s.id,
+      labels: s.labels,
+      hub: s.hub,
+      port: s.port,
+      imageVersion: s.imageVersion,
+      memoryMiB: s.memoryMiB,
+      replicas: s.replicas,
+      forceUpdate: s.forceUpdate,
+    }))
+  }
+
+  async listTasks(): Promise<TaskListing[]> {
+    const out: TaskListing[] = []
+    for (const [name, sup] of this.running) for (const t of sup.tasks) out.push({ ...t, serviceId: name })
+    return out
+  }
+
+  async listVolumes(): Promise<VolumeListing[]> {
+    const out: VolumeListing[] = []
+    for (const name of readdirSync(this.opts.dir)) {
+      if (!NAME_RE.test(name)) continue
+      let meta: { labels?: Record<string, string>; createdAt?: number } = {}
+      try {
+        meta = JSON.parse(readFileSync(join(this.folder(name), 'volume.json'), 'utf8'))
+      } catch {
+        // No marker: listed without labels, so the planner calls it foreign and leaves it alone.
+      }
+      out.push({ name, hub: LOCAL_HUB, labels: meta.labels ?? {}, createdAt: meta.createdAt ?? 0 })
+    }
+    return out
+  }
+
+  /* ---------- changing ---------- */
+
+  async createVolume(request: MsgId, hub: string): Promise<void> {
+    this.assertHub(hub)
+    const name = objectName(request)
+    const marker = join(this.folder(name), 'volume.json')
+    if (existsSync(marker)) {
+      const owner = ownership(JSON.parse(readFileSync(marker, 'utf8')).labels)
+      if (!owner.ours || owner.request !== request) throw new Error(`folder ${name} exists and is not this pub's: left alone`)
+      return
+    }
+    mkdirSync(join(this.folder(name), 'data'), { recursive: true, mode: 0o700 })
+    writeJson(marker, { labels: labelsFor(request), createdAt: Date.now() })
+  }
+
+  async createService(spec: ServiceSpec, pub: PubIdentity): Promise<void> {
+    this.assertHub(spec.hub)
+    const name = objectName(spec.request)
+    if (this.services.has(name)) throw new Error(`a service named ${name} already exists; the next pass will read it`)
+    await this.createVolume(spec.request, spec.hub)
+    writeFileSync(join(this.folder(name), 'key'), keysFileText(pub.keys), { mode: 0o600 })
+    this.save({ ...spec, id: name, labels: labelsFor(spec.request), provider: pub.provider, createdAt: Date.now() })
+    this.sync(name)
+  }
+
+  async updateService(serviceId: string, spec: ServiceSpec, pub: PubIdentity): Promise<void> {
+    const current = this.ownService(serviceId, spec.request)
+    this.save({ ...spec, id: current.id, labels: current.labels, provider: pub.provider, createdAt: current.createdAt })
+    this.sync(current.id)
+  }
+
+  async removeService(request: MsgId, serviceId: string): Promise<void> {
+    const current = this.ownService(serviceId, request)
+    this.services.delete(current.id)
+    await this.stopChild(current.id)
+    const sup = this.running.get(current.id)
+    if (sup?.restartTimer) clearTimeout(sup.restartTimer)
+    this.running.delete(current.id)
+    rmSync(join(this.folder(current.id), 'service.json'), { force: true })
+    rmSync(join(this.folder(current.id), 'key'), { force: true })
+    rmSync(join(this.folder(current.id), 'pid'), { force: true })
+  }
+
+  async purgeVolume(request: MsgId, hub: string, volumeName: string): Promise<void> {
+    this.assertHub(hub)
+    const folder = this.folder(volumeName)
+    const marker = join(folder, 'volume.json')
+    if (!existsSync(marker)) return
+    const owner = ownership(JSON.parse(readFileSync(marker, 'utf8')).labels)
+    if (!owner.ours || owner.request !== request) throw new Error(`folder ${volumeName} is not ${request}'s: left alone`)
+    if (this.services.has(volumeName)) throw new Error(`folder ${volumeName} is still used by its service`)
+    rmSync(folder, { recursive: true, force: true })
+  }
+
+  private assertHub(hub: string): void {
+    if (hub !== LOCAL_HUB) throw new Error(`the local runtime has only hub ${LOCAL_HUB}, not ${hub}`)
+  }
+
+  private ownService(serviceId: string, request: MsgId): ServiceRecord {
+    const current = this.services.get(serviceId)
+    const owner = ownership(current?.labels)
+    if (!current || !owner.ours || owner.request !== request) throw new Error(`service ${serviceId} is not ${request}'s`)
+    return current
+  }
+
+  private save(record: ServiceRecord): void {
+    writeJson(join(this.folder(record.id), 'service.json'), record)
+    this.services.set(record.id, record)
+  }
+
+  /* ---------- supervision ---------- */
+
+  /** Bring the process of service `name` in line with its spec: start, stop, or restart on a changed spec. */
+  private sync(name: string): void {
+    if (this.closed) return
+    const record = this.services.get(name)
+    let sup = this.running.get(name)
+    if (!sup) this.running.set(name, (sup = { startedAt: 0, tasks: [], crashes: 0 }))
+    const want = record && record.replicas > 0 ? specKey(record) : undefined
+    if (sup.child && sup.startedWith !== want) {
+      // A changed spec (restart, upgrade, stop): end this run, then sync again for the next one.
+      void this.stopChild(name).then(() => this.sync(name))
+      return
+    }
+    if (!sup.child && !sup.stopping && want !== undefined) {
+      if (sup.restartTimer) {
+        // A spec change during a crash backoff starts at once: the owner asked for something new.
+        if (sup.startedWith === want) return
+        clearTimeout(sup.restartTimer)
+        sup.restartTimer = undefined
+      }
+      this.spawnPub(name, record!, sup)
+    }
+  }
+
+  private spawnPub(name: string, record: ServiceRecord, sup: Supervised): void {
+    const folder = this.folder(name)
+    // The same heap sizing as the image's entrypoint: V8 would size its heap from the machine, not the plan.
+    const oldSpace = Math.max(24, Math.floor((record.memoryMiB * 45) / 100))
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      PUB_HOST: this.opts.listenHost ?? this.opts.address,
+      PUB_PORT: String(record.port),
+      PUB_EXTERNAL_HOST: this.opts.address,
+      PUB_OWNER: record.owner,
+      PUB_PROVIDER: record.provider,
+      PUB_NAME: record.name ?? 'ButtCloud pub',
+      PUB_DATA: join(folder, 'data'),
+      PUB_KEY_FILE: join(folder, 'key'),
+      ...(this.opts.caps ? { PUB_CAPS: this.opts.caps } : {}),
+      ...this.opts.env,
+    }
+    const child = spawn(process.execPath, ['--max-semi-space-size=1', `--max-old-space-size=${oldSpace}`, this.pubMain], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    const task: ObservedTask = { state: 'running', health: 'starting', at: Date.now() }
+    sup.child = child
+    sup.startedWith = specKey(record)
+    sup.startedAt = task.at
+    pushTask(sup, task)
+    if (child.pid) writeFileSync(join(folder, 'pid'), String(child.pid))
+    let stdout = ''
+    let stderr = ''
+    child.stdout!.on('data', (chunk: Buffer) => {
+      stdout = (stdout + chunk.toString()).slice(-4096)
+      if (task.health === 'starting' && /"event":"ready"/.test(stdout)) task.health = 'healthy'
+    })
+    child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4096)))
+    child.once('exit', (code, signal) => {
+      const planned = sup.child !== child || sup.stopping !== undefined
+      sup.child = undefined
+      const ended: ObservedTask = { state: 'shutdown', at: Date.now() }
+      if (!planned) {
+        const exitCode = code ?? 128 + (signal === 'SIGKILL' ? 9 : signal === 'SIGABRT' ? 6 : 15)
+        ended.state = exitCode === 0 ? 'complete' : 'failed'
+        ended.exitCode = exitCode
+        // No cgroup here: running out of memory means V8 hitting the heap cap, which it says on stderr.
+        ended.oomKilled = /heap out of memory|Allocation failed/i.test(stderr)
+        const last = stderr.trim().split('\n').pop()
+        if (last) ended.error = last.slice(0, 300)
+      }
+      // The run ends as a task of its own, so the planner sees a failure even after a restart.
+      task.health = undefined
+      task.state = ended.state
+      task.at = ended.at
+      if (ended.exitCode !== undefined) task.exitCode = ended.exitCode
+      if (ended.oomKilled !== undefined) task.oomKilled = ended.oomKilled
+      if (ended.error !== undefined) task.error = ended.error
+      if (planned || this.closed) return
+      sup.crashes = Date.now() - sup.startedAt > STABLE_MS ? 1 : sup.crashes + 1
+      const backoff = this.opts.restartBackoff ?? { firstMs: 1000, maxMs: 60_000 }
+      const delay = Math.min(backoff.maxMs, backoff.firstMs * 2 ** (sup.crashes - 1))
+      this.opts.log?.(`pub ${name} exited (${ended.exitCode}); restarting in ${delay} ms`)
+      sup.restartTimer = setTimeout(() => {
+        sup.restartTimer = undefined
+        this.sync(name)
+      }, delay)
+      sup.restartTimer.unref()
+    })
+  }
+
+  /** End a service's process (SIGTERM, then SIGKILL after the grace period); resolves once it has exited. */
+  private stopChild(name: string): Promise<void> {
+    const sup = this.running.get(name)
+    const child = sup?.child
+    if (!sup || !child) return sup?.stopping ?? Promise.resolve()
+    sup.stopping ??= new Promise<void>((resolve) => {
+      const killer = setTimeout(() => child.kill('SIGKILL'), this.opts.stopGraceMs ?? 5000)
+      child.once('exit', () => {
+        clearTimeout(killer)
+        sup.stopping = undefined
+        resolve()
+      })
+      child.kill('SIGTERM')
+    })
+    return sup.stopping
+  }
+
+  /** A pub process left by a provider that died without stopping it: end it, so its port is free again. */
+  private endStray(name: string): void {
+    const pidFile = join(this.folder(name), 'pid')
+    let pid: number
+    try {
+      pid = Number(readFileSync(pidFile, 'utf8'))
+    } catch {
+      return
+    }
+    try {
+      // Only a process of this pub: the pub program, with this pub's data folder in its environment.
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')
+      if (cmdline.includes(this.pubMain) && environ.includes(`PUB_DATA=${join(this.folder(name), 'data')}`)) {
+        process.kill(pid, 'SIGKILL')
+        // The port is free once the process is gone; a short wait, since this runs once at start-up.
+        const until = Date.now() + 2000
+        while (existsSync(`/proc/${pid}`) && Date.now() < until) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20)
+      }
+    } catch {
+      // Gone already.
+    }
+    rmSync(pidFile, { force: true })
+  }
+
+  /* ---------- stats and backups ---------- */
+
+  async sampleStats(): Promise<StatsSample[]> {
+    const out: StatsSample[] = []
+    for (const [name, sup] of this.running) {
+      const record = this.services.get(name)
+      const pid = sup.child?.pid
+      if (!record || pid === undefined) continue
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+        // Fields after the command name (which may hold spaces) start at field 3; utime and stime are 14 and 15.
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+        const ticks = Number(fields[11]) + Number(fields[12])
+        const rss = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024
+        out.push({
+          request: record.request,
+          at: Date.now(),
+          instance: `${pid}@${sup.startedAt}`,
+          startedAt: sup.startedAt,
+          cpuNanos: (ticks / CLK_TCK) * 1e9,
+          memoryBytes: rss,
+          memoryLimitBytes: record.memoryMiB * MiB,
+        })
+      } catch {
+        // Exited between listing and reading.
+      }
+    }
+    return out
+  }
+
+  async backup(request: MsgId, hub: string, file: string): Promise<BackupArchive> {
+    this.assertHub(hub)
+    const data = join(this.folder(objectName(request)), 'data')
+    if (!existsSync(data)) throw new Error(`pub ${request} has no data folder`)
+    await new Promise<void>((resolvePromise, reject) => {
+      // The unix socket is no data, and tar cannot archive it.
+      const tar = spawn('tar', ['-czf', file, '--exclude=./socket', '-C', data, '.'], { stdio: ['ignore', 'ignore', 'pipe'] })
+      let err = ''
+      tar.stderr.on('data', (c: Buffer) => (err += c.toString()))
+      tar.once('error', reject)
+      tar.once('exit', (code) => (code === 0 ? resolvePromise() : reject(new Error(`tar exited ${code}: ${err.trim().slice(0, 200)}`))))
+    })
+    return { file, bytes: statSync(file).size }
+  }
+
+  isUnreachable(): boolean {
+    // Nothing to reach: the local runtime is this process.
+    return false
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    for (const sup of this.running.values()) if (sup.restartTimer) clearTimeout(sup.restartTimer)
+    await Promise.all([...this.running.keys()].map((name) => this.stopChild(name)))
+  }
+}
+
+/** The fields that, when changed, need a new process. */
+function specKey(s: ServiceRecord): string {
+  return JSON.stringify([s.port, s.imageVersion, s.memoryMiB, s.forceUpdate, s.name ?? '', s.owner])
+}
+
+function pushTask(sup: Supervised, task: ObservedTask): void {
+  sup.tasks.unshift(task)
+  if (sup.tasks.length > TASKS_KEPT) sup.tasks.length = TASKS_KEPT
+}
+
+/** Write JSON whole (temp file and rename), so a crash never leaves half a spec. */
+function writeJson(path: string, value: unknown): void {
+  const tmp = `${path}.tmp`
+  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 })
+  renameSync(tmp, path)
+}

@@ -1,0 +1,59 @@
+/**
+ * What the orchestrator needs from whatever runs pubs (Swarm, local child processes): the planner's four list
+ * calls to observe, one operation per kind of change, and per-node samples for stats. Drivers convert their own
+ * data into these shapes at their edge, so the orchestrator and the planner never see Docker's.
+ */
+import type { FeedId, MsgId } from '../protocol/ids.js'
+import type { ObservedReader, ServiceSpec } from '../planner/index.js'
+import type { SsbKeys } from '../ssb/adapter.js'
+
+/** Who a pub is and who may command it: what a driver needs beyond the spec to start one. */
+export interface PubIdentity {
+  /** The pub's own keys (derived; handed over as a secret or a 0600 file, never in env, labels or logs). */
+  keys: SsbKeys
+  /** The provider: a master on the pub, so it can make invites. */
+  provider: FeedId
+}
+
+/** One reading of one running pub. Counters are cumulative since `instance` started. */
+export interface StatsSample {
+  request: MsgId
+  at: number
+  /** The container or process the counters belong to: a change means the pub restarted. */
+  instance: string
+  /** When that instance started (ms since the epoch). */
+  startedAt: number
+  cpuNanos: number
+  memoryBytes: number
+  memoryLimitBytes: number
+  /** Undefined where the driver cannot attribute traffic to one pub (host networking). */
+  rxBytes?: number
+  txBytes?: number
+}
+
+/** A finished backup archive on the provider's disk. */
+export interface BackupArchive {
+  file: string
+  bytes: number
+}
+
+export interface PubDriver extends ObservedReader {
+  /** Shown to owners and the operator ("swarm", "local"). */
+  readonly name: string
+  /** Make sure the pub's data volume exists on its hub (safe to repeat). */
+  createVolume(request: MsgId, hub: string): Promise<void>
+  createService(spec: ServiceSpec, pub: PubIdentity): Promise<void>
+  /** Write back the whole spec over the service read now (read-modify-write with the version read). */
+  updateService(serviceId: string, spec: ServiceSpec, pub: PubIdentity): Promise<void>
+  /** Remove one of our services (and its key secret when no other service of the pub uses it). */
+  removeService(request: MsgId, serviceId: string): Promise<void>
+  /** Delete a destroyed pub's volume on its hub; refuses volumes that are not ours. */
+  purgeVolume(request: MsgId, hub: string, volumeName: string): Promise<void>
+  /** One sample of every running pub, node by node. */
+  sampleStats(): Promise<StatsSample[]>
+  /** Archive the pub's data folder (a gzipped tar) into `file`. */
+  backup(request: MsgId, hub: string, file: string): Promise<BackupArchive>
+  /** True when `err` says the engine itself cannot be reached (as opposed to one operation failing). */
+  isUnreachable(err: unknown): boolean
+  close(): Promise<void>
+}

@@ -1,0 +1,126 @@
+/**
+ * From the provider's settings to a runtime: nothing (`none`), child processes on this machine (`local`) or Docker
+ * Swarm (`swarm`). Defaults live here, next to the one place that uses them.
+ */
+import { readFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import Docker from 'dockerode'
+import { ensurePubImage } from '../../pub/image/build.js'
+import type { RuntimeFactory } from '../control/runtime.js'
+import { createLocalDriver } from '../drivers/local.js'
+import { createSwarmDriver } from '../drivers/swarm.js'
+import type { Capacity } from '../planner/index.js'
+import type { ProviderSettings } from '../provider/settings.js'
+import type { PubDriver } from './driver.js'
+import { createOrchestratorRuntime, type OrchestratorOptions } from './runtime.js'
+
+const DAY = 24 * 3600_000
+const here = dirname(fileURLToPath(import.meta.url))
+const ROOT = here.includes(join('dist', 'src')) ? resolve(here, '../../..') : resolve(here, '../..')
+
+/** The seed's sizing: a 15 GiB hub with 1 GiB kept free; ports clear of the provider's own 8118/8119. */
+export const RUNTIME_DEFAULTS = {
+  hubMemoryMiB: 15 * 1024,
+  headroomMiB: 1024,
+  ports: { first: 8200, last: 8999 },
+  retentionMs: 30 * DAY,
+  // A probe starts a node process in the pub (~70 ms of CPU): every 10 s is ~0.7% of a core per pub.
+  healthIntervalMs: 10_000,
+  settleMs: 15_000,
+  statsIntervalMs: 5 * 60_000,
+  backupTtlMs: 7 * DAY,
+} as const
+
+/** This checkout's version: the tag `ensurePubImage` gives the image it builds. */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version
+}
+
+/** A Docker client for `unix:///path`, a bare socket path, or `tcp://host:port`, pinned to API 1.41 (Engine 20.10). */
+export function dockerClient(endpoint: string): Docker {
+  const common = { version: 'v1.41', timeout: 30_000 }
+  if (endpoint.startsWith('tcp://') || endpoint.startsWith('http://')) {
+    const url = new URL(endpoint.replace(/^tcp:/, 'http:'))
+    return new Docker({ ...common, host: url.hostname, port: Number(url.port || 2375), protocol: 'http' })
+  }
+  return new Docker({ ...common, socketPath: endpoint.replace(/^unix:\/\//, '') })
+}
+
+/** Where the capacity report is written (read by `node dist/src/provider/capacity.js`). */
+export function capacityReportFile(settings: Pick<ProviderSettings, 'path'>): string {
+  return join(settings.path, 'capacity.json')
+}
+
+/** The capacity settings the planner packs by. */
+export function capacityFromSettings(settings: ProviderSettings): Capacity {
+  const r = settings.runtime
+  const capacity: Capacity = {
+    hubMemoryMiB: r.hubMemoryMiB ?? RUNTIME_DEFAULTS.hubMemoryMiB,
+    headroomMiB: r.headroomMiB ?? RUNTIME_DEFAULTS.headroomMiB,
+    ports: r.ports ?? RUNTIME_DEFAULTS.ports,
+    retentionMs: r.retentionMs ?? RUNTIME_DEFAULTS.retentionMs,
+  }
+  if (r.hubPrice) capacity.hubPrice = r.hubPrice
+  return capacity
+}
+
+/** The driver the settings ask for (undefined for `none`). */
+export function driverFromSettings(settings: ProviderSettings, log: (line: string) => void = () => undefined): PubDriver | undefined {
+  const r = settings.runtime
+  const caps = settings.caps ?? undefined
+  if (r.kind === 'local') {
+    const address = r.hubAddress ?? settings.externalHost ?? settings.host
+    return createLocalDriver({
+      dir: join(settings.path, 'pubs'),
+      address,
+      listenHost: r.listenHost ?? address,
+      ...(r.hubMemoryMiB !== undefined ? { memoryMiB: r.hubMemoryMiB } : {}),
+      ...(caps ? { caps } : {}),
+      ...(r.env ? { env: r.env } : {}),
+      ...(r.stopGraceMs !== undefined ? { stopGraceMs: r.stopGraceMs } : {}),
+      log,
+    })
+  }
+  if (r.kind === 'swarm') {
+    const docker = dockerClient(r.docker ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock')
+    return createSwarmDriver({
+      docker,
+      hubEngines: (r.hubEngines ?? []).map(dockerClient),
+      listenHost: r.listenHost ?? '0.0.0.0',
+      ...(r.hubAddress ? { hubAddress: r.hubAddress } : {}),
+      ...(caps ? { caps } : {}),
+      ...(r.env ? { env: r.env } : {}),
+      healthIntervalMs: r.healthIntervalMs ?? RUNTIME_DEFAULTS.healthIntervalMs,
+      ...(r.stopGraceMs !== undefined ? { stopGraceMs: r.stopGraceMs } : {}),
+      ...(r.restartDelayMs !== undefined ? { restartDelayMs: r.restartDelayMs } : {}),
+      ...(r.buildImage ?? true ? { prepare: () => ensurePubImage(docker) } : {}),
+    })
+  }
+  return undefined
+}
+
+/** The runtime for `settings.runtime.kind`, or undefined when the provider runs no pubs (`none`). */
+export function runtimeFromSettings(settings: ProviderSettings): RuntimeFactory | undefined {
+  const r = settings.runtime
+  if (r.kind === 'none') return undefined
+  return (host) => {
+    // Built only now: the local driver starts the pubs it finds on disk, which must wait for the provider.
+    const driver = driverFromSettings(settings, host.log)!
+    const options: OrchestratorOptions = {
+      driver,
+      capacity: capacityFromSettings(settings),
+      defaultImageVersion: r.imageVersion ?? (r.kind === 'local' ? settings.buttcloud.versions?.[0] : undefined) ?? packageVersion(),
+      settleMs: r.settleMs ?? RUNTIME_DEFAULTS.settleMs,
+      stats: { sampleIntervalMs: r.statsIntervalMs ?? RUNTIME_DEFAULTS.statsIntervalMs },
+      reportFile: capacityReportFile(settings),
+      backups: {
+        dir: join(settings.path, 'backups'),
+        baseUrl: r.backupUrl ?? `${settings.web.publicUrl.replace(/\/+$/, '')}/backups`,
+        ttlMs: r.backupTtlMs ?? RUNTIME_DEFAULTS.backupTtlMs,
+      },
+      ...(settings.caps ? { caps: settings.caps } : {}),
+    }
+    return createOrchestratorRuntime(options)(host)
+  }
+}

@@ -1,0 +1,370 @@
+/**
+ * The orchestrator runtime: the control plane's PubRuntime on top of the pure planner and a driver.
+ *
+ * One reconcile is one pass: read observed state once (four list calls, whatever the number of pubs), plan,
+ * execute, and read again only if something changed. Placements the pass recorded are durable once
+ * `recordPlacement` resolves, so the pass plans a second round on them instead of waiting a whole pass to create
+ * the service. Pubs whose service this pass created or changed are then watched for a bounded time, so the owner
+ * hears "up" from this pass rather than from the next scheduled one. Backoff on errors is the plugin's: reconcile
+ * throws only when the engine is unreachable.
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Observation, Observations } from '../control/observation.js'
+import type { PubRecord } from '../control/record.js'
+import type { PubRuntime, RuntimeFactory, RuntimeHost, RuntimePub } from '../control/runtime.js'
+import { createInvite } from '../drivers/pub-client.js'
+import { multiserverAddress, type InviteCode, type MsgId, type MultiserverAddress } from '../protocol/ids.js'
+import type { ReplyResult } from '../protocol/reply.js'
+import type { StatsSummary } from '../protocol/stats.js'
+import {
+  capacityReport,
+  planPass,
+  readObserved,
+  summarise,
+  toStatusFields,
+  type Action,
+  type Capacity,
+  type CapacityReport,
+  type CrashLoop,
+  type DesiredPub,
+  type Hub,
+  type Observed,
+  type ObservedPubState,
+  type ObservedService,
+} from '../planner/index.js'
+import { desiredPubs, PubKeyring } from './desired.js'
+import type { PubDriver } from './driver.js'
+import { createHandlers, execute, type ExecutionResult, type OperatorNotes } from './executor.js'
+import { DEFAULT_STATS_BOOK, StatsBook } from './stats.js'
+
+const MiB = 1024 * 1024
+
+export interface OrchestratorOptions {
+  driver: PubDriver
+  capacity: Capacity
+  /** The image version (tag) pubs run unless their owner upgraded to another. */
+  defaultImageVersion: string
+  crashLoop?: CrashLoop
+  /** How long a pass waits for pubs it created or changed to come up (0: report them as provisioning at once). */
+  settleMs?: number
+  /** How often it looks while it waits (each look is one observed read). */
+  settlePollMs?: number
+  /** Secret-handshake caps of the pubs' network, for invites (default: the main network). */
+  caps?: string
+  inviteTimeoutMs?: number
+  stats?: { sampleIntervalMs?: number; windowMs?: number; maxSamples?: number }
+  /** Where the operator's capacity report (and current notes) is written as JSON after each pass that changes it. */
+  reportFile?: string
+  /** Backups: archives go to `dir`, owners get `${baseUrl}/<token>.tar.gz`, files are deleted after `ttlMs`. */
+  backups?: { dir: string; baseUrl: string; ttlMs: number }
+}
+
+/** What the report file holds: the capacity report with the notes of the pass that wrote it. */
+export interface CapacitySnapshot {
+  at: number
+  runtime: string
+  report: CapacityReport
+  notes: string[]
+}
+
+/** The orchestrator with in-process extras for the operator tools and tests. */
+export interface OrchestratorRuntime extends PubRuntime {
+  /** The latest capacity report and notes (undefined before the first pass). */
+  capacity(): CapacitySnapshot | undefined
+  /** The actions the last pass ran, for tests and the operator. */
+  lastActions(): readonly Action[]
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+const NO_STATUSES = new Map()
+
+/** Build a RuntimeFactory (the plugin's seam) that runs pubs through `opts.driver`. */
+export function createOrchestratorRuntime(opts: OrchestratorOptions): RuntimeFactory & ((host: RuntimeHost) => OrchestratorRuntime) {
+  return (host) => new Orchestrator(opts, host)
+}
+
+class Orchestrator implements OrchestratorRuntime {
+  readonly name: string
+  private readonly driver: PubDriver
+  private readonly keyring: PubKeyring
+  private readonly handlers
+  private readonly book: StatsBook
+  private readonly sampleIntervalMs: number
+  private sampler: NodeJS.Timeout | undefined
+  private sampling: Promise<void> | undefined
+  private lastSampleAt = 0
+  private samplerError: string | undefined
+  private closed = false
+  /** Notes of the pass under way and of the last one: a note is logged when it first appears. */
+  private notesNow = new Map<string, string>()
+  private notesBefore = new Map<string, string>()
+  private snapshot: CapacitySnapshot | undefined
+  private reportText = ''
+  private actions: Action[] = []
+  /** The last pass's view, for invites, stats and backups between passes. */
+  private desired = new Map<MsgId, DesiredPub>()
+  private hubs = new Map<string, Hub>()
+  private services = new Map<MsgId, ObservedService>()
+
+  constructor(
+    private readonly opts: OrchestratorOptions,
+    private readonly host: RuntimeHost,
+  ) {
+    this.driver = opts.driver
+    this.name = opts.driver.name
+    this.keyring = new PubKeyring(host.providerKeys)
+    const notes: OperatorNotes = { note: (key, line) => this.notesNow.set(key, line) }
+    this.handlers = createHandlers({ driver: this.driver, host, keyring: this.keyring, notes })
+    this.book = new StatsBook({
+      windowMs: opts.stats?.windowMs ?? DEFAULT_STATS_BOOK.windowMs,
+      maxSamples: opts.stats?.maxSamples ?? DEFAULT_STATS_BOOK.maxSamples,
+    })
+    this.sampleIntervalMs = opts.stats?.sampleIntervalMs ?? 5 * 60_000
+    if (this.sampleIntervalMs > 0) {
+      this.sampler = setInterval(() => void this.sample().catch(() => undefined), this.sampleIntervalMs)
+      this.sampler.unref()
+    }
+  }
+
+  async reconcile(pubs: readonly RuntimePub[], now: number): Promise<Observations> {
+    if (this.closed) throw new Error(`the ${this.name} runtime is closed`)
+    const started = Date.now()
+    const clock = () => now + (Date.now() - started)
+    let desired = desiredPubs(pubs, this.keyring, { defaultImageVersion: this.opts.defaultImageVersion })
+    const requests = new Set(desired.map((d) => d.request))
+    this.keyring.retain(requests)
+    this.book.retain(requests)
+    this.notesNow = new Map()
+
+    let observed = await readObserved(this.driver)
+    let pass = planPass({ desired, observed, capacity: this.opts.capacity, now, posted: NO_STATUSES, crashLoop: this.opts.crashLoop })
+    let result = await this.run(pass.actions)
+    const touched = new Map<MsgId, 'created' | 'updated'>()
+    noteTouched(result, touched)
+    let changed = result.done.length > 0
+    const ran = [...pass.actions]
+
+    // Placements are durable once recorded: plan again on them now rather than one scheduled pass later.
+    const placed = new Map<MsgId, { hub: string; port: number }>()
+    for (const a of result.done) if (a.kind === 'record-placement') placed.set(a.request, { hub: a.hub, port: a.port })
+    if (placed.size > 0) {
+      desired = desired.map((d) => (placed.has(d.request) ? { ...d, placement: placed.get(d.request)! } : d))
+      observed = await readObserved(this.driver)
+      pass = planPass({ desired, observed, capacity: this.opts.capacity, now, posted: NO_STATUSES, crashLoop: this.opts.crashLoop })
+      result = await this.run(pass.actions)
+      noteTouched(result, touched)
+      changed ||= result.done.length > 0
+      ran.push(...pass.actions)
+    }
+
+    let states = pass.states
+    if (changed) {
+      observed = await readObserved(this.driver)
+      states = summarise(desired, observed, { now: clock(), plan: pass.actions, crashLoop: this.opts.crashLoop })
+    }
+    if (touched.size > 0 && (this.opts.settleMs ?? 15_000) > 0) {
+      ;({ observed, states } = await this.settle(desired, observed, states, touched, pass.actions, clock))
+    }
+
+    this.actions = ran
+    this.remember(desired, observed)
+    this.finishNotes()
+    this.updateReport(desired, observed, Date.now())
+    return this.observations(desired, states)
+  }
+
+  private run(actions: readonly Action[]): Promise<ExecutionResult> {
+    return execute(actions, this.handlers, { isUnreachable: (err) => this.driver.isUnreachable(err), log: this.host.log })
+  }
+
+  /**
+   * Watch the pubs this pass created or changed until none is on its way up, or the bound passes. A changed pub
+   * that was up must first be seen not up (its old task stopping), or an update read back before Swarm acts on it
+   * would look finished.
+   */
+  private async settle(
+    desired: DesiredPub[],
+    observed: Observed,
+    states: Map<MsgId, ObservedPubState>,
+    touched: Map<MsgId, 'created' | 'updated'>,
+    plan: readonly Action[],
+    clock: () => number,
+  ): Promise<{ observed: Observed; states: Map<MsgId, ObservedPubState> }> {
+    const deadline = Date.now() + (this.opts.settleMs ?? 15_000)
+    const pollMs = this.opts.settlePollMs ?? 200
+    const seenNotUp = new Set<MsgId>()
+    for (;;) {
+      let waiting = false
+      for (const [request, how] of touched) {
+        const state = states.get(request)?.state
+        if (state !== 'up') seenNotUp.add(request)
+        if (state === 'provisioning' || (how === 'updated' && state === 'up' && !seenNotUp.has(request))) waiting = true
+      }
+      if (!waiting || Date.now() + pollMs > deadline || this.closed) return { observed, states }
+      await sleep(pollMs)
+      observed = await readObserved(this.driver)
+      states = summarise(desired, observed, { now: clock(), plan, crashLoop: this.opts.crashLoop })
+    }
+  }
+
+  private remember(desired: readonly DesiredPub[], observed: Observed): void {
+    this.desired = new Map(desired.map((d) => [d.request, d]))
+    this.hubs = new Map(observed.hubs.map((h) => [h.id, h]))
+    this.services = new Map(observed.services.map((s) => [s.request, s]))
+  }
+
+  /** Log the notes that are new since the last pass; keep the current set for the report. */
+  private finishNotes(): void {
+    for (const [key, line] of this.notesNow) if (this.notesBefore.get(key) !== line) this.host.log(line)
+    this.notesBefore = this.notesNow
+  }
+
+  private updateReport(desired: readonly DesiredPub[], observed: Observed, at: number): void {
+    const report = capacityReport(desired, observed, this.opts.capacity)
+    const notes = [...this.notesNow.values()].sort()
+    const text = JSON.stringify({ report, notes })
+    this.snapshot = { at, runtime: this.name, report, notes }
+    if (text === this.reportText || !this.opts.reportFile) return
+    this.reportText = text
+    try {
+      // Written whole and renamed, so the CLI never reads half a report.
+      const tmp = `${this.opts.reportFile}.tmp`
+      writeFileSync(tmp, `${JSON.stringify(this.snapshot, null, 2)}\n`)
+      renameSync(tmp, this.opts.reportFile)
+    } catch (err) {
+      this.host.log(`could not write the capacity report ${this.opts.reportFile}: ${err instanceof Error ? err.message : err}`)
+    }
+  }
+
+  /** Where a pub can be reached, when its placement and hub are known. */
+  private addressOf(pub: DesiredPub): MultiserverAddress | undefined {
+    const hubId = pub.placement?.hub ?? this.services.get(pub.request)?.hub
+    const port = pub.placement?.port ?? this.services.get(pub.request)?.port
+    const hub = hubId === undefined ? undefined : this.hubs.get(hubId)
+    return hub && port !== undefined ? multiserverAddress(hub.address, port, pub.pubId) : undefined
+  }
+
+  private observations(desired: readonly DesiredPub[], states: Map<MsgId, ObservedPubState>): Observations {
+    const out = new Map<string, Observation>()
+    for (const pub of desired) {
+      const state = states.get(pub.request)
+      if (!state) continue
+      const fields = toStatusFields(state)
+      const obs: Observation = { state: fields.state }
+      if (fields.reason !== undefined) obs.reason = fields.reason
+      // The pub's id and address are known from its placement (the key is derived), so owners see them early.
+      const address = state.state === 'up' ? (state.address ?? this.addressOf(pub)) : this.addressOf(pub)
+      if (address && state.state !== 'destroyed' && state.state !== 'queued') obs.pub = { id: pub.pubId, address }
+      out.set(pub.request, obs)
+    }
+    return out
+  }
+
+  /** The pub's address as of the last pass; throws when it has none yet. */
+  private requireAddress(record: PubRecord): MultiserverAddress {
+    const pub = this.desired.get(record.request)
+    const address = pub ? this.addressOf(pub) : undefined
+    if (!address) throw new Error(`pub ${record.request} has no place to run yet`)
+    return address
+  }
+
+  async invite(record: PubRecord, uses: number): Promise<InviteCode> {
+    const address = this.requireAddress(record)
+    return createInvite(this.host.providerKeys, address, {
+      uses,
+      ...(this.opts.caps ? { caps: this.opts.caps } : {}),
+      timeoutMs: this.opts.inviteTimeoutMs ?? 10_000,
+    })
+  }
+
+  /** One round of samples from every node, at most one round at a time. */
+  private sample(): Promise<void> {
+    this.sampling ??= this.driver
+      .sampleStats()
+      .then(
+        (samples) => {
+          this.book.add(samples)
+          this.lastSampleAt = Date.now()
+          this.samplerError = undefined
+        },
+        (err: unknown) => {
+          const reason = err instanceof Error ? err.message : String(err)
+          if (reason !== this.samplerError) this.host.log(`stats sampling failed: ${reason}`)
+          this.samplerError = reason
+          throw err
+        },
+      )
+      .finally(() => (this.sampling = undefined))
+    return this.sampling
+  }
+
+  async stats(record: PubRecord): Promise<StatsSummary> {
+    // "Reply now": a fresh reading unless the last round is only seconds old.
+    if (Date.now() - this.lastSampleAt > 10_000) await this.sample()
+    const pub = this.desired.get(record.request)
+    const running = this.services.get(record.request)?.tasks.find((t) => t.state === 'running')
+    return this.book.summary(record.request, Date.now(), {
+      limitBytes: (pub?.memoryMiB ?? 0) * MiB,
+      ...(running ? { uptimeSeconds: Math.max(0, Math.floor((Date.now() - running.at) / 1000)) } : {}),
+    })
+  }
+
+  async backup(record: PubRecord): Promise<NonNullable<ReplyResult['backup']>> {
+    const cfg = this.opts.backups
+    if (!cfg) throw new Error('this provider does not offer backups (no backup folder and URL configured)')
+    const pub = this.desired.get(record.request)
+    const hub = pub?.placement?.hub ?? this.services.get(record.request)?.hub
+    if (hub === undefined) throw new Error(`pub ${record.request} has no data yet`)
+    mkdirSync(cfg.dir, { recursive: true, mode: 0o700 })
+    this.sweepBackups(cfg)
+    // The token is the only key to the archive: 128 random bits, never derived from the request.
+    const token = randomBytes(16).toString('hex')
+    const file = join(cfg.dir, `${token}.tar.gz`)
+    try {
+      const archive = await this.driver.backup(record.request, hub, file)
+      return { url: `${cfg.baseUrl.replace(/\/+$/, '')}/${token}.tar.gz`, expires: Date.now() + cfg.ttlMs, bytes: archive.bytes }
+    } catch (err) {
+      rmSync(file, { force: true })
+      throw err
+    }
+  }
+
+  /** Delete archives older than their time to live. */
+  private sweepBackups(cfg: NonNullable<OrchestratorOptions['backups']>): void {
+    const cutoff = Date.now() - cfg.ttlMs
+    for (const name of readdirSync(cfg.dir)) {
+      if (!name.endsWith('.tar.gz')) continue
+      const path = join(cfg.dir, name)
+      try {
+        if (statSync(path).mtimeMs < cutoff) rmSync(path, { force: true })
+      } catch {
+        // Gone already.
+      }
+    }
+  }
+
+  capacity(): CapacitySnapshot | undefined {
+    return this.snapshot
+  }
+
+  lastActions(): readonly Action[] {
+    return this.actions
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    if (this.sampler) clearInterval(this.sampler)
+    await this.sampling?.catch(() => undefined)
+    await this.driver.close()
+  }
+}
+
+/** Record which pubs a round created or changed into running: the pass waits for those to come up. */
+function noteTouched(result: ExecutionResult, touched: Map<MsgId, 'created' | 'updated'>): void {
+  for (const a of result.done) {
+    if (a.kind === 'create-service' && a.spec.replicas === 1) touched.set(a.spec.request, 'created')
+    else if (a.kind === 'update-service' && a.spec.replicas === 1) touched.set(a.spec.request, touched.get(a.spec.request) ?? 'updated')
+  }
+}
