@@ -191,6 +191,8 @@ export interface Sbot {
   conn: {
     connect(address: string, cb: Callback<unknown>): void
     disconnect(address: string, cb: Callback<unknown>): void
+    /** Keep a peer in ssb-conn's database, so its scheduler redials it. */
+    remember(address: string, data?: { type?: string; autoconnect?: boolean }): void
     peers(): Source<Array<[string, { key?: string; state?: string }]>>
   }
   ebt: { request(id: FeedId, replicate: boolean): void }

@@ -42,7 +42,9 @@ export async function startTestProvider(
   deps: PluginDeps = {},
   env: NodeJS.ProcessEnv = {},
 ): Promise<RunningProvider & { settings: ProviderSettings; stop(opts?: { keepData?: boolean }): Promise<void> }> {
-  const provider = await startProvider(settings, { log: () => undefined, ...deps }, env)
+  // BUTTCLOUD_TEST_LOG=1 shows the provider's log lines while debugging a test.
+  const log = process.env.BUTTCLOUD_TEST_LOG ? (line: string) => console.error(`[provider] ${line}`) : () => undefined
+  const provider = await startProvider(settings, { log, ...deps }, env)
   return {
     ...provider,
     settings,
@@ -78,6 +80,8 @@ export function startPeer(opts: { hops?: number } = {}): TestPeer {
 /** Join `peer` to a provider with an invite and keep a connection open (db2 peers don't redial by themselves). */
 export async function joinWithInvite(peer: Sbot, invite: string, address: string): Promise<void> {
   await call(peer.invite.accept!, invite)
+  // Remembered as a pub, ssb-conn's scheduler redials it if the connection drops (as on a loaded machine).
+  peer.conn.remember(address, { type: 'pub', autoconnect: true })
   await call(peer.conn.connect, address)
 }
 
