@@ -23,6 +23,10 @@ export interface ButtcloudPluginConfig {
   oneShotDeadlineMs: number
   /** Refusals (to strangers, malformed messages) one author gets before we stop answering them. */
   refusalsPerAuthor: number
+  /** A stats summary per running pub is posted at most this often (default: daily). 0 turns it off. */
+  statsIntervalMs: number
+  /** How often the owner's live stats stream samples. */
+  liveStatsMs: number
 }
 
 export const DEFAULT_PLUGIN_CONFIG: ButtcloudPluginConfig = {
@@ -36,6 +40,8 @@ export const DEFAULT_PLUGIN_CONFIG: ButtcloudPluginConfig = {
   maxBackoffMs: 60_000,
   oneShotDeadlineMs: 10 * 60_000,
   refusalsPerAuthor: 20,
+  statsIntervalMs: 24 * 3600_000,
+  liveStatsMs: 10_000,
 }
 
 /** Merge a (partial) config section over the defaults. */

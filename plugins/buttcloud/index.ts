@@ -9,17 +9,20 @@ import { checkOutgoing } from '../../src/protocol/parse.js'
 import type { FeedId } from '../../src/protocol/ids.js'
 import type { Offer } from '../../src/protocol/offer.js'
 import type { PubStatus } from '../../src/protocol/status.js'
-import { publish, pushable, type Sbot, type SbotPlugin, type Source, type SsbKeys } from '../../src/ssb/adapter.js'
+import { publish, pull, pushable, type Sbot, type SbotPlugin, type Source, type SsbKeys } from '../../src/ssb/adapter.js'
 import { buildOffer, pluginConfig, type ButtcloudPluginConfig } from './config.js'
 import { startIntake } from './intake.js'
 import { newPassMemory, runPass, type PaymentHooks, type Publisher } from './pass.js'
 import type { PaymentFact } from '../../src/protocol/payment.js'
+import type { StatsSummary } from '../../src/protocol/stats.js'
+import type { MsgId } from '../../src/protocol/ids.js'
 import { createScheduler } from './scheduler.js'
 import { summarise, type PubSummary } from './views.js'
 
 export const manifest = {
   myPubs: 'async',
   watch: 'source',
+  stats: 'source',
   listAll: 'async',
   health: 'async',
 } as const
@@ -28,6 +31,8 @@ export const manifest = {
 export interface ButtcloudApi {
   myPubs(cb: (err: Error | null, pubs?: PubSummary[]) => void): void
   watch(): Source<PubSummary>
+  /** Live stats of one of the caller's own pubs, sampled every `liveStatsMs`. */
+  stats(request: string): Source<StatsSummary>
   listAll(cb: (err: Error | null, pubs?: PubSummary[]) => void): void
   health(cb: (err: Error | null, health?: ProviderHealth) => void): void
   /** In-process only (not in the manifest): resolves once the log is read and one pass has run. */
@@ -67,7 +72,7 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
     version: '1.0.0',
     manifest: { ...manifest },
     // Strangers may ask only about their own pubs; listAll and health are for the operator (master).
-    permissions: { anonymous: { allow: ['myPubs', 'watch'] } },
+    permissions: { anonymous: { allow: ['myPubs', 'watch', 'stats'] } },
     init(sbot: Sbot, config: { keys: SsbKeys; buttcloud?: Partial<ButtcloudPluginConfig> }): ButtcloudApi {
       const cfg = pluginConfig(config.buttcloud)
       const now = deps.now ?? Date.now
@@ -182,6 +187,34 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
           const stream = pushable<PubSummary>(() => set.delete(stream))
           for (const r of ledger.recordsOf(caller)) stream.push(summarise(ledger, r))
           set.add(stream)
+          return stream.source
+        },
+        stats(this: { id?: FeedId } | undefined, request: string) {
+          const caller = this?.id ?? sbot.id
+          const record = typeof request === 'string' ? ledger.record(request as MsgId) : undefined
+          let timer: NodeJS.Timeout | undefined
+          let closed = false
+          const stream = pushable<StatsSummary>(() => {
+            closed = true
+            clearTimeout(timer)
+          })
+          if (!record || record.owner !== caller) {
+            // The same answer for "no such pub" and "not yours": nothing about other people's pubs leaks.
+            return pull.error(new Error('no such pub of yours'))
+          }
+          if (!runtime) return pull.error(new Error('this provider runs no pubs yet'))
+          const sample = async () => {
+            if (closed) return
+            try {
+              stream.push(await runtime.stats(record))
+            } catch (err) {
+              log(`live stats for ${record.request} failed: ${err instanceof Error ? err.message : String(err)}`)
+            }
+            if (closed) return
+            timer = setTimeout(sample, cfg.liveStatsMs)
+            timer.unref()
+          }
+          void sample()
           return stream.source
         },
         listAll(cb) {

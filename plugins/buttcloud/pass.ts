@@ -154,8 +154,40 @@ export async function runPass(deps: PassDeps, memory: PassMemory): Promise<void>
       recps: [record.owner, provider],
     })
     const posted = await deps.publisher.publish(content)
-    ledger.notePosted(record.request, posted.sequence, content)
+    ledger.notePosted(record.request, posted.sequence, content, deps.now())
     deps.onStatus?.(record.owner, content)
+  }
+
+  await postDueStats(deps, records)
+}
+
+/**
+ * One stats summary per running pub per interval (a day by default): bounded feed growth whatever the number of
+ * passes. The first one is due one interval after the pub came up, not at once.
+ */
+async function postDueStats(deps: PassDeps, records: readonly PubRecord[]): Promise<void> {
+  const { runtime, ledger, config } = deps
+  if (!runtime || config.statsIntervalMs <= 0) return
+  const now = deps.now()
+  for (const record of records) {
+    const last = ledger.lastPostedStatus(record.request)
+    if (last?.state !== 'up') continue
+    const since = ledger.lastStatsAt(record.request) ?? ledger.upSince(record.request) ?? now
+    if (now - since < config.statsIntervalMs) continue
+    try {
+      const summary = await runtime.stats(record)
+      const content = checkOutgoing('buttcloud/stats', {
+        type: 'buttcloud/stats',
+        version: 1,
+        request: record.request,
+        summary,
+        recps: [record.owner, ledger.provider],
+      })
+      await deps.publisher.publish(content)
+      ledger.noteStats(record.request, summary.window.to)
+    } catch (err) {
+      deps.log(`stats for ${record.request} failed: ${err instanceof Error ? err.message : String(err)}`)
+    }
   }
 }
 

@@ -27,6 +27,8 @@ export interface InvalidInbound {
 /** Something we published earlier, reduced to what later passes need. */
 export interface PostedStatus {
   sequence: number
+  /** When it was posted. */
+  at: number
   content: PubStatus
 }
 
@@ -50,6 +52,8 @@ export class ControlLedger {
   /** Payment facts per request, each event once. */
   private readonly paymentsByRequest = new Map<MsgId, PaymentFact[]>()
   private readonly paymentEvents = new Set<string>()
+  /** End of the window of the last stats summary posted per pub. */
+  private readonly lastStats = new Map<MsgId, number>()
   private readonly cache = new Map<MsgId, PubRecord>()
   /** Requests whose record may have changed since the last `takeDirty()`. */
   private dirty = new Set<MsgId>()
@@ -102,7 +106,7 @@ export class ControlLedger {
       case 'buttcloud/status': {
         if (msg.author !== this.ctx.provider) return true
         const prev = this.lastStatus.get(c.request)
-        if (!prev || prev.sequence < msg.sequence) this.lastStatus.set(c.request, { sequence: msg.sequence, content: c })
+        if (!prev || prev.sequence < msg.sequence) this.lastStatus.set(c.request, { sequence: msg.sequence, at: msg.timestamp, content: c })
         if (c.state === 'up' && c.invite) this.firstUpSent.add(c.request)
         return true
       }
@@ -123,6 +127,12 @@ export class ControlLedger {
         this.paymentEvents.add(fact.event)
         this.paymentsByRequest.set(fact.request, [...(this.paymentsByRequest.get(fact.request) ?? []), fact])
         this.touch(fact.request)
+        return true
+      }
+      case 'buttcloud/stats': {
+        if (msg.author !== this.ctx.provider) return true
+        const at = c.summary.window.to
+        if ((this.lastStats.get(c.request) ?? -1) < at) this.lastStats.set(c.request, at)
         return true
       }
       case 'buttcloud/offer':
@@ -186,10 +196,16 @@ export class ControlLedger {
   }
 
   /** Note a status we just published (the log will confirm it later; `add` ignores the duplicate). */
-  notePosted(request: MsgId, sequence: number, content: PubStatus): void {
+  notePosted(request: MsgId, sequence: number, content: PubStatus, at: number): void {
     const prev = this.lastStatus.get(request)
-    if (!prev || prev.sequence < sequence) this.lastStatus.set(request, { sequence, content })
+    if (!prev || prev.sequence < sequence) this.lastStatus.set(request, { sequence, at, content })
     if (content.state === 'up' && content.invite) this.firstUpSent.add(request)
+  }
+
+  /** When the pub's current "up" began, if it is up. */
+  upSince(request: MsgId): number | undefined {
+    const last = this.lastStatus.get(request)
+    return last?.content.state === 'up' ? last.at : undefined
   }
 
   hasSentFirstInvite(request: MsgId): boolean {
@@ -209,6 +225,16 @@ export class ControlLedger {
   /** Has this payment event (Stripe event id, or a destroy command id) been recorded? */
   hasPaymentEvent(event: string): boolean {
     return this.paymentEvents.has(event)
+  }
+
+  /** When the last posted stats summary of this pub ended, if one was posted. */
+  lastStatsAt(request: MsgId): number | undefined {
+    return this.lastStats.get(request)
+  }
+
+  /** Note a stats summary we just published. */
+  noteStats(request: MsgId, windowEnd: number): void {
+    if ((this.lastStats.get(request) ?? -1) < windowEnd) this.lastStats.set(request, windowEnd)
   }
 
   latestOwnOffer(): Offer | undefined {

@@ -49,10 +49,13 @@ async function commandPub(u: TestPeer, providerId: string, request: MsgId, verb:
 }
 
 describe('provider control plane', () => {
-  it("init returns exactly the manifest's methods", () => {
+  it("init returns exactly the manifest's methods", async () => {
     const plugin = createButtcloudPlugin()
     expect(plugin.manifest).toEqual(manifest)
-    expect(Object.keys(manifest).sort()).toEqual(['health', 'listAll', 'myPubs', 'watch'])
+    const p = await provider()
+    for (const name of Object.keys(manifest)) expect(typeof (p.api as unknown as Record<string, unknown>)[name], name).toBe('function')
+    // Over muxrpc, exactly the manifest is exposed: nothing that changes state.
+    expect(Object.keys(manifest).sort()).toEqual(['health', 'listAll', 'myPubs', 'stats', 'watch'])
   })
 
   it('answers a request with a private status and carries out the owner commands', async () => {

@@ -1,0 +1,176 @@
+/**
+ * One pass of the control plane with a real ledger, a recording publisher and an in-memory runtime that throws
+ * on anything it was not set up for: first invites, one-shot commands, an unreachable engine, daily stats and
+ * payment holds.
+ */
+import { describe, expect, it } from 'vitest'
+import { ControlLedger } from '../../src/control/ledger.js'
+import type { Observation } from '../../src/control/observation.js'
+import type { PubRuntime, RuntimePub } from '../../src/control/runtime.js'
+import type { PubRecord } from '../../src/control/record.js'
+import { newPassMemory, runPass, type PassDeps } from '../../plugins/buttcloud/pass.js'
+import { pluginConfig } from '../../plugins/buttcloud/config.js'
+import { parseMessage, type Received, type StatsSummary } from '../../src/protocol/index.js'
+import { envelope, msgId, owner, provider } from '../support/samples.js'
+
+const ADDRESS = `net:127.0.0.1:20001~shs:${owner.slice(1, -8)}`
+const INVITE = `127.0.0.1:20001:${owner}~${Buffer.alloc(32, 1).toString('base64')}`
+const DAY = 24 * 3600_000
+
+function received(content: Record<string, unknown>, sequence: number, author = owner): Received {
+  const parsed = parseMessage(envelope(content, { author: author as any, sequence }), Boolean(content.recps))
+  if (!parsed.ok) throw new Error(parsed.reason)
+  return parsed.message
+}
+
+/** A runtime that does exactly what a test scripted and throws on anything else. */
+class ScriptedRuntime implements PubRuntime {
+  readonly name = 'scripted'
+  observations = new Map<string, Observation>()
+  failing: Error | undefined
+  seen: RuntimePub[][] = []
+  invites: Array<{ request: string; uses: number }> = []
+  stat: StatsSummary | undefined
+  async reconcile(pubs: readonly RuntimePub[]) {
+    this.seen.push([...pubs])
+    if (this.failing) throw this.failing
+    return this.observations
+  }
+  async invite(record: PubRecord, uses: number) {
+    this.invites.push({ request: record.request, uses })
+    return INVITE
+  }
+  async stats(record: PubRecord): Promise<StatsSummary> {
+    if (!this.stat) throw new Error(`stats for ${record.request} not scripted`)
+    return this.stat
+  }
+  async backup(): Promise<never> {
+    throw new Error('backup not scripted')
+  }
+  async close() {}
+}
+
+function setup(opts: { now?: () => number; payment?: PassDeps['payment'] } = {}) {
+  const ledger = new ControlLedger({ provider, plans: new Set(['free']), versions: new Set(['1']), pubsPerOwner: 3 })
+  const posted: Array<Record<string, any>> = []
+  const runtime = new ScriptedRuntime()
+  let seq = 0
+  const deps: PassDeps = {
+    ledger,
+    runtime,
+    config: pluginConfig({}),
+    now: opts.now ?? (() => 1_700_000_100_000),
+    log: () => undefined,
+    payment: opts.payment,
+    publisher: {
+      async publish(content) {
+        posted.push(content)
+        const key = msgId(`posted-${++seq}`)
+        // What the log would feed back: our own message, parsed.
+        ledger.add({ key, author: provider, sequence: seq, timestamp: deps.now(), private: true, content: content as any })
+        return { key, sequence: seq }
+      },
+    },
+  }
+  const memory = newPassMemory()
+  const req = received({ type: 'buttcloud/request', version: 1, provider, plan: 'free', recps: [owner, provider] }, 1)
+  ledger.add(req)
+  return { ledger, posted, runtime, deps, pass: () => runPass(deps, memory), req }
+}
+
+describe('a control-plane pass', () => {
+  it('posts "up" once, with a first invite, and nothing on a pass that changes nothing', async () => {
+    const { posted, runtime, pass, req } = setup()
+    runtime.observations.set(req.key, { state: 'up', pub: { id: owner, address: ADDRESS } })
+    await pass()
+    await pass()
+    expect(posted).toEqual([expect.objectContaining({ type: 'buttcloud/status', state: 'up', invite: INVITE, pub: { id: owner, address: ADDRESS } })])
+    expect(runtime.invites).toEqual([{ request: req.key, uses: 1 }])
+    expect(runtime.seen[0]).toEqual([expect.objectContaining({ intent: 'running', memoryMiB: 128 })])
+  })
+
+  it('answers an invite command with the runtime invite, once', async () => {
+    const { posted, runtime, pass, req, ledger } = setup()
+    runtime.observations.set(req.key, { state: 'up', pub: { id: owner, address: ADDRESS } })
+    ledger.add(received({ type: 'buttcloud/command', version: 1, request: req.key, verb: 'invite', args: { uses: 7 }, recps: [owner, provider] }, 2))
+    await pass()
+    await pass()
+    const replies = posted.filter((p) => p.type === 'buttcloud/reply')
+    expect(replies).toEqual([expect.objectContaining({ ok: true, result: { invite: INVITE } })])
+    expect(runtime.invites).toContainEqual({ request: req.key, uses: 7 })
+  })
+
+  it('says "down" while the engine is unreachable and "up" again, without a second invite', async () => {
+    const { posted, runtime, pass, req } = setup()
+    runtime.observations.set(req.key, { state: 'up', pub: { id: owner, address: ADDRESS } })
+    await pass()
+    runtime.failing = new Error('connect ENOENT /run/docker.sock')
+    await pass()
+    await pass()
+    runtime.failing = undefined
+    await pass()
+    expect(posted.map((p) => [p.state, p.invite !== undefined])).toEqual([
+      ['up', true],
+      ['down', false],
+      ['up', false],
+    ])
+    expect(posted[1]!.reason).toMatch(/engine is unreachable/)
+  })
+
+  it('keeps a failing one-shot pending until its deadline, then answers with the error', async () => {
+    let now = 1_700_000_100_000
+    const { posted, runtime, pass, req, ledger } = setup({ now: () => now })
+    runtime.observations.set(req.key, { state: 'up', pub: { id: owner, address: ADDRESS } })
+    const cmd = received({ type: 'buttcloud/command', version: 1, request: req.key, verb: 'backup', recps: [owner, provider] }, 2)
+    ledger.add(cmd)
+    await pass()
+    expect(posted.filter((p) => p.type === 'buttcloud/reply')).toEqual([])
+    now = cmd.timestamp + pluginConfig({}).oneShotDeadlineMs + 1
+    await pass()
+    expect(posted.filter((p) => p.type === 'buttcloud/reply')).toEqual([
+      expect.objectContaining({ ok: false, error: { code: 'internal', reason: expect.stringMatching(/backup failed: backup not scripted/) } }),
+    ])
+  })
+
+  it('posts one stats summary per day per running pub', async () => {
+    let now = 1_700_000_100_000
+    const { posted, runtime, pass, req } = setup({ now: () => now })
+    runtime.observations.set(req.key, { state: 'up', pub: { id: owner, address: ADDRESS } })
+    runtime.stat = {
+      window: { from: now, to: now + DAY },
+      samples: 3,
+      cpu: { avgPercent: 1, maxPercent: 2 },
+      memory: { avgBytes: 1, maxBytes: 2, limitBytes: 3 },
+      network: { rxBytes: 1, txBytes: 1 },
+      uptimeSeconds: 10,
+      restarts: 0,
+    }
+    await pass()
+    now += DAY - 1
+    await pass()
+    expect(posted.filter((p) => p.type === 'buttcloud/stats')).toHaveLength(0)
+    now += 2
+    await pass()
+    await pass()
+    expect(posted.filter((p) => p.type === 'buttcloud/stats')).toEqual([
+      expect.objectContaining({ request: req.key, recps: [owner, provider], summary: runtime.stat }),
+    ])
+  })
+
+  it('holds an unpaid pub: nothing for the runtime to run, and a private pay link for the owner', async () => {
+    const { posted, runtime, pass } = setup({
+      payment: {
+        standing: () => ({ state: 'unpaid', runAllowed: false, destroyDue: false }),
+        paymentUrl: (r) => `https://pay.example.org/pay/${r.request.length}`,
+        onDestroy: async () => {
+          throw new Error('not scripted')
+        },
+      },
+    })
+    await pass()
+    expect(runtime.seen[0]).toEqual([expect.objectContaining({ intent: 'hold' })])
+    expect(posted).toEqual([
+      expect.objectContaining({ state: 'awaiting-payment', paymentUrl: 'https://pay.example.org/pay/52', recps: [owner, provider] }),
+    ])
+  })
+})
