@@ -372,12 +372,12 @@ class LocalDriver implements PubDriver {
 
   /* ---------- stats and backups ---------- */
 
-  async sampleStats(): Promise<StatsSample[]> {
+  async sampleStats(only?: ReadonlySet<MsgId>): Promise<StatsSample[]> {
     const out: StatsSample[] = []
     for (const [name, sup] of this.running) {
       const record = this.services.get(name)
       const pid = sup.child?.pid
-      if (!record || pid === undefined) continue
+      if (!record || pid === undefined || (only && !only.has(record.request))) continue
       try {
         const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
         // Fields after the command name (which may hold spaces) start at field 3; utime and stime are 14 and 15.

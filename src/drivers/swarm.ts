@@ -506,11 +506,15 @@ class SwarmDriver implements PubDriver {
 
   /* ---------- stats and backups ---------- */
 
-  async sampleStats(): Promise<StatsSample[]> {
+  async sampleStats(only?: ReadonlySet<MsgId>): Promise<StatsSample[]> {
     const out: StatsSample[] = []
     const limit = Math.max(1, this.opts.statsConcurrency ?? 4)
+    const wanted = (c: DockerContainer) => {
+      const owner = ownership(c.Labels)
+      return owner.ours && (!only || only.has(owner.request))
+    }
     for (const { engine, containers } of await this.containersByEngine()) {
-      const running = containers.filter((c) => c.State === 'running' && ownership(c.Labels).ours)
+      const running = containers.filter((c) => c.State === 'running' && wanted(c))
       // A few at a time per node: a stats call costs the engine a cgroup read per container.
       for (let i = 0; i < running.length; i += limit) {
         const batch = await Promise.all(running.slice(i, i + limit).map((c) => this.sampleOne(engine, c)))

@@ -49,8 +49,8 @@ export interface PubDriver extends ObservedReader {
   removeService(request: MsgId, serviceId: string): Promise<void>
   /** Delete a destroyed pub's volume on its hub; refuses volumes that are not ours. */
   purgeVolume(request: MsgId, hub: string, volumeName: string): Promise<void>
-  /** One sample of every running pub, node by node. */
-  sampleStats(): Promise<StatsSample[]>
+  /** One sample of every running pub (or only of `only`), node by node. */
+  sampleStats(only?: ReadonlySet<MsgId>): Promise<StatsSample[]>
   /** Archive the pub's data folder (a gzipped tar) into `file`. */
   backup(request: MsgId, hub: string, file: string): Promise<BackupArchive>
   /** True when `err` says the engine itself cannot be reached (as opposed to one operation failing). */

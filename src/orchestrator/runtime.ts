@@ -13,7 +13,7 @@ import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } f
 import { join } from 'node:path'
 import type { Observation, Observations } from '../control/observation.js'
 import type { PubRecord } from '../control/record.js'
-import type { PubRuntime, RuntimeFactory, RuntimeHost, RuntimePub } from '../control/runtime.js'
+import type { PubRuntime, RuntimeHost, RuntimePub } from '../control/runtime.js'
 import { createInvite } from '../drivers/pub-client.js'
 import { multiserverAddress, type InviteCode, type MsgId, type MultiserverAddress } from '../protocol/ids.js'
 import type { ReplyResult } from '../protocol/reply.js'
@@ -79,9 +79,11 @@ export interface OrchestratorRuntime extends PubRuntime {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 const NO_STATUSES = new Map()
+/** A sample younger than this is fresh enough to answer a stats command with. */
+const FRESH_MS = 5_000
 
-/** Build a RuntimeFactory (the plugin's seam) that runs pubs through `opts.driver`. */
-export function createOrchestratorRuntime(opts: OrchestratorOptions): RuntimeFactory & ((host: RuntimeHost) => OrchestratorRuntime) {
+/** Build a RuntimeFactory (the plugin's seam; this one also gives the operator extras) that runs pubs through `opts.driver`. */
+export function createOrchestratorRuntime(opts: OrchestratorOptions): (host: RuntimeHost) => OrchestratorRuntime {
   return (host) => new Orchestrator(opts, host)
 }
 
@@ -94,14 +96,12 @@ class Orchestrator implements OrchestratorRuntime {
   private readonly sampleIntervalMs: number
   private sampler: NodeJS.Timeout | undefined
   private sampling: Promise<void> | undefined
-  private lastSampleAt = 0
   private samplerError: string | undefined
   private closed = false
   /** Notes of the pass under way and of the last one: a note is logged when it first appears. */
   private notesNow = new Map<string, string>()
   private notesBefore = new Map<string, string>()
   private snapshot: CapacitySnapshot | undefined
-  private reportText = ''
   private actions: Action[] = []
   /** The last pass's view, for invites, stats and backups between passes. */
   private desired = new Map<MsgId, DesiredPub>()
@@ -140,9 +140,10 @@ class Orchestrator implements OrchestratorRuntime {
 
     let observed = await readObserved(this.driver)
     let pass = planPass({ desired, observed, capacity: this.opts.capacity, now, posted: NO_STATUSES, crashLoop: this.opts.crashLoop })
+    let issuedAt = Date.now()
     let result = await this.run(pass.actions)
-    const touched = new Map<MsgId, 'created' | 'updated'>()
-    noteTouched(result, touched)
+    const touched = new Map<MsgId, Touched>()
+    noteTouched(result, pass.states, issuedAt, touched)
     let changed = result.done.length > 0
     const ran = [...pass.actions]
 
@@ -153,8 +154,9 @@ class Orchestrator implements OrchestratorRuntime {
       desired = desired.map((d) => (placed.has(d.request) ? { ...d, placement: placed.get(d.request)! } : d))
       observed = await readObserved(this.driver)
       pass = planPass({ desired, observed, capacity: this.opts.capacity, now, posted: NO_STATUSES, crashLoop: this.opts.crashLoop })
+      issuedAt = Date.now()
       result = await this.run(pass.actions)
-      noteTouched(result, touched)
+      noteTouched(result, pass.states, issuedAt, touched)
       changed ||= result.done.length > 0
       ran.push(...pass.actions)
     }
@@ -181,26 +183,28 @@ class Orchestrator implements OrchestratorRuntime {
 
   /**
    * Watch the pubs this pass created or changed until none is on its way up, or the bound passes. A changed pub
-   * that was up must first be seen not up (its old task stopping), or an update read back before Swarm acts on it
-   * would look finished.
+   * that was up is finished only once it has been seen not up (its old task stopping) or runs a task started
+   * after the change: an update read back before Swarm acts on it would otherwise look finished.
    */
   private async settle(
     desired: DesiredPub[],
     observed: Observed,
     states: Map<MsgId, ObservedPubState>,
-    touched: Map<MsgId, 'created' | 'updated'>,
+    touched: Map<MsgId, Touched>,
     plan: readonly Action[],
     clock: () => number,
   ): Promise<{ observed: Observed; states: Map<MsgId, ObservedPubState> }> {
     const deadline = Date.now() + (this.opts.settleMs ?? 15_000)
     const pollMs = this.opts.settlePollMs ?? 200
-    const seenNotUp = new Set<MsgId>()
+    const changed = new Set<MsgId>()
     for (;;) {
+      const services = new Map(observed.services.map((s) => [s.request, s]))
       let waiting = false
-      for (const [request, how] of touched) {
+      for (const [request, t] of touched) {
         const state = states.get(request)?.state
-        if (state !== 'up') seenNotUp.add(request)
-        if (state === 'provisioning' || (how === 'updated' && state === 'up' && !seenNotUp.has(request))) waiting = true
+        const newest = services.get(request)?.tasks[0]
+        if (!t.wasUp || state !== 'up' || (newest?.state === 'running' && newest.at >= t.since)) changed.add(request)
+        if (state === 'provisioning' || (state === 'up' && !changed.has(request))) waiting = true
       }
       if (!waiting || Date.now() + pollMs > deadline || this.closed) return { observed, states }
       await sleep(pollMs)
@@ -224,10 +228,9 @@ class Orchestrator implements OrchestratorRuntime {
   private updateReport(desired: readonly DesiredPub[], observed: Observed, at: number): void {
     const report = capacityReport(desired, observed, this.opts.capacity)
     const notes = [...this.notesNow.values()].sort()
-    const text = JSON.stringify({ report, notes })
     this.snapshot = { at, runtime: this.name, report, notes }
-    if (text === this.reportText || !this.opts.reportFile) return
-    this.reportText = text
+    // Written every pass (a few KB), so the report's age tells the operator when the provider last looked.
+    if (!this.opts.reportFile) return
     try {
       // Written whole and renamed, so the CLI never reads half a report.
       const tmp = `${this.opts.reportFile}.tmp`
@@ -279,14 +282,13 @@ class Orchestrator implements OrchestratorRuntime {
     })
   }
 
-  /** One round of samples from every node, at most one round at a time. */
+  /** One round of samples of every pub from every node, at most one round at a time. */
   private sample(): Promise<void> {
     this.sampling ??= this.driver
       .sampleStats()
       .then(
         (samples) => {
           this.book.add(samples)
-          this.lastSampleAt = Date.now()
           this.samplerError = undefined
         },
         (err: unknown) => {
@@ -301,8 +303,10 @@ class Orchestrator implements OrchestratorRuntime {
   }
 
   async stats(record: PubRecord): Promise<StatsSummary> {
-    // "Reply now": a fresh reading unless the last round is only seconds old.
-    if (Date.now() - this.lastSampleAt > 10_000) await this.sample()
+    // "Reply now": a fresh reading of this pub alone (a live stream asks often) unless its last is seconds old.
+    if (Date.now() - (this.book.lastAt(record.request) ?? 0) > FRESH_MS) {
+      this.book.add(await this.driver.sampleStats(new Set([record.request])))
+    }
     const pub = this.desired.get(record.request)
     const running = this.services.get(record.request)?.tasks.find((t) => t.state === 'running')
     return this.book.summary(record.request, Date.now(), {
@@ -361,10 +365,16 @@ class Orchestrator implements OrchestratorRuntime {
   }
 }
 
+/** A pub this pass created or changed into running: when, and whether it was up before. */
+interface Touched {
+  since: number
+  wasUp: boolean
+}
+
 /** Record which pubs a round created or changed into running: the pass waits for those to come up. */
-function noteTouched(result: ExecutionResult, touched: Map<MsgId, 'created' | 'updated'>): void {
+function noteTouched(result: ExecutionResult, before: Map<MsgId, ObservedPubState>, since: number, touched: Map<MsgId, Touched>): void {
   for (const a of result.done) {
-    if (a.kind === 'create-service' && a.spec.replicas === 1) touched.set(a.spec.request, 'created')
-    else if (a.kind === 'update-service' && a.spec.replicas === 1) touched.set(a.spec.request, touched.get(a.spec.request) ?? 'updated')
+    if ((a.kind !== 'create-service' && a.kind !== 'update-service') || a.spec.replicas !== 1) continue
+    if (!touched.has(a.spec.request)) touched.set(a.spec.request, { since, wasUp: before.get(a.spec.request)?.state === 'up' })
   }
 }

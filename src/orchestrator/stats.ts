@@ -48,6 +48,12 @@ export class StatsBook {
     for (const request of this.rings.keys()) if (!requests.has(request)) this.rings.delete(request)
   }
 
+  /** When the pub's newest sample was taken, if it has one. */
+  lastAt(request: MsgId): number | undefined {
+    const ring = this.rings.get(request)
+    return ring?.[ring.length - 1]?.at
+  }
+
   /** How many samples are held in all (for tests of the bound). */
   get size(): number {
     let n = 0

@@ -1,0 +1,190 @@
+/**
+ * In-memory fakes for orchestrator unit tests. Every fake throws on a call the test did not set up, so a test
+ * cannot pass by accident through a method nobody meant to reach.
+ */
+import { createHash } from 'node:crypto'
+import type { PubRecord } from '../../src/control/record.js'
+import type { RuntimeHost, RuntimePub } from '../../src/control/runtime.js'
+import type { MsgId } from '../../src/protocol/ids.js'
+import { labelsFor, objectName, type Hub, type ObservedTask, type ServiceListing, type ServiceSpec, type TaskListing, type VolumeListing } from '../../src/planner/index.js'
+import type { PubDriver, PubIdentity } from '../../src/orchestrator/driver.js'
+import { generateKeys, type SsbKeys } from '../../src/ssb/adapter.js'
+
+/** A message id derived from a label. */
+export const msgId = (label: string): MsgId => `%${createHash('sha256').update(label).digest('base64')}.sha256`
+
+/** A driver whose every method throws unless `impl` gives it. */
+export function strictDriver(impl: Partial<PubDriver>): PubDriver {
+  return new Proxy(impl as PubDriver, {
+    get(target, prop) {
+      if (prop in target) return target[prop as keyof PubDriver]
+      if (prop === 'then') return undefined
+      return () => {
+        throw new Error(`unexpected call: driver.${String(prop)}`)
+      }
+    },
+  })
+}
+
+export interface FakeHost extends RuntimeHost {
+  placements: Map<MsgId, { hub: string; port: number }>
+  lines: string[]
+}
+
+/** A host that records placements and log lines. */
+export function fakeHost(providerKeys: SsbKeys = generateKeys()): FakeHost {
+  const placements = new Map<MsgId, { hub: string; port: number }>()
+  const lines: string[] = []
+  return {
+    providerKeys,
+    providerId: providerKeys.id,
+    placements,
+    lines,
+    log: (line) => lines.push(line),
+    async recordPlacement(request, hub, port) {
+      placements.set(request, { hub, port })
+    },
+  }
+}
+
+/** A pub record as the fold would make it. */
+export function record(n: number, over: Partial<PubRecord> = {}): PubRecord {
+  return {
+    request: msgId(`request ${n}`),
+    owner: generateKeys().id,
+    provider: generateKeys().id,
+    plan: 'free',
+    name: `pub ${n}`,
+    requestedAt: 1_700_000_000_000 + n,
+    requestPrivate: true,
+    intent: 'running',
+    restartGeneration: 0,
+    commands: [],
+    ...over,
+  }
+}
+
+/** The RuntimePub the plugin would pass, with the host's recorded placement fed back as the plugin does. */
+export function runtimePub(r: PubRecord, host: FakeHost, intent: RuntimePub['intent'] = r.intent, memoryMiB = 128): RuntimePub {
+  const placement = host.placements.get(r.request)
+  return {
+    record: r,
+    intent,
+    memoryMiB,
+    ...(placement ? { placement } : {}),
+    ...(intent === 'destroyed' ? { destroyedAt: r.destroyedAt ?? 0 } : {}),
+  }
+}
+
+export const HUB: Hub = {
+  id: 'node-a',
+  name: 'hub-a',
+  address: 'hub-a.example.net',
+  memoryMiB: 4096,
+  foreignReservedMiB: 0,
+  availability: 'active',
+  ready: true,
+}
+
+interface FakeService {
+  listing: ServiceListing
+  tasks: ObservedTask[]
+  identity: PubIdentity
+}
+
+/**
+ * A stateful in-memory engine behind the PubDriver interface: services made from specs, tasks that come up after
+ * `startPolls` reads, volumes per hub. Counts every call, so tests can check how many reads a pass makes.
+ */
+export class FakeEngine {
+  hubs: Hub[] = [HUB]
+  services = new Map<string, FakeService>()
+  volumes = new Map<string, VolumeListing>()
+  calls: string[] = []
+  /** Reads of tasks a new task stays "starting" before it is healthy. */
+  startPolls = 0
+  private pollsLeft = new Map<string, number>()
+  unreachable = false
+  private nextId = 1
+
+  private call(name: string): void {
+    this.calls.push(name)
+    if (this.unreachable) throw Object.assign(new Error(`connect ECONNREFUSED /fake/docker.sock`), { code: 'ECONNREFUSED' })
+  }
+
+  driver(extra: Partial<PubDriver> = {}): PubDriver {
+    return strictDriver({
+      name: 'fake',
+      listHubs: async () => (this.call('listHubs'), this.hubs.map((h) => ({ ...h }))),
+      listServices: async () => (this.call('listServices'), [...this.services.values()].map((s) => ({ ...s.listing }))),
+      listTasks: async () => {
+        this.call('listTasks')
+        const out: TaskListing[] = []
+        for (const [id, s] of this.services) {
+          const left = this.pollsLeft.get(id) ?? 0
+          if (left > 0) this.pollsLeft.set(id, left - 1)
+          else if (s.tasks[0]?.health === 'starting') s.tasks[0].health = 'healthy'
+          for (const t of s.tasks) out.push({ ...t, serviceId: id })
+        }
+        return out
+      },
+      listVolumes: async () => (this.call('listVolumes'), [...this.volumes.values()]),
+      createVolume: async (request, hub) => {
+        this.call('createVolume')
+        this.volumes.set(`${hub}/${objectName(request)}`, { name: objectName(request), hub, labels: labelsFor(request), createdAt: 1 })
+      },
+      createService: async (spec, identity) => {
+        this.call('createService')
+        const id = `svc-${this.nextId++}`
+        this.services.set(id, { listing: listingOf(id, spec), tasks: [], identity })
+        this.run(id, spec)
+      },
+      updateService: async (id, spec, identity) => {
+        this.call('updateService')
+        const s = this.services.get(id)
+        if (!s) throw new Error(`no service ${id}`)
+        s.listing = listingOf(id, spec)
+        s.identity = identity
+        for (const t of s.tasks) if (t.state === 'running') t.state = 'shutdown'
+        this.run(id, spec)
+      },
+      removeService: async (_request, id) => {
+        this.call('removeService')
+        this.services.delete(id)
+      },
+      purgeVolume: async (_request, hub, name) => {
+        this.call('purgeVolume')
+        this.volumes.delete(`${hub}/${name}`)
+      },
+      isUnreachable: (err) => (err as { code?: string }).code === 'ECONNREFUSED',
+      close: async () => undefined,
+      ...extra,
+    })
+  }
+
+  private run(id: string, spec: ServiceSpec): void {
+    const s = this.services.get(id)!
+    if (spec.replicas === 0) return
+    s.tasks.unshift({ state: 'running', health: 'starting', at: Date.now() })
+    this.pollsLeft.set(id, this.startPolls)
+  }
+
+  /** The one service of a request. */
+  serviceOf(request: MsgId): FakeService | undefined {
+    return [...this.services.values()].find((s) => s.listing.labels['buttcloud.request'] === request)
+  }
+}
+
+function listingOf(id: string, spec: ServiceSpec): ServiceListing {
+  return {
+    id,
+    name: objectName(spec.request),
+    labels: labelsFor(spec.request),
+    hub: spec.hub,
+    port: spec.port,
+    imageVersion: spec.imageVersion,
+    memoryMiB: spec.memoryMiB,
+    replicas: spec.replicas,
+    forceUpdate: spec.forceUpdate,
+  }
+}
