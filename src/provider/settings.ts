@@ -103,7 +103,10 @@ export const RuntimeSettings = z.strictObject({
 export type RuntimeSettings = z.infer<typeof RuntimeSettings>
 
 /** Environment variables that override the file, and where they go. */
-export const ENV_OVERRIDES: Record<string, (s: Record<string, any>, v: string) => void> = {
+/** The settings file as read, before its schema has checked it. */
+type RawSettings = Record<string, unknown> & { web?: Record<string, unknown>; runtime?: Record<string, unknown> }
+
+export const ENV_OVERRIDES: Record<string, (s: RawSettings, v: string) => void> = {
   BUTTCLOUD_DATA: (s, v) => (s.path = v),
   BUTTCLOUD_HOST: (s, v) => (s.host = v),
   BUTTCLOUD_PORT: (s, v) => (s.port = Number(v)),
@@ -118,9 +121,9 @@ export const ENV_OVERRIDES: Record<string, (s: Record<string, any>, v: string) =
 
 /** Load settings from a file plus environment overrides; throws with a readable reason. */
 export function loadSettings(file = DEFAULT_CONFIG_FILE, env: NodeJS.ProcessEnv = process.env): ProviderSettings {
-  let raw: Record<string, any>
+  let raw: RawSettings
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'))
+    raw = JSON.parse(readFileSync(file, 'utf8')) as RawSettings
   } catch (err) {
     throw new Error(`cannot read provider config ${file}`, { cause: err })
   }
