@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks'
 import { closeSbot, createSbot, generateKeys, keysFileText, type Db2, type SsbKeys } from '../src/ssb/adapter.js'
 import { sbotConfig } from '../src/ssb/config.js'
 import { NO_RUNTIME_REASON } from '../src/control/status.js'
-import { isMain, printResult, type BenchResult } from './report.js'
+import { runAsMain, type BenchResult } from './report.js'
 
 const PUBS_PER_OWNER = 5
 const TARGET_MS = 10_000
@@ -94,15 +94,4 @@ export async function run(pubs = 10_000): Promise<BenchResult> {
   }
 }
 
-if (isMain(import.meta.url)) {
-  run(Number(process.argv[2] ?? 10_000)).then(
-    (result) => {
-      printResult(result)
-      process.exit(0)
-    },
-    (err) => {
-      console.error(err)
-      process.exit(1)
-    },
-  )
-}
+runAsMain(import.meta.url, () => run(Number(process.argv[2] ?? 10_000)))

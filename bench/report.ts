@@ -32,3 +32,18 @@ export function percentiles(values: number[]): { median: number; p95: number; mi
 export function isMain(url: string): boolean {
   return Boolean(process.argv[1]) && url === new URL(`file://${process.argv[1]}`).href
 }
+
+/** When `url` is the program being run, run the benchmark with `args` and print it; exit 1 on failure. */
+export function runAsMain(url: string, run: () => Promise<BenchResult>): void {
+  if (!isMain(url)) return
+  run().then(
+    (result) => {
+      printResult(result)
+      process.exit(0)
+    },
+    (err: unknown) => {
+      console.error(err)
+      process.exit(1)
+    },
+  )
+}

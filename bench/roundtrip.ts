@@ -8,7 +8,7 @@
 import { performance } from 'node:perf_hooks'
 import { drain, publish, pull, queryTypes, type SsbMsg } from '../src/ssb/adapter.js'
 import { joinWithInvite, startPeer, startTestProvider, testProviderSettings } from '../test/support/sbots.js'
-import { isMain, percentiles, printResult, type BenchResult } from './report.js'
+import { percentiles, runAsMain, type BenchResult } from './report.js'
 
 const TARGET_RATIO = 1.5
 
@@ -89,15 +89,4 @@ export async function run(iterations = 30): Promise<BenchResult> {
   }
 }
 
-if (isMain(import.meta.url)) {
-  run(Number(process.argv[2] ?? 30)).then(
-    (result) => {
-      printResult(result)
-      process.exit(0)
-    },
-    (err) => {
-      console.error(err)
-      process.exit(1)
-    },
-  )
-}
+runAsMain(import.meta.url, () => run(Number(process.argv[2] ?? 30)))
