@@ -12,7 +12,7 @@ import { firstStart, type FirstStartResult } from './first-start.js'
 import { IngestGate, ingestPacingPlugin, usePacedNet } from './ingest-pacing.js'
 import { whoamiOverSocket } from './health.js'
 import { generatedKeyPath, type PubSettings } from './settings.js'
-import { startWebView, type WebView } from './web-view.js'
+import type { WebView } from './web-view.js'
 
 /** A pub that is up: serving SSB on its port and unix socket, and the web view when switched on. */
 export interface RunningPub {
@@ -68,7 +68,8 @@ export async function startPub(settings: PubSettings): Promise<RunningPub> {
     const published = await firstStart(sbot, { name: settings.name, owner: settings.owner })
     await whoamiOverSocket(socketPath(settings.dataDir), 5000)
     const address = multiserverAddress(settings.externalHost, settings.port, sbot.id)
-    if (settings.web) web = await startWebView({ name: settings.name, id: sbot.id, address, owner: settings.owner }, settings.web)
+    // Imported only when switched on: hono and its server are a few MB of heap a pub without a web view never needs.
+    if (settings.web) web = await (await import('./web-view.js')).startWebView({ name: settings.name, id: sbot.id, address, owner: settings.owner }, settings.web)
     const webView = web
     return {
       sbot,

@@ -14,8 +14,10 @@ elif [ -r /sys/fs/cgroup/memory/memory.limit_in_bytes ]; then
   limit=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes)  # cgroup v1
 fi
 
-# Semi-spaces of 1 MB (V8's default grows to 16 MB each) cost little CPU for an I/O-bound pub.
-flags="--max-semi-space-size=1"
+# Semi-spaces of 1 MB (V8's default grows to 16 MB each) cost little CPU for an I/O-bound pub. Without the optimising
+# compiler (and with V8 sized for memory) an idle pub is ~6 MB smaller and ingests ~20% slower (bench/density.ts):
+# the right trade for a pub that is idle most of the time. PUB_V8_SIZE_FLAGS="" turns that part off.
+flags="--max-semi-space-size=1 ${PUB_V8_SIZE_FLAGS---no-opt --optimize-for-size}"
 case "$limit" in
   "" | max) ;;
   *)

@@ -19,7 +19,8 @@ const ssbKeys: {
   createSync(path: string, curve?: string): SsbKeys
 } = require('ssb-keys')
 const caps: { shs: string; sign: string | null } = require('ssb-caps')
-const ssbClient: (keys: SsbKeys, opts: object, cb: (err: Error | null, sbot: any) => void) => void = require('ssb-client')
+// Loaded on first use: a server that never dials out as a client (a hosted pub) saves its few MB of modules.
+const ssbClient = (keys: SsbKeys, opts: object, cb: (err: Error | null, sbot: any) => void): void => require('ssb-client')(keys, opts, cb)
 const pullStream: typeof import('pull-stream') = require('pull-stream')
 
 /** An ed25519 key pair in ssb-keys' format. */
