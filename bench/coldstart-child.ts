@@ -7,9 +7,8 @@
 import { performance } from 'node:perf_hooks'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { call, closeSbot, collect, createSbot, loadKeys, queryTypes } from '../src/ssb/adapter.js'
+import { call, closeSbot, createSbot, loadKeys } from '../src/ssb/adapter.js'
 import { sbotConfig } from '../src/ssb/config.js'
-import { SCHEMAS } from '../src/protocol/parse.js'
 import { startProvider } from '../src/provider/provider.js'
 import { ProviderSettings } from '../src/provider/settings.js'
 
@@ -30,12 +29,11 @@ if (mode === 'provider') {
   const ms = performance.now() - t0
   const rss = process.memoryUsage().rss
   const health = await call<{ messages: number }>(provider.api.health)
-  const ownBefore = meta as unknown as { providerMessages: number }
-  const own = (await collect(queryTypes(provider.sbot.db, Object.keys(SCHEMAS), { live: 'old' }))).filter(
-    (m) => m.value.author === provider.id && (m.value.content as { type?: string }).type !== 'buttcloud/offer',
-  ).length
+  // Messages published since the log was generated (only the offer, on the first start): compare sequences.
+  const state = await call<{ sequence: number }>(provider.sbot.getFeedState as (...a: unknown[]) => void, provider.id)
+  const published = state.sequence - (meta as unknown as { providerMessages: number }).providerMessages
   await provider.close()
-  console.log(JSON.stringify({ mode, ms, rss, pubs: all.length, messages: health.messages, published: own - ownBefore.providerMessages }))
+  console.log(JSON.stringify({ mode, ms, rss, pubs: all.length, messages: health.messages, published }))
 } else {
   // The floor: the same sbot stack opening the same log until its base index has caught up, reading nothing.
   const keys = loadKeys(join(dir, 'secret'))

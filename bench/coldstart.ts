@@ -78,7 +78,8 @@ export async function run(pubs = 10_000): Promise<BenchResult> {
     const firstStart = child('provider', dir)
     const restart = child('provider', dir)
     const mb = (b: number) => Math.round(b / 1024 / 1024)
-    const ok = (r: typeof restart) => r.ms < TARGET_MS && r.rss < TARGET_RSS && r.pubs === pubs && r.published === 0
+    // The only message a cold start may publish is the offer, once, on the very first start.
+    const ok = (r: typeof restart) => r.ms < TARGET_MS && r.rss < TARGET_RSS && r.pubs === pubs && r.published === 1
     return {
       name: 'coldstart',
       rows: [
