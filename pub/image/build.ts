@@ -57,6 +57,8 @@ interface Inputs {
   nodeBinary: string
   libraries: string[]
   busybox: string
+  /** binutils' strip, when installed. */
+  strip: string | undefined
   distFiles: string[]
   /** node_modules-relative package folders (e.g. `node_modules/a/node_modules/b`). */
   packages: string[]
@@ -67,13 +69,48 @@ interface Inputs {
 export async function ensurePubImage(docker: Docker, opts: { repoRoot?: string } = {}): Promise<PubImage> {
   const inputs = collectInputs(opts.repoRoot ?? findRepoRoot())
   const tag = `${PUB_IMAGE_REPO}:${inputs.version}`
-  try {
-    const existing = await docker.getImage(tag).inspect()
-    if (existing.Config?.Labels?.[INPUTS_LABEL] === inputs.hash) return { tag, id: existing.Id, sizeBytes: existing.Size, built: false }
-  } catch {
-    // No such image yet.
+  // Test files in parallel workers may all ask at once; one build is enough, the others then find it.
+  return withBuildLock(async () => {
+    try {
+      const existing = await docker.getImage(tag).inspect()
+      if (existing.Config?.Labels?.[INPUTS_LABEL] === inputs.hash) return { tag, id: existing.Id, sizeBytes: existing.Size, built: false }
+    } catch {
+      // No such image yet.
+    }
+    return importImage(docker, inputs)
+  })
+}
+
+const BUILD_LOCK = join(tmpdir(), 'buttcloud-pub-image.lock')
+
+async function withBuildLock<T>(fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 5 * 60_000
+  for (;;) {
+    try {
+      writeFileSync(BUILD_LOCK, String(process.pid), { flag: 'wx' })
+      break
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      const holder = Number(readFileSync(BUILD_LOCK, 'utf8'))
+      if (!holder || !processAlive(holder)) rmSync(BUILD_LOCK, { force: true })
+      else if (Date.now() > deadline) throw new Error(`another image build (PID ${holder}) holds ${BUILD_LOCK}`)
+      else await new Promise((resolve) => setTimeout(resolve, 250))
+    }
   }
-  return importImage(docker, inputs)
+  try {
+    return await fn()
+  } finally {
+    rmSync(BUILD_LOCK, { force: true })
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** Build and import the pub image unconditionally. */
@@ -111,6 +148,9 @@ function assembleRootfs(root: string, inputs: Inputs): void {
 
   copyFileSync(inputs.nodeBinary, at('usr/local/bin/node'))
   chmodSync(at('usr/local/bin/node'), 0o755)
+  // Debian's node carries ~12 MB of symbols and debug info; native addons need only the dynamic symbols, which
+  // strip keeps. Without binutils the image is just that much larger.
+  if (inputs.strip) spawnSync(inputs.strip, [at('usr/local/bin/node')], { stdio: 'ignore' })
   // Libraries go where ldd found them, so the binary's interpreter and search paths resolve unchanged.
   for (const lib of inputs.libraries) {
     mkdirSync(at(dirname(lib)), { recursive: true })
@@ -142,9 +182,12 @@ function assembleRootfs(root: string, inputs: Inputs): void {
 }
 
 /** Copy one package folder without its nested node_modules (those are packages of their own) or build leftovers. */
-function copyPackage(from: string, to: string): void {
+function copyPackage(from: string, to: string, top = true): void {
   mkdirSync(to, { recursive: true })
+  // A native package that ships prebuilt binaries never compiles here: its bundled C/C++ sources (leveldb, libsodium) can go.
+  const prebuilt = top && existsSync(join(from, 'prebuilds')) && existsSync(join(from, 'binding.gyp'))
   for (const name of readdirSync(from)) {
+    if (prebuilt && (name === 'deps' || /\.(c|cc|cpp|h|gyp)$/.test(name))) continue
     const src = join(from, name)
     const dst = join(to, name)
     const stat = lstatSync(src)
@@ -155,7 +198,7 @@ function copyPackage(from: string, to: string): void {
         for (const platform of readdirSync(src)) if (platform === PLATFORM_DIR) copyTree(join(src, platform), join(dst, platform))
         continue
       }
-      copyPackage(src, dst)
+      copyPackage(src, dst, false)
     } else if (stat.isFile()) {
       if (/\.(md|markdown|map|d\.ts|d\.mts|d\.cts)$/i.test(name) || /^(changelog|history)(\.(md|txt|markdown))?$/i.test(name)) continue
       copyFileSync(src, dst)
@@ -206,9 +249,10 @@ function collectInputs(repoRoot: string): Inputs {
   const libraries = sharedLibraries([nodeBinary, ...nativeModules])
   const busybox = BUSYBOX_CANDIDATES.find((p) => existsSync(p) && isStatic(p))
   if (!busybox) throw new Error('a static busybox is needed: apt-get install -y busybox-static')
+  const strip = ['/usr/bin/strip', '/bin/strip'].find((p) => existsSync(p))
 
   const hash = createHash('sha256')
-  hash.update(`${version}\n`)
+  hash.update(`${version}\n${strip ? 'stripped' : 'unstripped'}\n`)
   for (const file of [nodeBinary, busybox, ...libraries]) {
     const stat = statSync(file)
     hash.update(`${file}:${stat.size}:${stat.mtimeMs}\n`)
@@ -217,7 +261,7 @@ function collectInputs(repoRoot: string): Inputs {
   for (const pkg of packages) hash.update(`${pkg}@${(JSON.parse(readFileSync(join(repoRoot, pkg, 'package.json'), 'utf8')) as { version?: string }).version}\n`)
   hash.update(IMAGE_CHANGES.join('\n'))
   hash.update(readFileSync(fileURLToPath(import.meta.url)))
-  return { repoRoot, version, nodeBinary, libraries, busybox, distFiles, packages, hash: hash.digest('hex').slice(0, 16) }
+  return { repoRoot, version, nodeBinary, libraries, busybox, strip, distFiles, packages, hash: hash.digest('hex').slice(0, 16) }
 }
 
 const IMPORT_RE = /(?:^|[;\n])\s*(?:import|export)\s[^;'"]*?from\s*['"]([^'"]+)['"]|(?:^|[;\n])\s*import\s*['"]([^'"]+)['"]|\brequire\(\s*['"]([^'"]+)['"]\s*\)|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g
