@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createInvite, whoami } from '../../src/drivers/pub-client.js'
 import { InviteCode, multiserverAddress, type FeedId } from '../../src/protocol/ids.js'
-import { clientCall, connectClient, generateKeys, type SbotClient, type SsbKeys } from '../../src/ssb/adapter.js'
+import { clientCall, connectClient, generateKeys, loadKeys, type SbotClient, type SsbKeys } from '../../src/ssb/adapter.js'
 import { startClassicSbot, type ClassicSbot } from '../support/classic-sbot.js'
 import { freePort } from '../support/ports.js'
 import { assertPubBuilt, eventually, feedMessages, runHealthCheck, spawnPub, tempDir, writeKeyFile, type PubProcess } from './helpers.js'
@@ -61,6 +61,13 @@ describe('the pub as a plain process', () => {
     const health = runHealthCheck(dataDir, { PUB_KEY_FILE: keyFile })
     expect(health.output).toContain(pubKeys.id)
     expect(health.code).toBe(0)
+  })
+
+  it('fails its health check when the pub answers with another id than its key file', () => {
+    const other = writeKeyFile(join(dir, 'other-key'), generateKeys())
+    const health = runHealthCheck(dataDir, { PUB_KEY_FILE: other })
+    expect(health.code).toBe(1)
+    expect(health.output).toMatch(/answered as .* expected/)
   })
 
   it('fails its health check when no pub answers on the socket', () => {
@@ -140,6 +147,29 @@ describe('the pub as a plain process', () => {
     expect(await pub.stop('SIGTERM')).toBe(0)
     expect(Date.now() - started).toBeLessThan(5000)
     expect(pub.output()).toMatch(/"event":"stopped"/)
+  })
+})
+
+describe('a pub started without a key file', () => {
+  it('creates its key in the data folder, keeps it across restarts, and serves no web view unless asked', async () => {
+    assertPubBuilt()
+    const dir = tempDir('bc-nokey-')
+    const owner = generateKeys()
+    const env = { PUB_DATA: join(dir, 'data'), PUB_HOST: '127.0.0.1', PUB_PORT: String(await freePort()), PUB_OWNER: owner.id, PUB_NAME: 'Own key pub' }
+    try {
+      let pub = spawnPub(env)
+      const first = await pub.ready
+      expect(first.web).toBeNull()
+      expect(loadKeys(join(dir, 'data', 'secret')).id).toBe(first.id)
+      expect(runHealthCheck(join(dir, 'data')).code).toBe(0)
+      expect(await pub.stop('SIGTERM')).toBe(0)
+
+      pub = spawnPub(env)
+      expect((await pub.ready).id).toBe(first.id)
+      expect(await pub.stop('SIGTERM')).toBe(0)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
 
