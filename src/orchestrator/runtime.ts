@@ -2,11 +2,12 @@
  * The orchestrator runtime: the control plane's PubRuntime on top of the pure planner and a driver.
  *
  * One reconcile is one pass: read observed state once (four list calls, whatever the number of pubs), plan,
- * execute, and read again only if something changed. Placements the pass recorded are durable once
- * `recordPlacement` resolves, so the pass plans a second round on them instead of waiting a whole pass to create
- * the service. Pubs whose service this pass created or changed are then watched for a bounded time, so the owner
- * hears "up" from this pass rather than from the next scheduled one. Backoff on errors is the plugin's: reconcile
- * throws only when the engine is unreachable.
+ * execute, and read again only if something changed. A placement recorded in this pass is built on in a later one,
+ * once the plugin has read it back: ssb-db2 answers a publish before its debounced write reaches the disk (and
+ * peers may already have the message), so building at once could leave a service whose placement a crash then
+ * loses. Pubs whose service this pass created or changed are watched for a bounded time, so the owner hears "up"
+ * from this pass rather than from the next scheduled one. Backoff on errors is the plugin's: reconcile throws only
+ * when the engine is unreachable.
  */
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
@@ -132,37 +133,21 @@ class Orchestrator implements OrchestratorRuntime {
     if (this.closed) throw new Error(`the ${this.name} runtime is closed`)
     const started = Date.now()
     const clock = () => now + (Date.now() - started)
-    let desired = desiredPubs(pubs, this.keyring, { defaultImageVersion: this.opts.defaultImageVersion })
+    const desired = desiredPubs(pubs, this.keyring, { defaultImageVersion: this.opts.defaultImageVersion })
     const requests = new Set(desired.map((d) => d.request))
     this.keyring.retain(requests)
     this.book.retain(requests)
     this.notesNow = new Map()
 
     let observed = await readObserved(this.driver)
-    let pass = planPass({ desired, observed, capacity: this.opts.capacity, now, posted: NO_STATUSES, crashLoop: this.opts.crashLoop })
-    let issuedAt = Date.now()
-    let result = await this.run(pass.actions)
+    const pass = planPass({ desired, observed, capacity: this.opts.capacity, now, posted: NO_STATUSES, crashLoop: this.opts.crashLoop })
+    const issuedAt = Date.now()
+    const result = await this.run(pass.actions)
     const touched = new Map<MsgId, Touched>()
     noteTouched(result, pass.states, issuedAt, touched)
-    let changed = result.done.length > 0
-    const ran = [...pass.actions]
-
-    // Placements are durable once recorded: plan again on them now rather than one scheduled pass later.
-    const placed = new Map<MsgId, { hub: string; port: number }>()
-    for (const a of result.done) if (a.kind === 'record-placement') placed.set(a.request, { hub: a.hub, port: a.port })
-    if (placed.size > 0) {
-      desired = desired.map((d) => (placed.has(d.request) ? { ...d, placement: placed.get(d.request)! } : d))
-      observed = await readObserved(this.driver)
-      pass = planPass({ desired, observed, capacity: this.opts.capacity, now, posted: NO_STATUSES, crashLoop: this.opts.crashLoop })
-      issuedAt = Date.now()
-      result = await this.run(pass.actions)
-      noteTouched(result, pass.states, issuedAt, touched)
-      changed ||= result.done.length > 0
-      ran.push(...pass.actions)
-    }
 
     let states = pass.states
-    if (changed) {
+    if (result.done.length > 0) {
       observed = await readObserved(this.driver)
       states = summarise(desired, observed, { now: clock(), plan: pass.actions, crashLoop: this.opts.crashLoop })
     }
@@ -170,11 +155,16 @@ class Orchestrator implements OrchestratorRuntime {
       ;({ observed, states } = await this.settle(desired, observed, states, touched, pass.actions, clock))
     }
 
-    this.actions = ran
-    this.remember(desired, observed)
+    // Not built on yet, but known: the owner's first status can already say where the pub will be.
+    const placed = new Map<MsgId, { hub: string; port: number }>()
+    for (const a of result.done) if (a.kind === 'record-placement') placed.set(a.request, { hub: a.hub, port: a.port })
+    const view = placed.size === 0 ? desired : desired.map((d) => (placed.has(d.request) ? { ...d, placement: placed.get(d.request)! } : d))
+
+    this.actions = pass.actions
+    this.remember(view, observed)
     this.finishNotes()
     this.updateReport(desired, observed, Date.now())
-    return this.observations(desired, states)
+    return this.observations(view, states)
   }
 
   private run(actions: readonly Action[]): Promise<ExecutionResult> {

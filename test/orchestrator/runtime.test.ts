@@ -31,22 +31,29 @@ function setup(over: Partial<OrchestratorOptions> = {}, engine = new FakeEngine(
 }
 
 describe('orchestrator runtime', () => {
-  it('places, creates and reports a new pub "up" in one pass, at its derived identity', async () => {
+  it('places a new pub, builds on the placement once it is read back, and reports it "up" at its derived identity', async () => {
     const { engine, host, runtime } = setup()
     engine.startPolls = 2
     const r = record(1)
-    const obs = await runtime.reconcile([runtimePub(r, host)], Date.now())
-    const placement = host.placements.get(r.request)
-    expect(placement).toEqual({ hub: HUB.id, port: 9000 })
     const pubId = derivePubKeys(host.providerKeys, r.request).id
-    expect(obs.get(r.request)).toEqual({ state: 'up', pub: { id: pubId, address: multiserverAddress(HUB.address, 9000, pubId) } })
-    expect(changesOf(runtime.lastActions()).map((a) => a.kind)).toEqual(['record-placement', 'create-volume', 'create-service'])
+    const pub = { id: pubId, address: multiserverAddress(HUB.address, 9000, pubId) }
+    let obs = await runtime.reconcile([runtimePub(r, host)], Date.now())
+    expect(host.placements.get(r.request)).toEqual({ hub: HUB.id, port: 9000 })
+    expect(changesOf(runtime.lastActions()).map((a) => a.kind)).toEqual(['record-placement'])
+    expect(engine.services.size).toBe(0)
+    expect(obs.get(r.request)).toEqual({ state: 'provisioning', pub })
+
+    // The plugin feeds the recorded placement back: now the volume and service are made, and the pass waits for "up".
+    obs = await runtime.reconcile([runtimePub(r, host)], Date.now())
+    expect(changesOf(runtime.lastActions()).map((a) => a.kind)).toEqual(['create-volume', 'create-service'])
+    expect(obs.get(r.request)).toEqual({ state: 'up', pub })
     expect(engine.serviceOf(r.request)?.identity.keys.id).toBe(pubId)
   })
 
   it('does nothing in a converged pass, with one read of each kind', async () => {
     const { engine, host, runtime } = setup()
     const r = record(2)
+    await runtime.reconcile([runtimePub(r, host)], Date.now())
     await runtime.reconcile([runtimePub(r, host)], Date.now())
     engine.calls = []
     const obs = await runtime.reconcile([runtimePub(r, host)], Date.now())
@@ -60,6 +67,8 @@ describe('orchestrator runtime', () => {
     engine.startPolls = 1
     const r = record(3)
     expect((await runtime.reconcile([runtimePub(r, host)], Date.now())).get(r.request)?.state).toBe('provisioning')
+    expect((await runtime.reconcile([runtimePub(r, host)], Date.now())).get(r.request)?.state).toBe('provisioning')
+    expect(engine.services.size).toBe(1)
     expect((await runtime.reconcile([runtimePub(r, host)], Date.now())).get(r.request)?.state).toBe('up')
   })
 
@@ -67,6 +76,7 @@ describe('orchestrator runtime', () => {
     const { engine, host, runtime } = setup({ settleMs: 30, settlePollMs: 5 })
     engine.startPolls = 1_000_000
     const r = record(4)
+    await runtime.reconcile([runtimePub(r, host)], Date.now())
     const started = Date.now()
     expect((await runtime.reconcile([runtimePub(r, host)], Date.now())).get(r.request)?.state).toBe('provisioning')
     expect(Date.now() - started).toBeLessThan(1000)
@@ -76,6 +86,7 @@ describe('orchestrator runtime', () => {
     const { engine, host, runtime } = setup()
     const r = record(5)
     await runtime.reconcile([runtimePub(r, host)], Date.now())
+    expect((await runtime.reconcile([runtimePub(r, host)], Date.now())).get(r.request)?.state).toBe('up')
     const stopped = { ...r, intent: 'stopped' as const }
     expect((await runtime.reconcile([runtimePub(stopped, host)], Date.now())).get(r.request)?.state).toBe('stopped')
     expect(engine.serviceOf(r.request)?.listing.replicas).toBe(0)
@@ -100,6 +111,7 @@ describe('orchestrator runtime', () => {
     engine.unreachable = true
     await expect(runtime.reconcile([runtimePub(r, host)], Date.now())).rejects.toThrow(/ECONNREFUSED/)
     engine.unreachable = false
+    await runtime.reconcile([runtimePub(r, host)], Date.now())
     expect((await runtime.reconcile([runtimePub(r, host)], Date.now())).get(r.request)?.state).toBe('up')
   })
 
@@ -111,10 +123,10 @@ describe('orchestrator runtime', () => {
     const small = record(7)
     const huge = record(8)
     const pubs = () => [runtimePub(small, host), runtimePub(huge, host, 'running', 8192)]
+    await runtime.reconcile(pubs(), Date.now())
     const obs = await runtime.reconcile(pubs(), Date.now())
     expect(obs.get(huge.request)).toEqual({ state: 'queued', reason: 'waiting for a hub with room' })
     expect(obs.get(small.request)?.state).toBe('up')
-    await runtime.reconcile(pubs(), Date.now())
     expect(host.lines.filter((l) => l.startsWith('hubs needed'))).toEqual(['hubs needed: 1 x 8192 MiB for 1 queued pubs'])
 
     const snapshot = readCapacitySnapshot(reportFile)!
