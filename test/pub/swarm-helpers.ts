@@ -35,17 +35,36 @@ export async function runningTask(docker: Docker, serviceId: string): Promise<Ru
 /** Wait until a task of the service is running and healthy, other than `notContainer`; returns it. */
 export async function waitHealthy(docker: Docker, serviceId: string, timeoutMs: number, notContainer?: string): Promise<RunningTask> {
   let found: RunningTask | undefined
-  await waitFor(
-    `a healthy task of ${serviceId}`,
-    timeoutMs,
-    async () => {
-      const task = await runningTask(docker, serviceId)
-      if (task && task.containerId !== notContainer && task.health === 'healthy') found = task
-      return found !== undefined
-    },
-    50,
-  )
+  try {
+    await waitFor(
+      `a healthy task of ${serviceId}`,
+      timeoutMs,
+      async () => {
+        const task = await runningTask(docker, serviceId)
+        if (task && task.containerId !== notContainer && task.health === 'healthy') found = task
+        return found !== undefined
+      },
+      50,
+    )
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${await describeService(docker, serviceId)}`, { cause: err })
+  }
   return found!
+}
+
+/** Task states and the newest container's health log and output: what a failed wait should show. */
+async function describeService(docker: Docker, serviceId: string): Promise<string> {
+  const lines = [`tasks: ${JSON.stringify(await taskHistory(docker, serviceId).catch(() => []))}`]
+  const containers = await docker.listContainers({ all: true, filters: { label: [`com.docker.swarm.service.id=${serviceId}`] } }).catch(() => [])
+  const newest = containers.sort((a, b) => b.Created - a.Created)[0]
+  if (newest) {
+    const container = docker.getContainer(newest.Id)
+    const info = await container.inspect().catch(() => undefined)
+    lines.push(`health: ${JSON.stringify(info?.State.Health?.Log?.slice(-2) ?? null)}`)
+    const logs = await container.logs({ stdout: true, stderr: true, tail: 30 }).catch(() => Buffer.alloc(0))
+    lines.push(`output:\n${logs.toString('utf8')}`)
+  }
+  return lines.join('\n')
 }
 
 /** Task states of a service, newest first (for failure messages and OOM detection). */

@@ -7,7 +7,7 @@
  * engines across test runs, and within a run one engine is shared (see docker-global-setup.ts).
  */
 import { spawn, spawnSync } from 'node:child_process'
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Docker from 'dockerode'
 
@@ -60,7 +60,7 @@ export async function startDockerEngine(opts: { dir?: string; ownerPid?: number;
   const dir = opts.dir ?? mkdtempSync('/tmp/bcd-')
   mkdirSync(dir, { recursive: true })
   const ownerPid = opts.ownerPid ?? process.pid
-  await acquireMachineLock(ownerPid, opts.lockWaitMs ?? 10 * 60_000)
+  await acquireMachineLock(ownerPid, dir, opts.lockWaitMs ?? 10 * 60_000)
 
   const p = enginePaths(dir)
   writeFileSync(p.config, JSON.stringify({ 'deprecated-key-path': join(dir, 'key.json') }))
@@ -120,6 +120,8 @@ export async function sharedDockerEngine(ctx: SharedEngineContext | undefined): 
   const lock = join(ctx.dir, 'start.lock')
   await waitFor('the shared engine start lock', 5 * 60_000, () => {
     try {
+      // A failed start removes the folder; the next caller tries again in a fresh one.
+      mkdirSync(ctx.dir, { recursive: true })
       mkdirSync(lock)
       return true
     } catch {
@@ -132,7 +134,7 @@ export async function sharedDockerEngine(ctx: SharedEngineContext | undefined): 
     const engine = await startDockerEngine({ dir: ctx.dir, ownerPid: ctx.ownerPid })
     return { ...engine, stop: async () => undefined }
   } finally {
-    rmdirSync(lock)
+    rmSync(lock, { recursive: true, force: true })
   }
 }
 
@@ -168,10 +170,13 @@ export async function stopDockerEngine(dir: string): Promise<void> {
       // The API may already be gone; the process steps below still apply.
     }
     const pid = readPid(p.pidfile) ?? state.pid
-    await endProcess(pid)
+    if (belongsTo(pid, dir)) await endProcess(pid)
   }
   // dockerd's own containerd normally exits with it; after a KILL it and its shims stay behind.
-  for (const pidfile of findPidfiles(p.execRoot)) await endProcess(readPid(pidfile))
+  for (const pidfile of findPidfiles(p.execRoot)) {
+    const pid = readPid(pidfile)
+    if (pid !== undefined && belongsTo(pid, dir)) await endProcess(pid)
+  }
   unmountUnder(dir)
   deleteLink('docker_gwbridge')
   rmSync(dir, { recursive: true, force: true })
@@ -220,36 +225,42 @@ async function removeRoutingMesh(docker: Docker): Promise<void> {
   throw new Error('could not remove docker_gwbridge', { cause: lastError })
 }
 
-async function acquireMachineLock(ownerPid: number, waitMs: number): Promise<void> {
+async function acquireMachineLock(ownerPid: number, dir: string, waitMs: number): Promise<void> {
   const deadline = Date.now() + waitMs
   for (;;) {
     try {
       const fd = openSync(MACHINE_LOCK, 'wx')
-      writeFileSync(fd, String(ownerPid))
+      writeFileSync(fd, JSON.stringify({ ownerPid, dir }))
       closeSync(fd)
       return
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
     }
-    const holder = Number(readFileSync(MACHINE_LOCK, 'utf8').trim())
-    if (holder === ownerPid) return
-    if (!holder || !isAlive(holder)) {
-      // The run that held it died without teardown; its engine (if any) is gone with its folder or will fail
-      // loudly on swarm init, which is better than waiting forever.
+    const holder = readMachineLock()
+    if (holder?.ownerPid === ownerPid) return
+    if (!holder || !isAlive(holder.ownerPid)) {
+      // The run that held it died without its teardown (killed test runner): its engine may still run, holding
+      // Swarm's fixed ports. Stop it by its own pidfiles, then take over.
+      if (holder?.dir && existsSync(holder.dir)) await stopDockerEngine(holder.dir)
       rmSync(MACHINE_LOCK, { force: true })
       continue
     }
-    if (Date.now() > deadline) throw new Error(`another Swarm engine (held by PID ${holder}) is still running after ${waitMs} ms`)
+    if (Date.now() > deadline) throw new Error(`another Swarm engine (held by PID ${holder.ownerPid}) is still running after ${waitMs} ms`)
     await sleep(500)
   }
 }
 
-function releaseMachineLock(ownerPid: number): void {
+function readMachineLock(): { ownerPid: number; dir?: string } | undefined {
   try {
-    if (Number(readFileSync(MACHINE_LOCK, 'utf8').trim()) === ownerPid) rmSync(MACHINE_LOCK, { force: true })
+    const text = readFileSync(MACHINE_LOCK, 'utf8').trim()
+    return text.startsWith('{') ? (JSON.parse(text) as { ownerPid: number; dir?: string }) : { ownerPid: Number(text) }
   } catch {
-    // No lock file: nothing to release.
+    return undefined
   }
+}
+
+function releaseMachineLock(ownerPid: number): void {
+  if (readMachineLock()?.ownerPid === ownerPid) rmSync(MACHINE_LOCK, { force: true })
 }
 
 async function endProcess(pid: number | undefined): Promise<void> {
@@ -317,6 +328,19 @@ function unmountUnder(dir: string): void {
 
 function deleteLink(name: string): void {
   if (existsSync(`/sys/class/net/${name}`)) spawnSync('ip', ['link', 'delete', name], { stdio: 'ignore' })
+}
+
+/**
+ * Whether a PID from one of our pidfiles is still ours (PIDs are reused): dockerd, containerd and the shims name the
+ * engine folder in their arguments; a container's process sits in a docker cgroup.
+ */
+function belongsTo(pid: number, dir: string): boolean {
+  try {
+    if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir)) return true
+    return /\/docker[/-]/.test(readFileSync(`/proc/${pid}/cgroup`, 'utf8'))
+  } catch {
+    return false
+  }
 }
 
 function readPid(path: string): number | undefined {
