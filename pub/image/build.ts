@@ -398,8 +398,12 @@ async function cli(args: string[]): Promise<void> {
   const host = process.env.DOCKER_HOST
   const socketPath = host?.startsWith('unix://') ? host.slice('unix://'.length) : '/var/run/docker.sock'
   if (host && !host.startsWith('unix://')) throw new Error(`only unix:// DOCKER_HOST is supported, got ${host}`)
+  const docker = new Docker({ socketPath })
+  await docker.ping().catch((err: Error) => {
+    throw new Error(`no Docker engine answers at ${socketPath}: set DOCKER_HOST=unix://<socket>, or write a tarball with --out <file>`, { cause: err })
+  })
   const started = Date.now()
-  const image = await buildPubImage(new Docker({ socketPath }))
+  const image = await buildPubImage(docker)
   process.stdout.write(`${image.tag} ${image.id} ${(image.sizeBytes / 1e6).toFixed(1)} MB, built in ${((Date.now() - started) / 1000).toFixed(1)} s\n`)
 }
 

@@ -395,3 +395,6 @@ export async function waitFor(what: string, timeoutMs: number, check: () => bool
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
+
+/** The pub image for an engine (built from dist/ when missing or stale); see pub/image/build.ts. */
+export { ensurePubImage } from '../../pub/image/build.js'
