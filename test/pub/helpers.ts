@@ -2,7 +2,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { FeedId } from '../../src/protocol/ids.js'
 import {
@@ -20,7 +20,15 @@ import {
 } from '../../src/ssb/adapter.js'
 import { sbotConfig } from '../../src/ssb/config.js'
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+/** The repository root, whether this file runs from test/pub (tsx, vitest) or from dist/test/pub (built). */
+export const REPO_ROOT = findRepoRoot(dirname(fileURLToPath(import.meta.url)))
+
+function findRepoRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'pub'))) return dir
+    if (dirname(dir) === dir) throw new Error(`no repository root above ${from}`)
+  }
+}
 export const PUB_MAIN = join(REPO_ROOT, 'dist/pub/main.js')
 export const PUB_HEALTH = join(REPO_ROOT, 'dist/pub/health.js')
 
