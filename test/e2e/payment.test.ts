@@ -22,6 +22,7 @@ describe.skipIf(!haveChromium())('paying for a pub', () => {
   let provider: Awaited<ReturnType<typeof startTestProvider>>
   let user: TestPeer
   const delivered: FakeEvent[] = []
+  const logs: string[] = []
 
   beforeAll(async () => {
     fake = await startFakeStripe({
@@ -34,7 +35,7 @@ describe.skipIf(!haveChromium())('paying for a pub', () => {
     })
     const port = await freePort()
     const settings = testProviderSettings({ buttcloud: { plans: PLANS } })
-    provider = await startTestProvider({ ...settings, web: { ...settings.web, port, publicUrl: `http://127.0.0.1:${port}` } }, {}, {
+    provider = await startTestProvider({ ...settings, web: { ...settings.web, port, publicUrl: `http://127.0.0.1:${port}` } }, { log: (l) => logs.push(l) }, {
       STRIPE_SECRET_KEY: fake.apiKey,
       STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
       STRIPE_API_BASE: fake.url,
@@ -82,7 +83,14 @@ describe.skipIf(!haveChromium())('paying for a pub', () => {
     const moved = await waitFor(async () => {
       const s = await latest(req.key)
       return s && s.value.content.state !== 'awaiting-payment' ? s : undefined
-    }, 20_000, 'the status after payment')
+    }, 20_000, 'the status after payment').catch((err: Error) => {
+      // Say what the provider saw: its log, its payment facts and the statuses it posted.
+      const ledger = provider.api.ledger()
+      throw new Error(
+        `${err.message}\nprovider log:\n${logs.join('\n')}\nfacts: ${JSON.stringify(ledger.paymentsOf(req.key).map((f) => [f.kind, f.status, f.created]))}` +
+          `\nlast status posted: ${JSON.stringify(ledger.lastPostedStatus(req.key)?.state)}`,
+      )
+    })
     expect(moved.value.content.state).toBe('queued')
     expect(moved.value.content.paymentUrl).toBeUndefined()
 
