@@ -60,7 +60,12 @@ export async function startDockerEngine(opts: { dir?: string; ownerPid?: number;
   const dir = opts.dir ?? mkdtempSync('/tmp/bcd-')
   mkdirSync(dir, { recursive: true })
   const ownerPid = opts.ownerPid ?? process.pid
-  await acquireMachineLock(ownerPid, dir, opts.lockWaitMs ?? 10 * 60_000)
+  try {
+    await acquireMachineLock(ownerPid, dir, opts.lockWaitMs ?? 10 * 60_000)
+  } catch (err) {
+    if (!opts.dir) rmSync(dir, { recursive: true, force: true })
+    throw err
+  }
 
   const p = enginePaths(dir)
   writeFileSync(p.config, JSON.stringify({ 'deprecated-key-path': join(dir, 'key.json') }))
