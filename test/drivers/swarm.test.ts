@@ -1,0 +1,382 @@
+/**
+ * The Swarm runtime end to end against the real private engine: a user's request becomes a service that runs and
+ * says "up" at the user's sbot with an address that accepts an SSB connection and an invite that works; a killed
+ * container is reported down and comes back; an unreachable engine is reported and the provider converges when it
+ * is back; stop, start, upgrade and destroy keep or drop data as specified; a service made by hand is never
+ * touched; and a provider SIGKILLed between "service created" and "status posted" ends with one service and one "up".
+ *
+ * One engine (shared with the other Docker test files) and one image build. The engine goes "away" through a unix
+ * socket proxy the test closes: stopping the shared dockerd would break the other files running at the same time.
+ */
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
+import { createServer, connect, type Server, type Socket } from 'node:net'
+import { join } from 'node:path'
+import Docker from 'dockerode'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { ensurePubImage, PUB_IMAGE_REPO } from '../../pub/image/build.js'
+import { whoami } from '../../src/drivers/pub-client.js'
+import { runtimeFromSettings } from '../../src/orchestrator/from-settings.js'
+import { LABELS, objectName } from '../../src/planner/index.js'
+import type { MsgId } from '../../src/protocol/ids.js'
+import { ProviderSettings } from '../../src/provider/settings.js'
+import { call, clientCall, connectClient, publish, type Sbot, type SsbKeys } from '../../src/ssb/adapter.js'
+import '../support/docker-global-setup.js'
+import { dockerSupport, sharedDockerEngine, type DockerEngine } from '../support/docker-engine.js'
+import { freePort } from '../support/ports.js'
+import { startNode, type Child } from '../support/processes.js'
+import { joinWithInvite, messagesOfType, removeLater, startPeer, startTestProvider, testProviderSettings, waitFor, type TestPeer } from '../support/sbots.js'
+import { assertPubBuilt, feedMessages, REPO_ROOT } from '../pub/helpers.js'
+
+const support = dockerSupport()
+type Status = { request: string; state: string; reason?: string; pub?: { id: string; address: string }; invite?: string }
+
+/** The owner's view: every status about `request` the user's sbot has, oldest first. */
+async function statuses(user: Sbot, request: MsgId): Promise<Status[]> {
+  const msgs = await messagesOfType<Status>(user, 'buttcloud/status')
+  return msgs.filter((m) => m.value.content.request === request).map((m) => m.value.content)
+}
+
+/** Wait until the owner has a status after the first `after` ones that matches. */
+function nextStatus(user: Sbot, request: MsgId, after: number, match: (s: Status) => boolean, ms = 60_000, what = 'a status'): Promise<Status> {
+  return waitFor(async () => (await statuses(user, request)).slice(after).find(match), ms, what)
+}
+
+/** A unix socket that forwards to the engine, and can be made to vanish as a stopped dockerd's socket does. */
+function engineProxy(target: string, path: string) {
+  let server: Server | undefined
+  const sockets = new Set<Socket>()
+  const start = () =>
+    new Promise<void>((resolve) => {
+      server = createServer((client) => {
+        const upstream = connect(target)
+        sockets.add(client).add(upstream)
+        const drop = () => {
+          client.destroy()
+          upstream.destroy()
+          sockets.delete(client)
+          sockets.delete(upstream)
+        }
+        client.on('error', drop).on('close', drop)
+        upstream.on('error', drop).on('close', drop)
+        client.pipe(upstream).pipe(client)
+      })
+      server.listen(path, resolve)
+    })
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy()
+      sockets.clear()
+      if (!server) return resolve()
+      server.close(() => resolve())
+      server = undefined
+      try {
+        unlinkSync(path)
+      } catch {
+        // Already gone.
+      }
+    })
+  return { path, start, stop }
+}
+
+describe.skipIf(!support.ok)(`the Swarm runtime${support.ok ? '' : ` (skipped: ${support.reason})`}`, () => {
+  let engine: DockerEngine
+  let docker: Docker
+  let version: string
+  let nextVersion: string
+  const dir = mkdtempSync('/tmp/bc-swt-')
+  const proxyPath = join(dir, 'docker.sock')
+  let proxy: ReturnType<typeof engineProxy>
+  let foreignId: string
+  let foreignIndex: number | undefined
+  const cleanups: Array<() => Promise<unknown>> = []
+
+  let provider: Awaited<ReturnType<typeof startTestProvider>>
+  let providerKeys: SsbKeys
+  let user: TestPeer
+  let request: MsgId
+  let pub: { id: string; address: string }
+  let pubMessages = 0
+
+  beforeAll(async () => {
+    assertPubBuilt()
+    engine = await sharedDockerEngine(inject('dockerEngine'))
+    docker = new Docker({ socketPath: engine.socketPath, version: 'v1.41' })
+    const image = await ensurePubImage(docker)
+    version = image.tag.slice(PUB_IMAGE_REPO.length + 1)
+    // The "new version" for upgrades: the same image under a second tag, so the upgrade rolls a new task.
+    nextVersion = `${version}-next`
+    await docker.getImage(image.tag).tag({ repo: PUB_IMAGE_REPO, tag: nextVersion })
+    cleanups.push(() => docker.getImage(`${PUB_IMAGE_REPO}:${nextVersion}`).remove().catch(() => undefined))
+
+    // A service made by hand, without our labels, with a memory reservation: it must survive every pass untouched.
+    const foreign = (await docker.createService({
+      Name: `bc-hand-made-${process.pid}`,
+      TaskTemplate: {
+        ContainerSpec: { Image: image.tag, Command: ['/bin/busybox', 'sleep', '3600'] },
+        Resources: { Reservations: { MemoryBytes: 32 * 1024 * 1024 } },
+      },
+      Mode: { Replicated: { Replicas: 1 } },
+    })) as { id: string }
+    foreignId = foreign.id
+    foreignIndex = (await docker.getService(foreignId).inspect()).Version?.Index
+    cleanups.push(() => docker.getService(foreignId).remove().catch(() => undefined))
+
+    proxy = engineProxy(engine.socketPath, proxyPath)
+    await proxy.start()
+  })
+
+  afterAll(async () => {
+    await user?.stop()
+    await provider?.stop()
+    await proxy?.stop()
+    if (docker) {
+      // Everything this file made with our labels (and only that): services first, then secrets and volumes.
+      const ours = (labels: Record<string, string> | undefined) => labels?.[LABELS.request] !== undefined && mine.has(labels[LABELS.request]!)
+      for (const s of (await docker.listServices()) as Array<{ ID: string; Spec?: { Labels?: Record<string, string> } }>) {
+        if (ours(s.Spec?.Labels)) await docker.getService(s.ID).remove().catch(() => undefined)
+      }
+      for (const c of cleanups.reverse()) await c()
+      await waitFor(async () => ((await docker.listContainers({ all: true, filters: { label: [`${LABELS.managedBy}=buttcloud`] } })).some((c) => ours(c.Labels)) ? undefined : true), 30_000, 'our containers to go').catch(() => undefined)
+      for (const s of (await docker.listSecrets()) as Array<{ ID: string; Spec?: { Labels?: Record<string, string> } }>) {
+        if (ours(s.Spec?.Labels)) await docker.getSecret(s.ID).remove().catch(() => undefined)
+      }
+      for (const v of (await docker.listVolumes()).Volumes ?? []) {
+        if (ours(v.Labels ?? undefined)) await docker.getVolume(v.Name).remove().catch(() => undefined)
+      }
+    }
+    await engine?.stop()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  /** Requests this file made: the cleanup removes exactly their objects. */
+  const mine = new Set<string>()
+
+  function runtimeSettings(over: Record<string, unknown> = {}) {
+    return {
+      kind: 'swarm' as const,
+      docker: proxyPath,
+      hubAddress: '127.0.0.1',
+      listenHost: '127.0.0.1',
+      ports: { first: 29100, last: 29149 },
+      imageVersion: version,
+      buildImage: false,
+      healthIntervalMs: 500,
+      stopGraceMs: 1000,
+      restartDelayMs: 1000,
+      retentionMs: 4000,
+      settleMs: 20_000,
+      statsIntervalMs: 0,
+      ...over,
+    }
+  }
+
+  async function ourServices(req: MsgId) {
+    const all = (await docker.listServices()) as Array<{ ID: string; Version?: { Index?: number }; Spec: Docker.ServiceSpec & { Labels?: Record<string, string> } }>
+    return all.filter((s) => s.Spec.Labels?.[LABELS.request] === req)
+  }
+
+  /** The pub's own feed, read over muxrpc with the provider's master key. */
+  async function pubFeed(): Promise<Array<{ type: string; contact?: string }>> {
+    const client = await connectClient(providerKeys, pub.address)
+    try {
+      return (await feedMessages(client, pub.id as never)).map((m) => m.value.content as { type: string; contact?: string })
+    } finally {
+      client.close()
+    }
+  }
+
+  it('turns a request into a running service that is "up" at the owner, reachable, with a working invite', async () => {
+    const settings = testProviderSettings({ runtime: runtimeSettings(), buttcloud: { versions: [version, nextVersion], passIntervalMs: 500 } })
+    provider = await startTestProvider(settings, { runtime: runtimeFromSettings(settings) })
+    providerKeys = provider.sbot.config.keys
+    user = startPeer()
+    await joinWithInvite(user.sbot, await provider.createInvite(1), provider.address)
+
+    const started = Date.now()
+    const msg = await publish(user.sbot.db, { type: 'buttcloud/request', version: 1, provider: provider.id, plan: 'free', name: 'swarm pub', recps: [user.id, provider.id] })
+    request = msg.key
+    mine.add(request)
+    const up = await nextStatus(user.sbot, request, 0, (s) => s.state === 'up', 60_000, '"up" at the owner')
+    expect(Date.now() - started).toBeLessThan(30_000)
+    pub = up.pub!
+    expect(pub.address).toMatch(/^net:127\.0\.0\.1:291\d\d~shs:/)
+    expect(up.invite).toBeDefined()
+
+    // One service, ours, pinned, sized by the plan, with the key as a secret and never in env or labels.
+    const [svc, ...more] = await ourServices(request)
+    expect(more).toEqual([])
+    const task = svc!.Spec.TaskTemplate as Docker.ContainerTaskSpec
+    expect(svc!.Spec.Name).toBe(objectName(request))
+    expect(task.Placement?.Constraints?.[0]).toMatch(/^node\.id==/)
+    expect(task.Resources).toEqual({ Limits: { MemoryBytes: 128 * 1024 * 1024 }, Reservations: { MemoryBytes: 128 * 1024 * 1024 } })
+    expect(task.ContainerSpec?.Secrets?.map((s) => s.SecretName)).toEqual([objectName(request)])
+    const secret = await docker.getSecret(objectName(request)).inspect()
+    expect(secret.Spec?.Labels?.[LABELS.request]).toBe(request)
+    const { derivePubKeys } = await import('../../src/orchestrator/desired.js')
+    const privateKey = derivePubKeys(providerKeys, request).private.replace(/\.ed25519$/, '')
+    expect(JSON.stringify(svc!.Spec)).not.toContain(privateKey)
+    expect(JSON.stringify(task.ContainerSpec?.Env)).not.toContain(privateKey)
+
+    // The address accepts an SSB connection, as the pub the status names.
+    const rpc = await call<{ id: string }>(user.sbot.conn.connect, pub.address)
+    expect(rpc.id).toBe(pub.id)
+    expect(await whoami(providerKeys, pub.address as never)).toBe(pub.id)
+
+    // The invite works: a friend joins the pub with it, and the pub follows the friend back.
+    const friend = startPeer()
+    try {
+      await call(friend.sbot.invite.accept!, up.invite!)
+      const client = await connectClient(providerKeys, pub.address)
+      try {
+        expect(await clientCall<boolean>(client, 'friends.isFollowing', { source: pub.id, dest: friend.id })).toBe(true)
+      } finally {
+        client.close()
+      }
+    } finally {
+      await friend.stop()
+    }
+    const feed = await pubFeed()
+    expect(feed.map((c) => c.type)).toContain('contact')
+    pubMessages = feed.length
+  })
+
+  it('reports a killed container "down", then "up" again', async () => {
+    const before = (await statuses(user.sbot, request)).length
+    const [svc] = await ourServices(request)
+    const tasks = (await docker.listTasks({ filters: { service: [svc!.ID], 'desired-state': ['running'] } })) as Array<{ Status?: { ContainerStatus?: { ContainerID?: string } } }>
+    const container = tasks.map((t) => t.Status?.ContainerStatus?.ContainerID).find(Boolean)!
+    await docker.getContainer(container).kill()
+    const down = await nextStatus(user.sbot, request, before, (s) => s.state === 'down', 30_000, '"down" after the kill')
+    // A SIGKILL is not an out-of-memory kill: the driver looked at the container.
+    expect(down.reason).toBe('exited: exit code 137')
+    const up = await nextStatus(user.sbot, request, before, (s) => s.state === 'up', 30_000, '"up" after the restart')
+    expect(up.pub?.id).toBe(pub.id)
+    expect(await whoami(providerKeys, pub.address as never)).toBe(pub.id)
+  })
+
+  it('tells the owner while the engine is unreachable, keeps running, and converges when it is back', async () => {
+    const before = (await statuses(user.sbot, request)).length
+    await proxy.stop()
+    const down = await nextStatus(user.sbot, request, before, (s) => s.state === 'down', 30_000, '"down" while the engine is away')
+    expect(down.reason).toMatch(/engine is unreachable/)
+    const health = await call<{ engineError?: string }>(provider.api.health.bind(provider.api))
+    expect(health.engineError).toMatch(/ENOENT|ECONNREFUSED/)
+
+    // The owner restarts the pub meanwhile: it is applied once the engine answers again.
+    const posted = (await statuses(user.sbot, request)).length
+    await publish(user.sbot.db, { type: 'buttcloud/command', version: 1, request, verb: 'restart', recps: [user.id, provider.id] })
+    await new Promise((r) => setTimeout(r, 1500))
+    expect((await ourServices(request))[0]!.Spec.TaskTemplate?.ForceUpdate ?? 0).toBe(0)
+
+    await proxy.start()
+    const up = await nextStatus(user.sbot, request, posted, (s) => s.state === 'up', 60_000, '"up" once the engine is back')
+    expect(up.pub?.id).toBe(pub.id)
+    expect((await ourServices(request))[0]!.Spec.TaskTemplate?.ForceUpdate).toBe(1)
+  })
+
+  it('stops and starts the pub with its data kept', async () => {
+    let before = (await statuses(user.sbot, request)).length
+    await publish(user.sbot.db, { type: 'buttcloud/command', version: 1, request, verb: 'stop', recps: [user.id, provider.id] })
+    await nextStatus(user.sbot, request, before, (s) => s.state === 'stopped', 30_000, '"stopped"')
+    await waitFor(async () => ((await ourServices(request))[0]?.Spec.Mode?.Replicated?.Replicas === 0 ? true : undefined), 10_000, 'replicas 0')
+    expect((await docker.listVolumes()).Volumes?.some((v) => v.Name === objectName(request))).toBe(true)
+
+    before = (await statuses(user.sbot, request)).length
+    await publish(user.sbot.db, { type: 'buttcloud/command', version: 1, request, verb: 'start', recps: [user.id, provider.id] })
+    const up = await nextStatus(user.sbot, request, before, (s) => s.state === 'up', 30_000, '"up" after start')
+    expect(up.pub).toEqual(pub)
+    expect((await pubFeed()).length).toBe(pubMessages)
+  })
+
+  it('upgrades to another image version with its data kept', async () => {
+    await publish(user.sbot.db, { type: 'buttcloud/command', version: 1, request, verb: 'upgrade', args: { version: nextVersion }, recps: [user.id, provider.id] })
+    const [svc] = await ourServices(request)
+    // A running, healthy container of the new image (the pass that rolled it waited for it, so "up" may not change).
+    await waitFor(async () => {
+      const containers = await docker.listContainers({ filters: { label: [`${LABELS.request}=${request}`] } })
+      return containers.some((c) => c.Image.startsWith(`${PUB_IMAGE_REPO}:${nextVersion}`) && /\(healthy\)/.test(c.Status)) ? true : undefined
+    }, 30_000, 'a healthy container of the new version')
+    const image = ((await ourServices(request))[0]?.Spec.TaskTemplate as Docker.ContainerTaskSpec | undefined)?.ContainerSpec?.Image
+    expect(image).toMatch(new RegExp(`^${PUB_IMAGE_REPO}:${nextVersion.replace(/\./g, '\\.')}`))
+    expect(svc!.ID).toBe((await ourServices(request))[0]!.ID)
+    await waitFor(async () => ((await statuses(user.sbot, request)).at(-1)?.state === 'up' ? true : undefined), 30_000, 'the last status to be "up"')
+    expect(await whoami(providerKeys, pub.address as never)).toBe(pub.id)
+    expect((await pubFeed()).length).toBe(pubMessages)
+  })
+
+  it('destroys the pub: service and secret go at once, the data after the retention period', async () => {
+    const before = (await statuses(user.sbot, request)).length
+    await publish(user.sbot.db, { type: 'buttcloud/command', version: 1, request, verb: 'destroy', recps: [user.id, provider.id] })
+    await nextStatus(user.sbot, request, before, (s) => s.state === 'destroyed', 30_000, '"destroyed"')
+    await waitFor(async () => ((await ourServices(request)).length === 0 ? true : undefined), 10_000, 'the service to go')
+    expect((await docker.listSecrets()).some((s: { Spec?: { Name?: string } }) => s.Spec?.Name === objectName(request))).toBe(false)
+    expect((await docker.listVolumes()).Volumes?.some((v) => v.Name === objectName(request))).toBe(true)
+    await waitFor(async () => ((await docker.listVolumes()).Volumes?.some((v) => v.Name === objectName(request)) ? undefined : true), 60_000, 'the volume to be purged')
+  })
+
+  it('never touched the service made by hand, and told the operator about it', async () => {
+    const foreign = await docker.getService(foreignId).inspect()
+    expect(foreign.Version?.Index).toBe(foreignIndex)
+    expect(foreign.Spec.Mode?.Replicated?.Replicas).toBe(1)
+    // The operator's capacity report, through the built CLI, names it as not ours.
+    const config = join(dir, 'provider.json')
+    writeFileSync(config, JSON.stringify({ ...provider.settings }))
+    const cli = spawnSync(process.execPath, [join(REPO_ROOT, 'dist/src/provider/capacity.js'), '--config', config], { encoding: 'utf8', timeout: 20_000 })
+    expect(cli.stderr).toBe('')
+    expect(cli.status).toBe(0)
+    expect(cli.stdout).toContain(`not ours (unlabelled): service bc-hand-made-${process.pid}, never touched`)
+    expect(cli.stdout).toMatch(/hub\s+id\s+schedulable/)
+  })
+
+  it('ends with one service and one "up" when the provider is SIGKILLed between creating the service and posting its status', { timeout: 180_000 }, async () => {
+    const base = testProviderSettings({ buttcloud: { passIntervalMs: 500 } })
+    removeLater(base.path)
+    const settings = ProviderSettings.parse({
+      ...base,
+      // Fixed: the owner must find the restarted provider where it left it.
+      port: await freePort(),
+      runtime: runtimeSettings({ docker: engine.socketPath, ports: { first: 29150, last: 29199 } }),
+    })
+    const config = join(dir, 'child.json')
+    writeFileSync(config, JSON.stringify(settings))
+    const script = join(REPO_ROOT, 'dist/test/drivers/provider-child.js')
+    const start = async (): Promise<{ child: Child; ready: { id: string; address: string; invite: string } }> => {
+      const child = startNode(script, [], { BUTTCLOUD_CONFIG: config })
+      const line = await child.waitForOutput(/\{"event":"ready".*\}/, 30_000)
+      return { child, ready: JSON.parse(line[0]) }
+    }
+    let { child, ready } = await start()
+    const owner = startPeer()
+    const t0 = Date.now()
+    const step = (what: string) => process.env.BUTTCLOUD_TEST_LOG && console.error(`[test] ${Date.now() - t0} ms: ${what}`)
+    try {
+      await joinWithInvite(owner.sbot, ready.invite, ready.address)
+      step('joined')
+      const msg = await publish(owner.sbot.db, { type: 'buttcloud/request', version: 1, provider: ready.id, plan: 'free', recps: [owner.id, ready.id] })
+      mine.add(msg.key)
+      // The moment the service exists, before its pub can be healthy: the pass is still waiting to post "up".
+      await waitFor(async () => ((await ourServices(msg.key)).length > 0 ? true : undefined), 30_000, 'the service to be created')
+      child.child.kill('SIGKILL')
+      await child.stop()
+      step('killed')
+      expect((await statuses(owner.sbot, msg.key)).filter((s) => s.state === 'up')).toEqual([])
+
+      ;({ child, ready } = await start())
+      step('restarted')
+      // Dial at once: ssb-conn would redial the restarted provider too, but only after its own backoff.
+      await call(owner.sbot.conn.connect, ready.address)
+      await nextStatus(owner.sbot, msg.key, 0, (s) => s.state === 'up', 60_000, '"up" after the restart')
+      step('up')
+      // A few more passes: nothing new may appear.
+      await new Promise((r) => setTimeout(r, 2000))
+      expect((await statuses(owner.sbot, msg.key)).filter((s) => s.state === 'up')).toHaveLength(1)
+      expect(await ourServices(msg.key)).toHaveLength(1)
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\nprovider output:\n${child.output().slice(-3000)}`, { cause: err })
+    } finally {
+      await owner.stop()
+      await child.stop()
+    }
+  })
+})
