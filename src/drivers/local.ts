@@ -298,6 +298,7 @@ class LocalDriver implements PubDriver {
     child.once('exit', (code, signal) => {
       const planned = sup.child !== child || sup.stopping !== undefined
       sup.child = undefined
+      rmSync(join(folder, 'pid'), { force: true })
       const ended: ObservedTask = { state: 'shutdown', at: Date.now() }
       if (!planned) {
         const exitCode = code ?? 128 + (signal === 'SIGKILL' ? 9 : signal === 'SIGABRT' ? 6 : 15)

@@ -1,0 +1,130 @@
+/**
+ * The local runtime end to end: the same planner running pubs as supervised child processes of the built pub.
+ * Request -> "up" at the owner -> the invite works -> stop -> start (data kept) -> destroy (data kept for the
+ * retention period, then purged); and a crashed pub process is reported down and restarted.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { whoami } from '../../src/drivers/pub-client.js'
+import { runtimeFromSettings } from '../../src/orchestrator/from-settings.js'
+import { objectName } from '../../src/planner/index.js'
+import type { MsgId } from '../../src/protocol/ids.js'
+import { call, clientCall, connectClient, publish, type Sbot, type SsbKeys } from '../../src/ssb/adapter.js'
+import { assertPubBuilt, feedMessages } from '../pub/helpers.js'
+import { joinWithInvite, messagesOfType, startPeer, startTestProvider, testProviderSettings, waitFor, type TestPeer } from '../support/sbots.js'
+
+type Status = { request: string; state: string; reason?: string; pub?: { id: string; address: string }; invite?: string }
+
+async function statuses(user: Sbot, request: MsgId): Promise<Status[]> {
+  return (await messagesOfType<Status>(user, 'buttcloud/status')).filter((m) => m.value.content.request === request).map((m) => m.value.content)
+}
+
+function nextStatus(user: Sbot, request: MsgId, after: number, match: (s: Status) => boolean, what: string): Promise<Status> {
+  return waitFor(async () => (await statuses(user, request)).slice(after).find(match), 30_000, what)
+}
+
+describe('the local runtime', () => {
+  let provider: Awaited<ReturnType<typeof startTestProvider>>
+  let providerKeys: SsbKeys
+  let user: TestPeer
+  let request: MsgId
+  let pub: { id: string; address: string }
+  let folder: string
+  let messages = 0
+
+  const command = (verb: string) => publish(user.sbot.db, { type: 'buttcloud/command', version: 1, request, verb, recps: [user.id, provider.id] })
+  const pubFeed = async () => {
+    const client = await connectClient(providerKeys, pub.address)
+    try {
+      return await feedMessages(client, pub.id as never)
+    } finally {
+      client.close()
+    }
+  }
+
+  beforeAll(async () => {
+    assertPubBuilt()
+    const settings = testProviderSettings({
+      runtime: { kind: 'local', hubAddress: '127.0.0.1', ports: { first: 29300, last: 29349 }, retentionMs: 3000, settleMs: 20_000, statsIntervalMs: 0 },
+      buttcloud: { passIntervalMs: 500 },
+    })
+    provider = await startTestProvider(settings, { runtime: runtimeFromSettings(settings) })
+    providerKeys = provider.sbot.config.keys
+    user = startPeer()
+    await joinWithInvite(user.sbot, await provider.createInvite(1), provider.address)
+  })
+
+  afterAll(async () => {
+    await user?.stop()
+    // Closing the provider closes the runtime, which stops its pub processes.
+    await provider?.stop()
+  })
+
+  it('runs a requested pub as a child process: "up" at the owner, reachable, with a working invite', async () => {
+    const msg = await publish(user.sbot.db, { type: 'buttcloud/request', version: 1, provider: provider.id, plan: 'free', name: 'local pub', recps: [user.id, provider.id] })
+    request = msg.key
+    const up = await nextStatus(user.sbot, request, 0, (s) => s.state === 'up', '"up"')
+    pub = up.pub!
+    expect(pub.address).toMatch(/^net:127\.0\.0\.1:293\d\d~shs:/)
+    expect(await whoami(providerKeys, pub.address as never)).toBe(pub.id)
+    const rpc = await call<{ id: string }>(user.sbot.conn.connect, pub.address)
+    expect(rpc.id).toBe(pub.id)
+
+    // The key is a 0600 file beside the data folder, never inside it (backups archive the data folder).
+    folder = join(provider.settings.path, 'pubs', objectName(request))
+    expect(statSync(join(folder, 'key')).mode & 0o777).toBe(0o600)
+    expect(JSON.parse(readFileSync(join(folder, 'key'), 'utf8').replace(/^#.*$/gm, '')).id).toBe(pub.id)
+    expect(existsSync(join(folder, 'data', 'secret'))).toBe(false)
+
+    const friend = startPeer()
+    try {
+      await call(friend.sbot.invite.accept!, up.invite!)
+      const client = await connectClient(providerKeys, pub.address)
+      try {
+        expect(await clientCall<boolean>(client, 'friends.isFollowing', { source: pub.id, dest: friend.id })).toBe(true)
+      } finally {
+        client.close()
+      }
+    } finally {
+      await friend.stop()
+    }
+    messages = (await pubFeed()).length
+    expect(messages).toBeGreaterThan(0)
+  })
+
+  it('restarts a crashed pub process, reporting it down meanwhile', async () => {
+    const before = (await statuses(user.sbot, request)).length
+    const pid = Number(readFileSync(join(folder, 'pid'), 'utf8'))
+    process.kill(pid, 'SIGKILL')
+    const down = await nextStatus(user.sbot, request, before, (s) => s.state === 'down', '"down" after the crash')
+    expect(down.reason).toBe('exited: exit code 137')
+    await nextStatus(user.sbot, request, before, (s) => s.state === 'up', '"up" after the restart')
+    expect(Number(readFileSync(join(folder, 'pid'), 'utf8'))).not.toBe(pid)
+    expect(await whoami(providerKeys, pub.address as never)).toBe(pub.id)
+  })
+
+  it('stops and starts with the data kept', async () => {
+    let before = (await statuses(user.sbot, request)).length
+    await command('stop')
+    await nextStatus(user.sbot, request, before, (s) => s.state === 'stopped', '"stopped"')
+    await waitFor(async () => (existsSync(join(folder, 'pid')) ? undefined : true), 10_000, 'the pub process to end')
+    await expect(whoami(providerKeys, pub.address as never, { timeoutMs: 1000 })).rejects.toThrow()
+
+    before = (await statuses(user.sbot, request)).length
+    await command('start')
+    const up = await nextStatus(user.sbot, request, before, (s) => s.state === 'up', '"up" after start')
+    expect(up.pub).toEqual(pub)
+    expect((await pubFeed()).length).toBe(messages)
+  })
+
+  it('destroys the pub: the process ends at once, the data folder after the retention period', async () => {
+    const before = (await statuses(user.sbot, request)).length
+    await command('destroy')
+    await nextStatus(user.sbot, request, before, (s) => s.state === 'destroyed', '"destroyed"')
+    await expect(whoami(providerKeys, pub.address as never, { timeoutMs: 1000 })).rejects.toThrow()
+    expect(existsSync(join(folder, 'key'))).toBe(false)
+    expect(existsSync(join(folder, 'data'))).toBe(true)
+    await waitFor(async () => (existsSync(folder) ? undefined : true), 20_000, 'the data folder to be purged')
+  })
+})
