@@ -6,7 +6,7 @@
  * Alone: `npm run build && node --import tsx bench/density.ts` (prints a table, then the JSON).
  */
 import { spawn, spawnSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type Docker from 'dockerode'
@@ -124,6 +124,7 @@ async function healthProbeCost(): Promise<{ wallMs: number; cpuMs: number; bareN
     return { ...probe, bareNodeWallMs: bare.wallMs, bareNodeCpuMs: bare.cpuMs }
   } finally {
     await pub.stop('SIGTERM')
+    rmSync(dir, { recursive: true, force: true })
   }
 }
 
@@ -184,6 +185,7 @@ async function idlePub(docker: Docker, owner: SsbKeys) {
     await sleep(8000)
     const processRssMB = round(processRss(pub.child.pid!) / MB)
     await pub.stop('SIGTERM')
+    rmSync(dir, { recursive: true, force: true })
     return { createToStartedMs, createToHealthyMs, rssMB, cgroupMiB, processRssMB }
   } finally {
     await service.remove()

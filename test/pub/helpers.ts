@@ -1,6 +1,6 @@
 /** Shared by the pub tests and bench/density.ts: running the built pub, reading feeds, a replication source. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -189,6 +189,11 @@ export async function startFeedSource(opts: { feeds: number; perFeed: number; co
     dir,
     feeds,
     total: opts.feeds * opts.perFeed,
-    close: () => closeSbot(sbot),
+    close: async () => {
+      await closeSbot(sbot)
+      // jitdb still writes index files shortly after close (NOTES.md: within ~2 s); removing at once makes them fail.
+      await new Promise((r) => setTimeout(r, 1500))
+      rmSync(dir, { recursive: true, force: true })
+    },
   }
 }
