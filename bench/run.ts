@@ -9,6 +9,7 @@ const BENCHES: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = 
   coldstart: () => import('./coldstart.js'),
   planning: () => import('./planning.js'),
   webhooks: () => import('./webhooks.js'),
+  provisioning: () => import('./provisioning.js'),
 }
 
 async function main(): Promise<number> {

@@ -1,0 +1,159 @@
+/**
+ * Provisioning: a user's request (free plan) -> "up" at the owner's sbot, through the whole provider (plugin, planner,
+ * Swarm driver, real engine). Side by side in the same run, the bare floor: createService of the same spec -> the pub
+ * answering (whoami over SSB, polled every 25 ms) -> one replication round trip between the user and the provider.
+ * Both use the same image, health probe interval and engine; runs are interleaved and each pub is removed after its
+ * run, so neither side pays for the other's idle pubs. Targets: median within 1.5x of the floor, and under 3 s.
+ *
+ * Run alone: node --import tsx bench/provisioning.ts [iterations]   (needs root and dockerd, as the Swarm tests do)
+ */
+import { createHash } from 'node:crypto'
+import { performance } from 'node:perf_hooks'
+import Docker from 'dockerode'
+import { ensurePubImage, PUB_IMAGE_REPO } from '../pub/image/build.js'
+import { whoami } from '../src/drivers/pub-client.js'
+import { createSwarmDriver } from '../src/drivers/swarm.js'
+import { derivePubKeys } from '../src/orchestrator/desired.js'
+import { runtimeFromSettings } from '../src/orchestrator/from-settings.js'
+import { LABELS, type ServiceSpec } from '../src/planner/index.js'
+import { multiserverAddress, type MsgId } from '../src/protocol/ids.js'
+import { drain, publish, pull, queryTypes, type SsbMsg } from '../src/ssb/adapter.js'
+import { dockerSupport, startDockerEngine, waitFor } from '../test/support/docker-engine.js'
+import { joinWithInvite, startPeer, startTestProvider, testProviderSettings } from '../test/support/sbots.js'
+import { percentiles, runAsMain, type BenchResult } from './report.js'
+
+const TARGET_RATIO = 1.5
+const TARGET_MS = 3000
+/** The same for both sides: Docker's first probe comes one interval after start. */
+const HEALTH_INTERVAL_MS = 500
+
+/** Run `iterations` of each side, interleaved. */
+export async function run(iterations = 10): Promise<BenchResult> {
+  const support = dockerSupport()
+  if (!support.ok) throw new Error(`the provisioning benchmark needs a Docker engine: ${support.reason}`)
+  const engine = await startDockerEngine()
+  const docker = new Docker({ socketPath: engine.socketPath, version: 'v1.41' })
+  try {
+    const image = await ensurePubImage(docker)
+    const version = image.tag.slice(PUB_IMAGE_REPO.length + 1)
+    const common = { hubAddress: '127.0.0.1', listenHost: '127.0.0.1', healthIntervalMs: HEALTH_INTERVAL_MS, stopGraceMs: 1000 }
+    const settings = testProviderSettings({
+      runtime: { kind: 'swarm', docker: engine.socketPath, ports: { first: 29400, last: 29449 }, imageVersion: version, buildImage: false, retentionMs: 0, statsIntervalMs: 0, ...common },
+      // A scheduled pass only every 30 s: "up" must come from passes that events trigger, not from polling.
+      buttcloud: { pubsPerOwner: 1000, passIntervalMs: 30_000 },
+    })
+    const provider = await startTestProvider(settings, { runtime: runtimeFromSettings(settings) })
+    const providerKeys = provider.sbot.config.keys
+    const user = startPeer()
+    try {
+      await joinWithInvite(user.sbot, await provider.createInvite(1), provider.address)
+
+      // The floor's replication leg: the provider answers each ping with a boxed pong, nothing else.
+      const responder = drain<SsbMsg<{ type: string; n: number }>>(
+        (msg) => {
+          if (msg.value.author !== user.id) return
+          void publish(provider.sbot.db, { type: 'bench/pong', n: msg.value.content.n, recps: [user.id, provider.id] })
+        },
+        () => undefined,
+      )
+      pull(queryTypes(provider.sbot.db, ['bench/ping'], { live: 'live' }), responder)
+      const waiters = new Map<string, () => void>()
+      const watcher = drain<SsbMsg<{ type: string; n?: number; request?: string; state?: string }>>(
+        (msg) => {
+          const c = msg.value.content
+          if (msg.value.author !== provider.id || typeof c !== 'object') return
+          const id = c.type === 'bench/pong' ? `pong:${c.n}` : `${c.state}:${c.request}`
+          waiters.get(id)?.()
+        },
+        () => undefined,
+      )
+      pull(queryTypes(user.sbot.db, ['bench/pong', 'buttcloud/status'], { live: 'live' }), watcher)
+      const arrival = (id: string) => new Promise<void>((resolve) => waiters.set(id, resolve))
+
+      // The floor's own driver, with the same options the provider's runtime uses.
+      const floorDriver = createSwarmDriver({ docker, ...common })
+      const [hub] = await floorDriver.listHubs()
+      let nextFloorPort = 29450
+
+      async function floorOnce(i: number): Promise<number> {
+        const request = `%${createHash('sha256').update(`floor ${i} ${Date.now()}`).digest('base64')}.sha256` as MsgId
+        const keys = derivePubKeys(providerKeys, request)
+        const port = nextFloorPort++
+        const spec: ServiceSpec = { request, owner: user.id, pubId: keys.id, hub: hub!.id, port, imageVersion: version, memoryMiB: 128, replicas: 1, forceUpdate: 0 }
+        const address = multiserverAddress('127.0.0.1', port, keys.id)
+        const t = performance.now()
+        await floorDriver.createService(spec, { keys, provider: providerKeys.id })
+        await waitFor('the floor pub to answer', 30_000, async () => (await whoami(providerKeys, address, { timeoutMs: 1000 })) === keys.id, 25)
+        const pong = arrival(`pong:${i}`)
+        await publish(user.sbot.db, { type: 'bench/ping', n: i, recps: [user.id, provider.id] })
+        await pong
+        const ms = performance.now() - t
+        const svc = (await floorDriver.listServices()).find((s) => s.labels[LABELS.request] === request)
+        if (svc) await floorDriver.removeService(request, svc.id)
+        return ms
+      }
+
+      async function requestOnce(): Promise<{ total: number; provisioning: number }> {
+        const t = performance.now()
+        let provisioningAt = Number.NaN
+        // The key is known once published, long before any status about it can have replicated back.
+        const msg = await publish(user.sbot.db, { type: 'buttcloud/request', version: 1, provider: provider.id, plan: 'free', recps: [user.id, provider.id] })
+        const up = arrival(`up:${msg.key}`)
+        void arrival(`provisioning:${msg.key}`).then(() => (provisioningAt = performance.now() - t))
+        await up
+        const total = performance.now() - t
+        const destroyed = arrival(`destroyed:${msg.key}`)
+        await publish(user.sbot.db, { type: 'buttcloud/command', version: 1, request: msg.key, verb: 'destroy', recps: [user.id, provider.id] })
+        await destroyed
+        return { total, provisioning: provisioningAt }
+      }
+
+      // One unmeasured round of each warms the image cache, the indexes and the connections.
+      await floorOnce(-1)
+      await requestOnce()
+      const floor: number[] = []
+      const request: number[] = []
+      const firstStatus: number[] = []
+      for (let i = 0; i < iterations; i++) {
+        floor.push(await floorOnce(i))
+        const r = await requestOnce()
+        request.push(r.total)
+        if (Number.isFinite(r.provisioning)) firstStatus.push(r.provisioning)
+      }
+      responder.abort()
+      watcher.abort()
+
+      const f = percentiles(floor)
+      const r = percentiles(request)
+      const p = firstStatus.length ? percentiles(firstStatus) : undefined
+      const ratio = r.median / f.median
+      return {
+        name: 'provisioning',
+        rows: [
+          { path: 'floor: createService -> pub answers -> one round trip', n: floor.length, median_ms: f.median, p95_ms: f.p95, min_ms: f.min },
+          { path: 'request -> "provisioning" at the owner', n: firstStatus.length, median_ms: p?.median ?? '', p95_ms: p?.p95 ?? '', min_ms: p?.min ?? '' },
+          { path: 'request -> "up" at the owner', n: request.length, median_ms: r.median, p95_ms: r.p95, min_ms: r.min },
+          { path: `ratio (target <= ${TARGET_RATIO}; up < ${TARGET_MS} ms)`, n: '', median_ms: ratio, p95_ms: r.p95 / f.p95, min_ms: '' },
+        ],
+        json: {
+          iterations,
+          healthIntervalMs: HEALTH_INTERVAL_MS,
+          floor: f,
+          request: r,
+          firstStatus: p,
+          ratio,
+          target: { ratio: TARGET_RATIO, ms: TARGET_MS },
+          pass: ratio <= TARGET_RATIO && r.median < TARGET_MS,
+        },
+      }
+    } finally {
+      await user.stop()
+      await provider.stop()
+    }
+  } finally {
+    // Whatever this run left (volumes, destroyed pubs' leftovers) goes with the private engine.
+    await engine.stop()
+  }
+}
+
+runAsMain(import.meta.url, () => run(Number(process.argv[2] ?? 10)))
