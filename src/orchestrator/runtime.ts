@@ -99,6 +99,8 @@ class Orchestrator implements OrchestratorRuntime {
   private sampling: Promise<void> | undefined
   private samplerError: string | undefined
   private closed = false
+  /** The host's clock minus ours, as of the last pass: summaries are dated on the host's clock. */
+  private skew = 0
   /** Notes of the pass under way and of the last one: a note is logged when it first appears. */
   private notesNow = new Map<string, string>()
   private notesBefore = new Map<string, string>()
@@ -132,6 +134,7 @@ class Orchestrator implements OrchestratorRuntime {
   async reconcile(pubs: readonly RuntimePub[], now: number): Promise<Observations> {
     if (this.closed) throw new Error(`the ${this.name} runtime is closed`)
     const started = Date.now()
+    this.skew = now - started
     const clock = () => now + (Date.now() - started)
     const desired = desiredPubs(pubs, this.keyring, { defaultImageVersion: this.opts.defaultImageVersion })
     const requests = new Set(desired.map((d) => d.request))
@@ -299,10 +302,13 @@ class Orchestrator implements OrchestratorRuntime {
     }
     const pub = this.desired.get(record.request)
     const running = this.services.get(record.request)?.tasks.find((t) => t.state === 'running')
-    return this.book.summary(record.request, Date.now(), {
+    const summary = this.book.summary(record.request, Date.now(), {
       limitBytes: (pub?.memoryMiB ?? 0) * MiB,
       ...(running ? { uptimeSeconds: Math.max(0, Math.floor((Date.now() - running.at) / 1000)) } : {}),
     })
+    // Samples are timed by the driver's clock; the window is told on the host's, which decides when the next is due.
+    summary.window = { from: Math.max(0, summary.window.from + this.skew), to: Math.max(0, summary.window.to + this.skew) }
+    return summary
   }
 
   async backup(record: PubRecord): Promise<NonNullable<ReplyResult['backup']>> {

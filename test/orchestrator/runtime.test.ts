@@ -168,9 +168,13 @@ describe('orchestrator runtime', () => {
       backups: { dir, baseUrl: 'https://pubs.example.net/backups/', ttlMs: 60_000 },
     })(host)
     closers.push(() => runtime.close())
-    await runtime.reconcile([runtimePub(r, host)], Date.now())
+    // The host runs a day ahead of the driver: the summary is dated on the host's clock.
+    const hostAhead = 24 * 3600_000
+    await runtime.reconcile([runtimePub(r, host)], Date.now() + hostAhead)
     const first = await runtime.stats(r)
     expect(first.samples).toBe(1)
+    expect(first.window.to - Date.now()).toBeGreaterThan(hostAhead - 60_000)
+    expect(first.window.to - Date.now()).toBeLessThanOrEqual(hostAhead)
     const backup = await runtime.backup(r)
     expect(backup.url).toMatch(/^https:\/\/pubs\.example\.net\/backups\/[0-9a-f]{32}\.tar\.gz$/)
     expect(backup.bytes).toBe(42)
