@@ -8,6 +8,7 @@ const BENCHES: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = 
   roundtrip: () => import('./roundtrip.js'),
   coldstart: () => import('./coldstart.js'),
   planning: () => import('./planning.js'),
+  density: () => import('./density.js'),
   webhooks: () => import('./webhooks.js'),
   provisioning: () => import('./provisioning.js'),
 }
