@@ -11,6 +11,7 @@ const BENCHES: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = 
   density: () => import('./density.js'),
   webhooks: () => import('./webhooks.js'),
   provisioning: () => import('./provisioning.js'),
+  feedcost: () => import('./feedcost.js'),
 }
 
 async function main(): Promise<number> {
