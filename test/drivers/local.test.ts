@@ -10,19 +10,10 @@ import { whoami } from '../../src/drivers/pub-client.js'
 import { runtimeFromSettings } from '../../src/orchestrator/from-settings.js'
 import { objectName } from '../../src/planner/index.js'
 import type { MsgId } from '../../src/protocol/ids.js'
-import { call, clientCall, connectClient, publish, type Sbot, type SsbKeys } from '../../src/ssb/adapter.js'
-import { assertPubBuilt, feedMessages } from '../pub/helpers.js'
-import { joinWithInvite, messagesOfType, startPeer, startTestProvider, testProviderSettings, waitFor, type TestPeer } from '../support/sbots.js'
-
-type Status = { request: string; state: string; reason?: string; pub?: { id: string; address: string }; invite?: string }
-
-async function statuses(user: Sbot, request: MsgId): Promise<Status[]> {
-  return (await messagesOfType<Status>(user, 'buttcloud/status')).filter((m) => m.value.content.request === request).map((m) => m.value.content)
-}
-
-function nextStatus(user: Sbot, request: MsgId, after: number, match: (s: Status) => boolean, what: string): Promise<Status> {
-  return waitFor(async () => (await statuses(user, request)).slice(after).find(match), 30_000, what)
-}
+import { call, publish, type SsbKeys } from '../../src/ssb/adapter.js'
+import { assertPubBuilt } from '../pub/helpers.js'
+import { joinWithInvite, startPeer, startTestProvider, testProviderSettings, waitFor, type TestPeer } from '../support/sbots.js'
+import { expectInviteWorks, nextStatus, pubFeed, statuses } from './helpers.js'
 
 describe('the local runtime', () => {
   let provider: Awaited<ReturnType<typeof startTestProvider>>
@@ -34,14 +25,6 @@ describe('the local runtime', () => {
   let messages = 0
 
   const command = (verb: string) => publish(user.sbot.db, { type: 'buttcloud/command', version: 1, request, verb, recps: [user.id, provider.id] })
-  const pubFeed = async () => {
-    const client = await connectClient(providerKeys, pub.address)
-    try {
-      return await feedMessages(client, pub.id as never)
-    } finally {
-      client.close()
-    }
-  }
 
   beforeAll(async () => {
     assertPubBuilt()
@@ -77,19 +60,8 @@ describe('the local runtime', () => {
     expect(JSON.parse(readFileSync(join(folder, 'key'), 'utf8').replace(/^#.*$/gm, '')).id).toBe(pub.id)
     expect(existsSync(join(folder, 'data', 'secret'))).toBe(false)
 
-    const friend = startPeer()
-    try {
-      await call(friend.sbot.invite.accept!, up.invite!)
-      const client = await connectClient(providerKeys, pub.address)
-      try {
-        expect(await clientCall<boolean>(client, 'friends.isFollowing', { source: pub.id, dest: friend.id })).toBe(true)
-      } finally {
-        client.close()
-      }
-    } finally {
-      await friend.stop()
-    }
-    messages = (await pubFeed()).length
+    await expectInviteWorks(providerKeys, pub, up.invite!)
+    messages = (await pubFeed(providerKeys, pub)).length
     expect(messages).toBeGreaterThan(0)
   })
 
@@ -115,7 +87,7 @@ describe('the local runtime', () => {
     await command('start')
     const up = await nextStatus(user.sbot, request, before, (s) => s.state === 'up', '"up" after start')
     expect(up.pub).toEqual(pub)
-    expect((await pubFeed()).length).toBe(messages)
+    expect((await pubFeed(providerKeys, pub)).length).toBe(messages)
   })
 
   it('destroys the pub: the process ends at once, the data folder after the retention period', async () => {

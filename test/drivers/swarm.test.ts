@@ -20,28 +20,16 @@ import { runtimeFromSettings } from '../../src/orchestrator/from-settings.js'
 import { LABELS, objectName } from '../../src/planner/index.js'
 import type { MsgId } from '../../src/protocol/ids.js'
 import { ProviderSettings } from '../../src/provider/settings.js'
-import { call, clientCall, connectClient, publish, type Sbot, type SsbKeys } from '../../src/ssb/adapter.js'
+import { call, publish, type SsbKeys } from '../../src/ssb/adapter.js'
 import '../support/docker-global-setup.js'
 import { dockerSupport, sharedDockerEngine, type DockerEngine } from '../support/docker-engine.js'
 import { freePort } from '../support/ports.js'
 import { startNode, type Child } from '../support/processes.js'
-import { joinWithInvite, messagesOfType, removeLater, startPeer, startTestProvider, testProviderSettings, waitFor, type TestPeer } from '../support/sbots.js'
-import { assertPubBuilt, feedMessages, REPO_ROOT } from '../pub/helpers.js'
+import { joinWithInvite, removeLater, startPeer, startTestProvider, testProviderSettings, waitFor, type TestPeer } from '../support/sbots.js'
+import { assertPubBuilt, REPO_ROOT } from '../pub/helpers.js'
+import { expectInviteWorks, nextStatus, pubFeed, statuses } from './helpers.js'
 
 const support = dockerSupport()
-type Status = { request: string; state: string; reason?: string; pub?: { id: string; address: string }; invite?: string }
-
-/** The owner's view: every status about `request` the user's sbot has, oldest first. */
-async function statuses(user: Sbot, request: MsgId): Promise<Status[]> {
-  const msgs = await messagesOfType<Status>(user, 'buttcloud/status')
-  return msgs.filter((m) => m.value.content.request === request).map((m) => m.value.content)
-}
-
-/** Wait until the owner has a status after the first `after` ones that matches. */
-function nextStatus(user: Sbot, request: MsgId, after: number, match: (s: Status) => boolean, ms = 60_000, what = 'a status'): Promise<Status> {
-  return waitFor(async () => (await statuses(user, request)).slice(after).find(match), ms, what)
-}
-
 /** A unix socket that forwards to the engine, and can be made to vanish as a stopped dockerd's socket does. */
 function engineProxy(target: string, path: string) {
   let server: Server | undefined
@@ -176,15 +164,6 @@ describe.skipIf(!support.ok)(`the Swarm runtime${support.ok ? '' : ` (skipped: $
     return all.filter((s) => s.Spec.Labels?.[LABELS.request] === req)
   }
 
-  /** The pub's own feed, read over muxrpc with the provider's master key. */
-  async function pubFeed(): Promise<Array<{ type: string; contact?: string }>> {
-    const client = await connectClient(providerKeys, pub.address)
-    try {
-      return (await feedMessages(client, pub.id as never)).map((m) => m.value.content as { type: string; contact?: string })
-    } finally {
-      client.close()
-    }
-  }
 
   it('turns a request into a running service that is "up" at the owner, reachable, with a working invite', async () => {
     const settings = testProviderSettings({ runtime: runtimeSettings(), buttcloud: { versions: [version, nextVersion], passIntervalMs: 500 } })
@@ -197,7 +176,7 @@ describe.skipIf(!support.ok)(`the Swarm runtime${support.ok ? '' : ` (skipped: $
     const msg = await publish(user.sbot.db, { type: 'buttcloud/request', version: 1, provider: provider.id, plan: 'free', name: 'swarm pub', recps: [user.id, provider.id] })
     request = msg.key
     mine.add(request)
-    const up = await nextStatus(user.sbot, request, 0, (s) => s.state === 'up', 60_000, '"up" at the owner')
+    const up = await nextStatus(user.sbot, request, 0, (s) => s.state === 'up', '"up" at the owner', 60_000)
     expect(Date.now() - started).toBeLessThan(30_000)
     pub = up.pub!
     expect(pub.address).toMatch(/^net:127\.0\.0\.1:291\d\d~shs:/)
@@ -224,19 +203,8 @@ describe.skipIf(!support.ok)(`the Swarm runtime${support.ok ? '' : ` (skipped: $
     expect(await whoami(providerKeys, pub.address as never)).toBe(pub.id)
 
     // The invite works: a friend joins the pub with it, and the pub follows the friend back.
-    const friend = startPeer()
-    try {
-      await call(friend.sbot.invite.accept!, up.invite!)
-      const client = await connectClient(providerKeys, pub.address)
-      try {
-        expect(await clientCall<boolean>(client, 'friends.isFollowing', { source: pub.id, dest: friend.id })).toBe(true)
-      } finally {
-        client.close()
-      }
-    } finally {
-      await friend.stop()
-    }
-    const feed = await pubFeed()
+    await expectInviteWorks(providerKeys, pub, up.invite!)
+    const feed = await pubFeed(providerKeys, pub)
     expect(feed.map((c) => c.type)).toContain('contact')
     pubMessages = feed.length
   })
@@ -247,10 +215,10 @@ describe.skipIf(!support.ok)(`the Swarm runtime${support.ok ? '' : ` (skipped: $
     const tasks = (await docker.listTasks({ filters: { service: [svc!.ID], 'desired-state': ['running'] } })) as Array<{ Status?: { ContainerStatus?: { ContainerID?: string } } }>
     const container = tasks.map((t) => t.Status?.ContainerStatus?.ContainerID).find(Boolean)!
     await docker.getContainer(container).kill()
-    const down = await nextStatus(user.sbot, request, before, (s) => s.state === 'down', 30_000, '"down" after the kill')
+    const down = await nextStatus(user.sbot, request, before, (s) => s.state === 'down', '"down" after the kill', 30_000)
     // A SIGKILL is not an out-of-memory kill: the driver looked at the container.
     expect(down.reason).toBe('exited: exit code 137')
-    const up = await nextStatus(user.sbot, request, before, (s) => s.state === 'up', 30_000, '"up" after the restart')
+    const up = await nextStatus(user.sbot, request, before, (s) => s.state === 'up', '"up" after the restart', 30_000)
     expect(up.pub?.id).toBe(pub.id)
     expect(await whoami(providerKeys, pub.address as never)).toBe(pub.id)
   })
@@ -258,7 +226,7 @@ describe.skipIf(!support.ok)(`the Swarm runtime${support.ok ? '' : ` (skipped: $
   it('tells the owner while the engine is unreachable, keeps running, and converges when it is back', async () => {
     const before = (await statuses(user.sbot, request)).length
     await proxy.stop()
-    const down = await nextStatus(user.sbot, request, before, (s) => s.state === 'down', 30_000, '"down" while the engine is away')
+    const down = await nextStatus(user.sbot, request, before, (s) => s.state === 'down', '"down" while the engine is away', 30_000)
     expect(down.reason).toMatch(/engine is unreachable/)
     const health = await call<{ engineError?: string }>(provider.api.health.bind(provider.api))
     expect(health.engineError).toMatch(/ENOENT|ECONNREFUSED/)
@@ -270,7 +238,7 @@ describe.skipIf(!support.ok)(`the Swarm runtime${support.ok ? '' : ` (skipped: $
     expect((await ourServices(request))[0]!.Spec.TaskTemplate?.ForceUpdate ?? 0).toBe(0)
 
     await proxy.start()
-    const up = await nextStatus(user.sbot, request, posted, (s) => s.state === 'up', 60_000, '"up" once the engine is back')
+    const up = await nextStatus(user.sbot, request, posted, (s) => s.state === 'up', '"up" once the engine is back', 60_000)
     expect(up.pub?.id).toBe(pub.id)
     expect((await ourServices(request))[0]!.Spec.TaskTemplate?.ForceUpdate).toBe(1)
   })
@@ -278,15 +246,15 @@ describe.skipIf(!support.ok)(`the Swarm runtime${support.ok ? '' : ` (skipped: $
   it('stops and starts the pub with its data kept', async () => {
     let before = (await statuses(user.sbot, request)).length
     await publish(user.sbot.db, { type: 'buttcloud/command', version: 1, request, verb: 'stop', recps: [user.id, provider.id] })
-    await nextStatus(user.sbot, request, before, (s) => s.state === 'stopped', 30_000, '"stopped"')
+    await nextStatus(user.sbot, request, before, (s) => s.state === 'stopped', '"stopped"', 30_000)
     await waitFor(async () => ((await ourServices(request))[0]?.Spec.Mode?.Replicated?.Replicas === 0 ? true : undefined), 10_000, 'replicas 0')
     expect((await docker.listVolumes()).Volumes?.some((v) => v.Name === objectName(request))).toBe(true)
 
     before = (await statuses(user.sbot, request)).length
     await publish(user.sbot.db, { type: 'buttcloud/command', version: 1, request, verb: 'start', recps: [user.id, provider.id] })
-    const up = await nextStatus(user.sbot, request, before, (s) => s.state === 'up', 30_000, '"up" after start')
+    const up = await nextStatus(user.sbot, request, before, (s) => s.state === 'up', '"up" after start', 30_000)
     expect(up.pub).toEqual(pub)
-    expect((await pubFeed()).length).toBe(pubMessages)
+    expect((await pubFeed(providerKeys, pub)).length).toBe(pubMessages)
   })
 
   it('upgrades to another image version with its data kept', async () => {
@@ -302,13 +270,13 @@ describe.skipIf(!support.ok)(`the Swarm runtime${support.ok ? '' : ` (skipped: $
     expect(svc!.ID).toBe((await ourServices(request))[0]!.ID)
     await waitFor(async () => ((await statuses(user.sbot, request)).at(-1)?.state === 'up' ? true : undefined), 30_000, 'the last status to be "up"')
     expect(await whoami(providerKeys, pub.address as never)).toBe(pub.id)
-    expect((await pubFeed()).length).toBe(pubMessages)
+    expect((await pubFeed(providerKeys, pub)).length).toBe(pubMessages)
   })
 
   it('destroys the pub: service and secret go at once, the data after the retention period', async () => {
     const before = (await statuses(user.sbot, request)).length
     await publish(user.sbot.db, { type: 'buttcloud/command', version: 1, request, verb: 'destroy', recps: [user.id, provider.id] })
-    await nextStatus(user.sbot, request, before, (s) => s.state === 'destroyed', 30_000, '"destroyed"')
+    await nextStatus(user.sbot, request, before, (s) => s.state === 'destroyed', '"destroyed"', 30_000)
     await waitFor(async () => ((await ourServices(request)).length === 0 ? true : undefined), 10_000, 'the service to go')
     expect((await docker.listSecrets()).some((s: { Spec?: { Name?: string } }) => s.Spec?.Name === objectName(request))).toBe(false)
     expect((await docker.listVolumes()).Volumes?.some((v) => v.Name === objectName(request))).toBe(true)
@@ -366,7 +334,7 @@ describe.skipIf(!support.ok)(`the Swarm runtime${support.ok ? '' : ` (skipped: $
       step('restarted')
       // Dial at once: ssb-conn would redial the restarted provider too, but only after its own backoff.
       await call(owner.sbot.conn.connect, ready.address)
-      await nextStatus(owner.sbot, msg.key, 0, (s) => s.state === 'up', 60_000, '"up" after the restart')
+      await nextStatus(owner.sbot, msg.key, 0, (s) => s.state === 'up', '"up" after the restart', 60_000)
       step('up')
       // A few more passes: nothing new may appear.
       await new Promise((r) => setTimeout(r, 2000))

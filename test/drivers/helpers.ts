@@ -1,0 +1,44 @@
+/** What the runtime tests share: the owner's view of statuses, and checks made on a running pub over SSB. */
+import { expect } from 'vitest'
+import type { FeedId, MsgId, MultiserverAddress } from '../../src/protocol/ids.js'
+import { call, clientCall, connectClient, type Sbot, type SsbKeys } from '../../src/ssb/adapter.js'
+import { feedMessages } from '../pub/helpers.js'
+import { messagesOfType, startPeer, waitFor } from '../support/sbots.js'
+
+export type Status = { request: string; state: string; reason?: string; pub?: { id: string; address: string }; invite?: string }
+
+/** Every status about `request` the owner's sbot has, oldest first. */
+export async function statuses(owner: Sbot, request: MsgId): Promise<Status[]> {
+  return (await messagesOfType<Status>(owner, 'buttcloud/status')).filter((m) => m.value.content.request === request).map((m) => m.value.content)
+}
+
+/** Wait until the owner has a status, after the first `after` ones, that matches. */
+export function nextStatus(owner: Sbot, request: MsgId, after: number, match: (s: Status) => boolean, what: string, ms = 30_000): Promise<Status> {
+  return waitFor(async () => (await statuses(owner, request)).slice(after).find(match), ms, what)
+}
+
+/** A new peer joins the pub with `invite`, and the pub follows it back (read with the provider's master key). */
+export async function expectInviteWorks(providerKeys: SsbKeys, pub: { id: string; address: string }, invite: string): Promise<void> {
+  const friend = startPeer()
+  try {
+    await call(friend.sbot.invite.accept!, invite)
+    const client = await connectClient(providerKeys, pub.address)
+    try {
+      expect(await clientCall<boolean>(client, 'friends.isFollowing', { source: pub.id, dest: friend.id })).toBe(true)
+    } finally {
+      client.close()
+    }
+  } finally {
+    await friend.stop()
+  }
+}
+
+/** The pub's own feed, read over muxrpc with the provider's master key. */
+export async function pubFeed(providerKeys: SsbKeys, pub: { id: string; address: string }): Promise<Array<{ type: string }>> {
+  const client = await connectClient(providerKeys, pub.address as MultiserverAddress)
+  try {
+    return (await feedMessages(client, pub.id as FeedId)).map((m) => m.value.content as { type: string })
+  } finally {
+    client.close()
+  }
+}
