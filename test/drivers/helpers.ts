@@ -1,7 +1,8 @@
 /** What the runtime tests share: the owner's view of statuses, and checks made on a running pub over SSB. */
+import { execFileSync } from 'node:child_process'
 import { expect } from 'vitest'
 import type { FeedId, MsgId, MultiserverAddress } from '../../src/protocol/ids.js'
-import { call, clientCall, connectClient, type Sbot, type SsbKeys } from '../../src/ssb/adapter.js'
+import { call, clientCall, connectClient, publish, type Sbot, type SsbKeys } from '../../src/ssb/adapter.js'
 import { feedMessages } from '../pub/helpers.js'
 import { messagesOfType, startPeer, waitFor } from '../support/sbots.js'
 
@@ -41,4 +42,17 @@ export async function pubFeed(providerKeys: SsbKeys, pub: { id: string; address:
   } finally {
     client.close()
   }
+}
+
+export type Reply = { command: string; ok: boolean; error?: { code: string; reason: string }; result?: Record<string, any> }
+
+/** Post a command about `request` as its owner and wait for the provider's reply to it. */
+export async function commandAndReply(owner: { sbot: Sbot; id: FeedId }, provider: FeedId, request: MsgId, verb: string, ms = 30_000): Promise<Reply> {
+  const cmd = await publish(owner.sbot.db, { type: 'buttcloud/command', version: 1, request, verb, recps: [owner.id, provider] })
+  return waitFor(async () => (await messagesOfType<Reply>(owner.sbot, 'buttcloud/reply')).find((m) => m.value.content.command === cmd.key)?.value.content, ms, `the reply to ${verb}`)
+}
+
+/** The names in a gzipped tar archive (GNU tar lists it). */
+export function archiveNames(file: string): string[] {
+  return execFileSync('tar', ['-tzf', file], { encoding: 'utf8' }).split('\n').filter(Boolean)
 }

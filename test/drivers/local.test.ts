@@ -13,7 +13,7 @@ import type { MsgId } from '../../src/protocol/ids.js'
 import { call, publish, type SsbKeys } from '../../src/ssb/adapter.js'
 import { assertPubBuilt } from '../pub/helpers.js'
 import { joinWithInvite, startPeer, startTestProvider, testProviderSettings, waitFor, type TestPeer } from '../support/sbots.js'
-import { expectInviteWorks, nextStatus, pubFeed, statuses } from './helpers.js'
+import { archiveNames, commandAndReply, expectInviteWorks, nextStatus, pubFeed, statuses } from './helpers.js'
 
 describe('the local runtime', () => {
   let provider: Awaited<ReturnType<typeof startTestProvider>>
@@ -63,6 +63,26 @@ describe('the local runtime', () => {
     await expectInviteWorks(providerKeys, pub, up.invite!)
     messages = (await pubFeed(providerKeys, pub)).length
     expect(messages).toBeGreaterThan(0)
+  })
+
+  it('answers stats with a fresh sample and backup with a downloadable archive of the data folder', async () => {
+    const stats = await commandAndReply(user, provider.id, request, 'stats')
+    expect(stats.ok).toBe(true)
+    expect(stats.result!.stats.samples).toBeGreaterThanOrEqual(1)
+    expect(stats.result!.stats.memory.maxBytes).toBeGreaterThan(10 * 1024 * 1024)
+    expect(stats.result!.stats.memory.limitBytes).toBe(128 * 1024 * 1024)
+
+    const backup = await commandAndReply(user, provider.id, request, 'backup')
+    expect(backup.ok).toBe(true)
+    const { url, bytes, expires } = backup.result!.backup as { url: string; bytes: number; expires: number }
+    const token = /\/backups\/([0-9a-f]{32}\.tar\.gz)$/.exec(url)![1]!
+    const file = join(provider.settings.path, 'backups', token)
+    expect(statSync(file).size).toBe(bytes)
+    expect(expires).toBeGreaterThan(Date.now())
+    // The pub's log is in it; its key is not (it lives beside the data folder).
+    const names = archiveNames(file)
+    expect(names.some((n) => /db2\/log\.bipf$/.test(n))).toBe(true)
+    expect(names.some((n) => /(^|\/)(key|secret)$/.test(n))).toBe(false)
   })
 
   it('restarts a crashed pub process, reporting it down meanwhile', async () => {

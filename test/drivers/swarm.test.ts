@@ -9,7 +9,7 @@
  * socket proxy the test closes: stopping the shared dockerd would break the other files running at the same time.
  */
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
 import { createServer, connect, type Server, type Socket } from 'node:net'
 import { join } from 'node:path'
 import Docker from 'dockerode'
@@ -27,7 +27,7 @@ import { freePort } from '../support/ports.js'
 import { startNode, type Child } from '../support/processes.js'
 import { joinWithInvite, removeLater, startPeer, startTestProvider, testProviderSettings, waitFor, type TestPeer } from '../support/sbots.js'
 import { assertPubBuilt, REPO_ROOT } from '../pub/helpers.js'
-import { expectInviteWorks, nextStatus, pubFeed, statuses } from './helpers.js'
+import { archiveNames, commandAndReply, expectInviteWorks, nextStatus, pubFeed, statuses } from './helpers.js'
 
 const support = dockerSupport()
 /** A unix socket that forwards to the engine, and can be made to vanish as a stopped dockerd's socket does. */
@@ -207,6 +207,24 @@ describe.skipIf(!support.ok)(`the Swarm runtime${support.ok ? '' : ` (skipped: $
     const feed = await pubFeed(providerKeys, pub)
     expect(feed.map((c) => c.type)).toContain('contact')
     pubMessages = feed.length
+  })
+
+  it('answers stats with a fresh sample and backup with a downloadable archive of the volume', async () => {
+    const stats = await commandAndReply(user, provider.id, request, 'stats')
+    expect(stats.ok).toBe(true)
+    expect(stats.result!.stats.samples).toBeGreaterThanOrEqual(1)
+    expect(stats.result!.stats.memory.maxBytes).toBeGreaterThan(1024 * 1024)
+    expect(stats.result!.stats.memory.limitBytes).toBe(128 * 1024 * 1024)
+
+    const backup = await commandAndReply(user, provider.id, request, 'backup')
+    expect(backup.ok).toBe(true)
+    const { url, bytes } = backup.result!.backup as { url: string; bytes: number }
+    const file = join(provider.settings.path, 'backups', /\/backups\/([0-9a-f]{32}\.tar\.gz)$/.exec(url)![1]!)
+    expect(statSync(file).size).toBe(bytes)
+    expect(archiveNames(file).some((n) => /db2\/log\.bipf$/.test(n))).toBe(true)
+    // The helper container that read the volume is gone again.
+    const helpers = await docker.listContainers({ all: true, filters: { label: [`${LABELS.request}=${request}`] } })
+    expect(helpers.filter((c) => !c.Labels['com.docker.swarm.service.id'])).toEqual([])
   })
 
   it('reports a killed container "down", then "up" again', async () => {
