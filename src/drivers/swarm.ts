@@ -154,10 +154,12 @@ class SwarmDriver implements PubDriver {
   /* ---------- observing ---------- */
 
   private tasks(): Promise<DockerTask[]> {
-    this.tasksInFlight ??= (this.docker.listTasks() as Promise<DockerTask[]>).finally(() => {
-      // Cleared on the next tick, so the calls of one pass (made together) share it and the next pass reads afresh.
-      setImmediate(() => (this.tasksInFlight = undefined))
-    })
+    if (!this.tasksInFlight) {
+      this.tasksInFlight = this.docker.listTasks() as Promise<DockerTask[]>
+      // Shared only by calls made in the same synchronous run (readObserved starts its four listings together):
+      // any later call, of this pass or the next, reads afresh.
+      queueMicrotask(() => (this.tasksInFlight = undefined))
+    }
     return this.tasksInFlight
   }
 
