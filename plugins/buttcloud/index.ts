@@ -89,6 +89,9 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
       let firstPass: () => void = () => undefined
       const firstPassDone = new Promise<void>((resolve) => (firstPass = resolve))
 
+      /** Resolves once everything published so far is written to the log on disk. */
+      const drained = () => new Promise<void>((resolve) => sbot.db.onDrain(() => resolve()))
+
       const publisher: Publisher = {
         async publish(content) {
           const msg = await publish(sbot.db, content)
@@ -103,6 +106,8 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
         async recordPlacement(request, hub, port) {
           const content = checkOutgoing('buttcloud/placement', { type: 'buttcloud/placement', version: 1, request, hub, port, recps: [sbot.id] })
           const msg = await publish(sbot.db, content)
+          // On disk before anything is built on it: ssb-db2 answers a publish before its write is flushed.
+          await drained()
           // Into the ledger now, so the next pass sees it even before the index has caught up.
           ledger.add({ key: msg.key, author: sbot.id, sequence: msg.value.sequence, timestamp: msg.value.timestamp, private: true, content })
         },
@@ -116,6 +121,8 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
         try {
           const content = checkOutgoing('buttcloud/payment', { ...fact, recps: [sbot.id] })
           const msg = await publish(sbot.db, content)
+          // On disk before the webhook is answered: Stripe then stops retrying, so this must not be lost.
+          await drained()
           ledger.add({ key: msg.key, author: sbot.id, sequence: msg.value.sequence, timestamp: msg.value.timestamp, private: true, content })
           scheduler.request()
           return 'recorded'
@@ -135,6 +142,8 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
           if (!caughtUp) return
           await publishOfferIfChanged()
           await runPass({ ledger, publisher, runtime, config: cfg, now, log, onStatus, payment: deps.payment, recordPayment }, memory)
+          // A pass's replies and statuses are durable before the next pass reads the world again.
+          await drained()
           firstPass()
         },
         {

@@ -4,6 +4,11 @@
  * (the embedded default) every plan is free and the site only shows that, plus the terms and privacy pages.
  */
 import { createHmac } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Readable } from 'node:stream'
+import type { Hono } from 'hono'
 import Stripe from 'stripe'
 import type { PaymentHooks } from '../../plugins/buttcloud/pass.js'
 import type { ButtcloudApi } from '../../plugins/buttcloud/index.js'
@@ -79,6 +84,8 @@ export async function startPaymentSite(opts: {
   privacyText?: string
   /** Where the site's log lines go (one JSON object per line). */
   log?: (line: string) => void
+  /** The folder of pub backups to serve under /backups (their names are unguessable tokens). */
+  backupsDir?: string
 }): Promise<RunningSite> {
   const { api, setup } = opts
   const app = createPaymentSite({
@@ -105,5 +112,26 @@ export async function startPaymentSite(opts: {
       has: async (event) => api.ledger().hasPaymentEvent(event),
     },
   })
+  if (opts.backupsDir) serveBackups(app, opts.backupsDir)
   return serveSite(app, { host: opts.host, port: opts.port })
+}
+
+/**
+ * Backups are served by name only: a name is 128 random bits (docs/orchestrator.md), so knowing it is the
+ * permission, like a Stripe receipt link; the name is only ever sent privately to the owner.
+ */
+function serveBackups(app: Hono, dir: string): void {
+  app.get('/backups/:file{[0-9a-f]{32}\\.tar\\.gz}', async (c) => {
+    const path = join(dir, c.req.param('file'))
+    const info = await stat(path).catch(() => undefined)
+    if (!info?.isFile()) return c.text('No such backup (they expire).', 404)
+    return new Response(Readable.toWeb(createReadStream(path)) as ReadableStream, {
+      headers: {
+        'content-type': 'application/gzip',
+        'content-length': String(info.size),
+        'content-disposition': `attachment; filename="${c.req.param('file')}"`,
+        'cache-control': 'no-store',
+      },
+    })
+  })
 }

@@ -9,6 +9,7 @@ import { sbotConfig } from '../ssb/config.js'
 import type { RunningSite } from '../../web/index.js'
 import { paymentHooks, paymentSetup, startPaymentSite, type PaymentSetup } from './payment.js'
 import type { ProviderSettings } from './settings.js'
+import { runtimeFromSettings } from '../orchestrator/from-settings.js'
 
 export interface RunningProvider {
   id: FeedId
@@ -54,7 +55,9 @@ export async function startProvider(
     buttcloud: section,
   }
   const hooks = payment.stripe ? paymentHooks(payment, section.plans, keys.id) : undefined
-  const sbot = createSbot(config, [createButtcloudPlugin({ payment: hooks, ...deps })])
+  // The runtime the settings ask for (none, local processes, or Swarm), unless a test hands one in.
+  const runtime = deps.runtime ?? runtimeFromSettings(settings)
+  const sbot = createSbot(config, [createButtcloudPlugin({ payment: hooks, ...deps, runtime })])
   const api = sbot.buttcloud as ButtcloudApi
   let site: RunningSite | undefined
   try {
@@ -70,6 +73,7 @@ export async function startProvider(
         termsText: settings.web.termsFile ? readFileSync(settings.web.termsFile, 'utf8') : undefined,
         privacyText: settings.web.privacyFile ? readFileSync(settings.web.privacyFile, 'utf8') : undefined,
         log: deps.log,
+        backupsDir: join(settings.path, 'backups'),
       })
     }
   } catch (err) {

@@ -117,6 +117,11 @@ export const ENV_OVERRIDES: Record<string, (s: RawSettings, v: string) => void> 
   BUTTCLOUD_WEB_ENABLED: (s, v) => (s.web = { ...s.web, enabled: v === 'true' || v === '1' }),
   BUTTCLOUD_PUBLIC_URL: (s, v) => (s.web = { ...s.web, publicUrl: v }),
   BUTTCLOUD_RUNTIME: (s, v) => (s.runtime = { ...s.runtime, kind: v }),
+  // "first-last", e.g. 8200-8999: the ports pubs get on each hub.
+  BUTTCLOUD_PUB_PORTS: (s, v) => {
+    const [first, last] = v.split('-').map(Number)
+    s.runtime = { ...s.runtime, ports: { first, last: last ?? first } }
+  },
 }
 
 /** Load settings from a file plus environment overrides; throws with a readable reason. */

@@ -13,7 +13,7 @@ import { haveChromium, launchChromium } from '../support/chromium.js'
 import { freePort } from '../support/ports.js'
 import { joinWithInvite, messagesOfType, startPeer, startTestProvider, testProviderSettings, waitFor, type TestPeer } from '../support/sbots.js'
 
-type Status = { request: string; state: string; paymentUrl?: string; reason?: string }
+type Status = { request: string; state: string; paymentUrl?: string; reason?: string; pub?: { address: string }; invite?: string }
 const WEBHOOK_SECRET = `whsec_test${randomBytes(16).toString('hex')}`
 const PLANS = [{ id: 'basic', name: 'Basic', memoryMiB: 128, price: 500, currency: 'eur', interval: 'month' as const }]
 
@@ -23,6 +23,7 @@ describe.skipIf(!haveChromium())('paying for a pub', () => {
   let user: TestPeer
   const delivered: FakeEvent[] = []
   const logs: string[] = []
+  let pubPort: number
 
   beforeAll(async () => {
     fake = await startFakeStripe({
@@ -34,7 +35,9 @@ describe.skipIf(!haveChromium())('paying for a pub', () => {
       },
     })
     const port = await freePort()
-    const settings = testProviderSettings({ buttcloud: { plans: PLANS } })
+    pubPort = await freePort()
+    // The local runtime: once paid, the pub really runs (a child process on its own port).
+    const settings = testProviderSettings({ buttcloud: { plans: PLANS }, runtime: { kind: 'local', ports: { first: pubPort, last: pubPort } } })
     provider = await startTestProvider({ ...settings, web: { ...settings.web, port, publicUrl: `http://127.0.0.1:${port}` } }, { log: (l) => logs.push(l) }, {
       STRIPE_SECRET_KEY: fake.apiKey,
       STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
@@ -79,11 +82,11 @@ describe.skipIf(!haveChromium())('paying for a pub', () => {
     expect(facts.map((f) => f.value.content.kind)).toEqual(expect.arrayContaining(['checkout-completed', 'invoice-paid']))
     for (const f of facts) expect(f.value.content.recps).toEqual([provider.id])
 
-    // Paid: no longer waiting. (With no runtime configured the pub is queued; a runtime takes it to "up".)
+    // Paid: the pub is created and the owner's sbot hears it is up, with its address and a first invite.
     const moved = await waitFor(async () => {
       const s = await latest(req.key)
-      return s && s.value.content.state !== 'awaiting-payment' ? s : undefined
-    }, 20_000, 'the status after payment').catch((err: Error) => {
+      return s && s.value.content.state === 'up' ? s : undefined
+    }, 30_000, 'the "up" status after payment').catch((err: Error) => {
       // Say what the provider saw: its log, its payment facts and the statuses it posted.
       const ledger = provider.api.ledger()
       throw new Error(
@@ -91,8 +94,9 @@ describe.skipIf(!haveChromium())('paying for a pub', () => {
           `\nlast status posted: ${JSON.stringify(ledger.lastPostedStatus(req.key)?.state)}`,
       )
     })
-    expect(moved.value.content.state).toBe('queued')
+    expect(moved.value.content).toMatchObject({ state: 'up', pub: { address: expect.stringContaining(`:${pubPort}~shs:`) }, invite: expect.any(String) })
     expect(moved.value.content.paymentUrl).toBeUndefined()
+    expect((await statuses(req.key)).map((m) => m.value.content.state)).toEqual(expect.arrayContaining(['awaiting-payment', 'provisioning', 'up']))
 
     // Stripe retries: the same events again change nothing.
     const before = (await messagesOfType(provider.sbot, 'buttcloud/payment')).length

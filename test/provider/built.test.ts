@@ -1,5 +1,6 @@
 /** The built provider (`node dist/src/provider/main.js`, what `npm start` runs), not only the test runner's view. */
 import { existsSync, mkdtempSync } from 'node:fs'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -10,6 +11,17 @@ import { startNode, type Child } from '../support/processes.js'
 import { joinWithInvite, messagesOfType, removeLater, startPeer, waitFor, type TestPeer } from '../support/sbots.js'
 
 const MAIN = resolve('dist/src/provider/main.js')
+
+/** Does something accept TCP connections on 127.0.0.1:port? */
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => {
+      socket.destroy()
+      done(true)
+    })
+    socket.once('error', () => done(false))
+  })
+}
 let child: Child | undefined
 let user: TestPeer | undefined
 afterEach(async () => {
@@ -19,12 +31,14 @@ afterEach(async () => {
 })
 
 describe('the built provider', () => {
-  it('starts on embedded defaults, prints its id, address and invite, serves a user, and stops on SIGTERM', async () => {
+  it('starts on embedded defaults, prints its id, address and invite, runs a pub for a user, and stops on SIGTERM', async () => {
     expect(existsSync(MAIN), 'run `npm run build` first (npm test does)').toBe(true)
     const data = mkdtempSync(join(tmpdir(), 'bc-built-'))
     removeLater(data)
     const port = await freePort()
-    child = startNode(MAIN, [], { BUTTCLOUD_DATA: data, BUTTCLOUD_PORT: String(port), BUTTCLOUD_WEB_PORT: '0' })
+    const pubPort = await freePort()
+    // The embedded default runtime runs pubs as local child processes: this one gets one port of its own.
+    child = startNode(MAIN, [], { BUTTCLOUD_DATA: data, BUTTCLOUD_PORT: String(port), BUTTCLOUD_WEB_PORT: '0', BUTTCLOUD_PUB_PORTS: `${pubPort}-${pubPort}` })
     const [, id] = await child.waitForOutput(/id:\s+(@\S+)/)
     const [, address] = await child.waitForOutput(/address:\s+(net:\S+)/)
     const [, invite] = await child.waitForOutput(/^\s+(\S+:\d+:@\S+~\S+)$/m)
@@ -36,13 +50,23 @@ describe('the built provider', () => {
     user = startPeer()
     await joinWithInvite(user.sbot, invite!, address!)
     const req = await publish(user.sbot.db, { type: 'buttcloud/request', version: 1, provider: id, plan: 'free', recps: [user.id, id!] })
-    const status = await waitFor(async () =>
-      (await messagesOfType<Record<string, unknown>>(user!.sbot, 'buttcloud/status')).find((m) => m.value.content.request === req.key),
+    const up = await waitFor(
+      async () =>
+        (await messagesOfType<Record<string, any>>(user!.sbot, 'buttcloud/status')).find(
+          (m) => m.value.content.request === req.key && m.value.content.state === 'up',
+        ),
+      60_000,
+      'the pub to be up',
     )
-    expect(status.value.author).toBe(id)
-    expect(status.value.content.state).toBe('queued')
+    expect(up.value.author).toBe(id)
+    expect(up.value.content.pub.address).toMatch(new RegExp(`^net:127\\.0\\.0\\.1:${pubPort}~shs:`))
+    expect(InviteCode.safeParse(up.value.content.invite).success).toBe(true)
+    // The pub answers on its port (an SSB handshake needs its key; a TCP connect is enough to see it listen).
+    expect(await canConnect(pubPort)).toBe(true)
 
     expect(await child.stop()).toBe(0)
+    // Stopping the provider stops the pubs it runs as child processes.
+    await waitFor(async () => ((await canConnect(pubPort)) ? undefined : true), 10_000, 'the pub to stop with the provider')
   })
 
   it('prints help and refuses a broken config with a clear message', async () => {
