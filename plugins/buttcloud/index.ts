@@ -5,7 +5,7 @@
  */
 import { ControlLedger } from '../../src/control/ledger.js'
 import type { PubRuntime, RuntimeFactory } from '../../src/control/runtime.js'
-import { checkOutgoing } from '../../src/protocol/parse.js'
+import { checkOutgoing, type ButtcloudContent } from '../../src/protocol/parse.js'
 import type { FeedId } from '../../src/protocol/ids.js'
 import type { Offer } from '../../src/protocol/offer.js'
 import type { PubStatus } from '../../src/protocol/status.js'
@@ -92,6 +92,18 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
       /** Resolves once everything published so far is written to the log on disk. */
       const drained = () => new Promise<void>((resolve) => sbot.db.onDrain(() => resolve()))
 
+      /**
+       * Publish one of the provider's own records (offer, placement, payment), wait until it is on disk (ssb-db2
+       * answers a publish before its write is flushed), and put it into the ledger at once, so the next pass sees
+       * it even before the index has caught up.
+       */
+      async function publishOwn(content: ButtcloudContent & { recps?: FeedId[] }): Promise<void> {
+        const msg = await publish(sbot.db, content)
+        await drained()
+        const { value } = msg
+        ledger.add({ key: msg.key, author: sbot.id, sequence: value.sequence, timestamp: value.timestamp, private: Boolean(content.recps), content })
+      }
+
       const publisher: Publisher = {
         async publish(content) {
           const msg = await publish(sbot.db, content)
@@ -104,12 +116,8 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
         providerId: sbot.id,
         log,
         async recordPlacement(request, hub, port) {
-          const content = checkOutgoing('buttcloud/placement', { type: 'buttcloud/placement', version: 1, request, hub, port, recps: [sbot.id] })
-          const msg = await publish(sbot.db, content)
-          // On disk before anything is built on it: ssb-db2 answers a publish before its write is flushed.
-          await drained()
-          // Into the ledger now, so the next pass sees it even before the index has caught up.
-          ledger.add({ key: msg.key, author: sbot.id, sequence: msg.value.sequence, timestamp: msg.value.timestamp, private: true, content })
+          // On disk before anything is built on it.
+          await publishOwn(checkOutgoing('buttcloud/placement', { type: 'buttcloud/placement', version: 1, request, hub, port, recps: [sbot.id] }))
         },
       })
 
@@ -119,11 +127,8 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
         if (ledger.hasPaymentEvent(fact.event) || recordingPayments.has(fact.event)) return 'duplicate'
         recordingPayments.add(fact.event)
         try {
-          const content = checkOutgoing('buttcloud/payment', { ...fact, recps: [sbot.id] })
-          const msg = await publish(sbot.db, content)
           // On disk before the webhook is answered: Stripe then stops retrying, so this must not be lost.
-          await drained()
-          ledger.add({ key: msg.key, author: sbot.id, sequence: msg.value.sequence, timestamp: msg.value.timestamp, private: true, content })
+          await publishOwn(checkOutgoing('buttcloud/payment', { ...fact, recps: [sbot.id] }))
           scheduler.request()
           return 'recorded'
         } finally {
@@ -157,8 +162,7 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
       async function publishOfferIfChanged() {
         const offer: Offer = buildOffer(cfg)
         if (JSON.stringify(ledger.latestOwnOffer()) === JSON.stringify(offer)) return
-        const msg = await publish(sbot.db, offer)
-        ledger.add({ key: msg.key, author: sbot.id, sequence: msg.value.sequence, timestamp: msg.value.timestamp, private: false, content: offer })
+        await publishOwn(offer)
       }
 
       const intake = startIntake(sbot.db, ledger, () => scheduler.request())
