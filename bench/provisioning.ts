@@ -17,7 +17,8 @@ import { derivePubKeys } from '../src/orchestrator/desired.js'
 import { runtimeFromSettings } from '../src/orchestrator/from-settings.js'
 import { LABELS, type ServiceSpec } from '../src/planner/index.js'
 import { multiserverAddress, type MsgId } from '../src/protocol/ids.js'
-import { drain, publish, pull, queryTypes, type SsbMsg } from '../src/ssb/adapter.js'
+import { publish } from '../src/ssb/adapter.js'
+import { echoPings, watchArrivals } from './replication.js'
 import { dockerSupport, startDockerEngine, waitFor } from '../test/support/docker-engine.js'
 import { joinWithInvite, startPeer, startTestProvider, testProviderSettings } from '../test/support/sbots.js'
 import { percentiles, runAsMain, type BenchResult } from './report.js'
@@ -48,27 +49,10 @@ export async function run(iterations = 10): Promise<BenchResult> {
     try {
       await joinWithInvite(user.sbot, await provider.createInvite(1), provider.address)
 
-      // The floor's replication leg: the provider answers each ping with a boxed pong, nothing else.
-      const responder = drain<SsbMsg<{ type: string; n: number }>>(
-        (msg) => {
-          if (msg.value.author !== user.id) return
-          void publish(provider.sbot.db, { type: 'bench/pong', n: msg.value.content.n, recps: [user.id, provider.id] })
-        },
-        () => undefined,
-      )
-      pull(queryTypes(provider.sbot.db, ['bench/ping'], { live: 'live' }), responder)
-      const waiters = new Map<string, () => void>()
-      const watcher = drain<SsbMsg<{ type: string; n?: number; request?: string; state?: string }>>(
-        (msg) => {
-          const c = msg.value.content
-          if (msg.value.author !== provider.id || typeof c !== 'object') return
-          const id = c.type === 'bench/pong' ? `pong:${c.n}` : `${c.state}:${c.request}`
-          waiters.get(id)?.()
-        },
-        () => undefined,
-      )
-      pull(queryTypes(user.sbot.db, ['bench/pong', 'buttcloud/status'], { live: 'live' }), watcher)
-      const arrival = (id: string) => new Promise<void>((resolve) => waiters.set(id, resolve))
+      // The floor's replication leg (the provider answers pings, nothing else), and the owner's watch.
+      const echo = echoPings(provider.sbot, user.id)
+      const watch = watchArrivals(user.sbot, provider.id)
+      const arrival = watch.arrival
 
       // The floor's own driver, with the same options the provider's runtime uses.
       const floorDriver = createSwarmDriver({ docker, ...common })
@@ -120,8 +104,8 @@ export async function run(iterations = 10): Promise<BenchResult> {
         request.push(r.total)
         if (Number.isFinite(r.provisioning)) firstStatus.push(r.provisioning)
       }
-      responder.abort()
-      watcher.abort()
+      echo.stop()
+      watch.stop()
 
       const f = percentiles(floor)
       const r = percentiles(request)

@@ -6,7 +6,8 @@
  * Run alone: node --import tsx bench/roundtrip.ts [iterations]
  */
 import { performance } from 'node:perf_hooks'
-import { drain, publish, pull, queryTypes, type SsbMsg } from '../src/ssb/adapter.js'
+import { publish } from '../src/ssb/adapter.js'
+import { echoPings, watchArrivals } from './replication.js'
 import { joinWithInvite, startPeer, startTestProvider, testProviderSettings } from '../test/support/sbots.js'
 import { percentiles, runAsMain, type BenchResult } from './report.js'
 
@@ -19,44 +20,21 @@ export async function run(iterations = 30): Promise<BenchResult> {
   try {
     await joinWithInvite(user.sbot, await provider.createInvite(1), provider.address)
 
-    // The floor's responder: answer each ping with a boxed pong, nothing else.
-    const responder = drain<SsbMsg<{ type: string; n: number }>>(
-      (msg) => {
-        if (msg.value.author !== user.id) return
-        void publish(provider.sbot.db, { type: 'bench/pong', n: msg.value.content.n, recps: [user.id, provider.id] })
-      },
-      () => undefined,
-    )
-    pull(queryTypes(provider.sbot.db, ['bench/ping'], { live: 'live' }), responder)
-
-    // The user's side: resolve a waiter when the awaited answer arrives.
-    const waiters = new Map<string, () => void>()
-    const watcher = drain<SsbMsg<{ type: string; n?: number; request?: string }>>(
-      (msg) => {
-        const c = msg.value.content
-        if (msg.value.author !== provider.id || typeof c !== 'object') return
-        const id = c.type === 'bench/pong' ? `pong:${c.n}` : `status:${c.request}`
-        waiters.get(id)?.()
-      },
-      () => undefined,
-    )
-    pull(queryTypes(user.sbot.db, ['bench/pong', 'buttcloud/status'], { live: 'live' }), watcher)
-    const answered = (id: string) => new Promise<void>((resolve) => waiters.set(id, resolve))
+    const echo = echoPings(provider.sbot, user.id)
+    const watch = watchArrivals(user.sbot, provider.id)
 
     // Three unmeasured rounds first (i < 0) warm up replication and the indexes.
     const floor: number[] = []
     const request: number[] = []
     for (let i = -3; i < iterations; i++) {
       let t = performance.now()
-      const pong = answered(`pong:${i}`)
+      const pong = watch.arrival(`pong:${i}`)
       await publish(user.sbot.db, { type: 'bench/ping', n: i, recps: [user.id, provider.id] })
       await pong
       if (i >= 0) floor.push(performance.now() - t)
 
       t = performance.now()
-      // The request's key is only known after publishing, so register by a placeholder and re-key.
-      let resolveStatus: () => void = () => undefined
-      const status = new Promise<void>((r) => (resolveStatus = r))
+      // The key is known once published, long before any status about it can have replicated back.
       const msg = await publish(user.sbot.db, {
         type: 'buttcloud/request',
         version: 1,
@@ -64,12 +42,11 @@ export async function run(iterations = 30): Promise<BenchResult> {
         plan: 'free',
         recps: [user.id, provider.id],
       })
-      waiters.set(`status:${msg.key}`, resolveStatus)
-      await status
+      await watch.arrival(`status:${msg.key}`)
       if (i >= 0) request.push(performance.now() - t)
     }
-    responder.abort()
-    watcher.abort()
+    echo.stop()
+    watch.stop()
 
     const f = percentiles(floor)
     const r = percentiles(request)
