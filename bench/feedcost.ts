@@ -10,7 +10,7 @@
 import { performance } from 'node:perf_hooks'
 import { runtimeFromSettings } from '../src/orchestrator/from-settings.js'
 import type { MsgId } from '../src/protocol/ids.js'
-import { dbOps, publish, type Sbot, type SsbMsg } from '../src/ssb/adapter.js'
+import { call, dbOps, publish, type Sbot, type SsbMsg } from '../src/ssb/adapter.js'
 import { joinWithInvite, messagesOfType, startPeer, startTestProvider, testProviderSettings, waitFor } from '../test/support/sbots.js'
 import { runAsMain, type BenchResult } from './report.js'
 
@@ -28,7 +28,11 @@ interface TypeCost {
   boxBytes: number
 }
 
-async function ownFeed(sbot: Sbot): Promise<{ bytes: number; count: number; byType: Map<string, TypeCost> }> {
+/**
+ * The provider's own feed by type. Messages boxed to the owner alone (daily stats) are ciphertext to the provider:
+ * their type is read from the owner's copy, which the owner's sbot decrypts.
+ */
+async function ownFeed(sbot: Sbot, reader: Sbot): Promise<{ bytes: number; count: number; byType: Map<string, TypeCost> }> {
   const msgs = await new Promise<SsbMsg[]>((resolve, reject) =>
     sbot.db.query(dbOps.where(dbOps.author(sbot.id)), dbOps.toCallback((err, m) => (err ? reject(err) : resolve(m)))),
   )
@@ -38,12 +42,15 @@ async function ownFeed(sbot: Sbot): Promise<{ bytes: number; count: number; byTy
     // Decrypted for us in `content`; what peers store and replicate is the original (boxed) value.
     const wire = m.meta?.originalContent !== undefined ? { ...m.value, content: m.meta.originalContent } : m.value
     const size = Buffer.byteLength(JSON.stringify(wire))
-    const type = (m.value.content as { type?: string } | undefined)?.type ?? 'unknown'
+    const opaque = typeof m.value.content === 'string'
+    const content = opaque ? await call<SsbMsg['value']>(reader.db.get, m.key).then((v: SsbMsg['value']) => v.content, () => undefined) : m.value.content
+    const type = (content as { type?: string } | undefined)?.type ?? 'unknown'
     const t = byType.get(type) ?? { count: 0, bytes: 0, plainBytes: 0, boxBytes: 0 }
     t.count++
     t.bytes += size
-    t.plainBytes += Buffer.byteLength(JSON.stringify(m.value.content))
-    t.boxBytes += m.meta?.originalContent !== undefined ? Buffer.byteLength(JSON.stringify(m.meta.originalContent)) : 0
+    t.plainBytes += typeof content === 'object' ? Buffer.byteLength(JSON.stringify(content)) : 0
+    const boxed = opaque ? m.value.content : m.meta?.originalContent
+    t.boxBytes += boxed !== undefined ? Buffer.byteLength(JSON.stringify(boxed)) : 0
     byType.set(type, t)
     bytes += size
   }
@@ -77,7 +84,7 @@ export async function run(pubs = 5, days = 3): Promise<BenchResult> {
     // Steady state from here: whatever the start-up posted (offer, placements, first statuses) is not counted.
     await new Promise((r) => setTimeout(r, 500))
     await provider.api.settled()
-    const before = await ownFeed(provider.sbot)
+    const before = await ownFeed(provider.sbot, user.sbot)
 
     const started = performance.now()
     for (let hour = 0; hour < days * 24; hour++) {
@@ -87,7 +94,7 @@ export async function run(pubs = 5, days = 3): Promise<BenchResult> {
       await provider.api.settled()
     }
     const realMs = performance.now() - started
-    const after = await ownFeed(provider.sbot)
+    const after = await ownFeed(provider.sbot, user.sbot)
 
     const grown = after.bytes - before.bytes
     const perPubPerDay = grown / pubs / days

@@ -84,7 +84,7 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
         pubsPerOwner: cfg.pubsPerOwner,
       })
       const watchers = new Map<FeedId, Set<ReturnType<typeof pushable<PubSummary>>>>()
-      const memory = newPassMemory()
+      const memory = newPassMemory(now())
       let caughtUp = false
       let firstPass: () => void = () => undefined
       const firstPassDone = new Promise<void>((resolve) => (firstPass = resolve))

@@ -53,13 +53,15 @@ export interface PaymentHooks {
 
 /** State that lives across passes in one process (none of it is needed for correctness after a restart). */
 export interface PassMemory {
+  /** When this process started passing: the earliest a pub's first stats summary can count from. */
+  startedAt: number
   refusalsByAuthor: Map<FeedId, number>
   engineError?: string
   lastObservations?: Observations
 }
 
-export function newPassMemory(): PassMemory {
-  return { refusalsByAuthor: new Map() }
+export function newPassMemory(startedAt: number): PassMemory {
+  return { startedAt, refusalsByAuthor: new Map() }
 }
 
 type ReplyBody = Pick<CommandReply, 'ok' | 'error' | 'result' | 'request'>
@@ -158,21 +160,23 @@ export async function runPass(deps: PassDeps, memory: PassMemory): Promise<void>
     deps.onStatus?.(record.owner, content)
   }
 
-  await postDueStats(deps, records)
+  await postDueStats(deps, memory, records)
 }
 
 /**
  * One stats summary per running pub per interval (a day by default): bounded feed growth whatever the number of
- * passes. The first one is due one interval after the pub came up, not at once.
+ * passes. The first one is due one interval after the pub came up, not at once. Summaries are boxed to the owner
+ * alone, to keep them small, so the provider cannot read its own back: after a restart it counts from its start
+ * (a summary may come late after a restart, never twice).
  */
-async function postDueStats(deps: PassDeps, records: readonly PubRecord[]): Promise<void> {
+async function postDueStats(deps: PassDeps, memory: PassMemory, records: readonly PubRecord[]): Promise<void> {
   const { runtime, ledger, config } = deps
   if (!runtime || config.statsIntervalMs <= 0) return
   const now = deps.now()
   for (const record of records) {
     const last = ledger.lastPostedStatus(record.request)
     if (last?.state !== 'up') continue
-    const since = ledger.lastStatsAt(record.request) ?? ledger.upSince(record.request) ?? now
+    const since = ledger.lastStatsAt(record.request) ?? Math.max(ledger.upSince(record.request) ?? now, memory.startedAt)
     if (now - since < config.statsIntervalMs) continue
     try {
       const summary = await runtime.stats(record)
@@ -181,7 +185,7 @@ async function postDueStats(deps: PassDeps, records: readonly PubRecord[]): Prom
         version: 1,
         request: record.request,
         summary,
-        recps: [record.owner, ledger.provider],
+        recps: [record.owner],
       })
       await deps.publisher.publish(content)
       ledger.noteStats(record.request, summary.window.to)

@@ -147,7 +147,7 @@ export function formatStats(s: StatsSummary): string[] {
     `window   ${new Date(s.window.from).toISOString()} .. ${new Date(s.window.to).toISOString()} (${s.samples} samples)`,
     `cpu      avg ${s.cpu.avgPercent.toFixed(1)}%, max ${s.cpu.maxPercent.toFixed(1)}%`,
     `memory   avg ${formatBytes(s.memory.avgBytes)}, max ${formatBytes(s.memory.maxBytes)} of ${formatBytes(s.memory.limitBytes)}`,
-    `network  in ${formatBytes(s.network.rxBytes)}, out ${formatBytes(s.network.txBytes)}`,
+    ...(s.network ? [`network  in ${formatBytes(s.network.rxBytes)}, out ${formatBytes(s.network.txBytes)}`] : []),
     `uptime   ${formatDuration(s.uptimeSeconds * 1000)}, ${s.restarts} restart${s.restarts === 1 ? '' : 's'}`,
   ]
 }

@@ -70,6 +70,8 @@ export class StatsBook {
     let cpuMax = 0
     let rx = 0
     let tx = 0
+    // Traffic is reported only when the driver could attribute it to this pub (not on the host network).
+    let measuredNetwork = false
     let restarts = 0
     for (let i = 1; i < samples.length; i++) {
       const a = samples[i - 1]!
@@ -85,6 +87,7 @@ export class StatsBook {
         cpuMs += dt
         cpuMax = Math.max(cpuMax, (dcpu / (dt * 1e6)) * 100)
       }
+      if (a.rxBytes !== undefined || a.txBytes !== undefined) measuredNetwork = true
       if (a.rxBytes !== undefined && b.rxBytes !== undefined && b.rxBytes >= a.rxBytes) rx += b.rxBytes - a.rxBytes
       if (a.txBytes !== undefined && b.txBytes !== undefined && b.txBytes >= a.txBytes) tx += b.txBytes - a.txBytes
     }
@@ -100,7 +103,7 @@ export class StatsBook {
         maxBytes: memory.length ? Math.max(...memory) : 0,
         limitBytes: last?.memoryLimitBytes || hints.limitBytes,
       },
-      network: { rxBytes: rx, txBytes: tx },
+      ...(measuredNetwork ? { network: { rxBytes: rx, txBytes: tx } } : {}),
       uptimeSeconds: uptime,
       restarts,
     }

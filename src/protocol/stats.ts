@@ -1,4 +1,7 @@
-/** `buttcloud/stats` v1: one window's resource summary for one pub. Private to owner and provider. */
+/**
+ * `buttcloud/stats` v1: one window's resource summary for one pub. Private: the provider boxes its daily
+ * summaries to the owner alone (a second recipient would cost every pub ~140 bytes of feed a day).
+ */
 import { z } from 'zod'
 import { MsgId } from './ids.js'
 import { Count, Millis, Recps } from './common.js'
@@ -9,7 +12,8 @@ export const StatsSummary = z.strictObject({
   samples: z.number().int().min(0).max(1_000_000),
   cpu: z.strictObject({ avgPercent: z.number().min(0).max(100_000), maxPercent: z.number().min(0).max(100_000) }),
   memory: z.strictObject({ avgBytes: Count, maxBytes: Count, limitBytes: Count }),
-  network: z.strictObject({ rxBytes: Count, txBytes: Count }),
+  /** Absent when the runtime cannot attribute traffic to one pub (pubs on the host network). */
+  network: z.strictObject({ rxBytes: Count, txBytes: Count }).optional(),
   uptimeSeconds: Count,
   restarts: Count,
 })
