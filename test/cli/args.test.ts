@@ -108,8 +108,8 @@ describe('planConnection', () => {
       caps: 'dGVzdC1jYXBzLXRlc3QtY2Fwcy10ZXN0LWNhcHMtdGU=',
       remotes: [`net:127.0.0.1:2222~shs:${serverKey}`],
     })
-    const legacy = planConnection({ dir: '/d', configText: '// my config\n{ "host": "10.0.0.5", "port": 3333 }', socketExists: false, serverKey })
-    expect(legacy.remotes).toEqual([`net:10.0.0.5:3333~shs:${serverKey}`])
+    const legacy = planConnection({ dir: '/d', configText: '// my config\n{ "host": "192.0.2.5", "port": 3333 }', socketExists: false, serverKey })
+    expect(legacy.remotes).toEqual([`net:192.0.2.5:3333~shs:${serverKey}`])
   })
 
   it('refuses a config that is not a JSON object', () => {

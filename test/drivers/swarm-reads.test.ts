@@ -60,7 +60,7 @@ function fakeDocker(pubs: number) {
   const api: Record<string, (...args: unknown[]) => Promise<unknown>> = {
     info: async () => ({ Swarm: { NodeID: NODE } }),
     listNodes: async () => [
-      { ID: NODE, Spec: { Availability: 'active', Labels: {} }, Description: { Hostname: 'hub-1', Resources: { MemoryBytes: 4096 * MiB } }, Status: { State: 'ready', Addr: '10.0.0.1' } },
+      { ID: NODE, Spec: { Availability: 'active', Labels: {} }, Description: { Hostname: 'hub-1', Resources: { MemoryBytes: 4096 * MiB } }, Status: { State: 'ready', Addr: '192.0.2.1' } },
     ],
     listServices: async () => services,
     listTasks: async () => tasks,
@@ -86,7 +86,7 @@ describe('the Swarm driver edge', () => {
     const observed = await readObserved(createSwarmDriver({ docker }))
     expect(observed.hubs).toEqual([
       // 300 MiB reserved by the hand-made service is not ours to hand out.
-      { id: NODE, name: 'hub-1', address: '10.0.0.1', memoryMiB: 4096, foreignReservedMiB: 300, availability: 'active', ready: true },
+      { id: NODE, name: 'hub-1', address: '192.0.2.1', memoryMiB: 4096, foreignReservedMiB: 300, availability: 'active', ready: true },
     ])
     const first = observed.services.find((s) => s.id === 'svc-0')!
     expect(first).toMatchObject({ request: msgId('pub 0'), hub: NODE, port: 9000, imageVersion: '0.1.0', memoryMiB: 128, replicas: 1, forceUpdate: 2 })
