@@ -11,7 +11,7 @@ import type { PubRecord } from '../../src/control/record.js'
 import { newPassMemory, runPass, type PassDeps } from '../../plugins/buttcloud/pass.js'
 import { pluginConfig } from '../../plugins/buttcloud/config.js'
 import { parseMessage, type Received, type StatsSummary } from '../../src/protocol/index.js'
-import { envelope, msgId, owner, provider } from '../support/samples.js'
+import { envelope, msgId, owner, provider, samples } from '../support/samples.js'
 
 const ADDRESS = `net:127.0.0.1:20001~shs:${owner.slice(1, -8)}`
 const INVITE = `127.0.0.1:20001:${owner}~${Buffer.alloc(32, 1).toString('base64')}`
@@ -136,15 +136,7 @@ describe('a control-plane pass', () => {
     let now = 1_700_000_100_000
     const { posted, runtime, pass, req } = setup({ now: () => now })
     runtime.observations.set(req.key, { state: 'up', pub: { id: owner, address: ADDRESS } })
-    runtime.stat = {
-      window: { from: now, to: now + DAY },
-      samples: 3,
-      cpu: { avgPercent: 1, maxPercent: 2 },
-      memory: { avgBytes: 1, maxBytes: 2, limitBytes: 3 },
-      network: { rxBytes: 1, txBytes: 1 },
-      uptimeSeconds: 10,
-      restarts: 0,
-    }
+    runtime.stat = samples['buttcloud/stats'].summary
     await pass()
     now += DAY - 1
     await pass()
