@@ -101,7 +101,7 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
         const msg = await publish(sbot.db, content)
         await drained()
         const { value } = msg
-        ledger.add({ key: msg.key, author: sbot.id, sequence: value.sequence, timestamp: value.timestamp, private: Boolean(content.recps), content })
+        ledger.add({ key: msg.key, author: sbot.id, sequence: value.sequence, timestamp: value.timestamp, receivedAt: msg.timestamp, private: Boolean(content.recps), content })
       }
 
       const publisher: Publisher = {

@@ -12,7 +12,7 @@ import type { ControlLedger, InvalidInbound } from '../../src/control/ledger.js'
 import { registerIndex, wasPrivate, type Db2, type SsbMsg } from '../../src/ssb/adapter.js'
 
 /** Bump when StoredEntry changes shape: ssb-db2 then rebuilds the index from the log. */
-export const INDEX_VERSION = 1
+export const INDEX_VERSION = 2
 export const INDEX_NAME = 'buttcloud'
 
 /** What the index stores per message: already parsed, so reading it back needs no schema pass. */

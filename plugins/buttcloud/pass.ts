@@ -238,7 +238,7 @@ async function answerCommand(
       if (fact) await deps.recordPayment?.(fact)
     } catch (err) {
       // Cancelling failed (Stripe unreachable): keep the command pending until the deadline, then say so.
-      if (deps.now() - cmd.timestamp < deps.config.oneShotDeadlineMs) return
+      if (deps.now() - cmd.receivedAt < deps.config.oneShotDeadlineMs) return
       const reason = `destroyed, but cancelling the subscription failed: ${err instanceof Error ? err.message : String(err)}`
       return reply(cmd.key, cmd.author, { ok: true, request, result: { message: reason.slice(0, 300) } })
     }
@@ -265,7 +265,7 @@ async function answerCommand(
     }
   } catch (err) {
     // Leave it pending (the next pass retries) until the deadline; then say what went wrong.
-    if (deps.now() - cmd.timestamp < deps.config.oneShotDeadlineMs) return
+    if (deps.now() - cmd.receivedAt < deps.config.oneShotDeadlineMs) return
     const reason = `${cmd.verb} failed: ${err instanceof Error ? err.message : String(err)}`.slice(0, 300)
     return reply(cmd.key, cmd.author, { ok: false, request, error: { code: 'internal', reason } })
   }

@@ -11,10 +11,13 @@ import type { FoldContext, PubRecord } from './record.js'
 /** Refused requests of one owner that still get a "failed" status; past these, the owner is spamming and we stay quiet. */
 export const SPAM_ALLOWANCE = 3
 
-/** Feed order for one author; across authors, timestamp then key, so every node orders the same way. */
+/**
+ * Feed order for one author (the order they posted in, which no signed field can forge); across authors, the
+ * order this provider received them in, then key. Never the authors' own timestamps: they can claim any time.
+ */
 export function byPostingOrder(a: Received, b: Received): number {
   if (a.author === b.author) return a.sequence - b.sequence
-  return a.timestamp - b.timestamp || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
+  return a.receivedAt - b.receivedAt || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
 }
 
 /** Why a request cannot be served at all, or undefined when it can. */
@@ -43,7 +46,8 @@ export function foldPub(
     provider: req.content.provider,
     plan: req.content.plan,
     name: req.content.name,
-    requestedAt: req.timestamp,
+    requestedAt: req.receivedAt,
+    requestSequence: req.sequence,
     requestPrivate: req.private,
     rejected,
     silent: rejected !== undefined && earlierRefusalsOfOwner >= SPAM_ALLOWANCE,
@@ -63,6 +67,7 @@ export function foldPub(
           author: cmd.author,
           sequence: cmd.sequence,
           timestamp: cmd.timestamp,
+          receivedAt: cmd.receivedAt,
           verb: cmd.content.verb,
           args: cmd.content.args,
           verdict,
@@ -73,7 +78,15 @@ export function foldPub(
   return record
 }
 
-/** Did this pub count against its owner's limit at time `at`? Stable: later destroys don't revive old refusals. */
-export function wasLiveAt(record: PubRecord, at: number): boolean {
-  return !record.rejected && record.requestedAt <= at && (record.destroyedAt === undefined || record.destroyedAt > at)
+/**
+ * Did this pub count against its owner's limit when the owner posted their message number `sequence`? Counted in
+ * the owner's own feed order (request and destroy are both theirs), so no clock is involved. Stable: later destroys
+ * don't revive old refusals.
+ */
+export function wasLiveBefore(record: PubRecord, sequence: number): boolean {
+  return (
+    !record.rejected &&
+    record.requestSequence < sequence &&
+    (record.destroyedSequence === undefined || record.destroyedSequence > sequence)
+  )
 }

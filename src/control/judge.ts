@@ -48,7 +48,7 @@ export function applyCommand(record: PubRecord, cmd: Received<PubCommand>): PubR
     case 'stop':
       return { ...record, intent: 'stopped' }
     case 'destroy':
-      return { ...record, intent: 'destroyed', destroyedAt: cmd.timestamp }
+      return { ...record, intent: 'destroyed', destroyedAt: cmd.receivedAt, destroyedSequence: cmd.sequence }
     case 'restart':
       return { ...record, restartGeneration: record.restartGeneration + 1 }
     case 'upgrade':

@@ -11,7 +11,7 @@ import type { Offer } from '../protocol/offer.js'
 import type { PaymentFact } from '../protocol/payment.js'
 import type { PubPlacement } from '../protocol/placement.js'
 import type { ButtcloudContent, Received } from '../protocol/parse.js'
-import { byPostingOrder, foldPub, wasLiveAt } from './fold.js'
+import { byPostingOrder, foldPub, wasLiveBefore } from './fold.js'
 import type { FoldContext, PubRecord } from './record.js'
 
 export const MAX_REQUESTS_PER_AUTHOR = 1000
@@ -106,7 +106,7 @@ export class ControlLedger {
       case 'buttcloud/status': {
         if (msg.author !== this.ctx.provider) return true
         const prev = this.lastStatus.get(c.request)
-        if (!prev || prev.sequence < msg.sequence) this.lastStatus.set(c.request, { sequence: msg.sequence, at: msg.timestamp, content: c })
+        if (!prev || prev.sequence < msg.sequence) this.lastStatus.set(c.request, { sequence: msg.sequence, at: msg.receivedAt, content: c })
         if (c.state === 'up' && c.invite) this.firstUpSent.add(c.request)
         return true
       }
@@ -285,7 +285,7 @@ export class ControlLedger {
       if (byPostingOrder(other, req) >= 0) continue
       const record = this.record(key)!
       if (record.rejected) refused++
-      else if (wasLiveAt(record, req.timestamp)) live++
+      else if (wasLiveBefore(record, req.sequence)) live++
     }
     return { live, refused }
   }

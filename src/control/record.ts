@@ -15,7 +15,10 @@ export interface JudgedCommand {
   key: MsgId
   author: FeedId
   sequence: number
+  /** The author's claim: shown, never used. */
   timestamp: number
+  /** When the provider received it: command deadlines count from here. */
+  receivedAt: number
   verb: Verb
   args: PubCommand['args']
   verdict: { ok: true; note: string } | { ok: false; code: ErrorCode; reason: string }
@@ -28,7 +31,10 @@ export interface PubRecord {
   provider: FeedId
   plan: string
   name?: string
+  /** When the provider received the request: the fair order for scarce room, and the unpaid expiry count from here. */
   requestedAt: number
+  /** The request's sequence in its owner's feed: the owner's limit counts in feed order. */
+  requestSequence: number
   /** Whether the request itself was posted privately. */
   requestPrivate: boolean
   /** Why the request itself cannot be served (unknown plan, too many pubs), if so. */
@@ -36,8 +42,10 @@ export interface PubRecord {
   /** Rejected and far over the owner's limit: answering every such request would amplify spam. */
   silent?: boolean
   intent: RunIntent
-  /** When the owner's destroy command was posted: the start of the data retention period. */
+  /** When the provider received the owner's destroy command: the start of the data retention period. */
   destroyedAt?: number
+  /** The destroy command's sequence in the owner's feed. */
+  destroyedSequence?: number
   /** One per accepted restart: maps onto a level-triggered forced update. */
   restartGeneration: number
   /** The pub version the owner asked for with upgrade; absent means the provider's default. */

@@ -80,6 +80,8 @@ export function checkOutgoing<T extends MessageType>(type: T, content: ContentOf
 /** The envelope of a message as ssb-db2 and ssb-client hand it to us, parsed before use. */
 export const Envelope = z.object({
   key: MsgId,
+  /** When the node that hands it to us stored it (ssb-db2 and ssb-db set it on arrival): the receive time. */
+  timestamp: z.number().finite(),
   value: z.object({
     author: FeedId,
     sequence: z.number().int().min(1),
@@ -93,7 +95,13 @@ export interface Received<C = ButtcloudContent> {
   key: MsgId
   author: FeedId
   sequence: number
+  /**
+   * The author's own claim of when they posted it. Peers sign whatever they like here, so it is only ever shown,
+   * never used to order, limit or time anything.
+   */
   timestamp: number
+  /** When the node that handed it to us stored it: the only time that orders, limits and times anything. */
+  receivedAt: number
   /** True when it arrived encrypted (box): who else could read it is then bounded by its recps. */
   private: boolean
   content: C
@@ -107,7 +115,7 @@ export type ParsedMessage =
 export function parseMessage(raw: unknown, isPrivate = false): ParsedMessage {
   const env = Envelope.safeParse(raw)
   if (!env.success) return { ok: false, type: undefined, reason: `bad envelope: ${describeIssues(env.error)}`, private: isPrivate }
-  const { key, value } = env.data
+  const { key, value, timestamp: receivedAt } = env.data
   const parsed = parseContent(value.content)
   if (!parsed.ok) return { ok: false, key, author: value.author, type: parsed.type, reason: parsed.reason, private: isPrivate }
   return {
@@ -117,6 +125,7 @@ export function parseMessage(raw: unknown, isPrivate = false): ParsedMessage {
       author: value.author,
       sequence: value.sequence,
       timestamp: value.timestamp,
+      receivedAt,
       private: isPrivate,
       content: parsed.content,
     },

@@ -33,6 +33,7 @@ export function msg<T extends MessageType>(author: FeedId, label: string, conten
     author,
     sequence,
     timestamp,
+    receivedAt: timestamp,
     private: 'recps' in content && content.recps !== undefined,
     content: checkOutgoing(content.type, content) as Received['content'],
   }

@@ -195,7 +195,7 @@ describe('toLogItem', () => {
   it('passes schema-valid messages, marking decrypted ones as private (db2 and classic markers)', () => {
     expect(toLogItem(envelope(valid))).toEqual({
       kind: 'message',
-      message: { key: msgId('raw'), author: PROVIDER, sequence: 1, timestamp: 5, private: false, content: valid },
+      message: { key: msgId('raw'), author: PROVIDER, sequence: 1, timestamp: 5, receivedAt: 6, private: false, content: valid },
     })
     expect(toLogItem(envelope(valid, { meta: { private: true } }))).toMatchObject({ message: { private: true } })
     const classic = envelope(valid)

@@ -13,18 +13,20 @@ function received(content: Record<string, unknown>, opts: Parameters<typeof enve
   return parsed.message
 }
 
-function request(sequence: number, opts: { author?: string; plan?: string; timestamp?: number } = {}) {
+type Times = { timestamp?: number; receivedAt?: number }
+
+function request(sequence: number, opts: { author?: string; plan?: string } & Times = {}) {
   return received(
     { type: 'buttcloud/request', version: 1, provider, plan: opts.plan ?? 'basic', name: `pub ${sequence}` },
-    { author: (opts.author ?? owner) as any, sequence, timestamp: opts.timestamp },
+    { author: (opts.author ?? owner) as any, sequence, timestamp: opts.timestamp, receivedAt: opts.receivedAt },
   )
 }
 
-function command(req: Received, verb: string, sequence: number, opts: { author?: string; args?: object } = {}) {
+function command(req: Received, verb: string, sequence: number, opts: { author?: string; args?: object } & Times = {}) {
   const author = (opts.author ?? owner) as any
   return received(
     { type: 'buttcloud/command', version: 1, request: req.key, verb, ...(opts.args ? { args: opts.args } : {}), recps: [author, provider] },
-    { author, sequence },
+    { author, sequence, timestamp: opts.timestamp, receivedAt: opts.receivedAt },
   )
 }
 
@@ -43,7 +45,7 @@ describe('the pub record fold', () => {
     expect(a).toEqual(b)
     expect(a.intent).toBe('destroyed')
     expect(a.restartGeneration).toBe(1)
-    expect(a.destroyedAt).toBe(cmds[3]!.timestamp)
+    expect(a.destroyedAt).toBe(cmds[3]!.receivedAt)
     expect(a.commands.map((c) => c.verb)).toEqual(['stop', 'start', 'restart', 'destroy'])
   })
 
@@ -113,6 +115,46 @@ describe('the pub record fold', () => {
     const later = request(200, { timestamp: 1_800_000_000_000 })
     ledger.add(later)
     expect(ledger.record(later.key)!.rejected).toBeUndefined()
+  })
+
+  it('counts the owner limit in feed order, whatever times the owner signs', () => {
+    const ledger = new ControlLedger(ctx)
+    const HOUR = 3600_000
+    // Each request claims to be an hour older than the one before it, and all arrive together.
+    const reqs = Array.from({ length: 6 }, (_, i) =>
+      request(i + 1, { timestamp: 1_700_000_000_000 - i * HOUR, receivedAt: 1_700_000_000_000 }),
+    )
+    for (const r of [...reqs].reverse()) ledger.add(r)
+    const live = reqs.filter((r) => !ledger.record(r.key)!.rejected)
+    expect(live.map((r) => r.sequence)).toEqual([1, 2])
+    // A destroy signed as if a century ago still frees a slot only for requests posted after it.
+    ledger.add(command(reqs[0]!, 'destroy', 7, { timestamp: 1_000 }))
+    expect(reqs.filter((r) => !ledger.record(r.key)!.rejected).map((r) => r.sequence)).toEqual([1, 2])
+    const next = request(8, { timestamp: 1 })
+    ledger.add(next)
+    expect(ledger.record(next.key)!.rejected).toBeUndefined()
+  })
+
+  it('times the record by when the provider received it, never by the signed claim', () => {
+    const ledger = new ControlLedger(ctx)
+    const CENTURY = 100 * 365 * 86_400_000
+    const req = request(1, { timestamp: 1_700_000_000_000 + CENTURY, receivedAt: 1_700_000_000_000 })
+    ledger.add(req)
+    ledger.add(command(req, 'destroy', 2, { timestamp: 1_700_000_000_000 + CENTURY, receivedAt: 1_700_000_050_000 }))
+    const record = ledger.record(req.key)!
+    expect(record.requestedAt).toBe(1_700_000_000_000)
+    expect(record.destroyedAt).toBe(1_700_000_050_000)
+    expect(record.commands[0]!.timestamp).toBe(1_700_000_000_000 + CENTURY)
+  })
+
+  it('orders different authors by arrival, so a back-dated request does not jump the queue', () => {
+    const ledger = new ControlLedger({ ...ctx, pubsPerOwner: 5 })
+    const honest = request(1, { timestamp: 1_700_000_000_000, receivedAt: 1_700_000_000_000 })
+    const backdated = request(1, { author: stranger, timestamp: 1_000, receivedAt: 1_700_000_000_500 })
+    ledger.add(backdated)
+    ledger.add(honest)
+    const order = ledger.records().sort((a, b) => a.requestedAt - b.requestedAt).map((r) => r.owner)
+    expect(order).toEqual([owner, stranger])
   })
 
   it('keeps commands for unknown pubs as orphans, and adopts them if the request appears', () => {

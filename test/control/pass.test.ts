@@ -67,7 +67,7 @@ function setup(opts: { now?: () => number; payment?: PassDeps['payment'] } = {})
         posted.push(content)
         const key = msgId(`posted-${++seq}`)
         // What the log would feed back: our own message, parsed.
-        ledger.add({ key, author: provider, sequence: seq, timestamp: deps.now(), private: true, content: content as any })
+        ledger.add({ key, author: provider, sequence: seq, timestamp: deps.now(), receivedAt: deps.now(), private: true, content: content as any })
         return { key, sequence: seq }
       },
     },

@@ -56,6 +56,7 @@ export function record(n: number, over: Partial<PubRecord> = {}): PubRecord {
     plan: 'free',
     name: `pub ${n}`,
     requestedAt: 1_700_000_000_000 + n,
+    requestSequence: 1,
     requestPrivate: true,
     intent: 'running',
     restartGeneration: 0,

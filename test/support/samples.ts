@@ -62,7 +62,14 @@ export const samples = {
 } as const
 
 /** A raw message envelope as ssb-db2 hands it over. */
-export function envelope(content: unknown, opts: { author?: FeedId; sequence?: number; timestamp?: number; key?: MsgId } = {}) {
+/**
+ * A message as ssb-db2 hands it over: `value.timestamp` is what the author claims (`timestamp`), the outer one when
+ * it was stored (`receivedAt`; by default the claim, as for a peer whose clock is right).
+ */
+export function envelope(
+  content: unknown,
+  opts: { author?: FeedId; sequence?: number; timestamp?: number; receivedAt?: number; key?: MsgId } = {},
+) {
   const sequence = opts.sequence ?? 1
   return {
     key: opts.key ?? msgId(`${opts.author ?? owner}:${sequence}:${JSON.stringify(content)}`),
@@ -73,6 +80,6 @@ export function envelope(content: unknown, opts: { author?: FeedId; sequence?: n
       timestamp: opts.timestamp ?? 1_700_000_000_000 + sequence,
       content,
     },
-    timestamp: opts.timestamp ?? 1_700_000_000_000 + sequence,
+    timestamp: opts.receivedAt ?? opts.timestamp ?? 1_700_000_000_000 + sequence,
   }
 }
