@@ -21,8 +21,10 @@ export interface ButtcloudPluginConfig {
   maxBackoffMs: number
   /** A one-shot command (invite, stats, backup) that keeps failing is answered with an error after this long. */
   oneShotDeadlineMs: number
-  /** Refusals (to strangers, malformed messages) one author gets before we stop answering them. */
+  /** Refusals (to strangers, malformed messages) one author gets per window before we stop answering them. */
   refusalsPerAuthor: number
+  /** The refusal window, on the provider's clock; a message older than this when first looked at gets no answer. */
+  refusalWindowMs: number
   /** A stats summary per running pub is posted at most this often (default: daily). 0 turns it off. */
   statsIntervalMs: number
   /** How often the owner's live stats stream samples. */
@@ -40,6 +42,7 @@ export const DEFAULT_PLUGIN_CONFIG: ButtcloudPluginConfig = {
   maxBackoffMs: 60_000,
   oneShotDeadlineMs: 10 * 60_000,
   refusalsPerAuthor: 20,
+  refusalWindowMs: 24 * 3600_000,
   statsIntervalMs: 24 * 3600_000,
   liveStatsMs: 10_000,
 }

@@ -57,7 +57,7 @@ export function classify(raw: SsbMsg, provider: FeedId): StoredEntry | undefined
   const parsed = parseMessage(raw, wasPrivate(raw))
   if (parsed.ok) return concerns(parsed.message, provider) ? { ok: true, m: parsed.message } : undefined
   if (parsed.key && parsed.author && addressedTo(raw.value?.content, provider)) {
-    return { ok: false, i: { key: parsed.key, author: parsed.author, type: parsed.type ?? 'unknown', reason: parsed.reason } }
+    return { ok: false, i: { key: parsed.key, author: parsed.author, type: parsed.type ?? 'unknown', reason: parsed.reason, receivedAt: raw.timestamp } }
   }
   return undefined
 }

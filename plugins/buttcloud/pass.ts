@@ -55,23 +55,24 @@ export interface PaymentHooks {
 export interface PassMemory {
   /** When this process started passing: the earliest a pub's first stats summary can count from. */
   startedAt: number
-  refusalsByAuthor: Map<FeedId, number>
   engineError?: string
   lastObservations?: Observations
 }
 
 export function newPassMemory(startedAt: number): PassMemory {
-  return { startedAt, refusalsByAuthor: new Map() }
+  return { startedAt }
 }
 
 type ReplyBody = Pick<CommandReply, 'ok' | 'error' | 'result' | 'request'>
+/** What a refusal needs to know about the message it answers. */
+type Unanswered = { key: MsgId; author: FeedId; receivedAt: number }
 
 /** Run one pass. */
 export async function runPass(deps: PassDeps, memory: PassMemory): Promise<void> {
   const { ledger } = deps
   const provider = ledger.provider
 
-  const reply = async (answers: MsgId, to: FeedId, body: ReplyBody) => {
+  const reply = async (answers: MsgId, to: FeedId, body: ReplyBody): Promise<MsgId> => {
     const content = checkOutgoing('buttcloud/reply', {
       type: 'buttcloud/reply',
       version: 1,
@@ -79,26 +80,34 @@ export async function runPass(deps: PassDeps, memory: PassMemory): Promise<void>
       ...body,
       recps: to === provider ? [provider] : [to, provider],
     })
-    await deps.publisher.publish(content)
+    const posted = await deps.publisher.publish(content)
     ledger.markAnswered(answers)
+    return posted.key
   }
 
-  // A stranger (or a broken client) gets a bounded number of refusals: past that, answering amplifies spam.
-  const refuse = async (answers: MsgId, to: FeedId, code: ErrorCode, reason: string, request?: MsgId) => {
-    const count = memory.refusalsByAuthor.get(to) ?? 0
-    memory.refusalsByAuthor.set(to, count + 1)
-    if (count >= deps.config.refusalsPerAuthor) {
-      ledger.markAnswered(answers)
+  // A stranger (or a broken client) gets a bounded number of refusals per window, counted from the provider's own
+  // replies in its log (so a restart does not reset it): past that, answering amplifies spam. A message older than
+  // the window (met again after a restart, say) is not worth an answer either.
+  const refuse = async (item: Unanswered, code: ErrorCode, reason: string, request?: MsgId) => {
+    const now = deps.now()
+    const since = now - deps.config.refusalWindowMs
+    if (item.receivedAt < since || ledger.refusalsSince(item.author, since) >= deps.config.refusalsPerAuthor) {
+      ledger.markAnswered(item.key)
       return
     }
-    await reply(answers, to, { ok: false, error: { code, reason }, request })
+    const key = await reply(item.key, item.author, { ok: false, error: { code, reason }, request })
+    ledger.noteRefusal(key, item.author, now)
+  }
+
+  const answer = async (answers: MsgId, to: FeedId, body: ReplyBody): Promise<void> => {
+    await reply(answers, to, body)
   }
 
   for (const bad of ledger.unansweredInvalid()) {
-    await refuse(bad.key, bad.author, 'malformed', `${bad.type}: ${bad.reason}`.slice(0, 300))
+    await refuse(bad, 'malformed', `${bad.type}: ${bad.reason}`.slice(0, 300))
   }
   for (const cmd of ledger.unansweredOrphans()) {
-    await refuse(cmd.key, cmd.author, 'unknown-pub', `no pub ${cmd.content.request} is known to this provider`, cmd.content.request)
+    await refuse(cmd, 'unknown-pub', `no pub ${cmd.content.request} is known to this provider`, cmd.content.request)
   }
 
   const records = ledger.records()
@@ -134,7 +143,7 @@ export async function runPass(deps: PassDeps, memory: PassMemory): Promise<void>
   for (const record of records) {
     for (const cmd of record.commands) {
       if (ledger.isAnswered(cmd.key)) continue
-      await answerCommand(deps, record, cmd, reply, refuse)
+      await answerCommand(deps, record, cmd, answer, refuse)
     }
     if (record.silent) continue
     const g = gated.get(record.request)!
@@ -225,10 +234,10 @@ async function answerCommand(
   record: PubRecord,
   cmd: JudgedCommand,
   reply: (answers: MsgId, to: FeedId, body: ReplyBody) => Promise<void>,
-  refuse: (answers: MsgId, to: FeedId, code: ErrorCode, reason: string, request?: MsgId) => Promise<void>,
+  refuse: (item: Unanswered, code: ErrorCode, reason: string, request?: MsgId) => Promise<void>,
 ): Promise<void> {
   const { verdict } = cmd
-  if (!verdict.ok) return refuse(cmd.key, cmd.author, verdict.code, verdict.reason, record.request)
+  if (!verdict.ok) return refuse(cmd, verdict.code, verdict.reason, record.request)
   const request = record.request
   if (cmd.verb === 'destroy' && deps.payment) {
     try {

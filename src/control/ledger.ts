@@ -22,7 +22,12 @@ export interface InvalidInbound {
   author: FeedId
   type: string
   reason: string
+  /** When the provider received it. */
+  receivedAt: number
 }
+
+/** How many refusal times are kept per author: more than any sane cap, so counting within a window stays exact. */
+const REFUSAL_TIMES_KEPT = 256
 
 /** Something we published earlier, reduced to what later passes need. */
 export interface PostedStatus {
@@ -41,9 +46,18 @@ export class ControlLedger {
   private readonly commandsByRequest = new Map<MsgId, Received<PubCommand>[]>()
   /** Commands naming a request we do not know (yet), by that request: owed an unknown-pub refusal. */
   private readonly orphansByRequest = new Map<MsgId, Received<PubCommand>[]>()
+  /** Commands waiting in `orphansByRequest`, by key, so answering one removes it without a scan. */
+  private readonly orphanRequestOf = new Map<MsgId, MsgId>()
+  /** Unparseable messages addressed to us that are still owed a refusal (answered ones leave). */
   private readonly invalid = new Map<MsgId, InvalidInbound>()
   /** Keys of messages the provider has already answered (command replies and refusals). */
   private readonly answered = new Set<MsgId>()
+  /**
+   * When the provider posted each refusal, per recipient (oldest first, bounded), read back from its own replies:
+   * the refusal cap holds across restarts. Counted once per reply message.
+   */
+  private readonly refusalTimes = new Map<FeedId, number[]>()
+  private readonly refusalReplies = new Set<MsgId>()
   private readonly lastStatus = new Map<MsgId, PostedStatus>()
   private readonly firstUpSent = new Set<MsgId>()
   private ownOffer: { sequence: number; content: Offer } | undefined
@@ -94,15 +108,18 @@ export class ControlLedger {
           const owner = this.requests.get(c.request)!.author
           // A destroy frees a slot for the owner's later requests.
           for (const key of this.requestsByOwner.get(owner) ?? []) this.touch(key)
-        } else {
+        } else if (!this.answered.has(msg.key)) {
           this.orphansByRequest.set(c.request, [...(this.orphansByRequest.get(c.request) ?? []), cmd])
+          this.orphanRequestOf.set(msg.key, c.request)
         }
         return true
       }
-      case 'buttcloud/reply':
+      case 'buttcloud/reply': {
         if (msg.author !== this.ctx.provider) return true
-        this.answered.add(c.command)
+        this.markAnswered(c.command)
+        if (!c.ok) this.noteRefusal(msg.key, c.recps.find((r) => r !== this.ctx.provider) ?? this.ctx.provider, msg.receivedAt)
         return true
+      }
       case 'buttcloud/status': {
         if (msg.author !== this.ctx.provider) return true
         const prev = this.lastStatus.get(c.request)
@@ -150,7 +167,7 @@ export class ControlLedger {
     if (this.seen.has(item.key)) return
     this.seen.add(item.key)
     this.messages++
-    this.invalid.set(item.key, item)
+    if (!this.answered.has(item.key)) this.invalid.set(item.key, item)
   }
 
   /** The record of one pub, folded from its messages (cached until they change). */
@@ -186,9 +203,39 @@ export class ControlLedger {
     return this.answered.has(key)
   }
 
-  /** Note that we answered `key`, before the reply has come back through the log. */
+  /**
+   * Note that we answered `key` (or chose not to), before the reply has come back through the log. An answered
+   * orphan or unparseable message leaves the pending lists, so later passes never look at it again.
+   */
   markAnswered(key: MsgId): void {
     this.answered.add(key)
+    this.invalid.delete(key)
+    const request = this.orphanRequestOf.get(key)
+    if (request === undefined) return
+    this.orphanRequestOf.delete(key)
+    const left = (this.orphansByRequest.get(request) ?? []).filter((c) => c.key !== key)
+    if (left.length > 0) this.orphansByRequest.set(request, left)
+    else this.orphansByRequest.delete(request)
+  }
+
+  /** Count a refusal (reply `reply`, to `to`, posted at `at`) once, whether we note it first or the log does. */
+  noteRefusal(reply: MsgId, to: FeedId, at: number): void {
+    if (this.refusalReplies.has(reply)) return
+    this.refusalReplies.add(reply)
+    const times = this.refusalTimes.get(to) ?? []
+    times.push(at)
+    if (times.length > 1 && times[times.length - 2]! > at) times.sort((a, b) => a - b)
+    if (times.length > REFUSAL_TIMES_KEPT) times.splice(0, times.length - REFUSAL_TIMES_KEPT)
+    this.refusalTimes.set(to, times)
+  }
+
+  /** How many refusals `to` was sent at or after `since`. */
+  refusalsSince(to: FeedId, since: number): number {
+    const times = this.refusalTimes.get(to)
+    if (!times) return 0
+    let n = 0
+    for (let i = times.length - 1; i >= 0 && times[i]! >= since; i--) n++
+    return n
   }
 
   lastPostedStatus(request: MsgId): PubStatus | undefined {
@@ -243,12 +290,12 @@ export class ControlLedger {
 
   /** Unanswered orphan commands (their request is unknown here). */
   unansweredOrphans(): Received<PubCommand>[] {
-    return [...this.orphansByRequest.values()].flat().filter((c) => !this.answered.has(c.key)).sort(byPostingOrder)
+    return [...this.orphansByRequest.values()].flat().sort(byPostingOrder)
   }
 
   /** Unanswered messages that failed their schema. */
   unansweredInvalid(): InvalidInbound[] {
-    return [...this.invalid.values()].filter((i) => !this.answered.has(i.key))
+    return [...this.invalid.values()]
   }
 
   get size(): { requests: number; messages: number } {
@@ -272,6 +319,7 @@ export class ControlLedger {
     const orphans = this.orphansByRequest.get(request)
     if (!orphans) return
     this.orphansByRequest.delete(request)
+    for (const o of orphans) this.orphanRequestOf.delete(o.key)
     this.commandsByRequest.set(request, [...(this.commandsByRequest.get(request) ?? []), ...orphans])
   }
 

@@ -38,6 +38,8 @@ export const ProviderSettings = z.strictObject({
       pubsPerOwner: z.number().int().min(1).max(1000).optional(),
       passIntervalMs: z.number().int().min(100).optional(),
       debounceMs: z.number().int().min(0).optional(),
+      refusalsPerAuthor: z.number().int().min(0).max(10_000).optional(),
+      refusalWindowMs: z.number().int().min(1000).optional(),
       terms: z.string().optional(),
     })
     .default({}),

@@ -160,6 +160,33 @@ describe('provider control plane', () => {
     expect(p.api.ledger().record(req.key)!.intent).toBe('running')
   })
 
+  it('keeps the refusal cap across a restart, and answers nothing it has answered before', async () => {
+    const settings = testProviderSettings({ buttcloud: { refusalsPerAuthor: 2 } })
+    let p = await startTestProvider(settings)
+    const realPort = Number(p.address.split(':')[2]!.split('~')[0])
+    const u = await userOf(p)
+    const garbage = () => publish(u.sbot.db, { type: 'buttcloud/command', version: 1, request: 'nope', verb: 'x', recps: [u.id, p.id] })
+    const refusals = async () => (await messagesOfType<Content>(u.sbot, 'buttcloud/reply')).filter((m) => m.value.content.ok === false)
+    for (let i = 0; i < 3; i++) await garbage()
+    // The request comes after the garbage in the user's feed: its status proves the garbage was looked at.
+    const first = await requestPub(u, p.id, 'first')
+    await waitFor(async () => (await statusesFor(u.sbot, first.key))[0], 20_000, 'status of the first request')
+    await p.api.settled()
+    expect(await refusals()).toHaveLength(2)
+    await p.stop({ keepData: true })
+
+    p = await startTestProvider({ ...settings, port: realPort })
+    cleanups.push(() => p.stop())
+    await call(u.sbot.conn.connect, p.address)
+    for (let i = 0; i < 2; i++) await garbage()
+    const second = await requestPub(u, p.id, 'second')
+    await waitFor(async () => (await statusesFor(u.sbot, second.key))[0], 20_000, 'status of the second request')
+    await p.api.settled()
+    expect(await refusals()).toHaveLength(2)
+    expect(p.api.ledger().unansweredInvalid()).toEqual([])
+    expect(p.api.ledger().unansweredOrphans()).toEqual([])
+  })
+
   it('lets an owner list only their own pubs over RPC, and keeps listAll for the operator', async () => {
     const p = await provider()
     const u = await userOf(p)
