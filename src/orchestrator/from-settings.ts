@@ -120,6 +120,7 @@ export function runtimeFromSettings(settings: ProviderSettings): RuntimeFactory 
         ttlMs: r.backupTtlMs ?? RUNTIME_DEFAULTS.backupTtlMs,
       },
       ...(settings.caps ? { caps: settings.caps } : {}),
+      ...(r.backoff ? { backoff: r.backoff } : {}),
     }
     return createOrchestratorRuntime(options)(host)
   }

@@ -97,6 +97,11 @@ export const RuntimeSettings = z.strictObject({
   /** Backups: how long an archive stays downloadable, and the URL its folder is served under. */
   backupTtlMs: z.number().int().min(60_000).optional(),
   backupUrl: z.string().url().optional(),
+  /** After failures in a row, a pub's changes (and, when it is unreachable, the engine) wait baseMs, doubling up to maxMs. */
+  backoff: z
+    .strictObject({ baseMs: z.number().int().min(100), maxMs: z.number().int().min(100) })
+    .refine((b) => b.baseMs <= b.maxMs, 'backoff.baseMs must not exceed backoff.maxMs')
+    .optional(),
   /** Extra environment for every pub (PUB_* overrides such as PUB_DB2_THROTTLES). */
   env: z.record(z.string().regex(/^PUB_[A-Z0-9_]+$/), z.string()).optional(),
 })
