@@ -5,7 +5,6 @@
 import { readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import Docker from 'dockerode'
 import { ensurePubImage } from '../../pub/image/build.js'
 import type { RuntimeFactory } from '../control/runtime.js'
 import { createLocalDriver } from '../drivers/local.js'
@@ -13,6 +12,7 @@ import { createSwarmDriver } from '../drivers/swarm.js'
 import type { Capacity } from '../planner/index.js'
 import type { ProviderSettings } from '../provider/settings.js'
 import type { PubDriver } from './driver.js'
+import { dockerClient } from './engine-endpoint.js'
 import { createOrchestratorRuntime, type OrchestratorOptions } from './runtime.js'
 
 const DAY = 24 * 3600_000
@@ -35,16 +35,6 @@ export const RUNTIME_DEFAULTS = {
 /** This checkout's version: the tag `ensurePubImage` gives the image it builds. */
 export function packageVersion(): string {
   return (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version
-}
-
-/** A Docker client for `unix:///path`, a bare socket path, or `tcp://host:port`, pinned to API 1.41 (Engine 20.10). */
-export function dockerClient(endpoint: string): Docker {
-  const common = { version: 'v1.41', timeout: 30_000 }
-  if (endpoint.startsWith('tcp://') || endpoint.startsWith('http://')) {
-    const url = new URL(endpoint.replace(/^tcp:/, 'http:'))
-    return new Docker({ ...common, host: url.hostname, port: Number(url.port || 2375), protocol: 'http' })
-  }
-  return new Docker({ ...common, socketPath: endpoint.replace(/^unix:\/\//, '') })
 }
 
 /** Where the capacity report is written (read by `node dist/src/provider/capacity.js`). */
@@ -120,6 +110,7 @@ export function runtimeFromSettings(settings: ProviderSettings): RuntimeFactory 
         ttlMs: r.backupTtlMs ?? RUNTIME_DEFAULTS.backupTtlMs,
       },
       ...(settings.caps ? { caps: settings.caps } : {}),
+      ...(r.backoff ? { backoff: r.backoff } : {}),
     }
     return createOrchestratorRuntime(options)(host)
   }

@@ -6,8 +6,12 @@
  * once the plugin has read it back: ssb-db2 answers a publish before its debounced write reaches the disk (and
  * peers may already have the message), so building at once could leave a service whose placement a crash then
  * loses. Pubs whose service this pass created or changed are watched for a bounded time, so the owner hears "up"
- * from this pass rather than from the next scheduled one. Backoff on errors is the plugin's: reconcile throws only
- * when the engine is unreachable.
+ * from this pass rather than from the next scheduled one.
+ *
+ * Failures back off (./backoff.ts): a pub whose change failed has its changes held back, exponentially longer after
+ * each failure in a row, while its observed state is still reported; a reconcile that fails as a whole (the engine
+ * unreachable) makes the following ones fail at once, without a call to the engine, until the next retry is due. The
+ * held-back changes are chosen after planning, from this state and the host's `now`, so the planner stays pure.
  */
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
@@ -21,6 +25,7 @@ import type { ReplyResult } from '../protocol/reply.js'
 import type { StatsSummary } from '../protocol/stats.js'
 import {
   capacityReport,
+  isChange,
   planPass,
   readObserved,
   summarise,
@@ -35,9 +40,10 @@ import {
   type ObservedPubState,
   type ObservedService,
 } from '../planner/index.js'
+import { Backoff, DEFAULT_BACKOFF, type BackoffPolicy, type BackoffState } from './backoff.js'
 import { desiredPubs, PubKeyring } from './desired.js'
 import type { PubDriver } from './driver.js'
-import { createHandlers, execute, type ExecutionResult, type OperatorNotes } from './executor.js'
+import { createHandlers, execute, requestOf, type ExecutionResult, type OperatorNotes } from './executor.js'
 import { DEFAULT_STATS_BOOK, StatsBook } from './stats.js'
 
 const MiB = 1024 * 1024
@@ -60,14 +66,25 @@ export interface OrchestratorOptions {
   reportFile?: string
   /** Backups: archives go to `dir`, owners get `${baseUrl}/<token>.tar.gz`, files are deleted after `ttlMs`. */
   backups?: { dir: string; baseUrl: string; ttlMs: number }
+  /** Waits after failures in a row, per pub and for the engine (default: 10 s doubling up to 5 min). */
+  backoff?: BackoffPolicy
 }
 
-/** What the report file holds: the capacity report with the notes of the pass that wrote it. */
+/** What the report file holds: the capacity report with the notes of the pass that wrote it, and who is backing off. */
 export interface CapacitySnapshot {
+  /** When it was written, on the provider's clock (the one backoff times are on). */
   at: number
   runtime: string
-  report: CapacityReport
+  /** Absent until the engine has answered once. */
+  report?: CapacityReport
   notes: string[]
+  backoff: BackoffReport
+}
+
+/** Failures in a row that hold attempts back: the engine's, and each pub's. */
+export interface BackoffReport {
+  engine?: BackoffState
+  pubs: Array<BackoffState & { request: MsgId }>
 }
 
 /** The orchestrator with in-process extras for the operator tools and tests. */
@@ -105,11 +122,17 @@ class Orchestrator implements OrchestratorRuntime {
   private notesNow = new Map<string, string>()
   private notesBefore = new Map<string, string>()
   private snapshot: CapacitySnapshot | undefined
+  private report: CapacityReport | undefined
+  private reportNotes: string[] = []
   private actions: Action[] = []
   /** The last pass's view, for invites, stats and backups between passes. */
   private desired = new Map<MsgId, DesiredPub>()
   private hubs = new Map<string, Hub>()
   private services = new Map<MsgId, ObservedService>()
+  private readonly pubBackoff: Backoff<MsgId>
+  private readonly engineBackoff: Backoff<'engine'>
+  /** What the engine last failed with: repeated, unchanged, while the engine backs off. */
+  private engineError: Error | undefined
 
   constructor(
     private readonly opts: OrchestratorOptions,
@@ -125,6 +148,8 @@ class Orchestrator implements OrchestratorRuntime {
       maxSamples: opts.stats?.maxSamples ?? DEFAULT_STATS_BOOK.maxSamples,
     })
     this.sampleIntervalMs = opts.stats?.sampleIntervalMs ?? 5 * 60_000
+    this.pubBackoff = new Backoff(opts.backoff ?? DEFAULT_BACKOFF)
+    this.engineBackoff = new Backoff(opts.backoff ?? DEFAULT_BACKOFF)
     if (this.sampleIntervalMs > 0) {
       this.sampler = setInterval(() => void this.sample().catch(() => undefined), this.sampleIntervalMs)
       this.sampler.unref()
@@ -133,6 +158,23 @@ class Orchestrator implements OrchestratorRuntime {
 
   async reconcile(pubs: readonly RuntimePub[], now: number): Promise<Observations> {
     if (this.closed) throw new Error(`the ${this.name} runtime is closed`)
+    // The same error as last time (so the plugin logs it once), and not one call to the engine until the retry.
+    if (this.engineError && this.engineBackoff.holding('engine', now)) throw this.engineError
+    try {
+      const observations = await this.converge(pubs, now)
+      this.engineBackoff.succeed('engine')
+      this.engineError = undefined
+      return observations
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err))
+      this.engineBackoff.fail('engine', error.message, now)
+      this.engineError = error
+      this.writeSnapshot(now)
+      throw error
+    }
+  }
+
+  private async converge(pubs: readonly RuntimePub[], now: number): Promise<Observations> {
     const started = Date.now()
     this.skew = now - started
     const clock = () => now + (Date.now() - started)
@@ -144,8 +186,11 @@ class Orchestrator implements OrchestratorRuntime {
 
     let observed = await readObserved(this.driver)
     const pass = planPass({ desired, observed, capacity: this.opts.capacity, now, posted: NO_STATUSES, crashLoop: this.opts.crashLoop })
+    const goals = new Map(desired.map((d) => [d.request, goalOf(d)]))
+    const toRun = pass.actions.filter((a) => !this.isHeld(a, now, goals))
     const issuedAt = Date.now()
-    const result = await this.run(pass.actions)
+    const result = await this.run(toRun)
+    this.countOutcomes(pass.actions, toRun, result, now, goals)
     const touched = new Map<MsgId, Touched>()
     noteTouched(result, pass.states, issuedAt, touched)
 
@@ -166,8 +211,39 @@ class Orchestrator implements OrchestratorRuntime {
     this.actions = pass.actions
     this.remember(view, observed)
     this.finishNotes()
-    this.updateReport(desired, observed, Date.now())
+    this.updateReport(desired, observed, clock())
     return this.observations(view, states)
+  }
+
+  /** A change of a pub whose last attempt at the same goal failed, and whose retry is not due yet. */
+  private isHeld(action: Action, now: number, goals: ReadonlyMap<MsgId, string>): boolean {
+    if (!isChange(action)) return false
+    const request = requestOf(action)
+    return request !== undefined && this.pubBackoff.holding(request, now, goals.get(request)) !== undefined
+  }
+
+  /**
+   * Count each pub's outcome: a failed change is one more failure in a row; all of its changes done, or none left to
+   * make, is a success and forgets the failures. A pub whose changes were held back keeps its count.
+   */
+  private countOutcomes(planned: readonly Action[], ran: readonly Action[], result: ExecutionResult, now: number, goals: ReadonlyMap<MsgId, string>): void {
+    const failed = new Map<MsgId, Error>()
+    for (const f of result.failed) {
+      const request = requestOf(f.action)
+      if (request !== undefined && !failed.has(request)) failed.set(request, f.error)
+    }
+    const heldRequests = new Set(planned.filter((a) => isChange(a) && !ran.includes(a)).map(requestOf))
+    const keep = new Set<MsgId>(goals.keys())
+    for (const a of planned) {
+      const request = isChange(a) ? requestOf(a) : undefined
+      if (request !== undefined) keep.add(request)
+    }
+    this.pubBackoff.retain(keep)
+    for (const request of keep) {
+      const error = failed.get(request)
+      if (error) this.pubBackoff.fail(request, error.message, now, goals.get(request))
+      else if (!heldRequests.has(request)) this.pubBackoff.succeed(request)
+    }
   }
 
   private run(actions: readonly Action[]): Promise<ExecutionResult> {
@@ -219,9 +295,22 @@ class Orchestrator implements OrchestratorRuntime {
   }
 
   private updateReport(desired: readonly DesiredPub[], observed: Observed, at: number): void {
-    const report = capacityReport(desired, observed, this.opts.capacity)
-    const notes = [...this.notesNow.values()].sort()
-    this.snapshot = { at, runtime: this.name, report, notes }
+    this.report = capacityReport(desired, observed, this.opts.capacity)
+    this.reportNotes = [...this.notesNow.values()].sort()
+    this.writeSnapshot(at)
+  }
+
+  /** The backoff table as the operator reads it, soonest retry first. */
+  private backoffReport(): BackoffReport {
+    const pubs = this.pubBackoff.list().map(([request, state]) => ({ request, ...state }))
+    pubs.sort((a, b) => a.nextRetryAt - b.nextRetryAt || (a.request < b.request ? -1 : 1))
+    const engine = this.engineBackoff.get('engine')
+    return { ...(engine ? { engine } : {}), pubs }
+  }
+
+  /** The last capacity report with the backoff table as of `at`; also written when the engine fails. */
+  private writeSnapshot(at: number): void {
+    this.snapshot = { at, runtime: this.name, ...(this.report ? { report: this.report } : {}), notes: this.reportNotes, backoff: this.backoffReport() }
     // Written every pass (a few KB), so the report's age tells the operator when the provider last looked.
     if (!this.opts.reportFile) return
     try {
@@ -359,6 +448,11 @@ class Orchestrator implements OrchestratorRuntime {
     await this.sampling?.catch(() => undefined)
     await this.driver.close()
   }
+}
+
+/** What the owner asked of a pub: a new goal (a command since the failure) is attempted at once, not held back. */
+function goalOf(d: DesiredPub): string {
+  return `${d.intent}/${d.restartGeneration}/${d.imageVersion}/${d.memoryMiB}`
 }
 
 /** A pub this pass created or changed into running: when, and whether it was up before. */

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * `node dist/src/provider/capacity.js [--config FILE] [--json]`: the operator's capacity report (hubs, free room,
- * pubs per hub, queued pubs, hubs needed, cost per pub) and the runtime's current notes.
+ * pubs per hub, queued pubs, hubs needed, cost per pub), the runtime's current notes, and the pubs (and engine)
+ * whose attempts are backing off after failures.
  *
  * The running provider's runtime writes the report after every pass that changes it (its data folder's
  * capacity.json), from the same desired state and observed read the pass planned with. Reading that file needs no
@@ -13,10 +14,12 @@ import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { formatCapacityReport } from '../planner/index.js'
 import { capacityReportFile } from '../orchestrator/from-settings.js'
-import type { CapacitySnapshot } from '../orchestrator/runtime.js'
+import type { BackoffState } from '../orchestrator/backoff.js'
+import type { BackoffReport, CapacitySnapshot } from '../orchestrator/runtime.js'
 import { DEFAULT_CONFIG_FILE, loadSettings } from './settings.js'
 
-const HELP = `buttcloud capacity: the operator's capacity report, as the running provider's last pass saw it
+const HELP = `buttcloud capacity: the operator's capacity report, as the running provider's last pass saw it,
+and the pubs (or the engine) backing off after failures: failures in a row, last error, next attempt
 
 Usage: node dist/src/provider/capacity.js [--config FILE] [--json]
 
@@ -38,12 +41,26 @@ export function readCapacitySnapshot(file: string): CapacitySnapshot | undefined
   return JSON.parse(text) as CapacitySnapshot
 }
 
-/** The snapshot as text: its age, the report's table and lines, then the notes. */
+/** The snapshot as text: its age, the report's table and lines, the notes, then who is backing off. */
 export function formatCapacitySnapshot(s: CapacitySnapshot, now = Date.now()): string {
   const age = Math.max(0, Math.round((now - s.at) / 1000))
-  const lines = [`runtime ${s.runtime}, report from ${new Date(s.at).toISOString()} (${age} s ago)`, '', formatCapacityReport(s.report)]
+  const lines = [`runtime ${s.runtime}, report from ${new Date(s.at).toISOString()} (${age} s ago)`, '']
+  lines.push(s.report ? formatCapacityReport(s.report) : 'no capacity report yet: the engine has not answered')
   if (s.notes.length > 0) lines.push('', 'notes:', ...s.notes.map((n) => `  ${n}`))
+  lines.push(...formatBackoff(s.backoff, s.at))
   return `${lines.join('\n')}\n`
+}
+
+/** Backoff lines: the engine's, then each pub's, with the next attempt counted from the report's time. */
+export function formatBackoff(b: BackoffReport | undefined, at: number): string[] {
+  const retry = (s: BackoffState) => {
+    const inS = Math.ceil((s.nextRetryAt - at) / 1000)
+    return inS > 0 ? `next attempt in ${inS} s` : 'next attempt on the next pass'
+  }
+  const lines: string[] = []
+  if (b?.engine) lines.push(`  engine: ${b.engine.failures} failures in a row, ${retry(b.engine)}; last: ${b.engine.lastError}`)
+  for (const p of b?.pubs ?? []) lines.push(`  ${p.request}: ${p.failures} failures in a row, ${retry(p)}; last: ${p.lastError}`)
+  return lines.length > 0 ? ['', 'backoff:', ...lines] : ['', 'backoff: none']
 }
 
 function main(): number {

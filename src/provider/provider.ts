@@ -10,6 +10,7 @@ import type { RunningSite } from '../../web/index.js'
 import { paymentHooks, paymentSetup, startPaymentSite, type PaymentSetup } from './payment.js'
 import type { ProviderSettings } from './settings.js'
 import { runtimeFromSettings } from '../orchestrator/from-settings.js'
+import { restorePending } from './identity-store.js'
 
 export interface RunningProvider {
   id: FeedId
@@ -32,6 +33,13 @@ export async function startProvider(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<RunningProvider> {
   mkdirSync(settings.path, { recursive: true })
+  // Publishing before a restored feed has caught up with its peers could fork it, for good.
+  if (restorePending(settings.path)) {
+    throw new Error(
+      `${settings.path} was restored from a backup and has not caught up with its peers yet; run ` +
+        '`node dist/src/provider/identity.js catch-up --peer ADDRESS` (or --no-peer-has-newer) first',
+    )
+  }
   const keys = loadOrCreateKeys(join(settings.path, 'secret'))
   const publicUrl = settings.web.publicUrl.replace(/\/+$/, '')
   const payment = paymentSetup(env, keys, publicUrl)

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
 import { Plan } from '../protocol/offer.js'
 import { describeIssues } from '../protocol/parse.js'
+import { parseEngine, type EngineSetting } from '../orchestrator/engine-endpoint.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 /** The repo root, from src/provider (tsx) or dist/src/provider (built). */
@@ -59,6 +60,34 @@ export const ProviderSettings = z.strictObject({
 })
 export type ProviderSettings = z.infer<typeof ProviderSettings>
 
+const EngineObject = z.strictObject({
+  url: z.string().min(1),
+  tls: z.strictObject({ ca: z.string().min(1), cert: z.string().min(1), key: z.string().min(1) }).optional(),
+  ssh: z.strictObject({ hostKey: z.string().min(1), privateKey: z.string().min(1).optional() }).optional(),
+})
+
+/**
+ * A Docker engine: `unix:///path/docker.sock` (or a bare path), `tcp://host:port` on a loopback host only, or an
+ * object `{ url, tls: { ca, cert, key } }` (TLS with client certificates; files) or `{ url: "ssh://user@host",
+ * ssh: { hostKey: "SHA256:...", privateKey?: file } }`. Plain tcp:// to another host is refused: it is an
+ * unauthenticated API to the whole machine.
+ */
+export const DockerEngine = z.unknown().transform((value, ctx): EngineSetting => {
+  // One schema per form rather than a union, whose only message for a bad object would be "Invalid input".
+  const form = typeof value === 'string' ? z.string().min(1).safeParse(value) : EngineObject.safeParse(value)
+  if (!form.success) {
+    for (const i of form.error.issues) ctx.addIssue({ code: 'custom', message: i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message })
+    return z.NEVER
+  }
+  try {
+    parseEngine(form.data)
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) })
+    return z.NEVER
+  }
+  return form.data
+})
+
 /**
  * What runs pubs: nothing yet (`none`), child processes on this machine (`local`) or Docker Swarm (`swarm`). One
  * object for every kind, so BUTTCLOUD_RUNTIME can switch the kind without rewriting the file; fields a kind does
@@ -66,10 +95,10 @@ export type ProviderSettings = z.infer<typeof ProviderSettings>
  */
 export const RuntimeSettings = z.strictObject({
   kind: z.enum(['none', 'local', 'swarm']),
-  /** swarm: the manager's engine, `unix:///path/docker.sock` or `tcp://host:port` (default: $DOCKER_HOST or the standard socket). */
-  docker: z.string().min(1).optional(),
+  /** swarm: the manager's engine (default: $DOCKER_HOST or the standard socket); remote ones over TLS or ssh only. */
+  docker: z.lazy(() => DockerEngine).optional(),
   /** swarm: engines of further hubs (same forms), for their volumes, stats and backups. */
-  hubEngines: z.array(z.string().min(1)).max(1000).optional(),
+  hubEngines: z.array(z.lazy(() => DockerEngine)).max(1000).optional(),
   /** The host peers dial to reach pubs (local: this machine; swarm: every hub without a buttcloud.address label). */
   hubAddress: z.string().min(1).optional(),
   /** Where pubs listen (default: local, the hub address; swarm, 0.0.0.0). */
@@ -99,6 +128,11 @@ export const RuntimeSettings = z.strictObject({
   /** Backups: how long an archive stays downloadable, and the URL its folder is served under. */
   backupTtlMs: z.number().int().min(60_000).optional(),
   backupUrl: z.string().url().optional(),
+  /** After failures in a row, a pub's changes (and, when it is unreachable, the engine) wait baseMs, doubling up to maxMs. */
+  backoff: z
+    .strictObject({ baseMs: z.number().int().min(100), maxMs: z.number().int().min(100) })
+    .refine((b) => b.baseMs <= b.maxMs, 'backoff.baseMs must not exceed backoff.maxMs')
+    .optional(),
   /** Extra environment for every pub (PUB_* overrides such as PUB_DB2_THROTTLES). */
   env: z.record(z.string().regex(/^PUB_[A-Z0-9_]+$/), z.string()).optional(),
 })
@@ -140,5 +174,13 @@ export function loadSettings(file = DEFAULT_CONFIG_FILE, env: NodeJS.ProcessEnv 
   }
   const parsed = ProviderSettings.safeParse(raw)
   if (!parsed.success) throw new Error(`invalid provider config ${file}: ${describeIssues(parsed.error)}`)
+  // The engine's fallback address is held to the same rules as the file's.
+  if (parsed.data.runtime.kind === 'swarm' && parsed.data.runtime.docker === undefined && env.DOCKER_HOST) {
+    try {
+      parseEngine(env.DOCKER_HOST)
+    } catch (err) {
+      throw new Error(`invalid DOCKER_HOST for the provider's engine: ${err instanceof Error ? err.message : String(err)}`)
+    }
+  }
   return { ...parsed.data, path: resolve(parsed.data.path) }
 }

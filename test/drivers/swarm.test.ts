@@ -155,6 +155,8 @@ describe.skipIf(!support.ok)(`the Swarm runtime${support.ok ? '' : ` (skipped: $
       retentionMs: 4000,
       settleMs: 20_000,
       statsIntervalMs: 0,
+      // The engine-away test brings the engine back within seconds: retry it within one.
+      backoff: { baseMs: 500, maxMs: 1000 },
       ...over,
     }
   }

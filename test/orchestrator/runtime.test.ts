@@ -10,6 +10,7 @@ import { multiserverAddress } from '../../src/protocol/ids.js'
 import { FakeEngine, fakeHost, HUB, record, runtimePub } from './fakes.js'
 
 const CAPACITY: Capacity = { hubMemoryMiB: 4096, headroomMiB: 0, ports: { first: 9000, last: 9009 }, retentionMs: 60_000 }
+const BACKOFF = { baseMs: 1000, maxMs: 5000 }
 const closers: Array<() => Promise<void>> = []
 afterEach(async () => {
   for (const c of closers.splice(0)) await c()
@@ -105,14 +106,118 @@ describe('orchestrator runtime', () => {
     expect(engine.volumes.size).toBe(0)
   })
 
-  it('throws when the engine is unreachable, and converges when it is back', async () => {
-    const { engine, host, runtime } = setup()
+  it('throws when the engine is unreachable, leaves it alone until the retry is due, and converges when it is back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bc-orch-'))
+    closers.push(async () => rmSync(dir, { recursive: true, force: true }))
+    const reportFile = join(dir, 'capacity.json')
+    const { engine, host, runtime } = setup({ backoff: BACKOFF, reportFile })
     const r = record(6)
+    const pubs = () => [runtimePub(r, host)]
+    const t0 = 1_800_000_000_000
     engine.unreachable = true
-    await expect(runtime.reconcile([runtimePub(r, host)], Date.now())).rejects.toThrow(/ECONNREFUSED/)
+    await expect(runtime.reconcile(pubs(), t0)).rejects.toThrow(/ECONNREFUSED/)
+    const callsWhileDown = engine.calls.length
+    expect(callsWhileDown).toBeGreaterThan(0)
+
+    // Passes before the retry is due fail at once, with the same error and no call to the engine.
+    for (const t of [t0 + 1, t0 + 500, t0 + BACKOFF.baseMs - 1]) await expect(runtime.reconcile(pubs(), t)).rejects.toThrow(/ECONNREFUSED/)
+    expect(engine.calls.length).toBe(callsWhileDown)
+    expect(readCapacitySnapshot(reportFile)?.backoff.engine).toEqual({ failures: 1, lastError: expect.stringMatching(/ECONNREFUSED/), lastFailureAt: t0, nextRetryAt: t0 + BACKOFF.baseMs })
+
+    // Due: one more try, which fails and doubles the wait.
+    await expect(runtime.reconcile(pubs(), t0 + BACKOFF.baseMs)).rejects.toThrow(/ECONNREFUSED/)
+    expect(engine.calls.length).toBeGreaterThan(callsWhileDown)
+    expect(runtime.capacity()?.backoff.engine).toMatchObject({ failures: 2, nextRetryAt: t0 + 3 * BACKOFF.baseMs })
+    expect(formatCapacitySnapshot(runtime.capacity()!)).toMatch(/engine: 2 failures in a row, next attempt in 2 s; last: .*ECONNREFUSED/)
+
     engine.unreachable = false
-    await runtime.reconcile([runtimePub(r, host)], Date.now())
-    expect((await runtime.reconcile([runtimePub(r, host)], Date.now())).get(r.request)?.state).toBe('up')
+    const calls = engine.calls.length
+    await expect(runtime.reconcile(pubs(), t0 + 2 * BACKOFF.baseMs)).rejects.toThrow(/ECONNREFUSED/)
+    expect(engine.calls.length).toBe(calls)
+    await runtime.reconcile(pubs(), t0 + 3 * BACKOFF.baseMs)
+    expect((await runtime.reconcile(pubs(), t0 + 3 * BACKOFF.baseMs + 1)).get(r.request)?.state).toBe('up')
+    expect(runtime.capacity()?.backoff).toEqual({ pubs: [] })
+  })
+
+  it("backs off a failing pub's changes exponentially up to the cap, still reports it, and resets on success", async () => {
+    const engine = new FakeEngine()
+    const plain = engine.driver()
+    let failing = true
+    const driver = engine.driver({
+      createService: async (spec, identity) => {
+        if (failing && spec.request === bad.request) {
+          engine.calls.push('createService')
+          throw new Error('No such image: buttcloud/pub:9')
+        }
+        return plain.createService(spec, identity)
+      },
+    })
+    const host = fakeHost()
+    const runtime = createOrchestratorRuntime({ driver, capacity: CAPACITY, defaultImageVersion: '0.1.0', settleMs: 2000, settlePollMs: 1, stats: { sampleIntervalMs: 0 }, backoff: BACKOFF })(host)
+    closers.push(() => runtime.close())
+    const bad = record(11)
+    const good = record(12)
+    const pubs = () => [runtimePub(bad, host), runtimePub(good, host)]
+    const creates = () => engine.calls.filter((c) => c === 'createService').length
+    let t = 1_800_000_000_000
+
+    await runtime.reconcile(pubs(), t) // placements
+    await runtime.reconcile(pubs(), t) // services: the bad one fails
+    expect(creates()).toBe(2)
+    expect(runtime.capacity()?.backoff.pubs).toEqual([
+      { request: bad.request, failures: 1, lastError: 'No such image: buttcloud/pub:9', lastFailureAt: t, nextRetryAt: t + BACKOFF.baseMs },
+    ])
+
+    // Each retry comes only when due, and waits twice as long as the last, up to the cap; the good pub is not held.
+    const waits: number[] = []
+    for (let failures = 1; failures < 6; failures++) {
+      const due = runtime.capacity()!.backoff.pubs[0]!.nextRetryAt
+      const before = creates()
+      const early = await runtime.reconcile(pubs(), due - 1)
+      expect(creates()).toBe(before)
+      expect(early.get(bad.request)?.state).toBe('provisioning')
+      expect(early.get(good.request)?.state).toBe('up')
+      await runtime.reconcile(pubs(), due)
+      expect(creates()).toBe(before + 1)
+      waits.push(due - t)
+      t = due
+    }
+    expect(waits).toEqual([1000, 2000, 4000, 5000, 5000])
+    expect(runtime.capacity()?.backoff.pubs[0]).toMatchObject({ failures: 6, nextRetryAt: t + BACKOFF.maxMs })
+    expect(formatCapacitySnapshot(runtime.capacity()!)).toContain(`${bad.request}: 6 failures in a row, next attempt in 5 s; last: No such image`)
+
+    failing = false
+    const obs = await runtime.reconcile(pubs(), t + BACKOFF.maxMs)
+    expect(obs.get(bad.request)?.state).toBe('up')
+    expect(runtime.capacity()?.backoff.pubs).toEqual([])
+    expect(formatCapacitySnapshot(runtime.capacity()!)).toContain('backoff: none')
+  })
+
+  it('tries a new goal of a backing-off pub at once: the owner destroying it is not held back', async () => {
+    const engine = new FakeEngine()
+    const plain = engine.driver()
+    const driver = engine.driver({
+      createService: async () => {
+        throw new Error('engine says no')
+      },
+      updateService: plain.updateService,
+    })
+    const host = fakeHost()
+    const runtime = createOrchestratorRuntime({ driver, capacity: CAPACITY, defaultImageVersion: '0.1.0', settleMs: 0, stats: { sampleIntervalMs: 0 }, backoff: BACKOFF })(host)
+    closers.push(() => runtime.close())
+    const r = record(13)
+    const t = 1_800_000_000_000
+    await runtime.reconcile([runtimePub(r, host)], t)
+    await runtime.reconcile([runtimePub(r, host)], t)
+    expect(runtime.capacity()?.backoff.pubs.map((p) => p.failures)).toEqual([1])
+    // Held for the same goal...
+    await runtime.reconcile([runtimePub(r, host)], t + 1)
+    expect(changesOf(runtime.lastActions()).map((a) => a.kind)).toEqual(['create-service'])
+    expect(runtime.capacity()?.backoff.pubs.map((p) => p.failures)).toEqual([1])
+    // ...but a destroy is a new goal, tried now: nothing is left to do for it, so the failures are forgotten.
+    const destroyed = { ...r, intent: 'destroyed' as const, destroyedAt: t }
+    expect((await runtime.reconcile([runtimePub(destroyed, host)], t + 2)).get(r.request)).toEqual({ state: 'destroyed' })
+    expect(runtime.capacity()?.backoff.pubs).toEqual([])
   })
 
   it('queues a pub that fits nowhere, tells the operator once, and writes the capacity report', async () => {
@@ -130,8 +235,8 @@ describe('orchestrator runtime', () => {
     expect(host.lines.filter((l) => l.startsWith('hubs needed'))).toEqual(['hubs needed: 1 x 8192 MiB for 1 queued pubs'])
 
     const snapshot = readCapacitySnapshot(reportFile)!
-    expect(snapshot.report.queued).toEqual({ pubs: 1, memoryMiB: 8192 })
-    expect(snapshot.report.totals).toMatchObject({ hubs: 1, pubs: 1, usedMiB: 128 })
+    expect(snapshot.report?.queued).toEqual({ pubs: 1, memoryMiB: 8192 })
+    expect(snapshot.report?.totals).toMatchObject({ hubs: 1, pubs: 1, usedMiB: 128 })
     const text = formatCapacitySnapshot(snapshot, snapshot.at)
     expect(text).toContain('runtime fake, report from')
     expect(text).toContain('queued: 1 pubs (8192 MiB); hubs needed: 1 x 8192 MiB')
