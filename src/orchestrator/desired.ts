@@ -76,7 +76,8 @@ export function desiredPubs(pubs: readonly RuntimePub[], keyring: PubKeyring, op
       restartGeneration: r.restartGeneration,
       imageVersion: r.version ?? opts.defaultImageVersion,
       ...(r.name !== undefined ? { name: r.name } : {}),
-      ...(p.placement ? { placement: { hub: p.placement.hub, port: p.placement.port } } : {}),
+      ...(p.placement ? { placement: { hub: p.placement.hub, port: p.placement.port, ...(p.placement.released ? { released: true as const } : {}) } } : {}),
+      ...(p.free ? { free: true } : {}),
     }
     if (p.intent === 'destroyed') {
       // Without a destroy time the retention period cannot be counted; never purging is the safe side of that.
