@@ -217,6 +217,18 @@ describe('plan: ports', () => {
     ])
   })
 
+  it('a paying pub passes older free ones for the last port', () => {
+    const range = { ...CAPACITY, ports: { first: 20000, last: 20001 } }
+    const holder = placed(1, 20000)
+    const older = [pub(2, { free: true, requestedAt: 1 }), pub(3, { free: true, requestedAt: 2 })]
+    const paying = pub(4, { requestedAt: 3 })
+    const actions = plan([holder, ...older, paying], converged([holder], [H1]), range, NOW)
+    expect(actions.filter((a) => a.kind === 'record-placement')).toEqual([
+      { kind: 'record-placement', request: paying.request, hub: H1.id, port: 20001, why: 'new' },
+    ])
+    expect(actions.filter((a) => a.kind === 'report-queued').map((a) => a.request).sort()).toEqual(older.map((p) => p.request).sort())
+  })
+
   it('keeps a pub on its recorded port across stop, start and restart', () => {
     let state = { desired: [placed(1, 20005)], observed: observed({ hubs: [H1] }) }
     for (const change of [{ intent: 'stopped' }, { intent: 'running' }, { restartGeneration: 1 }] as const) {
