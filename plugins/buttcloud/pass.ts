@@ -8,7 +8,7 @@ import type { Observation, Observations } from '../../src/control/observation.js
 import type { JudgedCommand, PubRecord } from '../../src/control/record.js'
 import type { PubRuntime } from '../../src/control/runtime.js'
 import { gate, type Gated } from '../../src/control/gate.js'
-import { freeWaitReason, freeWaits } from '../../src/control/room.js'
+import { holdWaitingFree } from '../../src/control/room.js'
 import type { PaymentStanding } from '../../src/payment/lifecycle.js'
 import type { PaymentFact } from '../../src/protocol/payment.js'
 import { statusChanged, statusFor, type StatusBody } from '../../src/control/status.js'
@@ -122,11 +122,7 @@ export async function runPass(deps: PassDeps, memory: PassMemory): Promise<void>
     )
   }
   // Free pubs beyond the cap (or their owner's share) wait: never handed to the runtime, so never given a port.
-  const waits = freeWaits([...gated.values()].map((g) => g.pub), { cap: deps.config.freePubs, perOwner: deps.config.pubsPerOwner })
-  for (const [request, wait] of waits) {
-    const g = gated.get(request)!
-    gated.set(request, { pub: { ...g.pub, intent: 'hold' }, status: { request, state: 'queued', reason: freeWaitReason(wait) } })
-  }
+  holdWaitingFree(gated, { cap: deps.config.freePubs, perOwner: deps.config.pubsPerOwner })
   let observations: Observations | undefined
   if (deps.runtime) {
     try {

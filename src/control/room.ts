@@ -12,6 +12,7 @@
  * (so never given a port). Paying pubs are not counted and never wait for free ones.
  */
 import type { MsgId } from '../protocol/ids.js'
+import type { Gated } from './gate.js'
 import type { RuntimePub } from './runtime.js'
 
 export interface FreeRoom {
@@ -67,6 +68,19 @@ export function freeWaits(pubs: readonly RuntimePub[], room: FreeRoom): Map<MsgI
     }
   }
   return waits
+}
+
+/**
+ * Hold the free pubs that must wait, in place: they are not handed to the runtime (so get no port) and their owner
+ * is told why. Returns how many wait.
+ */
+export function holdWaitingFree(gated: Map<MsgId, Gated>, room: FreeRoom): number {
+  const waits = freeWaits([...gated.values()].map((g) => g.pub), room)
+  for (const [request, wait] of waits) {
+    const g = gated.get(request)!
+    gated.set(request, { pub: { ...g.pub, intent: 'hold' }, status: { request, state: 'queued', reason: freeWaitReason(wait) } })
+  }
+  return waits.size
 }
 
 /** What the owner of a waiting free pub is told. */
