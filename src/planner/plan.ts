@@ -5,7 +5,7 @@
 import type { MsgId } from '../protocol/ids.js'
 import { sortActions, type Action, type SpecChange } from './actions.js'
 import { allocate, type Allocation } from './placement.js'
-import { portBook } from './ports.js'
+import { portBook, type PortBook } from './ports.js'
 import type { Capacity, DesiredPub, Observed, ObservedService, Placement, ServiceSpec } from './types.js'
 import { indexWorld, schedulable, type World } from './world.js'
 
@@ -84,6 +84,12 @@ function planDestroyed(pub: DesiredPub & { intent: 'destroyed' }, world: World, 
   out.push({ kind: 'release-placement', request: pub.request, hub: at.hub, port: at.port })
 }
 
+function holdServicePort(svc: ObservedService, world: World, ports: PortBook): void {
+  if (svc.hub === undefined || svc.port === undefined) return
+  const pub = world.desired.get(svc.request)
+  if (pub === undefined || (pub.intent === 'destroyed' && pub.placement?.released)) ports.take(svc.hub, svc.port, svc.request)
+}
+
 /** Turn one pass's desired and observed state into the actions that close the gap, in execution order. */
 export function plan(desired: readonly DesiredPub[], observed: Observed, capacity: Capacity, now: number): Action[] {
   return planWorld(indexWorld(desired, observed), capacity, now)
@@ -92,6 +98,10 @@ export function plan(desired: readonly DesiredPub[], observed: Observed, capacit
 /** `plan` on an already indexed world (a pass that also summarises indexes once). */
 export function planWorld(world: World, capacity: Capacity, now: number): Action[] {
   const ports = portBook(world.desired.values(), capacity.ports)
+  // A service of ours that no record explains (its pub is held back, unknown to this pass, or released) still
+  // listens on its port: nothing new is placed there while it stands.
+  for (const svc of world.services.values()) holdServicePort(svc, world, ports)
+  for (const svc of world.extraServices) holdServicePort(svc, world, ports)
   const alloc = allocate(world, ports, capacity)
   const out: Action[] = []
 

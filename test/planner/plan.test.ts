@@ -422,6 +422,14 @@ describe('plan: port release after purge', () => {
     expect(actions).toEqual([{ kind: 'record-placement', request: pub(3).request, hub: H1.id, port: 20000, why: 'new' }])
   })
 
+  it('a service of a pub this pass does not know (held back, or unknown) keeps its port from new placements', () => {
+    const stray = serviceOf(placed(9, 20000))
+    const actions = plan([pub(2)], observed({ hubs: [H1], services: [stray] }), CAPACITY, NOW)
+    expect(actions.filter((a) => a.kind === 'record-placement')).toEqual([
+      { kind: 'record-placement', request: pub(2).request, hub: H1.id, port: 20001, why: 'new' },
+    ])
+  })
+
   it('a release in the log for a pub that is not destroyed frees nothing', () => {
     const live = placed(1, 20000)
     const claimed = { ...live, placement: { ...live.placement!, released: true as const } }
