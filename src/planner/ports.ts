@@ -2,7 +2,7 @@
  * Ports: unique per hub, kept for a pub's whole life and until its data is purged, never handed out twice.
  *
  * The recorded placements are the only memory: every record counts, destroyed pubs included, until a release
- * record says the pub is purged (see `releasable` in plan.ts). A pass hands out the lowest port no unreleased
+ * record says the pub is purged (see `planDestroyed` in plan.ts). A pass hands out the lowest port no unreleased
  * record holds, and returns a `record-placement` action; nothing is created on it until a later pass reads the
  * record back. A crash before the record is persisted loses nothing (the port was never used), and a crash after
  * it finds the record. Released ports are reused lowest first, like never-used ones.
