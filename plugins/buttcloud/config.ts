@@ -12,7 +12,12 @@ export interface ButtcloudPluginConfig {
   paymentSite?: string
   /** Pub versions an owner may upgrade to; the first is the default. */
   versions: string[]
+  /** Live pubs one owner may have; also the free places one owner's free pubs may hold (see src/control/room.ts). */
   pubsPerOwner: number
+  /** Free pubs (needing no payment) that may hold a place at once; more wait in a queue, oldest request first. */
+  freePubs: number
+  /** The most uses an owner's `invite` command may ask for; more is refused with a reply saying so. */
+  inviteMaxUses: number
   /** A scheduled pass runs this often even when nothing arrives (level-triggered checks). */
   passIntervalMs: number
   /** Events within this window share one pass. */
@@ -37,6 +42,8 @@ export const DEFAULT_PLUGIN_CONFIG: ButtcloudPluginConfig = {
   terms: 'http://127.0.0.1:8119/terms',
   versions: ['1'],
   pubsPerOwner: 3,
+  freePubs: 100,
+  inviteMaxUses: 20,
   passIntervalMs: 30_000,
   debounceMs: 20,
   maxBackoffMs: 60_000,

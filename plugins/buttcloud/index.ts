@@ -82,6 +82,7 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
         plans: new Set(cfg.plans.map((p) => p.id)),
         versions: new Set(cfg.versions),
         pubsPerOwner: cfg.pubsPerOwner,
+        inviteMaxUses: cfg.inviteMaxUses,
       })
       const watchers = new Map<FeedId, Set<ReturnType<typeof pushable<PubSummary>>>>()
       const memory = newPassMemory(now())
@@ -118,6 +119,10 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
         async recordPlacement(request, hub, port) {
           // On disk before anything is built on it.
           await publishOwn(checkOutgoing('buttcloud/placement', { type: 'buttcloud/placement', version: 1, request, hub, port, recps: [sbot.id] }))
+        },
+        async releasePlacement(request, hub, port) {
+          // On disk before the next pass may hand the port out again.
+          await publishOwn(checkOutgoing('buttcloud/release', { type: 'buttcloud/release', version: 1, request, hub, port, recps: [sbot.id] }))
         },
       })
 

@@ -8,6 +8,7 @@ import type { Observation, Observations } from '../../src/control/observation.js
 import type { JudgedCommand, PubRecord } from '../../src/control/record.js'
 import type { PubRuntime } from '../../src/control/runtime.js'
 import { gate, type Gated } from '../../src/control/gate.js'
+import { holdWaitingFree } from '../../src/control/room.js'
 import type { PaymentStanding } from '../../src/payment/lifecycle.js'
 import type { PaymentFact } from '../../src/protocol/payment.js'
 import { statusChanged, statusFor, type StatusBody } from '../../src/control/status.js'
@@ -116,16 +117,21 @@ export async function runPass(deps: PassDeps, memory: PassMemory): Promise<void>
   const memoryOf = new Map(deps.config.plans.map((p) => [p.id, p.memoryMiB]))
   const gated = new Map<MsgId, Gated>()
   for (const record of records) {
+    const standing = deps.payment?.standing(record, ledger.paymentsOf(record.request), now)
     gated.set(
       record.request,
       gate(record, {
         memoryMiB: memoryOf.get(record.plan) ?? 0,
         placement: placements.get(record.request),
-        standing: deps.payment?.standing(record, ledger.paymentsOf(record.request), now),
+        standing,
         paymentUrl: deps.payment?.paymentUrl(record),
+        // No standing: the plan needs no payment, or the provider takes none.
+        free: standing === undefined || standing.state === 'free',
       }),
     )
   }
+  // Free pubs beyond the cap (or their owner's share) wait: never handed to the runtime, so never given a port.
+  holdWaitingFree(gated, { cap: deps.config.freePubs, perOwner: deps.config.pubsPerOwner })
   let observations: Observations | undefined
   if (deps.runtime) {
     try {

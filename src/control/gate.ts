@@ -22,14 +22,23 @@ export interface Gated {
 /** Apply the owner's intent and the payment standing (absent = free) to one record. */
 export function gate(
   record: PubRecord,
-  opts: { memoryMiB: number; placement?: { hub: string; port: number }; standing?: PaymentStanding; paymentUrl?: string },
+  opts: {
+    memoryMiB: number
+    placement?: { hub: string; port: number; released?: true }
+    standing?: PaymentStanding
+    paymentUrl?: string
+    /** The pub needs no payment (its plan is priced 0, or the provider takes none). */
+    free?: boolean
+  },
 ): Gated {
+  const at = opts.placement
   const pub = (intent: RuntimePub['intent'], destroyedAt?: number): RuntimePub => ({
     record,
     intent,
     memoryMiB: opts.memoryMiB,
     ...(destroyedAt !== undefined ? { destroyedAt } : {}),
-    ...(opts.placement ? { placement: opts.placement } : {}),
+    ...(at ? { placement: { hub: at.hub, port: at.port, ...(at.released ? { released: true as const } : {}) } } : {}),
+    ...(opts.free ? { free: true } : {}),
   })
   const request = record.request
   if (record.rejected) return { pub: pub('hold'), status: { request, state: 'failed', reason: record.rejected } }

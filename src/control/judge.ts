@@ -34,9 +34,15 @@ export function judge(record: PubRecord, cmd: Received<PubCommand>, ctx: FoldCon
     case 'restart':
     case 'invite':
     case 'backup':
-    case 'stats':
+    case 'stats': {
       if (record.intent === 'stopped') return refuse('invalid-state', `the pub is stopped; start it before ${verb}`)
+      // Refused rather than clamped: an owner who asked for 50 uses should not find out from a dead invite.
+      const uses = cmd.content.verb === 'invite' ? cmd.content.args?.uses : undefined
+      if (uses !== undefined && ctx.inviteMaxUses !== undefined && uses > ctx.inviteMaxUses) {
+        return refuse('unavailable', `an invite here may have at most ${ctx.inviteMaxUses} uses (asked for ${uses}); ask for fewer`)
+      }
       return ok(verb === 'restart' ? 'restarting' : `${verb} requested`)
+    }
   }
 }
 

@@ -10,11 +10,25 @@ import type { PubStatus } from '../protocol/status.js'
 import type { Offer } from '../protocol/offer.js'
 import type { PaymentFact } from '../protocol/payment.js'
 import type { PubPlacement } from '../protocol/placement.js'
+import type { PubRelease } from '../protocol/release.js'
 import type { ButtcloudContent, Received } from '../protocol/parse.js'
 import { byPostingOrder, foldPub, wasLiveBefore } from './fold.js'
 import type { FoldContext, PubRecord } from './record.js'
 
 export const MAX_REQUESTS_PER_AUTHOR = 1000
+
+/** A pub's recorded placement; `released` once the provider recorded that its port went back to the pool. */
+export interface LedgerPlacement {
+  hub: string
+  port: number
+  /** Feed sequence of the placement record: the first one recorded counts. */
+  sequence: number
+  released?: true
+}
+
+function placementKey(request: MsgId, hub: string, port: number): string {
+  return `${request}\n${hub}\n${port}`
+}
 
 /** A message addressed to us that did not parse; it is owed a refusal. */
 export interface InvalidInbound {
@@ -61,8 +75,10 @@ export class ControlLedger {
   private readonly lastStatus = new Map<MsgId, PostedStatus>()
   private readonly firstUpSent = new Set<MsgId>()
   private ownOffer: { sequence: number; content: Offer } | undefined
-  /** The first placement the provider recorded for each pub (its port is the pub's for life). */
-  private readonly placementByRequest = new Map<MsgId, { hub: string; port: number; sequence: number }>()
+  /** The first placement the provider recorded for each pub (its port is the pub's until it is released). */
+  private readonly placementByRequest = new Map<MsgId, LedgerPlacement>()
+  /** Releases the provider recorded, by `placementKey`: a release frees only the exact placement it names. */
+  private readonly releases = new Set<string>()
   /** Payment facts per request, each event once. */
   private readonly paymentsByRequest = new Map<MsgId, PaymentFact[]>()
   private readonly paymentEvents = new Set<string>()
@@ -132,8 +148,22 @@ export class ControlLedger {
         const placed = c as PubPlacement
         const prev = this.placementByRequest.get(placed.request)
         if (!prev || prev.sequence > msg.sequence) {
-          this.placementByRequest.set(placed.request, { hub: placed.hub, port: placed.port, sequence: msg.sequence })
+          const entry: LedgerPlacement = { hub: placed.hub, port: placed.port, sequence: msg.sequence }
+          if (this.releases.has(placementKey(placed.request, placed.hub, placed.port))) entry.released = true
+          this.placementByRequest.set(placed.request, entry)
           this.touch(placed.request)
+        }
+        return true
+      }
+      case 'buttcloud/release': {
+        if (msg.author !== this.ctx.provider) return true
+        const r = c as PubRelease
+        // Records may be read in any order: a release read before its placement is applied when that arrives.
+        this.releases.add(placementKey(r.request, r.hub, r.port))
+        const placed = this.placementByRequest.get(r.request)
+        if (placed && !placed.released && placed.hub === r.hub && placed.port === r.port) {
+          placed.released = true
+          this.touch(r.request)
         }
         return true
       }
@@ -259,8 +289,8 @@ export class ControlLedger {
     return this.firstUpSent.has(request)
   }
 
-  /** Every recorded placement, destroyed pubs' included: the durable record of which ports are taken. */
-  placements(): ReadonlyMap<MsgId, { hub: string; port: number }> {
+  /** Every recorded placement, destroyed pubs' included, each marked when it was released: which ports are taken. */
+  placements(): ReadonlyMap<MsgId, Readonly<LedgerPlacement>> {
     return this.placementByRequest
   }
 

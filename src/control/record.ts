@@ -63,4 +63,6 @@ export interface FoldContext {
   versions: ReadonlySet<string>
   /** How many live (not destroyed, not rejected) pubs one owner may have. */
   pubsPerOwner: number
+  /** The most uses an `invite` command may ask for (the schema's own bound, 100, when absent). */
+  inviteMaxUses?: number
 }

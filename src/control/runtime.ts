@@ -19,8 +19,10 @@ export interface RuntimePub {
    */
   intent: 'running' | 'stopped' | 'destroyed' | 'hold'
   destroyedAt?: number
-  /** Where the provider recorded this pub's hub and port, if it has yet. */
-  placement?: { hub: string; port: number }
+  /** Where the provider recorded this pub's hub and port, if it has yet; `released` once its port was handed back. */
+  placement?: { hub: string; port: number; released?: true }
+  /** Needs no payment (a plan priced 0, or a provider that takes none): capped, and placed after paying pubs. */
+  free?: boolean
   /** Memory of the pub's plan. */
   memoryMiB: number
 }
@@ -32,6 +34,8 @@ export interface RuntimeHost {
   providerId: FeedId
   /** Persist a placement as a private `buttcloud/placement` message to the provider itself. */
   recordPlacement(request: MsgId, hub: string, port: number): Promise<void>
+  /** Persist that a purged pub's placement is released (a private `buttcloud/release`), on disk before it resolves. */
+  releasePlacement(request: MsgId, hub: string, port: number): Promise<void>
   log(line: string): void
 }
 

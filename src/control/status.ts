@@ -5,6 +5,7 @@
 import { FINAL_STATES, type PubStatus } from '../protocol/status.js'
 import type { Observation } from './observation.js'
 import type { PubRecord } from './record.js'
+import { sameWait } from './room.js'
 
 /** The status body (no type/version/recps) for a record and what the runtime observed of it. */
 export type StatusBody = Pick<PubStatus, 'request' | 'state' | 'pub' | 'reason' | 'paymentUrl'>
@@ -30,7 +31,7 @@ export function statusChanged(last: PubStatus | undefined, next: StatusBody): bo
   if (FINAL_STATES.includes(last.state) && last.state === next.state) return false
   return (
     last.state !== next.state ||
-    (last.reason ?? '') !== (next.reason ?? '') ||
+    !sameWait(last.reason ?? '', next.reason ?? '') ||
     (last.pub?.address ?? '') !== (next.pub?.address ?? '') ||
     (last.paymentUrl ?? '') !== (next.paymentUrl ?? '')
   )

@@ -26,6 +26,7 @@ import {
   type ServiceListing,
   type ServiceSpec,
   type TaskListing,
+  type VolumeList,
   type VolumeListing,
 } from '../planner/index.js'
 import type { BackupArchive, PubDriver, PubIdentity, StatsSample } from '../orchestrator/driver.js'
@@ -266,8 +267,10 @@ class SwarmDriver implements PubDriver {
     return oom
   }
 
-  async listVolumes(): Promise<VolumeListing[]> {
+  async listVolumes(): Promise<VolumeList> {
     const out: VolumeListing[] = []
+    // Only hubs whose engine answered: a hub with no engine, or a failing one, may hold volumes nobody sees.
+    const hubs: string[] = []
     for (const { engine, node } of await this.engines()) {
       if (node === undefined) continue
       let volumes: Array<{ Name: string; Labels?: Record<string, string> | null; CreatedAt?: string }>
@@ -284,8 +287,9 @@ class SwarmDriver implements PubDriver {
         if (labels[LABELS.managedBy] === undefined && !NAME_RE.test(v.Name)) continue
         out.push({ name: v.Name, hub: node, labels, createdAt: Date.parse(v.CreatedAt ?? '') || 0 })
       }
+      hubs.push(node)
     }
-    return out
+    return { volumes: out, hubs }
   }
 
   /* ---------- engines per node ---------- */

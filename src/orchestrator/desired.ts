@@ -66,7 +66,8 @@ export function desiredPubs(pubs: readonly RuntimePub[], keyring: PubKeyring, op
   for (const p of pubs) {
     if (p.intent === 'hold') continue
     const r = p.record
-    const base = {
+    // Assigned field by field rather than spread: this runs for every pub, destroyed ones included, on every pass.
+    const pub = {
       request: r.request,
       owner: r.owner,
       plan: r.plan,
@@ -75,16 +76,19 @@ export function desiredPubs(pubs: readonly RuntimePub[], keyring: PubKeyring, op
       requestedAt: r.requestedAt,
       restartGeneration: r.restartGeneration,
       imageVersion: r.version ?? opts.defaultImageVersion,
-      ...(r.name !== undefined ? { name: r.name } : {}),
-      ...(p.placement ? { placement: { hub: p.placement.hub, port: p.placement.port } } : {}),
+      intent: p.intent,
+    } as DesiredPub
+    if (r.name !== undefined) pub.name = r.name
+    if (p.placement) {
+      pub.placement = { hub: p.placement.hub, port: p.placement.port }
+      if (p.placement.released) pub.placement.released = true
     }
-    if (p.intent === 'destroyed') {
+    if (p.free) pub.free = true
+    if (pub.intent === 'destroyed') {
       // Without a destroy time the retention period cannot be counted; never purging is the safe side of that.
-      const destroyedAt = p.destroyedAt ?? r.destroyedAt ?? Number.POSITIVE_INFINITY
-      out.push({ ...base, intent: 'destroyed', destroyedAt })
-    } else {
-      out.push({ ...base, intent: p.intent })
+      pub.destroyedAt = p.destroyedAt ?? r.destroyedAt ?? Number.POSITIVE_INFINITY
     }
+    out.push(pub)
   }
   return out
 }

@@ -22,7 +22,7 @@ export interface OperatorNotes {
 
 export interface HandlerDeps {
   driver: PubDriver
-  host: Pick<RuntimeHost, 'recordPlacement' | 'providerId' | 'log'>
+  host: Pick<RuntimeHost, 'recordPlacement' | 'releasePlacement' | 'providerId' | 'log'>
   keyring: PubKeyring
   notes: OperatorNotes
 }
@@ -53,6 +53,10 @@ export function createHandlers({ driver, host, keyring, notes }: HandlerDeps): H
     'purge-volume': async (a) => {
       await driver.purgeVolume(a.request, a.hub, a.volumeName)
       host.log(`purged volume ${a.volumeName} of ${a.request} on ${a.hub} (retention over)`)
+    },
+    'release-placement': async (a) => {
+      await host.releasePlacement(a.request, a.hub, a.port)
+      host.log(`released port ${a.hub}:${a.port} of ${a.request} (purged)`)
     },
     'report-queued': async (a) => {
       notes.note(`queued ${a.request}`, `queued: ${a.request} (${a.memoryMiB} MiB) fits on no hub`)

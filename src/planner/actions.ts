@@ -20,6 +20,8 @@ export type Action =
   | { kind: 'update-service'; serviceId: string; spec: ServiceSpec; changes: SpecChange[] }
   /** Delete a destroyed pub's volume once retention has passed and no service uses it. */
   | { kind: 'purge-volume'; request: MsgId; hub: string; volumeName: string }
+  /** Persist that a purged pub's port is back in the pool (a private `buttcloud/release` message). */
+  | { kind: 'release-placement'; request: MsgId; hub: string; port: number }
   /** No hub has room for this pub: tell the owner. */
   | { kind: 'report-queued'; request: MsgId; memoryMiB: number }
   /** A plan change needs more memory than the pub's hub has free; the service keeps its old size. */
@@ -51,6 +53,7 @@ const CHANGE_ORDER = [
   'create-service',
   'update-service',
   'purge-volume',
+  'release-placement',
 ] as const satisfies readonly ActionKind[]
 
 /** Kinds that only inform (the owner, the operator or the log), in the order they are returned. */

@@ -35,7 +35,7 @@ export interface NewPlacement {
 export interface Allocation {
   rooms: Map<string, HubRoom>
   placements: NewPlacement[]
-  /** Running pubs that fit on no hub, oldest request first. */
+  /** Running pubs that fit on no hub, in the order they claim room (`byClaim`). */
   queued: DesiredPub[]
   /** Pubs whose plan grew beyond their hub's free room: they keep `haveMiB` for now. */
   blocked: Map<MsgId, { hub: string; haveMiB: number; wantMiB: number }>
@@ -47,6 +47,14 @@ export interface Allocation {
 /** Oldest request first, then by id: the fair and deterministic order for handing out scarce room. */
 export function byAge(a: DesiredPub, b: DesiredPub): number {
   return a.requestedAt - b.requestedAt || (a.request < b.request ? -1 : a.request > b.request ? 1 : 0)
+}
+
+/**
+ * The order scarce room is handed out in: paying pubs before free ones (the provider caps free pubs, but a queue
+ * of them must never hold up a pub someone pays for), then oldest request first.
+ */
+export function byClaim(a: DesiredPub, b: DesiredPub): number {
+  return (a.free === true ? 1 : 0) - (b.free === true ? 1 : 0) || byAge(a, b)
 }
 
 function free(room: HubRoom): number {
@@ -169,7 +177,7 @@ export function allocate(world: World, ports: PortBook, capacity: Capacity): All
   }
 
   const queued: DesiredPub[] = []
-  for (const pub of toPlace) {
+  for (const pub of toPlace.sort(byClaim)) {
     const room = bestFit(rooms, ports, pub.memoryMiB)
     if (!room) {
       queued.push(pub)

@@ -5,7 +5,7 @@
 import type { MsgId } from '../protocol/ids.js'
 import { sortActions, type Action, type SpecChange } from './actions.js'
 import { allocate, type Allocation } from './placement.js'
-import { portBook } from './ports.js'
+import { portBook, type PortBook } from './ports.js'
 import type { Capacity, DesiredPub, Observed, ObservedService, Placement, ServiceSpec } from './types.js'
 import { indexWorld, schedulable, type World } from './world.js'
 
@@ -62,16 +62,32 @@ function planLive(pub: DesiredPub, world: World, alloc: Allocation, out: Action[
   }
 }
 
-/** Actions for one destroyed pub: its service goes now, its volumes once retention has passed and no service is left. */
+/**
+ * Actions for one destroyed pub: its service goes now, its volumes once retention has passed and no service is
+ * left, and its port once nothing of it is left at all.
+ */
 function planDestroyed(pub: DesiredPub & { intent: 'destroyed' }, world: World, capacity: Capacity, now: number, out: Action[]): void {
   const svc = world.services.get(pub.request)
   if (svc) out.push({ kind: 'remove-service', request: pub.request, serviceId: svc.id, serviceName: svc.name, why: 'destroyed' })
   // Duplicates of a destroyed pub are removed by the duplicate rule; wait for all of them before purging.
   if (svc || now < pub.destroyedAt + capacity.retentionMs) return
   if (world.extraServices.some((s) => s.request === pub.request)) return
-  for (const v of world.volumes.get(pub.request) ?? []) {
+  const volumes = world.volumes.get(pub.request) ?? []
+  for (const v of volumes) {
     out.push({ kind: 'purge-volume', request: pub.request, hub: v.hub, volumeName: v.name })
   }
+  // The release waits for a later pass that sees the volumes gone: planned from what is observed, never from what
+  // this pass is about to do, so a purge that fails (or a crash after it) can never free a port early.
+  const at = pub.placement
+  if (volumes.length > 0 || at === undefined || at.released) return
+  if (world.volumeHubs && !world.volumeHubs.has(at.hub)) return
+  out.push({ kind: 'release-placement', request: pub.request, hub: at.hub, port: at.port })
+}
+
+function holdServicePort(svc: ObservedService, world: World, ports: PortBook): void {
+  if (svc.hub === undefined || svc.port === undefined) return
+  const pub = world.desired.get(svc.request)
+  if (pub === undefined || (pub.intent === 'destroyed' && pub.placement?.released)) ports.take(svc.hub, svc.port, svc.request)
 }
 
 /** Turn one pass's desired and observed state into the actions that close the gap, in execution order. */
@@ -82,6 +98,10 @@ export function plan(desired: readonly DesiredPub[], observed: Observed, capacit
 /** `plan` on an already indexed world (a pass that also summarises indexes once). */
 export function planWorld(world: World, capacity: Capacity, now: number): Action[] {
   const ports = portBook(world.desired.values(), capacity.ports)
+  // A service of ours that no record explains (its pub is held back, unknown to this pass, or released) still
+  // listens on its port: nothing new is placed there while it stands.
+  for (const svc of world.services.values()) holdServicePort(svc, world, ports)
+  for (const svc of world.extraServices) holdServicePort(svc, world, ports)
   const alloc = allocate(world, ports, capacity)
   const out: Action[] = []
 

@@ -1,10 +1,11 @@
 /**
- * Ports: unique per hub, kept for a pub's whole life, never handed out twice.
+ * Ports: unique per hub, kept for a pub's whole life and until its data is purged, never handed out twice.
  *
- * The recorded placements are the only memory: every record counts, destroyed pubs included, so a port once
- * recorded is burnt on that hub for good. A pass hands out the lowest port no record holds, and returns a
- * `record-placement` action; nothing is created on it until a later pass reads the record back. A crash before the
- * record is persisted loses nothing (the port was never used), and a crash after it finds the record.
+ * The recorded placements are the only memory: every record counts, destroyed pubs included, until a release
+ * record says the pub is purged (see `planDestroyed` in plan.ts). A pass hands out the lowest port no unreleased
+ * record holds, and returns a `record-placement` action; nothing is created on it until a later pass reads the
+ * record back. A crash before the record is persisted loses nothing (the port was never used), and a crash after
+ * it finds the record. Released ports are reused lowest first, like never-used ones.
  */
 import type { MsgId } from '../protocol/ids.js'
 import type { Capacity, DesiredPub } from './types.js'
@@ -35,7 +36,12 @@ function earlier(a: DesiredPub, b: DesiredPub): boolean {
   return a.requestedAt !== b.requestedAt ? a.requestedAt < b.requestedAt : a.request < b.request
 }
 
-/** Build the port book from every recorded placement (destroyed pubs included). */
+/** Does this pub's recorded placement still hold its port? Only a destroyed pub's release gives it back. */
+export function holdsPort(pub: DesiredPub): boolean {
+  return pub.placement !== undefined && !(pub.placement.released === true && pub.intent === 'destroyed')
+}
+
+/** Build the port book from every recorded placement that still holds its port (destroyed, unreleased pubs included). */
 export function portBook(desired: Iterable<DesiredPub>, range: Capacity['ports']): PortBook {
   const hubs = new Map<string, HubPorts>()
   const hubPorts = (hub: string): HubPorts => {
@@ -49,9 +55,9 @@ export function portBook(desired: Iterable<DesiredPub>, range: Capacity['ports']
   const placed: DesiredPub[] = []
   const first = new Map<string, Map<number, DesiredPub>>()
   for (const pub of desired) {
-    if (!pub.placement) continue
+    if (!holdsPort(pub)) continue
     placed.push(pub)
-    const { hub, port } = pub.placement
+    const { hub, port } = pub.placement!
     let ports = first.get(hub)
     if (!ports) first.set(hub, (ports = new Map()))
     const holder = ports.get(port)

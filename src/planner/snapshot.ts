@@ -22,12 +22,19 @@ export interface VolumeListing {
   createdAt: number
 }
 
+/** Volumes as listed by a driver that may not reach every hub: `hubs` are those whose volumes it did list. */
+export interface VolumeList {
+  volumes: VolumeListing[]
+  hubs: string[]
+}
+
 /** What a driver provides for observing: one list call per kind of object. */
 export interface ObservedReader {
   listHubs(): Promise<Hub[]>
   listServices(): Promise<ServiceListing[]>
   listTasks(): Promise<TaskListing[]>
-  listVolumes(): Promise<VolumeListing[]>
+  /** A plain list when the driver always sees every hub's volumes; otherwise which hubs it saw. */
+  listVolumes(): Promise<VolumeListing[] | VolumeList>
 }
 
 /** Swarm keeps five tasks per slot by default; the summary needs no more to see a crash loop. */
@@ -38,8 +45,9 @@ export function assembleObserved(
   hubs: Hub[],
   services: readonly ServiceListing[],
   tasks: readonly TaskListing[],
-  volumes: readonly VolumeListing[],
+  volumeListing: readonly VolumeListing[] | VolumeList,
 ): Observed {
+  const volumes = 'volumes' in volumeListing ? volumeListing.volumes : volumeListing
   const foreign: ForeignObject[] = []
   const ours = new Map<string, ObservedService>()
   for (const s of services) {
@@ -83,7 +91,9 @@ export function assembleObserved(
     if (owner.ours) ourVolumes.push({ name: v.name, request: owner.request, hub: v.hub, createdAt: v.createdAt })
     else foreign.push({ kind: 'volume', id: `${v.hub}/${v.name}`, name: v.name, why: owner.why })
   }
-  return { hubs, services: [...ours.values()], volumes: ourVolumes, foreign }
+  const observed: Observed = { hubs, services: [...ours.values()], volumes: ourVolumes, foreign }
+  if ('hubs' in volumeListing) observed.volumeHubs = [...volumeListing.hubs]
+  return observed
 }
 
 /** Read one pass's observed state: each list call once, concurrently. */

@@ -8,6 +8,11 @@ import type { FeedId, MsgId } from '../protocol/ids.js'
 export interface Placement {
   hub: string
   port: number
+  /**
+   * The provider recorded that this destroyed pub's port went back to the pool (after its purge): the port book
+   * no longer counts it. Ignored on a pub that is not destroyed, which keeps its port whatever the log says.
+   */
+  released?: true
 }
 
 /** What the owner asked the pub to be. `destroyed` is final: the service goes, the volume follows after retention. */
@@ -35,6 +40,8 @@ interface DesiredPubBase {
   imageVersion: string
   /** The placement recorded on the provider's feed, if one was. The record, not Swarm, is authoritative. */
   placement?: Placement
+  /** Needs no payment. When room is scarce, paying pubs are placed before free ones whatever their age. */
+  free?: boolean
 }
 
 /** One pub as the control plane wants it. */
@@ -115,6 +122,11 @@ export interface Observed {
   services: ObservedService[]
   volumes: ObservedVolume[]
   foreign: ForeignObject[]
+  /**
+   * Hubs whose volumes were listed in this read; absent means every hub's were (a driver that sees them all). A hub
+   * whose engine did not answer may still hold volumes nobody sees, so no port is released there.
+   */
+  volumeHubs?: readonly string[]
 }
 
 /** The operator's settings for packing, ports, retention and cost. */

@@ -16,6 +16,8 @@ export interface World {
   volumes: Map<MsgId, ObservedVolume[]>
   hubs: Map<string, Hub>
   foreign: readonly ForeignObject[]
+  /** Hubs whose volumes were listed; undefined: every hub's. */
+  volumeHubs?: ReadonlySet<string>
 }
 
 const INTENT_RANK = { destroyed: 0, stopped: 1, running: 2 } as const
@@ -100,6 +102,7 @@ export function indexWorld(desiredList: readonly DesiredPub[], observed: Observe
     volumes,
     hubs,
     foreign: observed.foreign,
+    ...(observed.volumeHubs ? { volumeHubs: new Set(observed.volumeHubs) } : {}),
   }
 }
 

@@ -12,6 +12,7 @@ import { PubStats } from './stats.js'
 import { PubStatus } from './status.js'
 import { PaymentFact } from './payment.js'
 import { PubPlacement } from './placement.js'
+import { PubRelease } from './release.js'
 import { FeedId, MsgId } from './ids.js'
 
 export const SCHEMAS = {
@@ -23,6 +24,7 @@ export const SCHEMAS = {
   'buttcloud/stats': PubStats,
   'buttcloud/payment': PaymentFact,
   'buttcloud/placement': PubPlacement,
+  'buttcloud/release': PubRelease,
 } as const
 export type MessageType = keyof typeof SCHEMAS
 export type ContentOf<T extends MessageType> = z.infer<(typeof SCHEMAS)[T]>

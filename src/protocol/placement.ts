@@ -1,7 +1,8 @@
 /**
  * `buttcloud/placement` v1: where a pub lives, recorded once by the provider before anything is created there. The
  * provider publishes it encrypted to itself alone, so its own log is the durable record of which port on which hub
- * each pub holds: ports of destroyed pubs stay recorded, which is what keeps them from being handed out twice.
+ * each pub holds. A destroyed pub keeps its port until a `buttcloud/release` (release.ts) hands it back, which is
+ * what keeps a port from being handed out twice while any pub may still need it.
  */
 import { z } from 'zod'
 import { FeedId, MsgId } from './ids.js'
@@ -14,15 +15,20 @@ export const HubId = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected a node id: letters, digits, dots, dashes and underscores')
 export type HubId = z.infer<typeof HubId>
 
+/**
+ * What a placement and its release both name: the pub (its request message), the hub and the port (unprivileged
+ * only: a pub never needs root to bind), boxed to the provider alone.
+ */
+export const placementFields = {
+  request: MsgId,
+  hub: HubId,
+  port: z.number().int().min(1024).max(65535),
+  recps: z.array(FeedId).length(1),
+}
+
 export const PubPlacement = z.strictObject({
   type: z.literal('buttcloud/placement'),
   version: z.literal(1),
-  /** The request message of the pub placed. */
-  request: MsgId,
-  hub: HubId,
-  /** Unprivileged ports only: a pub never needs root to bind. */
-  port: z.number().int().min(1024).max(65535),
-  /** The provider alone. */
-  recps: z.array(FeedId).length(1),
+  ...placementFields,
 })
 export type PubPlacement = z.infer<typeof PubPlacement>

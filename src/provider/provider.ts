@@ -6,6 +6,7 @@ import { buildOffer, pluginConfig } from '../../plugins/buttcloud/config.js'
 import type { FeedId } from '../protocol/ids.js'
 import { call, closeSbot, createSbot, loadOrCreateKeys, type Sbot } from '../ssb/adapter.js'
 import { sbotConfig } from '../ssb/config.js'
+import { inviteExpiryPlugin } from '../ssb/invite-expiry.js'
 import type { RunningSite } from '../../web/index.js'
 import { paymentHooks, paymentSetup, startPaymentSite, type PaymentSetup } from './payment.js'
 import type { ProviderSettings } from './settings.js'
@@ -21,8 +22,8 @@ export interface RunningProvider {
   /** The payment site's URL, when it runs. */
   siteUrl?: string
   payment: PaymentSetup
-  /** A fresh invite code (legacy `host:port:@key~seed`, what Patchwork's "Join pub" takes). */
-  createInvite(uses?: number): Promise<string>
+  /** A fresh invite code (legacy `host:port:@key~seed`, what Patchwork's "Join pub" takes) that expires after `ttlMs`. */
+  createInvite(uses?: number, ttlMs?: number): Promise<string>
   close(): Promise<void>
 }
 
@@ -65,7 +66,10 @@ export async function startProvider(
   const hooks = payment.stripe ? paymentHooks(payment, section.plans, keys.id) : undefined
   // The runtime the settings ask for (none, local processes, or Swarm), unless a test hands one in.
   const runtime = deps.runtime ?? runtimeFromSettings(settings)
-  const sbot = createSbot(config, [createButtcloudPlugin({ payment: hooks, ...deps, runtime })])
+  const sbot = createSbot(config, [
+    createButtcloudPlugin({ payment: hooks, ...deps, runtime }),
+    inviteExpiryPlugin({ defaultTtlMs: settings.inviteTtlMs, ...(deps.now ? { now: deps.now } : {}) }),
+  ])
   const api = sbot.buttcloud as ButtcloudApi
   let site: RunningSite | undefined
   try {
@@ -97,8 +101,8 @@ export async function startProvider(
     address: address.split(';')[0]!,
     siteUrl: site?.url,
     payment,
-    createInvite: (uses = settings.inviteUses) =>
-      call<string>(sbot.invite.create, { uses, ...(settings.externalHost ? { external: settings.externalHost } : {}) }),
+    createInvite: (uses = settings.inviteUses, ttlMs = settings.inviteTtlMs) =>
+      call<string>(sbot.invite.create, { uses, ttlMs, ...(settings.externalHost ? { external: settings.externalHost } : {}) }),
     close: async () => {
       await site?.close()
       await closeSbot(sbot)

@@ -27,7 +27,9 @@ export const ProviderSettings = z.strictObject({
   caps: z.string().nullable().default(null),
   allowPrivate: z.boolean().default(false),
   hops: z.number().int().min(0).max(3).default(1),
-  inviteUses: z.number().int().min(1).max(100_000).default(1000),
+  /** The invite printed at start: how many may join with it, and for how long (see src/ssb/invite-expiry.ts). */
+  inviteUses: z.number().int().min(1).max(1000).default(10),
+  inviteTtlMs: z.number().int().min(60_000).max(90 * 24 * 3600_000).default(24 * 3600_000),
   throttles: z
     .strictObject({ addBatch: z.number().int().min(0), flushDebounce: z.number().int().min(0), writeTimeout: z.number().int().min(0) })
     .default({ addBatch: 10, flushDebounce: 50, writeTimeout: 50 }),
@@ -37,6 +39,10 @@ export const ProviderSettings = z.strictObject({
       plans: z.array(Plan).min(1).max(20).optional(),
       versions: z.array(z.string().min(1).max(64)).min(1).optional(),
       pubsPerOwner: z.number().int().min(1).max(1000).optional(),
+      /** Free pubs that may hold a place at once; more wait in a queue (0: no free pubs run). */
+      freePubs: z.number().int().min(0).max(1_000_000).optional(),
+      /** The most uses an owner's `invite` command may ask for. */
+      inviteMaxUses: z.number().int().min(1).max(100).optional(),
       passIntervalMs: z.number().int().min(100).optional(),
       debounceMs: z.number().int().min(0).optional(),
       refusalsPerAuthor: z.number().int().min(0).max(10_000).optional(),

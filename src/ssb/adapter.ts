@@ -181,7 +181,8 @@ export interface Sbot {
   getAddress(scope?: 'public' | 'local' | 'device' | 'private'): string | undefined
   whoami(): { id: FeedId }
   invite: {
-    create(opts: { uses?: number; external?: string; note?: string }, cb: Callback<string>): void
+    /** `ttlMs` only where the inviteExpiry plugin (src/ssb/invite-expiry.ts) wraps it. */
+    create(opts: { uses?: number; external?: string; note?: string; ttlMs?: number }, cb: Callback<string>): void
     use?(opts: { feed: FeedId }, cb: Callback<unknown>): void
     accept?(invite: string, cb: Callback<unknown>): void
   }

@@ -174,3 +174,45 @@ describe('the pub record fold', () => {
     expect(ledger.records()).toEqual([])
   })
 })
+
+describe('placements and their release', () => {
+  const req = request(1)
+  const own = (type: string, sequence: number, port = 20000, author: string = provider) =>
+    received({ type, version: 1, request: req.key, hub: 'local', port, recps: [author] }, { author: author as any, sequence })
+
+  it('marks a placement released only by a release of the provider naming that very placement, in any order', () => {
+    const placed = own('buttcloud/placement', 1)
+    const release = own('buttcloud/release', 2)
+    for (const order of [[placed, release], [release, placed]]) {
+      const ledger = new ControlLedger(ctx)
+      ledger.add(req)
+      for (const m of order) ledger.add(m)
+      expect(ledger.placements().get(req.key)).toEqual({ hub: 'local', port: 20000, sequence: 1, released: true })
+    }
+  })
+
+  it('ignores a release of another port, or from anyone but the provider, and a second release changes nothing', () => {
+    const ledger = new ControlLedger(ctx)
+    ledger.add(req)
+    ledger.add(own('buttcloud/placement', 1))
+    ledger.add(own('buttcloud/release', 2, 20001))
+    ledger.add(own('buttcloud/release', 1, 20000, stranger))
+    expect(ledger.placements().get(req.key)).toEqual({ hub: 'local', port: 20000, sequence: 1 })
+    ledger.add(own('buttcloud/release', 3))
+    ledger.add(own('buttcloud/release', 4))
+    expect(ledger.placements().get(req.key)?.released).toBe(true)
+  })
+})
+
+describe('invite uses', () => {
+  it('refuses an invite command over the cap with a reply that says the cap, and accepts one within it', () => {
+    const ledger = new ControlLedger({ ...ctx, inviteMaxUses: 10 })
+    const req = request(1)
+    ledger.add(req)
+    ledger.add(command(req, 'invite', 2, { args: { uses: 11 } }))
+    ledger.add(command(req, 'invite', 3, { args: { uses: 10 } }))
+    const [over, within] = ledger.record(req.key)!.commands
+    expect(over!.verdict).toEqual({ ok: false, code: 'unavailable', reason: 'an invite here may have at most 10 uses (asked for 11); ask for fewer' })
+    expect(within!.verdict.ok).toBe(true)
+  })
+})

@@ -9,7 +9,8 @@ import type { Observation } from '../../src/control/observation.js'
 import type { PubRuntime, RuntimePub } from '../../src/control/runtime.js'
 import type { PubRecord } from '../../src/control/record.js'
 import { newPassMemory, runPass, type PassDeps } from '../../plugins/buttcloud/pass.js'
-import { pluginConfig } from '../../plugins/buttcloud/config.js'
+import { pluginConfig, type ButtcloudPluginConfig } from '../../plugins/buttcloud/config.js'
+import { generateKeys } from '../../src/ssb/adapter.js'
 import { parseMessage, type Received, type StatsSummary } from '../../src/protocol/index.js'
 import { envelope, msgId, owner, provider, samples } from '../support/samples.js'
 
@@ -17,8 +18,8 @@ const ADDRESS = `net:127.0.0.1:20001~shs:${owner.slice(1, -8)}`
 const INVITE = `127.0.0.1:20001:${owner}~${Buffer.alloc(32, 1).toString('base64')}`
 const DAY = 24 * 3600_000
 
-function received(content: Record<string, unknown>, sequence: number, author = owner): Received {
-  const parsed = parseMessage(envelope(content, { author: author as any, sequence }), Boolean(content.recps))
+function received(content: Record<string, unknown>, sequence: number, author = owner, timestamp?: number): Received {
+  const parsed = parseMessage(envelope(content, { author: author as any, sequence, timestamp }), Boolean(content.recps))
   if (!parsed.ok) throw new Error(parsed.reason)
   return parsed.message
 }
@@ -50,15 +51,15 @@ class ScriptedRuntime implements PubRuntime {
   async close() {}
 }
 
-function setup(opts: { now?: () => number; payment?: PassDeps['payment'] } = {}) {
-  const ledger = new ControlLedger({ provider, plans: new Set(['free']), versions: new Set(['1']), pubsPerOwner: 3 })
+function setup(opts: { now?: () => number; payment?: PassDeps['payment']; config?: Partial<ButtcloudPluginConfig> } = {}) {
+  const ledger = new ControlLedger({ provider, plans: new Set(['free', 'paid']), versions: new Set(['1']), pubsPerOwner: 3 })
   const posted: Array<Record<string, any>> = []
   const runtime = new ScriptedRuntime()
   let seq = 0
   const deps: PassDeps = {
     ledger,
     runtime,
-    config: pluginConfig({}),
+    config: pluginConfig(opts.config ?? {}),
     now: opts.now ?? (() => 1_700_000_100_000),
     log: () => undefined,
     payment: opts.payment,
@@ -164,5 +165,47 @@ describe('a control-plane pass', () => {
     expect(posted).toEqual([
       expect.objectContaining({ state: 'awaiting-payment', paymentUrl: 'https://pay.example.org/pay/52', recps: [owner, provider] }),
     ])
+  })
+})
+
+describe('free pubs beyond the cap', () => {
+  const paying: PassDeps['payment'] = {
+    standing: (record) => (record.plan === 'paid' ? { state: 'active', runAllowed: true, destroyDue: false } : undefined),
+    paymentUrl: () => undefined,
+    onDestroy: async () => undefined,
+  }
+
+  it('wait with a queued status and their place, are never handed to the runtime, and a later paid pub passes them', async () => {
+    const { ledger, posted, runtime, pass, req } = setup({ payment: paying, config: { freePubs: 1 } })
+    const request = (plan: string, at: number) => {
+      const author = generateKeys().id
+      return received({ type: 'buttcloud/request', version: 1, provider, plan, recps: [author, provider] }, 1, author, at)
+    }
+    // The setup's request (the oldest) takes the one free place; two later free ones queue; a paid one comes last.
+    const waiting = [request('free', 1_700_000_010_000), request('free', 1_700_000_020_000)]
+    const paid = request('paid', 1_700_000_030_000)
+    for (const m of [paid, ...waiting]) ledger.add(m)
+    for (const r of [req, paid]) runtime.observations.set(r.key, { state: 'provisioning' })
+    await pass()
+    const intents = Object.fromEntries(runtime.seen[0]!.map((p) => [p.record.request, [p.intent, p.free ?? false]]))
+    expect(intents).toEqual({
+      [req.key]: ['running', true],
+      [waiting[0]!.key]: ['hold', true],
+      [waiting[1]!.key]: ['hold', true],
+      [paid.key]: ['running', false],
+    })
+    const queued = posted.filter((p) => p.state === 'queued').map((p) => [p.request, p.reason])
+    expect(queued).toEqual(
+      expect.arrayContaining([
+        [waiting[0]!.key, expect.stringMatching(/at most 1 free pubs; yours is number 1 in the queue/)],
+        [waiting[1]!.key, expect.stringMatching(/number 2 in the queue/)],
+      ]),
+    )
+    expect(queued).toHaveLength(2)
+    // A second pass posts nothing new to the waiting owners.
+    const before = posted.length
+    await pass()
+    expect(posted.filter((p) => p.state === 'queued')).toHaveLength(2)
+    expect(posted.length).toBe(before)
   })
 })

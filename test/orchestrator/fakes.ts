@@ -27,13 +27,13 @@ export function strictDriver(impl: Partial<PubDriver>): PubDriver {
 }
 
 export interface FakeHost extends RuntimeHost {
-  placements: Map<MsgId, { hub: string; port: number }>
+  placements: Map<MsgId, { hub: string; port: number; released?: true }>
   lines: string[]
 }
 
-/** A host that records placements and log lines. */
+/** A host that records placements (and their releases) and log lines. */
 export function fakeHost(providerKeys: SsbKeys = generateKeys()): FakeHost {
-  const placements = new Map<MsgId, { hub: string; port: number }>()
+  const placements = new Map<MsgId, { hub: string; port: number; released?: true }>()
   const lines: string[] = []
   return {
     providerKeys,
@@ -43,6 +43,11 @@ export function fakeHost(providerKeys: SsbKeys = generateKeys()): FakeHost {
     log: (line) => lines.push(line),
     async recordPlacement(request, hub, port) {
       placements.set(request, { hub, port })
+    },
+    async releasePlacement(request, hub, port) {
+      const at = placements.get(request)
+      if (!at || at.hub !== hub || at.port !== port) throw new Error(`release of a placement never recorded: ${request} ${hub}:${port}`)
+      at.released = true
     },
   }
 }

@@ -139,6 +139,8 @@ export function execute(actions: readonly Action[], state: State): State {
         const p = byRequest.get(a.request)
         if (!p) throw new Error(`record for unknown ${a.request}`)
         if (p.placement) throw new Error(`second record for ${a.request}`)
+        const holder = desired.find((d) => d.placement?.hub === a.hub && d.placement.port === a.port && !(d.placement.released && d.intent === 'destroyed'))
+        if (holder) throw new Error(`port ${a.hub}:${a.port} handed to ${a.request} while ${holder.request} holds it`)
         p.placement = { hub: a.hub, port: a.port }
         break
       }
@@ -163,6 +165,16 @@ export function execute(actions: readonly Action[], state: State): State {
         if (!volumes.some((v) => v.name === a.volumeName && v.hub === a.hub)) throw new Error('purge of unknown volume')
         volumes = volumes.filter((v) => !(v.name === a.volumeName && v.hub === a.hub))
         break
+      case 'release-placement': {
+        const p = byRequest.get(a.request)
+        if (!p?.placement || p.placement.hub !== a.hub || p.placement.port !== a.port) throw new Error(`release of an unrecorded placement ${a.request}`)
+        if (p.intent !== 'destroyed') throw new Error(`release of live pub ${a.request}`)
+        if (services.some((s) => s.request === a.request) || volumes.some((v) => v.request === a.request)) {
+          throw new Error(`release of ${a.request} while something of it remains`)
+        }
+        p.placement = { ...p.placement, released: true }
+        break
+      }
       default:
         break // reports change nothing
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { PubPlacement, checkOutgoing, describeIssues, parseContent } from '../../src/protocol/index.js'
+import { PubPlacement, PubRelease, checkOutgoing, describeIssues, parseContent } from '../../src/protocol/index.js'
 import { feed, req } from './fixtures.js'
 
 const valid: PubPlacement = {
@@ -38,5 +38,24 @@ describe('buttcloud/placement v1', () => {
     ['another version', { version: 2 }, 'version:'],
   ])('rejects: %s', (_name, change, reason) => {
     expect(reasonFor(change)).toContain(reason)
+  })
+})
+
+describe('buttcloud/release v1', () => {
+  const release: PubRelease = { ...valid, type: 'buttcloud/release' }
+
+  it('accepts a valid record through the one gate, and as outgoing content', () => {
+    expect(parseContent(release)).toEqual({ ok: true, content: release })
+    expect(checkOutgoing('buttcloud/release', release)).toEqual(release)
+  })
+
+  it.each([
+    ['port is privileged', { port: 80 }, 'port:'],
+    ['a second recipient', { recps: [feed('provider'), feed('owner')] }, 'recps:'],
+    ['an unknown field', { reason: 'purged' }, 'Unrecognized key'],
+  ])('rejects: %s', (_name, change, reason) => {
+    const parsed = PubRelease.safeParse({ ...release, ...change })
+    expect(parsed.success).toBe(false)
+    expect(describeIssues(parsed.error!)).toContain(reason)
   })
 })

@@ -208,10 +208,25 @@ describe('plan: no capacity', () => {
 })
 
 describe('plan: ports', () => {
-  it('never hands out a port a destroyed pub held, even long after its volume is purged', () => {
+  it("never hands out a purged pub's port before its release is recorded", () => {
     const gone = placed(1, 20000, { intent: 'destroyed', destroyedAt: NOW - 365 * DAY })
     const actions = plan([gone, pub(2)], observed({ hubs: [H1] }), CAPACITY, NOW)
-    expect(actions).toEqual([{ kind: 'record-placement', request: pub(2).request, hub: H1.id, port: 20001, why: 'new' }])
+    expect(actions).toEqual([
+      { kind: 'record-placement', request: pub(2).request, hub: H1.id, port: 20001, why: 'new' },
+      { kind: 'release-placement', request: gone.request, hub: H1.id, port: 20000 },
+    ])
+  })
+
+  it('a paying pub passes older free ones for the last port', () => {
+    const range = { ...CAPACITY, ports: { first: 20000, last: 20001 } }
+    const holder = placed(1, 20000)
+    const older = [pub(2, { free: true, requestedAt: 1 }), pub(3, { free: true, requestedAt: 2 })]
+    const paying = pub(4, { requestedAt: 3 })
+    const actions = plan([holder, ...older, paying], converged([holder], [H1]), range, NOW)
+    expect(actions.filter((a) => a.kind === 'record-placement')).toEqual([
+      { kind: 'record-placement', request: paying.request, hub: H1.id, port: 20001, why: 'new' },
+    ])
+    expect(actions.filter((a) => a.kind === 'report-queued').map((a) => a.request).sort()).toEqual(older.map((p) => p.request).sort())
   })
 
   it('keeps a pub on its recorded port across stop, start and restart', () => {
@@ -326,8 +341,10 @@ describe('plan: destroy and purge', () => {
     const obs = converged([live], [H1])
     expect(kinds(plan([p], obs, CAPACITY, late))).toEqual(['remove-service'])
     const end = converge({ desired: [p], observed: obs }, CAPACITY, late)
-    expect(end.passes).toBe(2)
+    // Remove, purge, release: each planned from what the pass before left behind.
+    expect(end.passes).toBe(3)
     expect(end.observed.volumes).toEqual([])
+    expect(end.desired[0]!.placement).toEqual({ ...p.placement, released: true })
   })
 
   it('frees the memory of a destroyed pub but not its port', () => {
@@ -336,6 +353,103 @@ describe('plan: destroy and purge', () => {
     expect(plan([gone, pub(2)], observed({ hubs: [full] }), CAPACITY, NOW)).toEqual([
       { kind: 'record-placement', request: pub(2).request, hub: full.id, port: 20001, why: 'new' },
     ])
+  })
+})
+
+describe('plan: port release after purge', () => {
+  const destroyedAt = NOW - 40 * DAY
+  const due = destroyedAt + CAPACITY.retentionMs
+  const gone = placed(1, 20000, { intent: 'destroyed', destroyedAt })
+  const released = { ...gone, placement: { ...gone.placement!, released: true as const } }
+  const release: Action = { kind: 'release-placement', request: gone.request, hub: H1.id, port: 20000 }
+  const leftover = serviceOf(placed(1, 20000))
+
+  const rows: Row[] = [
+    { name: 'purged (no service, no volume) and retention over: release', desired: [gone], observed: observed({ hubs: [H1] }), expected: [release] },
+    {
+      name: 'a service remains: remove it, no release',
+      desired: [gone],
+      observed: observed({ hubs: [H1], services: [leftover] }),
+      expected: [{ kind: 'remove-service', request: gone.request, serviceId: leftover.id, serviceName: leftover.name, why: 'destroyed' }],
+    },
+    {
+      name: 'a volume remains: purge it, release in a later pass',
+      desired: [gone],
+      observed: observed({ hubs: [H1], volumes: [volumeOf(gone)] }),
+      expected: [{ kind: 'purge-volume', request: gone.request, hub: H1.id, volumeName: volumeOf(gone).name }],
+    },
+    {
+      name: 'a volume remains on another hub: purge it, no release',
+      desired: [gone],
+      observed: observed({ hubs: [H1, H2], volumes: [volumeOf(gone, { hub: H2.id })] }),
+      expected: [{ kind: 'purge-volume', request: gone.request, hub: H2.id, volumeName: volumeOf(gone).name }],
+    },
+    {
+      name: 'retention still runs: nothing, even with nothing left',
+      desired: [placed(1, 20000, { intent: 'destroyed', destroyedAt: NOW - DAY })],
+      observed: observed({ hubs: [H1] }),
+      expected: [],
+    },
+    {
+      name: "the hub's volumes could not be listed: no release",
+      desired: [gone],
+      observed: observed({ hubs: [H1, H2], volumeHubs: [H2.id] }),
+      expected: [],
+    },
+    { name: "the hub's volumes were listed: release", desired: [gone], observed: observed({ hubs: [H1], volumeHubs: [H1.id] }), expected: [release] },
+    { name: 'already released: nothing (a rerun writes no second release)', desired: [released], observed: observed({ hubs: [H1] }), expected: [] },
+    {
+      name: 'a destroyed pub never placed: nothing to release',
+      desired: [pub(1, { intent: 'destroyed', destroyedAt })],
+      observed: observed({ hubs: [H1] }),
+      expected: [],
+    },
+  ]
+  it.each(rows)('$name', ({ desired, observed: obs, expected }) => {
+    expect(plan(desired, obs, CAPACITY, NOW)).toEqual(expected)
+  })
+
+  it('a duplicate service of the pub holds the release back until it is gone', () => {
+    const svc = serviceOf(placed(1, 20000))
+    const dup = { ...svc, id: 'svc-dup' }
+    const obs = observed({ hubs: [H1], services: [svc, dup] })
+    expect(kinds(plan([gone], obs, CAPACITY, due))).toEqual(['remove-service', 'remove-service'])
+  })
+
+  it('a released port is handed out again, lowest first', () => {
+    const other = placed(2, 20001)
+    const actions = plan([released, other, pub(3)], converged([other], [H1]), CAPACITY, NOW)
+    expect(actions).toEqual([{ kind: 'record-placement', request: pub(3).request, hub: H1.id, port: 20000, why: 'new' }])
+  })
+
+  it('a service of a pub this pass does not know (held back, or unknown) keeps its port from new placements', () => {
+    const stray = serviceOf(placed(9, 20000))
+    const actions = plan([pub(2)], observed({ hubs: [H1], services: [stray] }), CAPACITY, NOW)
+    expect(actions.filter((a) => a.kind === 'record-placement')).toEqual([
+      { kind: 'record-placement', request: pub(2).request, hub: H1.id, port: 20001, why: 'new' },
+    ])
+  })
+
+  it('a release in the log for a pub that is not destroyed frees nothing', () => {
+    const live = placed(1, 20000)
+    const claimed = { ...live, placement: { ...live.placement!, released: true as const } }
+    const actions = plan([claimed, pub(2)], converged([live], [H1]), CAPACITY, NOW)
+    expect(actions).toEqual([{ kind: 'record-placement', request: pub(2).request, hub: H1.id, port: 20001, why: 'new' }])
+  })
+
+  it('a crash between purge and release converges: the next pass releases, a rerun before the read-back asks again', () => {
+    const start = { desired: [gone], observed: observed({ hubs: [H1], volumes: [volumeOf(gone)] }) }
+    const purgeOnly = plan(start.desired, start.observed, CAPACITY, NOW)
+    expect(kinds(purgeOnly)).toEqual(['purge-volume'])
+    // The purge ran; the provider died before the next pass.
+    const afterPurge = execute(purgeOnly, start)
+    const first = plan(afterPurge.desired, afterPurge.observed, CAPACITY, NOW)
+    expect(first).toEqual([release])
+    // The release was published but not yet read back (or the provider died again): the same release, once.
+    expect(plan(afterPurge.desired, afterPurge.observed, CAPACITY, NOW)).toEqual([release])
+    const done = execute(first, afterPurge)
+    expect(done.desired[0]!.placement!.released).toBe(true)
+    expect(changesOf(plan(done.desired, done.observed, CAPACITY, NOW))).toEqual([])
   })
 })
 

@@ -15,7 +15,7 @@ describe('port book', () => {
     expect(book.peek(B)).toBe(CAPACITY.ports.first)
   })
 
-  it('counts destroyed pubs as holders forever', () => {
+  it('counts destroyed pubs as holders until their release', () => {
     const gone = pub(1, { placement: { hub: A, port: 20000 }, intent: 'destroyed', destroyedAt: NOW - 1000 * DAY })
     const book = portBook([gone], CAPACITY.ports)
     expect(book.isFree(A, 20000)).toBe(false)
@@ -56,5 +56,15 @@ describe('port book', () => {
       expect(book.holder(A, 20000)).toBe(early.request)
       expect([...book.conflicts]).toEqual([[late.request, early.request]])
     }
+  })
+
+  it('a released destroyed pub holds nothing; a release on a live pub is ignored', () => {
+    const released = { hub: A, port: 20000, released: true as const }
+    const gone = pub(1, { placement: released, intent: 'destroyed', destroyedAt: NOW - 40 * DAY })
+    const book = portBook([gone, pub(2, { placement: { hub: A, port: 20001 } })], CAPACITY.ports)
+    expect(book.isFree(A, 20000)).toBe(true)
+    expect(book.peek(A)).toBe(20000)
+    expect(book.free(A)).toBe(CAPACITY.ports.last - CAPACITY.ports.first)
+    expect(portBook([pub(3, { placement: released })], CAPACITY.ports).isFree(A, 20000)).toBe(false)
   })
 })

@@ -4,7 +4,7 @@
  * no single table can cover must hold throughout.
  */
 import { describe, expect, it } from 'vitest'
-import { changesOf, plan, type Capacity, type DesiredPub, type Hub, type Placement } from '../../src/planner/index.js'
+import { changesOf, holdsPort, plan, type Capacity, type DesiredPub, type Hub, type Placement } from '../../src/planner/index.js'
 import { CAPACITY, DAY, NOW, converge, execute, hub, observed, pub, type State } from './fixtures.js'
 
 function rng(seed: number): () => number {
@@ -22,15 +22,18 @@ const SMALL: Capacity = { ...CAPACITY, hubMemoryMiB: 2048, headroomMiB: 256, por
 const FOREIGN = { kind: 'service' as const, id: 'foreign-1', name: 'not-ours', why: 'unlabelled' as const }
 
 function checkInvariants(state: State, capacity: Capacity, everRecorded: Map<string, Placement>): void {
-  // Ports: unique per hub across every record, and a pub's record never changes once written.
+  // Ports: unique per hub across every record that holds one (released ones no longer do), and a pub's record
+  // never changes once written, except that it may become released.
   const seen = new Set<string>()
   for (const p of state.desired) {
     if (!p.placement) continue
     const key = `${p.placement.hub}:${p.placement.port}`
-    expect(seen.has(key), `port ${key} recorded twice`).toBe(false)
-    seen.add(key)
+    if (holdsPort(p)) {
+      expect(seen.has(key), `port ${key} held twice`).toBe(false)
+      seen.add(key)
+    }
     const before = everRecorded.get(p.request)
-    if (before) expect(p.placement).toEqual(before)
+    if (before) expect({ ...p.placement, released: undefined }).toEqual({ ...before, released: undefined })
     everRecorded.set(p.request, p.placement)
     expect(p.placement.port).toBeGreaterThanOrEqual(capacity.ports.first)
     expect(p.placement.port).toBeLessThanOrEqual(capacity.ports.last)
@@ -109,7 +112,7 @@ function history(seed: number, events: number): Seen {
     expect(JSON.stringify(changesOf(actions))).not.toContain(FOREIGN.id)
     if (actions.some((a) => a.kind === 'report-queued')) seen.queued++
     const perHub = new Map<string, number>()
-    for (const p of state.desired) if (p.placement) perHub.set(p.placement.hub, (perHub.get(p.placement.hub) ?? 0) + 1)
+    for (const p of state.desired) if (holdsPort(p)) perHub.set(p.placement!.hub, (perHub.get(p.placement!.hub) ?? 0) + 1)
     if ([...perHub.values()].some((n) => n === SMALL.ports.last - SMALL.ports.first + 1)) seen.portsExhausted++
   }
   // Purged volumes belong only to pubs destroyed longer ago than retention.
