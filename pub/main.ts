@@ -7,6 +7,7 @@
  */
 import { readSettings, SettingsError } from './settings.js'
 import { startPub, type RunningPub } from './server.js'
+import { usePrivateUmask } from '../src/files/private.js'
 
 // How long closing may take before we give up on a clean exit (Swarm's grace period is the outer bound).
 const CLOSE_TIMEOUT_MS = 8000
@@ -40,6 +41,8 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stop)
   process.on('SIGINT', stop)
 
+  // Everything the pub writes (log, indexes, keyring) is for its own user, in a container or not.
+  usePrivateUmask()
   const started = Date.now()
   const settings = readSettings()
   pub = await startPub(settings)

@@ -24,6 +24,11 @@ async function main(): Promise<number> {
     process.stdout.write(HELP)
     return 0
   }
+  // Listening first: a SIGTERM that comes while the provider starts (or races its banner) still stops it cleanly.
+  const stopped = new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve())
+    process.once('SIGTERM', () => resolve())
+  })
   const settings = loadSettings(values.config ?? process.env.BUTTCLOUD_CONFIG ?? DEFAULT_CONFIG_FILE)
   const provider = await startProvider(settings)
   const invite = await provider.createInvite()
@@ -43,11 +48,7 @@ async function main(): Promise<number> {
       '',
     ].join('\n'),
   )
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve()
-    process.once('SIGINT', stop)
-    process.once('SIGTERM', stop)
-  })
+  await stopped
   await provider.close()
   return 0
 }

@@ -1,5 +1,5 @@
 /** Start and stop a provider: the sbot with the standard stack and the buttcloud plugin, and its payment site. */
-import { mkdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createButtcloudPlugin, type ButtcloudApi, type PluginDeps } from '../../plugins/buttcloud/index.js'
 import { buildOffer, pluginConfig } from '../../plugins/buttcloud/config.js'
@@ -10,6 +10,7 @@ import type { RunningSite } from '../../web/index.js'
 import { paymentHooks, paymentSetup, startPaymentSite, type PaymentSetup } from './payment.js'
 import type { ProviderSettings } from './settings.js'
 import { runtimeFromSettings } from '../orchestrator/from-settings.js'
+import { makePrivateTree, usePrivateUmask } from '../files/private.js'
 
 export interface RunningProvider {
   id: FeedId
@@ -31,7 +32,10 @@ export async function startProvider(
   deps: PluginDeps = {},
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<RunningProvider> {
-  mkdirSync(settings.path, { recursive: true })
+  // The provider is the process: its files and its local pubs' (children inherit the umask) are its user's alone.
+  usePrivateUmask()
+  const fixed = makePrivateTree(settings.path)
+  if (fixed > 0) (deps.log ?? console.error)(`made ${fixed} files and folders under ${settings.path} private to this user (0600/0700)`)
   const keys = loadOrCreateKeys(join(settings.path, 'secret'))
   const publicUrl = settings.web.publicUrl.replace(/\/+$/, '')
   const payment = paymentSetup(env, keys, publicUrl)

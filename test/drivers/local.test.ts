@@ -12,6 +12,7 @@ import { objectName } from '../../src/planner/index.js'
 import type { MsgId } from '../../src/protocol/ids.js'
 import { call, publish, type SsbKeys } from '../../src/ssb/adapter.js'
 import { assertPubBuilt } from '../pub/helpers.js'
+import { notPrivate } from '../support/files.js'
 import { joinWithInvite, startPeer, startTestProvider, testProviderSettings, waitFor, type TestPeer } from '../support/sbots.js'
 import { archiveNames, commandAndReply, expectInviteWorks, nextStatus, pubFeed, statuses } from './helpers.js'
 
@@ -59,6 +60,9 @@ describe('the local runtime', () => {
     expect(statSync(join(folder, 'key')).mode & 0o777).toBe(0o600)
     expect(JSON.parse(readFileSync(join(folder, 'key'), 'utf8').replace(/^#.*$/gm, '')).id).toBe(pub.id)
     expect(existsSync(join(folder, 'data', 'secret'))).toBe(false)
+    // Its folder, data, log and keyring are the provider's user's alone.
+    expect(existsSync(join(folder, 'data', 'keyring'))).toBe(true)
+    expect(notPrivate(folder)).toEqual([])
 
     await expectInviteWorks(providerKeys, pub, up.invite!)
     messages = (await pubFeed(providerKeys, pub)).length
