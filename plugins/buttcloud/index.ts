@@ -115,6 +115,7 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
         providerKeys: config.keys,
         providerId: sbot.id,
         log,
+        requestPass: () => scheduler.request(),
         async recordPlacement(request, hub, port) {
           // On disk before anything is built on it.
           await publishOwn(checkOutgoing('buttcloud/placement', { type: 'buttcloud/placement', version: 1, request, hub, port, recps: [sbot.id] }))

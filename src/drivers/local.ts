@@ -9,9 +9,10 @@
  * `service.json` (the "service": the spec) and `key` (the pub's key, 0600; outside `data/` so backups never hold it).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { hostname, totalmem } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
+import type { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import type { MsgId } from '../protocol/ids.js'
 import {
@@ -26,7 +27,8 @@ import {
   type TaskListing,
   type VolumeListing,
 } from '../planner/index.js'
-import type { BackupArchive, PubDriver, PubIdentity, StatsSample } from '../orchestrator/driver.js'
+import type { PubDriver, PubIdentity, StatsSample } from '../orchestrator/driver.js'
+import { BACKUP_EXCLUDED } from '../orchestrator/backups.js'
 import { keysFileText } from '../ssb/adapter.js'
 
 const MiB = 1024 * 1024
@@ -401,19 +403,28 @@ class LocalDriver implements PubDriver {
     return out
   }
 
-  async backup(request: MsgId, hub: string, file: string): Promise<BackupArchive> {
+  async backup(request: MsgId, hub: string, sink: (archive: Readable) => Promise<void>): Promise<void> {
     this.assertHub(hub)
     const data = join(this.folder(objectName(request)), 'data')
     if (!existsSync(data)) throw new Error(`pub ${request} has no data folder`)
-    await new Promise<void>((resolvePromise, reject) => {
-      // The unix socket is no data, and tar cannot archive it.
-      const tar = spawn('tar', ['-czf', file, '--exclude=./socket', '-C', data, '.'], { stdio: ['ignore', 'ignore', 'pipe'] })
-      let err = ''
-      tar.stderr.on('data', (c: Buffer) => (err += c.toString()))
+    // The unix socket is no data (and tar cannot archive it); the keyring holds secrets derived from the pub's key.
+    const tar = spawn('tar', ['-cz', ...BACKUP_EXCLUDED.map((name) => `--exclude=./${name}`), '-C', data, '.'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let err = ''
+    tar.stderr.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-1000)))
+    const exited = new Promise<number | null>((resolvePromise, reject) => {
       tar.once('error', reject)
-      tar.once('exit', (code) => (code === 0 ? resolvePromise() : reject(new Error(`tar exited ${code}: ${err.trim().slice(0, 200)}`))))
+      tar.once('close', (code) => resolvePromise(code))
     })
-    return { file, bytes: statSync(file).size }
+    try {
+      await sink(tar.stdout)
+    } catch (e) {
+      // The sink gave up (no room left): the archive is abandoned, so is tar.
+      tar.kill('SIGKILL')
+      await exited.catch(() => undefined)
+      throw e
+    }
+    const code = await exited
+    if (code !== 0) throw new Error(`tar exited ${code}: ${err.trim().slice(0, 200)}`)
   }
 
   isUnreachable(): boolean {

@@ -9,7 +9,7 @@ import { sbotConfig } from '../ssb/config.js'
 import type { RunningSite } from '../../web/index.js'
 import { paymentHooks, paymentSetup, startPaymentSite, type PaymentSetup } from './payment.js'
 import type { ProviderSettings } from './settings.js'
-import { runtimeFromSettings } from '../orchestrator/from-settings.js'
+import { backupDirFromSettings, runtimeFromSettings } from '../orchestrator/from-settings.js'
 import { makePrivateTree, usePrivateUmask } from '../files/private.js'
 
 export interface RunningProvider {
@@ -77,7 +77,7 @@ export async function startProvider(
         termsText: settings.web.termsFile ? readFileSync(settings.web.termsFile, 'utf8') : undefined,
         privacyText: settings.web.privacyFile ? readFileSync(settings.web.privacyFile, 'utf8') : undefined,
         log: deps.log,
-        backupsDir: join(settings.path, 'backups'),
+        backupsDir: backupDirFromSettings(settings),
       })
     }
   } catch (err) {

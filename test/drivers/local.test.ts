@@ -7,7 +7,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { whoami } from '../../src/drivers/pub-client.js'
-import { runtimeFromSettings } from '../../src/orchestrator/from-settings.js'
+import { backupDirFromSettings, runtimeFromSettings } from '../../src/orchestrator/from-settings.js'
 import { objectName } from '../../src/planner/index.js'
 import type { MsgId } from '../../src/protocol/ids.js'
 import { call, publish, type SsbKeys } from '../../src/ssb/adapter.js'
@@ -80,13 +80,16 @@ describe('the local runtime', () => {
     expect(backup.ok).toBe(true)
     const { url, bytes, expires } = backup.result!.backup as { url: string; bytes: number; expires: number }
     const token = /\/backups\/([0-9a-f]{32}\.tar\.gz)$/.exec(url)![1]!
-    const file = join(provider.settings.path, 'backups', token)
+    const file = join(backupDirFromSettings(provider.settings), token)
     expect(statSync(file).size).toBe(bytes)
     expect(expires).toBeGreaterThan(Date.now())
     // The pub's log is in it; its key is not (it lives beside the data folder).
     const names = archiveNames(file)
     expect(names.some((n) => /db2\/log\.bipf$/.test(n))).toBe(true)
     expect(names.some((n) => /(^|\/)(key|secret)$/.test(n))).toBe(false)
+    // Nor is its db2 keyring, which holds secrets derived from the key.
+    expect(existsSync(join(folder, 'data', 'keyring'))).toBe(true)
+    expect(names.filter((n) => /(^|\/)keyring(\/|$)/.test(n))).toEqual([])
   })
 
   it('restarts a crashed pub process, reporting it down meanwhile', async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startProvider, type RunningProvider } from '../../src/provider/provider.js'
 import { ProviderSettings } from '../../src/provider/settings.js'
+import { backupDirFromSettings } from '../../src/orchestrator/from-settings.js'
 import type { PluginDeps } from '../../plugins/buttcloud/index.js'
 import { call, closeSbot, collect, createSbot, generateKeys, queryTypes, type Sbot, type SsbMsg } from '../../src/ssb/adapter.js'
 import { sbotConfig } from '../../src/ssb/config.js'
@@ -50,7 +51,10 @@ export async function startTestProvider(
     settings,
     async stop(opts = {}) {
       await provider.close()
-      if (!opts.keepData) removeLater(settings.path)
+      if (!opts.keepData) {
+        removeLater(settings.path)
+        removeLater(backupDirFromSettings(settings))
+      }
     },
   }
 }
