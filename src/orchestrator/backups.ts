@@ -10,7 +10,7 @@
  * timer; its record stays one more time-to-live, so a late download is told "expired" rather than "unknown".
  */
 import { randomBytes } from 'node:crypto'
-import { createWriteStream, readdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs'
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -88,8 +88,9 @@ export class BackupShelf {
   private readonly timer: NodeJS.Timeout
 
   constructor(private readonly opts: BackupSettings) {
-    makePrivateTree(opts.dir)
-    const names = readdirSync(opts.dir)
+    // Made on the first backup; one made before is looked over (and made private) now.
+    if (existsSync(opts.dir)) makePrivateTree(opts.dir)
+    const names = existsSync(opts.dir) ? readdirSync(opts.dir) : []
     for (const name of names) {
       const token = name.slice(0, 32)
       if (!TOKEN_RE.test(token) || name.length === 32) continue
@@ -116,6 +117,7 @@ export class BackupShelf {
    * larger than the room it may take. The pub's older archives go once the new one is on the shelf.
    */
   async write(request: MsgId, produce: (sink: (archive: Readable) => Promise<void>) => Promise<void>): Promise<NonNullable<ReplyResult['backup']>> {
+    mkdirSync(this.opts.dir, { recursive: true, mode: 0o700 })
     const cap = this.room()
     const claim = Symbol(request)
     this.reserved.set(claim, cap.bytes)

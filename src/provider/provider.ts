@@ -11,6 +11,7 @@ import { paymentHooks, paymentSetup, startPaymentSite, type PaymentSetup } from 
 import type { ProviderSettings } from './settings.js'
 import { backupDirFromSettings, runtimeFromSettings } from '../orchestrator/from-settings.js'
 import { makePrivateTree, usePrivateUmask } from '../files/private.js'
+import { diskShortage } from '../files/disk.js'
 
 export interface RunningProvider {
   id: FeedId
@@ -61,7 +62,10 @@ export async function startProvider(
   const hooks = payment.stripe ? paymentHooks(payment, section.plans, keys.id) : undefined
   // The runtime the settings ask for (none, local processes, or Swarm), unless a test hands one in.
   const runtime = deps.runtime ?? runtimeFromSettings(settings)
-  const sbot = createSbot(config, [createButtcloudPlugin({ payment: hooks, ...deps, runtime })])
+  const minFree = settings.minFreeMiB * 1024 * 1024
+  const sbot = createSbot(config, [
+    createButtcloudPlugin({ payment: hooks, diskShortage: () => diskShortage(settings.path, minFree), ...deps, runtime }),
+  ])
   const api = sbot.buttcloud as ButtcloudApi
   let site: RunningSite | undefined
   try {
