@@ -146,17 +146,18 @@ describe('the backup shelf', () => {
 
   it('says "expired" once a backup expires, and its timer sweeps the archive without another backup being made', async () => {
     const dir = tempDir()
-    const shelf = new BackupShelf(settings(dir, { ttlMs: 1000 }))
+    // Swept every second (a quarter of the time to live, at least a second): the record outlives the archive by ~2 s.
+    const shelf = new BackupShelf(settings(dir, { ttlMs: 3000 }))
     closers.push(() => shelf.close())
     const made = await shelf.write(msgId('p'), archiveOf(10))
     const name = made.url.split('/').pop()!
     expect(findBackup(dir, name, Date.now()).state).toBe('ready')
     expect(findBackup(dir, name, made.expires)).toEqual({ state: 'expired', expired: made.expires })
-    await vi.waitFor(() => expect(existsSync(join(dir, name))).toBe(false), { timeout: 5000, interval: 50 })
+    await vi.waitFor(() => expect(existsSync(join(dir, name))).toBe(false), { timeout: 8000, interval: 50 })
     expect(Date.now()).toBeGreaterThanOrEqual(made.expires)
     // Still told "expired" rather than "unknown" for a while; then the record goes too.
     expect(findBackup(dir, name, Date.now()).state).toBe('expired')
-    await vi.waitFor(() => expect(findBackup(dir, name, Date.now()).state).toBe('missing'), { timeout: 5000, interval: 50 })
+    await vi.waitFor(() => expect(findBackup(dir, name, Date.now()).state).toBe('missing'), { timeout: 8000, interval: 50 })
   })
 
   it('deletes the remains of a crash at start: half-written archives and archives without a record', async () => {
