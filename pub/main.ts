@@ -3,10 +3,12 @@
  * handlers: without our own SIGTERM handler `docker stop` would wait out the grace period and SIGKILL the pub.
  *
  * Prints one JSON line `{"event":"ready",...}` on stdout once it serves; exits 1 with a one-line reason when it
- * cannot start, 0 after a clean shutdown.
+ * cannot start, 0 after a clean shutdown, 75 with a one-line reason when its disk is full. Runs with umask 077.
  */
 import { readSettings, SettingsError } from './settings.js'
 import { startPub, type RunningPub } from './server.js'
+import { usePrivateUmask } from '../src/files/private.js'
+import { isDiskFull } from '../src/files/disk.js'
 
 // How long closing may take before we give up on a clean exit (Swarm's grace period is the outer bound).
 const CLOSE_TIMEOUT_MS = 8000
@@ -40,6 +42,8 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stop)
   process.on('SIGINT', stop)
 
+  // Everything the pub writes (log, indexes, keyring) is for its own user, in a container or not.
+  usePrivateUmask()
   const started = Date.now()
   const settings = readSettings()
   pub = await startPub(settings)
@@ -57,6 +61,13 @@ async function main(): Promise<void> {
 function log(fields: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify({ ...fields, at: new Date().toISOString() })}\n`)
 }
+
+// Out of disk space: one line and a clean exit (the provider restarts it with a backoff) instead of a stack trace.
+process.on('uncaughtException', (err) => {
+  const full = isDiskFull(err)
+  process.stderr.write(full ? `pub: the disk is full (${err.message.split('\n')[0]!.slice(0, 200)}); stopping\n` : `${err.stack ?? String(err)}\n`)
+  process.exit(full ? 75 : 1)
+})
 
 main().catch((err: Error) => {
   const reason = err instanceof SettingsError ? err.message : describe(err)

@@ -3,7 +3,7 @@
  * `main.ts` wraps this with process concerns (signals, exit codes); keeping them apart lets the steps be read
  * (and reasoned about) without the process plumbing.
  */
-import { mkdirSync } from 'node:fs'
+import { makePrivateTree } from '../src/files/private.js'
 import { createServer } from 'node:net'
 import { multiserverAddress, type FeedId, type MultiserverAddress } from '../src/protocol/ids.js'
 import { closeSbot, createSbot, loadKeys, loadOrCreateKeys, type Sbot, type SbotPlugin, type SsbKeys } from '../src/ssb/adapter.js'
@@ -39,7 +39,8 @@ export function pubKeys(settings: PubSettings): SsbKeys {
 
 /** Start a pub; resolves once it answers whoami on its own unix socket and has published its first-start messages. */
 export async function startPub(settings: PubSettings): Promise<RunningPub> {
-  mkdirSync(settings.dataDir, { recursive: true })
+  // Its log and keyring are its own: a folder an older version (or a looser umask) left readable is fixed here.
+  makePrivateTree(settings.dataDir)
   const keys = pubKeys(settings)
   // secret-stack reports "listening" even when the port is taken (NOTES.md), so check first and fail clearly.
   await assertPortFree(settings.host, settings.port)

@@ -63,6 +63,8 @@ export interface PluginDeps {
   payment?: PaymentHooks
   now?: () => number
   log?: (line: string) => void
+  /** Why the provider must not write now (its disk is nearly full), or undefined: passes and payment records wait meanwhile. */
+  diskShortage?: () => string | undefined
 }
 
 /** Build the plugin with its collaborators passed in (no module-level singletons). */
@@ -116,6 +118,7 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
         providerKeys: config.keys,
         providerId: sbot.id,
         log,
+        requestPass: () => scheduler.request(),
         async recordPlacement(request, hub, port) {
           // On disk before anything is built on it.
           await publishOwn(checkOutgoing('buttcloud/placement', { type: 'buttcloud/placement', version: 1, request, hub, port, recps: [sbot.id] }))
@@ -130,6 +133,9 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
       const recordingPayments = new Set<string>()
       async function recordPayment(fact: PaymentFact): Promise<'recorded' | 'duplicate'> {
         if (ledger.hasPaymentEvent(fact.event) || recordingPayments.has(fact.event)) return 'duplicate'
+        // Not acknowledged, so Stripe retries: a fact that might not reach the disk must not be answered 200.
+        const short = deps.diskShortage?.()
+        if (short) throw new Error(`not recorded: ${short}`)
         recordingPayments.add(fact.event)
         try {
           // On disk before the webhook is answered: Stripe then stops retrying, so this must not be lost.
@@ -147,9 +153,21 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
         for (const w of watchers.get(owner) ?? []) w.push(summarise(ledger, record))
       }
 
+      /** The disk shortage the last pass saw, to log only changes. */
+      let shortage: string | undefined
       const scheduler = createScheduler(
         async () => {
           if (!caughtUp) return
+          const short = deps.diskShortage?.()
+          if (short !== undefined) {
+            if (shortage === undefined) log(`disk nearly full, writing nothing until space is freed: ${short}`)
+            shortage = short
+            // Start-up is not held up by a full disk: the provider serves what it has and waits for room.
+            firstPass()
+            return
+          }
+          if (shortage !== undefined) log('disk has room again: passes resume')
+          shortage = undefined
           await publishOfferIfChanged()
           await runPass({ ledger, publisher, runtime, config: cfg, now, log, onStatus, payment: deps.payment, recordPayment }, memory)
           // A pass's replies and statuses are durable before the next pass reads the world again.

@@ -6,7 +6,7 @@
 import type { ControlLedger } from '../../src/control/ledger.js'
 import type { Observation, Observations } from '../../src/control/observation.js'
 import type { JudgedCommand, PubRecord } from '../../src/control/record.js'
-import type { PubRuntime } from '../../src/control/runtime.js'
+import { RuntimePending, RuntimeRefusal, type PubRuntime } from '../../src/control/runtime.js'
 import { gate, type Gated } from '../../src/control/gate.js'
 import { holdWaitingFree } from '../../src/control/room.js'
 import type { PaymentStanding } from '../../src/payment/lifecycle.js'
@@ -276,9 +276,13 @@ async function answerCommand(
     } else if (cmd.verb === 'stats') {
       result = { stats: await deps.runtime.stats(record) }
     } else {
-      result = { backup: await deps.runtime.backup(record) }
+      result = { backup: await deps.runtime.backup(record, cmd.key) }
     }
   } catch (err) {
+    // Still being carried out: a later pass (the runtime asks for one when it is done) answers it.
+    if (err instanceof RuntimePending) return
+    // A clear "no" (no room, one already running) is the owner's to hear now; retrying would not change it soon.
+    if (err instanceof RuntimeRefusal) return reply(cmd.key, cmd.author, { ok: false, request, error: { code: 'unavailable', reason: err.message.slice(0, 300) } })
     // Leave it pending (the next pass retries) until the deadline; then say what went wrong.
     if (deps.now() - cmd.receivedAt < deps.config.oneShotDeadlineMs) return
     const reason = `${cmd.verb} failed: ${err instanceof Error ? err.message : String(err)}`.slice(0, 300)

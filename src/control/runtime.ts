@@ -37,6 +37,24 @@ export interface RuntimeHost {
   /** Persist that a purged pub's placement is released (a private `buttcloud/release`), on disk before it resolves. */
   releasePlacement(request: MsgId, hub: string, port: number): Promise<void>
   log(line: string): void
+  /** Ask for a pass soon: work the runtime finished between passes (a backup) is owed an answer. */
+  requestPass?(): void
+}
+
+/** A one-shot the runtime has begun but not finished: the command stays unanswered, and a later pass asks again. */
+export class RuntimePending extends Error {
+  constructor(what: string) {
+    super(`${what} is under way`)
+    this.name = 'RuntimePending'
+  }
+}
+
+/** A clear "no" the owner should hear now (no room for a backup, one already running), not after retries. */
+export class RuntimeRefusal extends Error {
+  constructor(reason: string) {
+    super(reason)
+    this.name = 'RuntimeRefusal'
+  }
 }
 
 export interface PubRuntime {
@@ -47,7 +65,11 @@ export interface PubRuntime {
   /** A fresh invite on the pub, made with the provider's master rights. */
   invite(record: PubRecord, uses: number): Promise<InviteCode>
   stats(record: PubRecord): Promise<StatsSummary>
-  backup(record: PubRecord): Promise<NonNullable<ReplyResult['backup']>>
+  /**
+   * Back the pub up for `command`: throws RuntimePending while it runs (ask again in a later pass), RuntimeRefusal
+   * when it cannot be done now, and resolves with the link once it is done.
+   */
+  backup(record: PubRecord, command: MsgId): Promise<NonNullable<ReplyResult['backup']>>
   close(): Promise<void>
 }
 

@@ -2,16 +2,22 @@
  * The local driver: the embedded default when no Docker engine is configured. The same planner runs pubs as
  * supervised child processes of `node dist/pub/main.js` on this machine, so `npm start` shows the whole flow
  * anywhere. A convenience for one machine, not a second orchestrator: one hub (`local`), no isolation beyond the
- * heap cap, and pubs stop when the provider stops.
+ * heap cap.
+ *
+ * Pubs outlive the provider, as Swarm services do: each runs in a session of its own (a provider that exits, crashes
+ * or runs out of disk takes none with it), and a provider that starts again adopts the ones it finds by their pid
+ * files (checked against /proc, so a reused pid is never taken for a pub), watching them until they exit.
  *
  * It mirrors Swarm's objects on disk so the planner's rules carry over unchanged: under `dir`, one folder per pub,
  * named like its service, holding `volume.json` (the "volume": our labels, and `data/`, the pub's data folder),
- * `service.json` (the "service": the spec) and `key` (the pub's key, 0600; outside `data/` so backups never hold it).
+ * `service.json` (the "service": the spec) and `key` (the pub's key, 0600; outside `data/` so backups never hold it);
+ * while it runs, `pid`, `run.json` (the spec it was started from) and its output in `pub.log` and `pub.err`.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { hostname, totalmem } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
+import type { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import type { MsgId } from '../protocol/ids.js'
 import {
@@ -26,7 +32,8 @@ import {
   type TaskListing,
   type VolumeListing,
 } from '../planner/index.js'
-import type { BackupArchive, PubDriver, PubIdentity, StatsSample } from '../orchestrator/driver.js'
+import type { PubDriver, PubIdentity, StatsSample } from '../orchestrator/driver.js'
+import { BACKUP_EXCLUDED } from '../orchestrator/backups.js'
 import { keysFileText } from '../ssb/adapter.js'
 
 const MiB = 1024 * 1024
@@ -59,6 +66,8 @@ export interface LocalDriverOptions {
   restartBackoff?: { firstMs: number; maxMs: number }
   /** SIGTERM to SIGKILL when stopping a pub. */
   stopGraceMs?: number
+  /** How often running pubs are looked at (readiness, and whether adopted ones still run). */
+  watchMs?: number
   log?: (line: string) => void
 }
 
@@ -69,9 +78,19 @@ interface ServiceRecord extends ServiceSpec {
   createdAt: number
 }
 
+/** One run of a pub's process: ours from spawn, or adopted from a provider before this one. */
+interface Run {
+  pid: number
+  /** Resolves when the process has gone: with its exit status when it is our child, undefined when adopted. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null } | undefined>
+  /** Adopted runs only: called by the watch once the process is gone. */
+  gone?: () => void
+  task: ObservedTask
+}
+
 interface Supervised {
-  child?: ChildProcess
-  /** The spec the running child was started from: a different one means restart. */
+  run?: Run
+  /** The spec the running process was started from: a different one means restart. */
   startedWith?: string
   startedAt: number
   tasks: ObservedTask[]
@@ -90,25 +109,33 @@ class LocalDriver implements PubDriver {
   private readonly services = new Map<string, ServiceRecord>()
   private readonly running = new Map<string, Supervised>()
   private readonly pubMain: string
+  private readonly watcher: NodeJS.Timeout
   private closed = false
 
   constructor(private readonly opts: LocalDriverOptions) {
     this.pubMain = opts.pubMain ?? join(ROOT, 'dist', 'pub', 'main.js')
     mkdirSync(opts.dir, { recursive: true, mode: 0o700 })
-    // Services survive a provider restart on disk; their processes did not (or are strays to end first).
+    // Services survive a provider restart on disk, and so do their processes: adopt those, end strays.
     for (const name of readdirSync(opts.dir)) {
       if (!NAME_RE.test(name)) continue
       const file = join(opts.dir, name, 'service.json')
-      if (!existsSync(file)) continue
-      try {
-        const record = JSON.parse(readFileSync(file, 'utf8')) as ServiceRecord
-        if (ownership(record.labels).ours) this.services.set(name, record)
-      } catch {
-        // An unreadable spec is not ours to run: it shows as nothing, and the planner recreates the service.
+      if (existsSync(file)) {
+        try {
+          const record = JSON.parse(readFileSync(file, 'utf8')) as ServiceRecord
+          if (ownership(record.labels).ours) this.services.set(name, record)
+        } catch {
+          // An unreadable spec is not ours to run: it shows as nothing, and the planner recreates the service.
+        }
       }
-      this.endStray(name)
+      const pid = this.livePubPid(name)
+      if (pid === undefined) continue
+      const record = this.services.get(name)
+      if (record && record.replicas > 0) this.adopt(name, pid)
+      else this.endStray(name, pid)
     }
     for (const name of this.services.keys()) this.sync(name)
+    this.watcher = setInterval(() => this.watch(), opts.watchMs ?? 250)
+    this.watcher.unref()
   }
 
   private folder(name: string): string {
@@ -245,12 +272,12 @@ class LocalDriver implements PubDriver {
     let sup = this.running.get(name)
     if (!sup) this.running.set(name, (sup = { startedAt: 0, tasks: [], crashes: 0 }))
     const want = record && record.replicas > 0 ? specKey(record) : undefined
-    if (sup.child && sup.startedWith !== want) {
+    if (sup.run && sup.startedWith !== want) {
       // A changed spec (restart, upgrade, stop): end this run, then sync again for the next one.
       void this.stopChild(name).then(() => this.sync(name))
       return
     }
-    if (!sup.child && !sup.stopping && want !== undefined) {
+    if (!sup.run && !sup.stopping && want !== undefined) {
       if (sup.restartTimer) {
         // A spec change during a crash backoff starts at once: the owner asked for something new.
         if (sup.startedWith === want) return
@@ -278,97 +305,147 @@ class LocalDriver implements PubDriver {
       ...(this.opts.caps ? { PUB_CAPS: this.opts.caps } : {}),
       ...this.opts.env,
     }
+    // Output to files, not pipes, and a session of its own: the pub runs on when the provider exits.
+    const out = openSync(join(folder, 'pub.log'), 'w', 0o600)
+    const err = openSync(join(folder, 'pub.err'), 'w', 0o600)
     const child = spawn(process.execPath, ['--max-semi-space-size=1', `--max-old-space-size=${oldSpace}`, this.pubMain], {
       env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', out, err],
+      detached: true,
     })
+    closeSync(out)
+    closeSync(err)
+    child.unref()
     const task: ObservedTask = { state: 'running', health: 'starting', at: Date.now() }
-    sup.child = child
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null } | undefined>((resolvePromise) => {
+      child.once('exit', (code, signal) => resolvePromise({ code, signal }))
+      child.once('error', () => resolvePromise({ code: 127, signal: null }))
+    })
     sup.startedWith = specKey(record)
     sup.startedAt = task.at
     pushTask(sup, task)
-    if (child.pid) writeFileSync(join(folder, 'pid'), String(child.pid))
-    let stdout = ''
-    let stderr = ''
-    child.stdout!.on('data', (chunk: Buffer) => {
-      stdout = (stdout + chunk.toString()).slice(-4096)
-      if (task.health === 'starting' && /"event":"ready"/.test(stdout)) task.health = 'healthy'
-    })
-    child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4096)))
-    child.once('exit', (code, signal) => {
-      const planned = sup.child !== child || sup.stopping !== undefined
-      sup.child = undefined
+    // No pid means spawning failed: `error` ends the run at once, and it is retried after a backoff.
+    const run: Run = { pid: child.pid ?? 0, exited, task }
+    sup.run = run
+    if (child.pid !== undefined) {
+      writeFileSync(join(folder, 'pid'), String(child.pid))
+      writeJson(join(folder, 'run.json'), { pid: child.pid, startedWith: sup.startedWith, startedAt: sup.startedAt })
+    }
+    void exited.then((status) => this.ended(name, sup, run, status))
+  }
+
+  /** Take over a pub process a provider before this one started: watched until it exits, like our own. */
+  private adopt(name: string, pid: number): void {
+    const folder = this.folder(name)
+    let started: { pid?: number; startedWith?: string; startedAt?: number } = {}
+    try {
+      started = JSON.parse(readFileSync(join(folder, 'run.json'), 'utf8'))
+    } catch {
+      // Started by a version that kept no run record: its spec is unknown, so sync restarts it on the current one.
+    }
+    const known = started.pid === pid
+    const at = known && typeof started.startedAt === 'number' ? started.startedAt : Date.now()
+    const task: ObservedTask = { state: 'running', health: isReady(folder) ? 'healthy' : 'starting', at }
+    let gone: () => void = () => undefined
+    const exited = new Promise<undefined>((resolvePromise) => (gone = () => resolvePromise(undefined)))
+    const run: Run = { pid, exited, gone, task }
+    const sup: Supervised = { run, startedAt: at, tasks: [task], crashes: 0 }
+    if (known && typeof started.startedWith === 'string') sup.startedWith = started.startedWith
+    this.running.set(name, sup)
+    void exited.then(() => this.ended(name, sup, run, undefined))
+    this.opts.log?.(`pub ${name} is still running (pid ${pid}): adopted`)
+  }
+
+  /** Look at running pubs: mark them ready once they say so, and notice adopted ones that have exited. */
+  private watch(): void {
+    for (const [name, sup] of this.running) {
+      const run = sup.run
+      if (!run) continue
+      if (run.task.health === 'starting' && isReady(this.folder(name))) run.task.health = 'healthy'
+      if (run.gone && !isAlive(run.pid)) run.gone()
+    }
+  }
+
+  /** A run ended: record how, and restart it after a backoff unless it was asked to end. */
+  private ended(name: string, sup: Supervised, run: Run, status: { code: number | null; signal: NodeJS.Signals | null } | undefined): void {
+    const folder = this.folder(name)
+    const planned = sup.run !== run || sup.stopping !== undefined
+    if (sup.run === run) {
+      sup.run = undefined
       rmSync(join(folder, 'pid'), { force: true })
-      const ended: ObservedTask = { state: 'shutdown', at: Date.now() }
-      if (!planned) {
-        const exitCode = code ?? 128 + (signal === 'SIGKILL' ? 9 : signal === 'SIGABRT' ? 6 : 15)
-        ended.state = exitCode === 0 ? 'complete' : 'failed'
-        ended.exitCode = exitCode
-        // No cgroup here: running out of memory means V8 hitting the heap cap, which it says on stderr.
-        ended.oomKilled = /heap out of memory|Allocation failed/i.test(stderr)
-        const last = stderr.trim().split('\n').pop()
-        if (last) ended.error = last.slice(0, 300)
-      }
-      // The run ends as a task of its own, so the planner sees a failure even after a restart.
-      task.health = undefined
-      task.state = ended.state
-      task.at = ended.at
-      if (ended.exitCode !== undefined) task.exitCode = ended.exitCode
-      if (ended.oomKilled !== undefined) task.oomKilled = ended.oomKilled
-      if (ended.error !== undefined) task.error = ended.error
-      if (planned || this.closed) return
-      sup.crashes = Date.now() - sup.startedAt > STABLE_MS ? 1 : sup.crashes + 1
-      const backoff = this.opts.restartBackoff ?? { firstMs: 1000, maxMs: 60_000 }
-      const delay = Math.min(backoff.maxMs, backoff.firstMs * 2 ** (sup.crashes - 1))
-      this.opts.log?.(`pub ${name} exited (${ended.exitCode}); restarting in ${delay} ms`)
-      sup.restartTimer = setTimeout(() => {
-        sup.restartTimer = undefined
-        this.sync(name)
-      }, delay)
-      sup.restartTimer.unref()
-    })
+      rmSync(join(folder, 'run.json'), { force: true })
+    }
+    const task = run.task
+    task.health = undefined
+    task.at = Date.now()
+    if (planned) {
+      task.state = 'shutdown'
+    } else {
+      // An adopted process is not our child: its exit status is not ours to read.
+      const exitCode = status ? (status.code ?? 128 + (status.signal === 'SIGKILL' ? 9 : status.signal === 'SIGABRT' ? 6 : 15)) : undefined
+      const stderr = tail(join(folder, 'pub.err'), 4096)
+      task.state = exitCode === 0 ? 'complete' : 'failed'
+      if (exitCode !== undefined) task.exitCode = exitCode
+      // No cgroup here: running out of memory means V8 hitting the heap cap, which it says on stderr.
+      task.oomKilled = /heap out of memory|Allocation failed/i.test(stderr)
+      const last = stderr.trim().split('\n').pop()
+      if (last) task.error = last.slice(0, 300)
+    }
+    if (planned || this.closed) return
+    sup.crashes = Date.now() - sup.startedAt > STABLE_MS ? 1 : sup.crashes + 1
+    const backoff = this.opts.restartBackoff ?? { firstMs: 1000, maxMs: 60_000 }
+    const delay = Math.min(backoff.maxMs, backoff.firstMs * 2 ** (sup.crashes - 1))
+    this.opts.log?.(`pub ${name} exited (${task.exitCode ?? 'status unknown'}); restarting in ${delay} ms`)
+    sup.restartTimer = setTimeout(() => {
+      sup.restartTimer = undefined
+      this.sync(name)
+    }, delay)
+    sup.restartTimer.unref()
   }
 
   /** End a service's process (SIGTERM, then SIGKILL after the grace period); resolves once it has exited. */
   private stopChild(name: string): Promise<void> {
     const sup = this.running.get(name)
-    const child = sup?.child
-    if (!sup || !child) return sup?.stopping ?? Promise.resolve()
-    sup.stopping ??= new Promise<void>((resolve) => {
-      const killer = setTimeout(() => child.kill('SIGKILL'), this.opts.stopGraceMs ?? 5000)
-      child.once('exit', () => {
-        clearTimeout(killer)
-        sup.stopping = undefined
-        resolve()
-      })
-      child.kill('SIGTERM')
-    })
+    const run = sup?.run
+    if (!sup || !run) return sup?.stopping ?? Promise.resolve()
+    sup.stopping ??= (async () => {
+      const killer = setTimeout(() => signal(run.pid, 'SIGKILL'), this.opts.stopGraceMs ?? 5000)
+      signal(run.pid, 'SIGTERM')
+      await run.exited
+      clearTimeout(killer)
+      sup.stopping = undefined
+    })()
     return sup.stopping
   }
 
-  /** A pub process left by a provider that died without stopping it: end it, so its port is free again. */
-  private endStray(name: string): void {
+  /** The pid in a pub's pid file when that process is alive and is this pub's (the pub program, its data folder). */
+  private livePubPid(name: string): number | undefined {
     const pidFile = join(this.folder(name), 'pid')
     let pid: number
     try {
       pid = Number(readFileSync(pidFile, 'utf8'))
     } catch {
-      return
+      return undefined
     }
     try {
-      // Only a process of this pub: the pub program, with this pub's data folder in its environment.
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
       const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')
-      if (cmdline.includes(this.pubMain) && environ.includes(`PUB_DATA=${join(this.folder(name), 'data')}`)) {
-        process.kill(pid, 'SIGKILL')
-        // The port is free once the process is gone; a short wait, since this runs once at start-up.
-        const until = Date.now() + 2000
-        while (existsSync(`/proc/${pid}`) && Date.now() < until) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20)
-      }
+      if (isAlive(pid) && cmdline.includes(this.pubMain) && environ.includes(`PUB_DATA=${join(this.folder(name), 'data')}`)) return pid
     } catch {
       // Gone already.
     }
     rmSync(pidFile, { force: true })
+    return undefined
+  }
+
+  /** A pub process whose service is gone or stopped (the provider died mid-change): end it, so its port is free. */
+  private endStray(name: string, pid: number): void {
+    signal(pid, 'SIGKILL')
+    // The port is free once the process is gone; a short wait, since this runs once at start-up.
+    const until = Date.now() + 2000
+    while (isAlive(pid) && Date.now() < until) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20)
+    rmSync(join(this.folder(name), 'pid'), { force: true })
+    rmSync(join(this.folder(name), 'run.json'), { force: true })
   }
 
   /* ---------- stats and backups ---------- */
@@ -377,7 +454,7 @@ class LocalDriver implements PubDriver {
     const out: StatsSample[] = []
     for (const [name, sup] of this.running) {
       const record = this.services.get(name)
-      const pid = sup.child?.pid
+      const pid = sup.run?.pid
       if (!record || pid === undefined || (only && !only.has(record.request))) continue
       try {
         const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
@@ -401,19 +478,28 @@ class LocalDriver implements PubDriver {
     return out
   }
 
-  async backup(request: MsgId, hub: string, file: string): Promise<BackupArchive> {
+  async backup(request: MsgId, hub: string, sink: (archive: Readable) => Promise<void>): Promise<void> {
     this.assertHub(hub)
     const data = join(this.folder(objectName(request)), 'data')
     if (!existsSync(data)) throw new Error(`pub ${request} has no data folder`)
-    await new Promise<void>((resolvePromise, reject) => {
-      // The unix socket is no data, and tar cannot archive it.
-      const tar = spawn('tar', ['-czf', file, '--exclude=./socket', '-C', data, '.'], { stdio: ['ignore', 'ignore', 'pipe'] })
-      let err = ''
-      tar.stderr.on('data', (c: Buffer) => (err += c.toString()))
+    // The unix socket is no data (and tar cannot archive it); the keyring holds secrets derived from the pub's key.
+    const tar = spawn('tar', ['-cz', ...BACKUP_EXCLUDED.map((name) => `--exclude=./${name}`), '-C', data, '.'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let err = ''
+    tar.stderr.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-1000)))
+    const exited = new Promise<number | null>((resolvePromise, reject) => {
       tar.once('error', reject)
-      tar.once('exit', (code) => (code === 0 ? resolvePromise() : reject(new Error(`tar exited ${code}: ${err.trim().slice(0, 200)}`))))
+      tar.once('close', (code) => resolvePromise(code))
     })
-    return { file, bytes: statSync(file).size }
+    try {
+      await sink(tar.stdout)
+    } catch (e) {
+      // The sink gave up (no room left): the archive is abandoned, so is tar.
+      tar.kill('SIGKILL')
+      await exited.catch(() => undefined)
+      throw e
+    }
+    const code = await exited
+    if (code !== 0) throw new Error(`tar exited ${code}: ${err.trim().slice(0, 200)}`)
   }
 
   isUnreachable(): boolean {
@@ -423,8 +509,52 @@ class LocalDriver implements PubDriver {
 
   async close(): Promise<void> {
     this.closed = true
+    clearInterval(this.watcher)
     for (const sup of this.running.values()) if (sup.restartTimer) clearTimeout(sup.restartTimer)
-    await Promise.all([...this.running.keys()].map((name) => this.stopChild(name)))
+    // The pubs run on, as Swarm's do; the next provider adopts them.
+  }
+}
+
+/** Has the pub said it serves (its `ready` line on stdout)? */
+function isReady(folder: string): boolean {
+  return /"event":"ready"/.test(tail(join(folder, 'pub.log'), 64 * 1024))
+}
+
+/** Is `pid` a live process (a zombie is not)? */
+function isAlive(pid: number): boolean {
+  if (!(pid > 0)) return false
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+  } catch {
+    return false
+  }
+}
+
+/** Send a signal to a process that may be gone already (never to a group: 0 and -1 mean more than one). */
+function signal(pid: number, sig: NodeJS.Signals): void {
+  if (!(pid > 0)) return
+  try {
+    process.kill(pid, sig)
+  } catch {
+    // Gone already.
+  }
+}
+
+/** The last `bytes` of a file ('' when there is none). */
+function tail(path: string, bytes: number): string {
+  let fd: number
+  try {
+    fd = openSync(path, 'r')
+  } catch {
+    return ''
+  }
+  try {
+    const buf = Buffer.alloc(bytes)
+    const n = readSync(fd, buf, 0, bytes, Math.max(0, fstatSync(fd).size - bytes))
+    return buf.subarray(0, n).toString()
+  } finally {
+    closeSync(fd)
   }
 }
 

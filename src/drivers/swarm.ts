@@ -8,8 +8,7 @@
  * still runs pubs: its volume is created by Swarm at first task start with our labels (the mount's VolumeOptions),
  * but it cannot be listed, purged, backed up or sampled from here.
  */
-import { createWriteStream, statSync } from 'node:fs'
-import { pipeline } from 'node:stream/promises'
+import type { Readable } from 'node:stream'
 import { createGzip } from 'node:zlib'
 import type Docker from 'dockerode'
 import { DATA_DIR, PUB_IMAGE_REPO } from '../../pub/image/build.js'
@@ -29,7 +28,9 @@ import {
   type VolumeList,
   type VolumeListing,
 } from '../planner/index.js'
-import type { BackupArchive, PubDriver, PubIdentity, StatsSample } from '../orchestrator/driver.js'
+import type { PubDriver, PubIdentity, StatsSample } from '../orchestrator/driver.js'
+import { BACKUP_EXCLUDED } from '../orchestrator/backups.js'
+import { tarWithout } from './tar-filter.js'
 import { keysFileText } from '../ssb/adapter.js'
 
 const MiB = 1024 * 1024
@@ -560,7 +561,7 @@ class SwarmDriver implements PubDriver {
     return sample
   }
 
-  async backup(request: MsgId, hub: string, file: string): Promise<BackupArchive> {
+  async backup(request: MsgId, hub: string, sink: (archive: Readable) => Promise<void>): Promise<void> {
     const engine = await this.requireEngine(hub, 'a backup')
     const name = objectName(request)
     const volume = (await engine.getVolume(name).inspect()) as { Labels?: Record<string, string> | null }
@@ -579,11 +580,13 @@ class SwarmDriver implements PubDriver {
     })
     try {
       const tar = await helper.getArchive({ path: `${DATA_DIR}/.` })
-      await pipeline(tar, createGzip(), createWriteStream(file, { mode: 0o600 }))
+      const excluded = new Set<string>(BACKUP_EXCLUDED)
+      const filtered = tar.pipe(tarWithout((path) => excluded.has(path.split('/')[0]!)))
+      tar.once('error', (err: Error) => filtered.destroy(err))
+      await sink(filtered.pipe(createGzip()))
     } finally {
       await helper.remove({ force: true }).catch(() => undefined)
     }
-    return { file, bytes: statSync(file).size }
   }
 
   isUnreachable(err: unknown): boolean {

@@ -3,6 +3,7 @@
  * calls to observe, one operation per kind of change, and per-node samples for stats. Drivers convert their own
  * data into these shapes at their edge, so the orchestrator and the planner never see Docker's.
  */
+import type { Readable } from 'node:stream'
 import type { FeedId, MsgId } from '../protocol/ids.js'
 import type { ObservedReader, ServiceSpec } from '../planner/index.js'
 import type { SsbKeys } from '../ssb/adapter.js'
@@ -31,12 +32,6 @@ export interface StatsSample {
   txBytes?: number
 }
 
-/** A finished backup archive on the provider's disk. */
-export interface BackupArchive {
-  file: string
-  bytes: number
-}
-
 export interface PubDriver extends ObservedReader {
   /** Shown to owners and the operator ("swarm", "local"). */
   readonly name: string
@@ -51,8 +46,11 @@ export interface PubDriver extends ObservedReader {
   purgeVolume(request: MsgId, hub: string, volumeName: string): Promise<void>
   /** One sample of every running pub (or only of `only`), node by node. */
   sampleStats(only?: ReadonlySet<MsgId>): Promise<StatsSample[]>
-  /** Archive the pub's data folder (a gzipped tar) into `file`. */
-  backup(request: MsgId, hub: string, file: string): Promise<BackupArchive>
+  /**
+   * Archive the pub's data folder as a gzipped tar, without its keyring (ssb-db2's `keyring` folder holds secrets
+   * derived from the pub's key) or socket, and feed it to `sink`; resolves once the sink has taken all of it.
+   */
+  backup(request: MsgId, hub: string, sink: (archive: Readable) => Promise<void>): Promise<void>
   /** True when `err` says the engine itself cannot be reached (as opposed to one operation failing). */
   isUnreachable(err: unknown): boolean
   close(): Promise<void>

@@ -30,7 +30,16 @@ export const RUNTIME_DEFAULTS = {
   settleMs: 15_000,
   statsIntervalMs: 5 * 60_000,
   backupTtlMs: 7 * DAY,
+  backupMaxMiBPerPub: 1024,
+  backupMaxMiBTotal: 10 * 1024,
 } as const
+
+const MiB = 1024 * 1024
+
+/** Where backups go: their own folder, by default beside the data folder (`<path>-backups`), never inside it. */
+export function backupDirFromSettings(settings: Pick<ProviderSettings, 'path' | 'runtime'>): string {
+  return settings.runtime.backupDir ?? `${settings.path.replace(/\/+$/, '')}-backups`
+}
 
 /** This checkout's version: the tag `ensurePubImage` gives the image it builds. */
 export function packageVersion(): string {
@@ -105,9 +114,12 @@ export function runtimeFromSettings(settings: ProviderSettings): RuntimeFactory 
       stats: { sampleIntervalMs: r.statsIntervalMs ?? RUNTIME_DEFAULTS.statsIntervalMs },
       reportFile: capacityReportFile(settings),
       backups: {
-        dir: join(settings.path, 'backups'),
+        dir: backupDirFromSettings(settings),
         baseUrl: r.backupUrl ?? `${settings.web.publicUrl.replace(/\/+$/, '')}/backups`,
         ttlMs: r.backupTtlMs ?? RUNTIME_DEFAULTS.backupTtlMs,
+        maxPubBytes: (r.backupMaxMiBPerPub ?? RUNTIME_DEFAULTS.backupMaxMiBPerPub) * MiB,
+        maxTotalBytes: (r.backupMaxMiBTotal ?? RUNTIME_DEFAULTS.backupMaxMiBTotal) * MiB,
+        minFreeBytes: settings.minFreeMiB * MiB,
       },
       ...(settings.caps ? { caps: settings.caps } : {}),
       ...(r.backoff ? { backoff: r.backoff } : {}),

@@ -13,12 +13,10 @@
  * unreachable) makes the following ones fail at once, without a call to the engine, until the next retry is due. The
  * held-back changes are chosen after planning, from this state and the host's `now`, so the planner stays pure.
  */
-import { randomBytes } from 'node:crypto'
-import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { renameSync, writeFileSync } from 'node:fs'
 import type { Observation, Observations } from '../control/observation.js'
 import type { PubRecord } from '../control/record.js'
-import type { PubRuntime, RuntimeHost, RuntimePub } from '../control/runtime.js'
+import { RuntimePending, RuntimeRefusal, type PubRuntime, type RuntimeHost, type RuntimePub } from '../control/runtime.js'
 import { createInvite } from '../drivers/pub-client.js'
 import { multiserverAddress, type InviteCode, type MsgId, type MultiserverAddress } from '../protocol/ids.js'
 import type { ReplyResult } from '../protocol/reply.js'
@@ -41,6 +39,7 @@ import {
   type ObservedService,
 } from '../planner/index.js'
 import { Backoff, DEFAULT_BACKOFF, type BackoffPolicy, type BackoffState } from './backoff.js'
+import { BackupShelf, type BackupSettings } from './backups.js'
 import { desiredPubs, PubKeyring } from './desired.js'
 import type { PubDriver } from './driver.js'
 import { createHandlers, execute, requestOf, type ExecutionResult, type OperatorNotes } from './executor.js'
@@ -64,8 +63,8 @@ export interface OrchestratorOptions {
   stats?: { sampleIntervalMs?: number; windowMs?: number; maxSamples?: number }
   /** Where the operator's capacity report (and current notes) is written as JSON after each pass that changes it. */
   reportFile?: string
-  /** Backups: archives go to `dir`, owners get `${baseUrl}/<token>.tar.gz`, files are deleted after `ttlMs`. */
-  backups?: { dir: string; baseUrl: string; ttlMs: number }
+  /** Backups: their own folder, link, time to live and limits (see backups.ts). */
+  backups?: BackupSettings
   /** Waits after failures in a row, per pub and for the engine (default: 10 s doubling up to 5 min). */
   backoff?: BackoffPolicy
 }
@@ -133,6 +132,9 @@ class Orchestrator implements OrchestratorRuntime {
   private readonly engineBackoff: Backoff<'engine'>
   /** What the engine last failed with: repeated, unchanged, while the engine backs off. */
   private engineError: Error | undefined
+  private readonly shelf: BackupShelf | undefined
+  /** One backup at a time per pub: the command it is for, and its outcome once finished. */
+  private readonly backupJobs = new Map<MsgId, BackupJob>()
 
   constructor(
     private readonly opts: OrchestratorOptions,
@@ -147,6 +149,7 @@ class Orchestrator implements OrchestratorRuntime {
       windowMs: opts.stats?.windowMs ?? DEFAULT_STATS_BOOK.windowMs,
       maxSamples: opts.stats?.maxSamples ?? DEFAULT_STATS_BOOK.maxSamples,
     })
+    this.shelf = opts.backups ? new BackupShelf(opts.backups) : undefined
     this.sampleIntervalMs = opts.stats?.sampleIntervalMs ?? 5 * 60_000
     this.pubBackoff = new Backoff(opts.backoff ?? DEFAULT_BACKOFF)
     this.engineBackoff = new Backoff(opts.backoff ?? DEFAULT_BACKOFF)
@@ -182,6 +185,12 @@ class Orchestrator implements OrchestratorRuntime {
     const requests = new Set(desired.map((d) => d.request))
     this.keyring.retain(requests)
     this.book.retain(requests)
+    // A destroyed pub's archives go with it (its data stays for the retention period; its backups are not kept).
+    for (const pub of pubs) {
+      if (pub.intent !== 'destroyed' || !this.shelf) continue
+      const removed = this.shelf.removeFor(pub.record.request)
+      if (removed > 0) this.host.log(`deleted ${removed} backup(s) of destroyed pub ${pub.record.request}`)
+    }
     this.notesNow = new Map()
 
     let observed = await readObserved(this.driver)
@@ -400,38 +409,33 @@ class Orchestrator implements OrchestratorRuntime {
     return summary
   }
 
-  async backup(record: PubRecord): Promise<NonNullable<ReplyResult['backup']>> {
-    const cfg = this.opts.backups
-    if (!cfg) throw new Error('this provider does not offer backups (no backup folder and URL configured)')
+  async backup(record: PubRecord, command: MsgId): Promise<NonNullable<ReplyResult['backup']>> {
+    const shelf = this.shelf
+    if (!shelf) throw new RuntimeRefusal('this provider does not offer backups (no backup folder and URL configured)')
+    const job = this.backupJobs.get(record.request)
+    if (job) {
+      if (job.command !== command) {
+        throw new RuntimeRefusal('a backup of this pub is being made right now; ask again once its reply has come')
+      }
+      if (!job.outcome) throw new RuntimePending('this backup')
+      this.backupJobs.delete(record.request)
+      if ('error' in job.outcome) throw job.outcome.error
+      return job.outcome.value
+    }
     const pub = this.desired.get(record.request)
     const hub = pub?.placement?.hub ?? this.services.get(record.request)?.hub
     if (hub === undefined) throw new Error(`pub ${record.request} has no data yet`)
-    mkdirSync(cfg.dir, { recursive: true, mode: 0o700 })
-    this.sweepBackups(cfg)
-    // The token is the only key to the archive: 128 random bits, never derived from the request.
-    const token = randomBytes(16).toString('hex')
-    const file = join(cfg.dir, `${token}.tar.gz`)
-    try {
-      const archive = await this.driver.backup(record.request, hub, file)
-      return { url: `${cfg.baseUrl.replace(/\/+$/, '')}/${token}.tar.gz`, expires: Date.now() + cfg.ttlMs, bytes: archive.bytes }
-    } catch (err) {
-      rmSync(file, { force: true })
-      throw err
-    }
-  }
-
-  /** Delete archives older than their time to live. */
-  private sweepBackups(cfg: NonNullable<OrchestratorOptions['backups']>): void {
-    const cutoff = Date.now() - cfg.ttlMs
-    for (const name of readdirSync(cfg.dir)) {
-      if (!name.endsWith('.tar.gz')) continue
-      const path = join(cfg.dir, name)
-      try {
-        if (statSync(path).mtimeMs < cutoff) rmSync(path, { force: true })
-      } catch {
-        // Gone already.
-      }
-    }
+    // Archiving takes a while (seconds per 100 MB): it runs beside the passes, and a pass answers once it is done.
+    const started: BackupJob = { command }
+    this.backupJobs.set(record.request, started)
+    void shelf
+      .write(record.request, (sink) => this.driver.backup(record.request, hub, sink))
+      .then(
+        (value) => (started.outcome = { value }),
+        (error: unknown) => (started.outcome = { error }),
+      )
+      .finally(() => this.host.requestPass?.())
+    throw new RuntimePending('this backup')
   }
 
   capacity(): CapacitySnapshot | undefined {
@@ -445,6 +449,7 @@ class Orchestrator implements OrchestratorRuntime {
   async close(): Promise<void> {
     this.closed = true
     if (this.sampler) clearInterval(this.sampler)
+    this.shelf?.close()
     await this.sampling?.catch(() => undefined)
     await this.driver.close()
   }
@@ -453,6 +458,12 @@ class Orchestrator implements OrchestratorRuntime {
 /** What the owner asked of a pub: a new goal (a command since the failure) is attempted at once, not held back. */
 function goalOf(d: DesiredPub): string {
   return `${d.intent}/${d.restartGeneration}/${d.imageVersion}/${d.memoryMiB}`
+}
+
+/** A backup being made for one command, and how it ended. */
+interface BackupJob {
+  command: MsgId
+  outcome?: { value: NonNullable<ReplyResult['backup']> } | { error: unknown }
 }
 
 /** A pub this pass created or changed into running: when, and whether it was up before. */

@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util'
 import { DEFAULT_CONFIG_FILE, ENV_OVERRIDES, loadSettings } from './settings.js'
 import { startProvider } from './provider.js'
+import { isDiskFull } from '../files/disk.js'
 
 const HELP = `buttcloud-provider: run a ButtCloud provider (an sbot with the buttcloud plugin)
 
@@ -24,6 +25,11 @@ async function main(): Promise<number> {
     process.stdout.write(HELP)
     return 0
   }
+  // Listening first: a SIGTERM that comes while the provider starts (or races its banner) still stops it cleanly.
+  const stopped = new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve())
+    process.once('SIGTERM', () => resolve())
+  })
   const settings = loadSettings(values.config ?? process.env.BUTTCLOUD_CONFIG ?? DEFAULT_CONFIG_FILE)
   const provider = await startProvider(settings)
   const invite = await provider.createInvite()
@@ -44,14 +50,24 @@ async function main(): Promise<number> {
       '',
     ].join('\n'),
   )
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve()
-    process.once('SIGINT', stop)
-    process.once('SIGTERM', stop)
-  })
+  await stopped
   await provider.close()
   return 0
 }
+
+// A write that fails for lack of space (ssb-db2 throws it from a callback) ends the provider with one clear line:
+// everything it acknowledged is on disk, its pubs run on, and a restart after space is freed redoes the rest.
+process.on('uncaughtException', (err) => {
+  if (!isDiskFull(err)) {
+    // Anything else is a bug: the same stack trace and exit code Node would give without this handler.
+    process.stderr.write(`${err.stack ?? String(err)}\n`)
+    process.exit(1)
+  }
+  process.stderr.write(
+    `buttcloud-provider: the disk is full (${err.message.split('\n')[0]!.slice(0, 200)}); stopping now so nothing half-written is acknowledged. Free some space and start it again: nothing acknowledged is lost, and its pubs keep running.\n`,
+  )
+  process.exit(75)
+})
 
 main().then(
   (code) => process.exit(code),

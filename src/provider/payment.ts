@@ -5,8 +5,6 @@
  */
 import { createHmac } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { stat } from 'node:fs/promises'
-import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import type { Hono } from 'hono'
 import Stripe from 'stripe'
@@ -17,6 +15,7 @@ import { needsPayment, paymentConfigFromEnv, type PaymentConfig } from '../payme
 import { paymentStanding } from '../payment/lifecycle.js'
 import { payLinkUrl } from '../payment/links.js'
 import { cancelSubscription } from '../drivers/stripe-billing.js'
+import { findBackup } from '../orchestrator/backups.js'
 import type { FeedId } from '../protocol/ids.js'
 import type { Offer, Plan } from '../protocol/offer.js'
 import type { SsbKeys } from '../ssb/adapter.js'
@@ -118,18 +117,22 @@ export async function startPaymentSite(opts: {
 
 /**
  * Backups are served by name only: a name is 128 random bits (docs/orchestrator.md), so knowing it is the
- * permission, like a Stripe receipt link; the name is only ever sent privately to the owner.
+ * permission, like a Stripe receipt link; the name is only ever sent privately to the owner. An expired one is
+ * refused (410) even before the sweep has deleted it.
  */
 function serveBackups(app: Hono, dir: string): void {
   app.get('/backups/:file{[0-9a-f]{32}\\.tar\\.gz}', async (c) => {
-    const path = join(dir, c.req.param('file'))
-    const info = await stat(path).catch(() => undefined)
-    if (!info?.isFile()) return c.text('No such backup (they expire).', 404)
-    return new Response(Readable.toWeb(createReadStream(path)) as ReadableStream, {
+    const name = c.req.param('file')
+    const found = findBackup(dir, name, Date.now())
+    if (found.state === 'expired') {
+      return c.text(`This backup expired on ${new Date(found.expired).toISOString()}. Ask your pub for a new one (buttcloud command <pub> backup).`, 410)
+    }
+    if (found.state === 'missing') return c.text('No such backup: backups expire, a newer backup of a pub replaces its older one, and a destroyed pub has none.', 404)
+    return new Response(Readable.toWeb(createReadStream(found.file)) as ReadableStream, {
       headers: {
         'content-type': 'application/gzip',
-        'content-length': String(info.size),
-        'content-disposition': `attachment; filename="${c.req.param('file')}"`,
+        'content-length': String(found.bytes),
+        'content-disposition': `attachment; filename="${name}"`,
         'cache-control': 'no-store',
       },
     })

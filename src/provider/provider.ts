@@ -1,5 +1,5 @@
 /** Start and stop a provider: the sbot with the standard stack and the buttcloud plugin, and its payment site. */
-import { mkdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createButtcloudPlugin, type ButtcloudApi, type PluginDeps } from '../../plugins/buttcloud/index.js'
 import { buildOffer, pluginConfig } from '../../plugins/buttcloud/config.js'
@@ -10,8 +10,10 @@ import { inviteExpiryPlugin } from '../ssb/invite-expiry.js'
 import type { RunningSite } from '../../web/index.js'
 import { paymentHooks, paymentSetup, startPaymentSite, type PaymentSetup } from './payment.js'
 import type { ProviderSettings } from './settings.js'
-import { runtimeFromSettings } from '../orchestrator/from-settings.js'
+import { backupDirFromSettings, runtimeFromSettings } from '../orchestrator/from-settings.js'
 import { restorePending } from './identity-store.js'
+import { makePrivateTree, usePrivateUmask } from '../files/private.js'
+import { diskShortage } from '../files/disk.js'
 
 export interface RunningProvider {
   id: FeedId
@@ -33,7 +35,8 @@ export async function startProvider(
   deps: PluginDeps = {},
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<RunningProvider> {
-  mkdirSync(settings.path, { recursive: true })
+  // The provider is the process: its files and its local pubs' (children inherit the umask) are its user's alone.
+  usePrivateUmask()
   // Publishing before a restored feed has caught up with its peers could fork it, for good.
   if (restorePending(settings.path)) {
     throw new Error(
@@ -41,6 +44,8 @@ export async function startProvider(
         '`node dist/src/provider/identity.js catch-up --peer ADDRESS` (or --no-peer-has-newer) first',
     )
   }
+  const fixed = makePrivateTree(settings.path)
+  if (fixed > 0) (deps.log ?? console.error)(`made ${fixed} files and folders under ${settings.path} private to this user (0600/0700)`)
   const keys = loadOrCreateKeys(join(settings.path, 'secret'))
   const publicUrl = settings.web.publicUrl.replace(/\/+$/, '')
   const payment = paymentSetup(env, keys, publicUrl)
@@ -66,8 +71,9 @@ export async function startProvider(
   const hooks = payment.stripe ? paymentHooks(payment, section.plans, keys.id) : undefined
   // The runtime the settings ask for (none, local processes, or Swarm), unless a test hands one in.
   const runtime = deps.runtime ?? runtimeFromSettings(settings)
+  const minFree = settings.minFreeMiB * 1024 * 1024
   const sbot = createSbot(config, [
-    createButtcloudPlugin({ payment: hooks, ...deps, runtime }),
+    createButtcloudPlugin({ payment: hooks, diskShortage: () => diskShortage(settings.path, minFree), ...deps, runtime }),
     inviteExpiryPlugin({ defaultTtlMs: settings.inviteTtlMs, ...(deps.now ? { now: deps.now } : {}) }),
   ])
   const api = sbot.buttcloud as ButtcloudApi
@@ -85,7 +91,7 @@ export async function startProvider(
         termsText: settings.web.termsFile ? readFileSync(settings.web.termsFile, 'utf8') : undefined,
         privacyText: settings.web.privacyFile ? readFileSync(settings.web.privacyFile, 'utf8') : undefined,
         log: deps.log,
-        backupsDir: join(settings.path, 'backups'),
+        backupsDir: backupDirFromSettings(settings),
       })
     }
   } catch (err) {

@@ -30,6 +30,8 @@ export const ProviderSettings = z.strictObject({
   /** The invite printed at start: how many may join with it, and for how long (see src/ssb/invite-expiry.ts). */
   inviteUses: z.number().int().min(1).max(1000).default(10),
   inviteTtlMs: z.number().int().min(60_000).max(90 * 24 * 3600_000).default(24 * 3600_000),
+  /** Writes stop (passes wait, webhooks are asked to retry, backups are refused) while less than this is free on the disk. */
+  minFreeMiB: z.number().int().min(0).default(256),
   throttles: z
     .strictObject({ addBatch: z.number().int().min(0), flushDebounce: z.number().int().min(0), writeTimeout: z.number().int().min(0) })
     .default({ addBatch: 10, flushDebounce: 50, writeTimeout: 50 }),
@@ -132,13 +134,18 @@ export const RuntimeSettings = z.strictObject({
   /** How often pubs' resource use is sampled (0: only on the stats command). */
   statsIntervalMs: z.number().int().min(0).optional(),
   /** Backups: how long an archive stays downloadable, and the URL its folder is served under. */
-  backupTtlMs: z.number().int().min(60_000).optional(),
+  backupTtlMs: z.number().int().min(1000).optional(),
   backupUrl: z.string().url().optional(),
   /** After failures in a row, a pub's changes (and, when it is unreachable, the engine) wait baseMs, doubling up to maxMs. */
   backoff: z
     .strictObject({ baseMs: z.number().int().min(100), maxMs: z.number().int().min(100) })
     .refine((b) => b.baseMs <= b.maxMs, 'backoff.baseMs must not exceed backoff.maxMs')
     .optional(),
+  /** Backups: their own folder (default: the data folder's path + `-backups`, beside it, not in it). */
+  backupDir: z.string().min(1).optional(),
+  /** Backups: the largest archive of one pub (a pub keeps only its newest), and all archives together. */
+  backupMaxMiBPerPub: z.number().int().min(1).optional(),
+  backupMaxMiBTotal: z.number().int().min(1).optional(),
   /** Extra environment for every pub (PUB_* overrides such as PUB_DB2_THROTTLES). */
   env: z.record(z.string().regex(/^PUB_[A-Z0-9_]+$/), z.string()).optional(),
 })
@@ -159,6 +166,7 @@ export const ENV_OVERRIDES: Record<string, (s: RawSettings, v: string) => void> 
   BUTTCLOUD_WEB_ENABLED: (s, v) => (s.web = { ...s.web, enabled: v === 'true' || v === '1' }),
   BUTTCLOUD_PUBLIC_URL: (s, v) => (s.web = { ...s.web, publicUrl: v }),
   BUTTCLOUD_RUNTIME: (s, v) => (s.runtime = { ...s.runtime, kind: v }),
+  BUTTCLOUD_BACKUPS: (s, v) => (s.runtime = { ...s.runtime, backupDir: v }),
   // "first-last", e.g. 8200-8999: the ports pubs get on each hub.
   BUTTCLOUD_PUB_PORTS: (s, v) => {
     const [first, last] = v.split('-').map(Number)
@@ -188,5 +196,10 @@ export function loadSettings(file = DEFAULT_CONFIG_FILE, env: NodeJS.ProcessEnv 
       throw new Error(`invalid DOCKER_HOST for the provider's engine: ${err instanceof Error ? err.message : String(err)}`)
     }
   }
-  return { ...parsed.data, path: resolve(parsed.data.path) }
+  const runtime = parsed.data.runtime
+  return {
+    ...parsed.data,
+    path: resolve(parsed.data.path),
+    runtime: runtime.backupDir ? { ...runtime, backupDir: resolve(runtime.backupDir) } : runtime,
+  }
 }

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest'
 import { ControlLedger } from '../../src/control/ledger.js'
 import type { Observation } from '../../src/control/observation.js'
-import type { PubRuntime, RuntimePub } from '../../src/control/runtime.js'
+import { RuntimePending, RuntimeRefusal, type PubRuntime, type RuntimePub } from '../../src/control/runtime.js'
 import type { PubRecord } from '../../src/control/record.js'
 import { newPassMemory, runPass, type PassDeps } from '../../plugins/buttcloud/pass.js'
 import { pluginConfig, type ButtcloudPluginConfig } from '../../plugins/buttcloud/config.js'
@@ -45,8 +45,10 @@ class ScriptedRuntime implements PubRuntime {
     if (!this.stat) throw new Error(`stats for ${record.request} not scripted`)
     return this.stat
   }
+  /** What backup throws, in turn, per call (then "not scripted"). */
+  backupErrors: Error[] = []
   async backup(): Promise<never> {
-    throw new Error('backup not scripted')
+    throw this.backupErrors.shift() ?? new Error('backup not scripted')
   }
   async close() {}
 }
@@ -131,6 +133,21 @@ describe('a control-plane pass', () => {
     expect(posted.filter((p) => p.type === 'buttcloud/reply')).toEqual([
       expect.objectContaining({ ok: false, error: { code: 'internal', reason: expect.stringMatching(/backup failed: backup not scripted/) } }),
     ])
+  })
+
+  it('leaves a backup under way unanswered, and answers a refusal at once without waiting for the deadline', async () => {
+    const { posted, runtime, pass, req, ledger } = setup()
+    runtime.observations.set(req.key, { state: 'up', pub: { id: owner, address: ADDRESS } })
+    runtime.backupErrors = [new RuntimePending('this backup'), new RuntimeRefusal('a backup of this pub is being made right now')]
+    const first = received({ type: 'buttcloud/command', version: 1, request: req.key, verb: 'backup', recps: [owner, provider] }, 2)
+    const second = received({ type: 'buttcloud/command', version: 1, request: req.key, verb: 'backup', recps: [owner, provider] }, 3)
+    ledger.add(first)
+    ledger.add(second)
+    await pass()
+    expect(posted.filter((p) => p.type === 'buttcloud/reply')).toEqual([
+      expect.objectContaining({ command: second.key, ok: false, error: { code: 'unavailable', reason: 'a backup of this pub is being made right now' } }),
+    ])
+    expect(ledger.isAnswered(first.key)).toBe(false)
   })
 
   it('posts one stats summary per day per running pub', async () => {

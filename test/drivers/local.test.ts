@@ -7,11 +7,12 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { whoami } from '../../src/drivers/pub-client.js'
-import { runtimeFromSettings } from '../../src/orchestrator/from-settings.js'
+import { backupDirFromSettings, runtimeFromSettings } from '../../src/orchestrator/from-settings.js'
 import { objectName } from '../../src/planner/index.js'
 import type { MsgId } from '../../src/protocol/ids.js'
 import { call, publish, type SsbKeys } from '../../src/ssb/adapter.js'
 import { assertPubBuilt } from '../pub/helpers.js'
+import { notPrivate } from '../support/files.js'
 import { joinWithInvite, startPeer, startTestProvider, testProviderSettings, waitFor, type TestPeer } from '../support/sbots.js'
 import { archiveNames, commandAndReply, expectInviteWorks, nextStatus, pubFeed, statuses } from './helpers.js'
 
@@ -59,6 +60,9 @@ describe('the local runtime', () => {
     expect(statSync(join(folder, 'key')).mode & 0o777).toBe(0o600)
     expect(JSON.parse(readFileSync(join(folder, 'key'), 'utf8').replace(/^#.*$/gm, '')).id).toBe(pub.id)
     expect(existsSync(join(folder, 'data', 'secret'))).toBe(false)
+    // Its folder, data, log and keyring are the provider's user's alone.
+    expect(existsSync(join(folder, 'data', 'keyring'))).toBe(true)
+    expect(notPrivate(folder)).toEqual([])
 
     await expectInviteWorks(providerKeys, pub, up.invite!)
     messages = (await pubFeed(providerKeys, pub)).length
@@ -76,13 +80,16 @@ describe('the local runtime', () => {
     expect(backup.ok).toBe(true)
     const { url, bytes, expires } = backup.result!.backup as { url: string; bytes: number; expires: number }
     const token = /\/backups\/([0-9a-f]{32}\.tar\.gz)$/.exec(url)![1]!
-    const file = join(provider.settings.path, 'backups', token)
+    const file = join(backupDirFromSettings(provider.settings), token)
     expect(statSync(file).size).toBe(bytes)
     expect(expires).toBeGreaterThan(Date.now())
     // The pub's log is in it; its key is not (it lives beside the data folder).
     const names = archiveNames(file)
     expect(names.some((n) => /db2\/log\.bipf$/.test(n))).toBe(true)
     expect(names.some((n) => /(^|\/)(key|secret)$/.test(n))).toBe(false)
+    // Nor is its db2 keyring, which holds secrets derived from the key.
+    expect(existsSync(join(folder, 'data', 'keyring'))).toBe(true)
+    expect(names.filter((n) => /(^|\/)keyring(\/|$)/.test(n))).toEqual([])
   })
 
   it('restarts a crashed pub process, reporting it down meanwhile', async () => {

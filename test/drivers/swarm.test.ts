@@ -16,7 +16,7 @@ import Docker from 'dockerode'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { ensurePubImage, PUB_IMAGE_REPO } from '../../pub/image/build.js'
 import { whoami } from '../../src/drivers/pub-client.js'
-import { runtimeFromSettings } from '../../src/orchestrator/from-settings.js'
+import { backupDirFromSettings, runtimeFromSettings } from '../../src/orchestrator/from-settings.js'
 import { LABELS, objectName } from '../../src/planner/index.js'
 import type { MsgId } from '../../src/protocol/ids.js'
 import { ProviderSettings } from '../../src/provider/settings.js'
@@ -221,9 +221,12 @@ describe.skipIf(!support.ok)(`the Swarm runtime${support.ok ? '' : ` (skipped: $
     const backup = await commandAndReply(user, provider.id, request, 'backup')
     expect(backup.ok).toBe(true)
     const { url, bytes } = backup.result!.backup as { url: string; bytes: number }
-    const file = join(provider.settings.path, 'backups', /\/backups\/([0-9a-f]{32}\.tar\.gz)$/.exec(url)![1]!)
+    const file = join(backupDirFromSettings(provider.settings), /\/backups\/([0-9a-f]{32}\.tar\.gz)$/.exec(url)![1]!)
     expect(statSync(file).size).toBe(bytes)
-    expect(archiveNames(file).some((n) => /db2\/log\.bipf$/.test(n))).toBe(true)
+    const names = archiveNames(file)
+    expect(names.some((n) => /db2\/log\.bipf$/.test(n))).toBe(true)
+    // The pub's db2 keyring (secrets derived from its key) is filtered out of the volume's archive.
+    expect(names.filter((n) => /(^|\/)keyring(\/|$)/.test(n))).toEqual([])
     // The helper container that read the volume is gone again.
     const helpers = await docker.listContainers({ all: true, filters: { label: [`${LABELS.request}=${request}`] } })
     expect(helpers.filter((c) => !c.Labels['com.docker.swarm.service.id'])).toEqual([])

@@ -1,13 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { Readable } from 'node:stream'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { derivePubKeys } from '../../src/orchestrator/desired.js'
 import { createOrchestratorRuntime, type OrchestratorOptions } from '../../src/orchestrator/runtime.js'
 import { formatCapacitySnapshot, readCapacitySnapshot } from '../../src/provider/capacity.js'
 import { changesOf, type Capacity } from '../../src/planner/index.js'
 import { multiserverAddress } from '../../src/protocol/ids.js'
-import { FakeEngine, fakeHost, HUB, record, runtimePub } from './fakes.js'
+import { FakeEngine, fakeHost, HUB, msgId, record, runtimePub } from './fakes.js'
 
 const CAPACITY: Capacity = { hubMemoryMiB: 4096, headroomMiB: 0, ports: { first: 9000, last: 9009 }, retentionMs: 60_000 }
 const BACKOFF = { baseMs: 1000, maxMs: 5000 }
@@ -262,15 +263,15 @@ describe('orchestrator runtime', () => {
           round++
           return [{ request: r.request, at: 1000 * round, instance: 'c1', startedAt: 0, cpuNanos: 5e8 * round, memoryBytes: 1000 * round, memoryLimitBytes: 128 << 20 }]
         },
-        backup: async (_request, hub, file) => {
+        backup: async (_request, hub, sink) => {
           expect(hub).toBe(HUB.id)
-          return { file, bytes: 42 }
+          await sink(Readable.from([Buffer.alloc(42)]))
         },
       }),
       capacity: CAPACITY,
       defaultImageVersion: '0.1.0',
       stats: { sampleIntervalMs: 0, windowMs: 1e15 },
-      backups: { dir, baseUrl: 'https://pubs.example.net/backups/', ttlMs: 60_000 },
+      backups: { dir, baseUrl: 'https://pubs.example.net/backups/', ttlMs: 60_000, maxPubBytes: 1 << 20, maxTotalBytes: 1 << 30, minFreeBytes: 0 },
     })(host)
     closers.push(() => runtime.close())
     // The host runs a day ahead of the driver: the summary is dated on the host's clock.
@@ -280,7 +281,8 @@ describe('orchestrator runtime', () => {
     expect(first.samples).toBe(1)
     expect(first.window.to - Date.now()).toBeGreaterThan(hostAhead - 60_000)
     expect(first.window.to - Date.now()).toBeLessThanOrEqual(hostAhead)
-    const backup = await runtime.backup(r)
+    // Made beside the passes: asked again until it is done.
+    const backup = await vi.waitFor(() => runtime.backup(r, msgId('backup command')), { timeout: 5000, interval: 5 })
     expect(backup.url).toMatch(/^https:\/\/pubs\.example\.net\/backups\/[0-9a-f]{32}\.tar\.gz$/)
     expect(backup.bytes).toBe(42)
     expect(backup.expires).toBeGreaterThan(Date.now())

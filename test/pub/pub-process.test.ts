@@ -3,7 +3,7 @@
  * describes itself once, lets only its masters make invites, and a classic ssb-server 16 can join it.
  */
 import { createServer, type Server } from 'node:net'
-import { rmSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createInvite, whoami } from '../../src/drivers/pub-client.js'
@@ -11,6 +11,7 @@ import { InviteCode, multiserverAddress, type FeedId } from '../../src/protocol/
 import { clientCall, connectClient, generateKeys, loadKeys, type SbotClient, type SsbKeys } from '../../src/ssb/adapter.js'
 import { startClassicSbot, type ClassicSbot } from '../support/classic-sbot.js'
 import { freePort } from '../support/ports.js'
+import { notPrivate } from '../support/files.js'
 import { assertPubBuilt, eventually, feedMessages, runHealthCheck, spawnPub, tempDir, writeKeyFile, type PubProcess } from './helpers.js'
 
 describe('the pub as a plain process', () => {
@@ -41,6 +42,11 @@ describe('the pub as a plain process', () => {
       PUB_WEB_PORT: String(webPort),
     }
     address = multiserverAddress('127.0.0.1', port, pubKeys.id)
+    // A data folder an older version left readable to all, started under the usual loose umask: the pub fixes both.
+    process.umask(0o022)
+    mkdirSync(join(dataDir, 'old'), { recursive: true, mode: 0o755 })
+    writeFileSync(join(dataDir, 'old', 'left-behind'), 'x', { mode: 0o644 })
+    chmodSync(dataDir, 0o755)
     pub = spawnPub(env)
     await pub.ready
   })
@@ -49,6 +55,13 @@ describe('the pub as a plain process', () => {
     await pub?.stop('SIGKILL')
     await classic?.stop()
     rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('keeps its data folder private: 0700 folders and 0600 files, its keyring and what it found there included', async () => {
+    await pub.ready
+    expect(existsSync(join(dataDir, 'keyring'))).toBe(true)
+    expect(existsSync(join(dataDir, 'old', 'left-behind'))).toBe(true)
+    expect(notPrivate(dataDir)).toEqual([])
   })
 
   it('starts with the provided key, serves SSB and passes its health check', async () => {

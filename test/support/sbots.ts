@@ -1,9 +1,10 @@
 /** Real sbots for tests: providers and plain db2 peers on 127.0.0.1, in temp folders, closed in teardown. */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startProvider, type RunningProvider } from '../../src/provider/provider.js'
 import { ProviderSettings } from '../../src/provider/settings.js'
+import { backupDirFromSettings } from '../../src/orchestrator/from-settings.js'
 import type { PluginDeps } from '../../plugins/buttcloud/index.js'
 import { call, closeSbot, collect, createSbot, generateKeys, queryTypes, type Sbot, type SsbMsg } from '../../src/ssb/adapter.js'
 import { sbotConfig } from '../../src/ssb/config.js'
@@ -50,9 +51,41 @@ export async function startTestProvider(
     settings,
     async stop(opts = {}) {
       await provider.close()
-      if (!opts.keepData) removeLater(settings.path)
+      // Local pubs outlive their provider (as Swarm services do); a test that is done with the provider ends them.
+      if (!opts.keepData) await endLocalPubs(settings.path)
+      if (!opts.keepData) {
+        removeLater(settings.path)
+        removeLater(backupDirFromSettings(settings))
+      }
     },
   }
+}
+
+/** End the local runtime's pub processes under a provider's data folder, by their pid files; resolves once they are gone. */
+export async function endLocalPubs(providerPath: string): Promise<void> {
+  const pubs = join(providerPath, 'pubs')
+  if (!existsSync(pubs)) return
+  const pids: number[] = []
+  for (const name of readdirSync(pubs)) {
+    try {
+      const pid = Number(readFileSync(join(pubs, name, 'pid'), 'utf8'))
+      // Only a pub of this provider: the pub program with its data folder under this one.
+      if (pid > 0 && readFileSync(`/proc/${pid}/environ`, 'utf8').includes(`PUB_DATA=${join(pubs, name, 'data')}`)) {
+        process.kill(pid, 'SIGKILL')
+        pids.push(pid)
+      }
+    } catch {
+      // No pid file, or the process is gone already.
+    }
+  }
+  const alive = (pid: number) => {
+    try {
+      return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))
+    } catch {
+      return false
+    }
+  }
+  await waitFor(() => (pids.some(alive) ? undefined : true), 10_000, 'local pubs to end')
 }
 
 export interface TestPeer {
