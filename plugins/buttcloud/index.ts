@@ -17,6 +17,7 @@ import type { PaymentFact } from '../../src/protocol/payment.js'
 import type { StatsSummary } from '../../src/protocol/stats.js'
 import type { MsgId } from '../../src/protocol/ids.js'
 import { createScheduler } from './scheduler.js'
+import { crashPoint } from '../../src/faults/crash-point.js'
 import { summarise, type PubSummary } from './views.js'
 
 export const manifest = {
@@ -102,6 +103,7 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
        */
       async function publishOwn(content: ButtcloudContent & { recps?: FeedId[] }): Promise<void> {
         const msg = await publish(sbot.db, content)
+        crashPoint(`published:${content.type}`)
         await drained()
         const { value } = msg
         ledger.add({ key: msg.key, author: sbot.id, sequence: value.sequence, timestamp: value.timestamp, receivedAt: msg.timestamp, private: Boolean(content.recps), content })
@@ -110,6 +112,7 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
       const publisher: Publisher = {
         async publish(content) {
           const msg = await publish(sbot.db, content)
+          crashPoint(`published:${content.type}`)
           return { key: msg.key, sequence: msg.value.sequence }
         },
       }

@@ -60,8 +60,12 @@ export class ControlLedger {
   private readonly commandsByRequest = new Map<MsgId, Received<PubCommand>[]>()
   /** Commands naming a request we do not know (yet), by that request: owed an unknown-pub refusal. */
   private readonly orphansByRequest = new Map<MsgId, Received<PubCommand>[]>()
-  /** Commands waiting in `orphansByRequest`, by key, so answering one removes it without a scan. */
-  private readonly orphanRequestOf = new Map<MsgId, MsgId>()
+  /**
+   * The orphans still owed an answer, by key: answering one takes it out without a scan. An answered orphan stays in
+   * `orphansByRequest` all the same: the index may hand its request over after it (and after its reply), and the
+   * record must still get the command.
+   */
+  private readonly pendingOrphans = new Map<MsgId, Received<PubCommand>>()
   /** Unparseable messages addressed to us that are still owed a refusal (answered ones leave). */
   private readonly invalid = new Map<MsgId, InvalidInbound>()
   /** Keys of messages the provider has already answered (command replies and refusals). */
@@ -124,9 +128,9 @@ export class ControlLedger {
           const owner = this.requests.get(c.request)!.author
           // A destroy frees a slot for the owner's later requests.
           for (const key of this.requestsByOwner.get(owner) ?? []) this.touch(key)
-        } else if (!this.answered.has(msg.key)) {
+        } else {
           this.orphansByRequest.set(c.request, [...(this.orphansByRequest.get(c.request) ?? []), cmd])
-          this.orphanRequestOf.set(msg.key, c.request)
+          if (!this.answered.has(msg.key)) this.pendingOrphans.set(msg.key, cmd)
         }
         return true
       }
@@ -240,12 +244,7 @@ export class ControlLedger {
   markAnswered(key: MsgId): void {
     this.answered.add(key)
     this.invalid.delete(key)
-    const request = this.orphanRequestOf.get(key)
-    if (request === undefined) return
-    this.orphanRequestOf.delete(key)
-    const left = (this.orphansByRequest.get(request) ?? []).filter((c) => c.key !== key)
-    if (left.length > 0) this.orphansByRequest.set(request, left)
-    else this.orphansByRequest.delete(request)
+    this.pendingOrphans.delete(key)
   }
 
   /** Count a refusal (reply `reply`, to `to`, posted at `at`) once, whether we note it first or the log does. */
@@ -320,7 +319,7 @@ export class ControlLedger {
 
   /** Unanswered orphan commands (their request is unknown here). */
   unansweredOrphans(): Received<PubCommand>[] {
-    return [...this.orphansByRequest.values()].flat().sort(byPostingOrder)
+    return [...this.pendingOrphans.values()].sort(byPostingOrder)
   }
 
   /** Unanswered messages that failed their schema. */
@@ -349,7 +348,7 @@ export class ControlLedger {
     const orphans = this.orphansByRequest.get(request)
     if (!orphans) return
     this.orphansByRequest.delete(request)
-    for (const o of orphans) this.orphanRequestOf.delete(o.key)
+    for (const o of orphans) this.pendingOrphans.delete(o.key)
     this.commandsByRequest.set(request, [...(this.commandsByRequest.get(request) ?? []), ...orphans])
   }
 

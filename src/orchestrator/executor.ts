@@ -11,6 +11,7 @@ import type { MsgId } from '../protocol/ids.js'
 import { isChange, REASON_TEXT, type Action, type ActionKind, type ActionOf } from '../planner/index.js'
 import type { PubKeyring } from './desired.js'
 import type { PubDriver } from './driver.js'
+import { crashPoint } from '../faults/crash-point.js'
 
 /** One handler per action kind. */
 export type Handlers = { [K in ActionKind]: (action: ActionOf<K>) => Promise<void> }
@@ -126,7 +127,10 @@ export async function execute(
     try {
       // The cast pairs each action with its own kind's handler: TypeScript cannot correlate the two through an index.
       await (handlers[action.kind] as (a: Action) => Promise<void>)(action)
-      if (change) result.done.push(action)
+      if (change) {
+        result.done.push(action)
+        crashPoint(`after:${action.kind}`)
+      }
     } catch (err) {
       if (opts.isUnreachable(err)) throw err
       const error = err instanceof Error ? err : new Error(String(err))

@@ -168,6 +168,23 @@ describe('the pub record fold', () => {
     expect(ledger.record(req.key)!.commands[0]!.verdict).toMatchObject({ ok: false, code: 'not-owner' })
   })
 
+  it('keeps an answered command for the record when its request is read back after it and its reply', () => {
+    // A restart reads the index back in key order, not log order: command, reply and request may come in any order.
+    const ledger = new ControlLedger(ctx)
+    const req = request(1)
+    const restart = command(req, 'restart', 2)
+    const reply = received(
+      { type: 'buttcloud/reply', version: 1, command: restart.key, request: req.key, ok: true, result: { message: 'restarting' }, recps: [owner, provider] },
+      { author: provider as any, sequence: 1 },
+    )
+    ledger.add(restart)
+    ledger.add(reply)
+    expect(ledger.unansweredOrphans()).toEqual([])
+    ledger.add(req)
+    expect(ledger.record(req.key)!.restartGeneration).toBe(1)
+    expect(ledger.isAnswered(restart.key)).toBe(true)
+  })
+
   it('ignores requests for other providers and commands not addressed to us', () => {
     const ledger = new ControlLedger({ ...ctx, provider: stranger })
     ledger.add(request(1))
