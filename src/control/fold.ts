@@ -12,12 +12,23 @@ import type { FoldContext, PubRecord } from './record.js'
 export const SPAM_ALLOWANCE = 3
 
 /**
- * Feed order for one author (the order they posted in, which no signed field can forge); across authors, the
- * order this provider received them in, then key. Never the authors' own timestamps: they can claim any time.
+ * Arrival order: when this provider received them, then key. A total order, so every sort by it is well defined.
+ * Never the authors' own timestamps: they can claim any time.
  */
-export function byPostingOrder(a: Received, b: Received): number {
-  if (a.author === b.author) return a.sequence - b.sequence
+export function byArrival(a: Received, b: Received): number {
   return a.receivedAt - b.receivedAt || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
+}
+
+/**
+ * The order a pub's commands are judged in: the owner's in their feed order (the order they posted them, which no
+ * signed field can change, and the only commands that can change the pub), then everyone else's by arrival. Not one
+ * comparator mixing sequence and arrival: receive times need not grow with sequence (the provider's clock can be set
+ * back), and such a comparator is then no order at all.
+ */
+export function judgingOrder<T extends Received>(owner: string, commands: readonly T[]): T[] {
+  const own = commands.filter((c) => c.author === owner).sort((a, b) => a.sequence - b.sequence)
+  const others = commands.filter((c) => c.author !== owner).sort(byArrival)
+  return [...own, ...others]
 }
 
 /** Why a request cannot be served at all, or undefined when it can. */
@@ -55,7 +66,7 @@ export function foldPub(
     restartGeneration: 0,
     commands: [],
   }
-  for (const cmd of [...commands].sort(byPostingOrder)) {
+  for (const cmd of judgingOrder(req.author, commands)) {
     const verdict = judge(record, cmd, ctx)
     if (verdict.ok) record = applyCommand(record, cmd)
     record = {

@@ -12,7 +12,7 @@ import type { PaymentFact } from '../protocol/payment.js'
 import type { PubPlacement } from '../protocol/placement.js'
 import type { PubRelease } from '../protocol/release.js'
 import type { ButtcloudContent, Received } from '../protocol/parse.js'
-import { byPostingOrder, foldPub, wasLiveBefore } from './fold.js'
+import { byArrival, foldPub, wasLiveBefore } from './fold.js'
 import type { FoldContext, PubRecord } from './record.js'
 
 export const MAX_REQUESTS_PER_AUTHOR = 1000
@@ -319,7 +319,7 @@ export class ControlLedger {
 
   /** Unanswered orphan commands (their request is unknown here). */
   unansweredOrphans(): Received<PubCommand>[] {
-    return [...this.pendingOrphans.values()].sort(byPostingOrder)
+    return [...this.pendingOrphans.values()].sort(byArrival)
   }
 
   /** Unanswered messages that failed their schema. */
@@ -359,7 +359,7 @@ export class ControlLedger {
     for (const key of this.requestsByOwner.get(req.author) ?? []) {
       if (key === req.key) continue
       const other = this.requests.get(key)!
-      if (byPostingOrder(other, req) >= 0) continue
+      if (other.sequence >= req.sequence) continue
       const record = this.record(key)!
       if (record.rejected) refused++
       else if (wasLiveBefore(record, req.sequence)) live++

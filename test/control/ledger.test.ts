@@ -168,6 +168,21 @@ describe('the pub record fold', () => {
     expect(ledger.record(req.key)!.commands[0]!.verdict).toMatchObject({ ok: false, code: 'not-owner' })
   })
 
+  it("applies the owner's commands in feed order when the provider's clock was set back between them", () => {
+    const ledger = new ControlLedger(ctx)
+    const req = request(1, { receivedAt: 5_000 })
+    ledger.add(req)
+    // Received at 9,000, then the clock is set back: the owner's later command arrives "at" 1,000.
+    ledger.add(command(req, 'upgrade', 2, { args: { version: '2' }, receivedAt: 9_000 }))
+    ledger.add(command(req, 'stop', 1, { author: stranger, receivedAt: 4_000 }))
+    ledger.add(command(req, 'destroy', 2, { author: stranger, receivedAt: 6_000 }))
+    ledger.add(command(req, 'upgrade', 3, { receivedAt: 1_000 }))
+    const record = ledger.record(req.key)!
+    expect(record.version).toBeUndefined()
+    expect(record.intent).toBe('running')
+    expect(record.commands.filter((c) => c.author === owner).map((c) => c.sequence)).toEqual([2, 3])
+  })
+
   it('keeps an answered command for the record when its request is read back after it and its reply', () => {
     // A restart reads the index back in key order, not log order: command, reply and request may come in any order.
     const ledger = new ControlLedger(ctx)
