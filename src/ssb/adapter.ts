@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module'
 import type { Duplex, Sink, Source } from 'pull-stream'
 import type { FeedId, MsgId } from '../protocol/ids.js'
+import { durableAnnounce } from './durable-announce.js'
 
 const require = createRequire(import.meta.url)
 // Before anything loads ssb-db2: its core module captures these helpers when it is first required.
@@ -240,6 +241,8 @@ export function standardPlugins(): SbotPlugin[] {
   return [
     require('ssb-master'),
     ...(require('ssb-db2') as SbotPlugin[]),
+    // Before every plugin that listens for new messages (ssb-ebt above all): see durable-announce.ts.
+    durableAnnounce,
     require('ssb-db2/compat/db'),
     require('ssb-db2/compat/ebt'),
     require('ssb-db2/compat/history-stream'),

@@ -91,7 +91,7 @@ describe('the provider killed at every step', () => {
 
       /** Wait for a condition at the user; when the provider has died at its crash point, start it again. */
       const until = async <T,>(what: string, check: () => Promise<T | undefined>): Promise<T> =>
-        waitFor(
+        waitFor<T>(
           async () => {
             if (current.child.signalCode === 'SIGKILL') {
               expect(current.output()).toContain(`crash point ${point.split('#')[0]}`)
@@ -103,9 +103,15 @@ describe('the provider killed at every step', () => {
             }
             return check()
           },
-          60_000,
+          30_000,
           what,
-        )
+        ).catch((err: Error) => {
+          const pubs = join(data, 'pubs')
+          const pubOutput = existsSync(pubs)
+            ? readdirSync(pubs).map((d) => ['pub.log', 'pub.err'].map((f) => (existsSync(join(pubs, d, f)) ? readFileSync(join(pubs, d, f), 'utf8').slice(-1500) : '')).join('\n'))
+            : []
+          throw new Error(`${err.message}\nprovider output:\n${current.output().slice(-2000)}\npubs:\n${pubOutput.join('\n')}`)
+        })
       const statuses = async (request: MsgId) =>
         (await messagesOfType<Content>(sbot, 'buttcloud/status')).filter((m) => m.value.content.request === request).map((m) => m.value.content)
       const replies = async () => (await messagesOfType<Content>(sbot, 'buttcloud/reply')).map((m) => m.value.content)
@@ -135,6 +141,6 @@ describe('the provider killed at every step', () => {
       const addresses = new Set(said.filter((s) => s.pub).map((s) => s.pub.address))
       expect([...addresses]).toEqual([expect.stringContaining(`:${pubPort}~shs:`)])
       expect([...pubProcesses(data).values()].flat()).toEqual([])
-    })
+    }, 180_000)
   }
 })
