@@ -55,19 +55,33 @@ async function main(): Promise<number> {
   return 0
 }
 
-// A write that fails for lack of space (ssb-db2 throws it from a callback) ends the provider with one clear line:
-// everything it acknowledged is on disk, its pubs run on, and a restart after space is freed redoes the rest.
+/** End the provider with one clear line: everything it acknowledged is on disk, its pubs run on. */
+function stopForFullDisk(err: Error): never {
+  process.stderr.write(
+    `buttcloud-provider: the disk is full (${err.message.split('\n')[0]!.slice(0, 200)}); stopping now so nothing half-written is acknowledged. Free some space and start it again: nothing acknowledged is lost, and its pubs keep running.\n`,
+  )
+  process.exit(75)
+}
+
+// A write that fails for lack of space (ssb-db2 throws it from a callback) ends the provider with one clear line,
+// and a restart after space is freed redoes the rest.
 process.on('uncaughtException', (err) => {
   if (!isDiskFull(err)) {
     // Anything else is a bug: the same stack trace and exit code Node would give without this handler.
     process.stderr.write(`${err.stack ?? String(err)}\n`)
     process.exit(1)
   }
-  process.stderr.write(
-    `buttcloud-provider: the disk is full (${err.message.split('\n')[0]!.slice(0, 200)}); stopping now so nothing half-written is acknowledged. Free some space and start it again: nothing acknowledged is lost, and its pubs keep running.\n`,
-  )
-  process.exit(75)
+  stopForFullDisk(err)
 })
+
+// ssb-db2 reports some failed writes (its indexes' number files) with console.error rather than an error anyone can
+// catch: a full disk there is the same condition, met the same way, not a page of stack traces.
+const consoleError = console.error.bind(console)
+console.error = (...args: unknown[]) => {
+  const full = args.find((a): a is Error => a instanceof Error && isDiskFull(a))
+  if (full) stopForFullDisk(full)
+  consoleError(...args)
+}
 
 main().then(
   (code) => process.exit(code),
