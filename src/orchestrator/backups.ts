@@ -123,6 +123,7 @@ export class BackupShelf {
     this.reserved.set(claim, cap.bytes)
     const token = randomBytes(16).toString('hex')
     const part = join(this.opts.dir, `${token}.part`)
+    const out = createWriteStream(part, { mode: 0o600 })
     try {
       let written = 0
       const limit = new Transform({
@@ -131,7 +132,7 @@ export class BackupShelf {
           done(written > cap.bytes ? new RuntimeRefusal(cap.why) : null, chunk)
         },
       })
-      await produce((archive) => pipeline(archive, limit, createWriteStream(part, { mode: 0o600 })))
+      await produce((archive) => pipeline(archive, limit, out))
       const bytes = statSync(part).size
       renameSync(part, join(this.opts.dir, `${token}.tar.gz`))
       const entry: Entry = { request, expires: Date.now() + this.opts.ttlMs, bytes }
@@ -140,6 +141,8 @@ export class BackupShelf {
       this.entries.set(token, { ...entry, present: true })
       return { url: `${this.opts.baseUrl.replace(/\/+$/, '')}/${token}.tar.gz`, expires: entry.expires, bytes }
     } catch (err) {
+      // The file is opened asynchronously: only once the stream has closed is it certain to be there to remove.
+      if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()).destroy())
       rmSync(part, { force: true })
       if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw new RuntimeRefusal('the backup disk is full; please try again later')
       throw err
