@@ -10,7 +10,10 @@
 import { performance } from 'node:perf_hooks'
 import { runtimeFromSettings } from '../src/orchestrator/from-settings.js'
 import type { MsgId } from '../src/protocol/ids.js'
-import { call, dbOps, publish, type Sbot, type SsbMsg } from '../src/ssb/adapter.js'
+import { call } from '../src/ssb/client.js'
+import { dbOps, publish } from '../src/ssb/db2.js'
+import type { SsbMsg } from '../src/ssb/message.js'
+import type { Sbot } from '../src/ssb/server.js'
 import { joinWithInvite, messagesOfType, startPeer, startTestProvider, testProviderSettings, waitFor } from '../test/support/sbots.js'
 import { runAsMain, type BenchResult } from './report.js'
 

@@ -6,7 +6,7 @@
 import type { FeedId, InviteCode, MsgId } from '../protocol/ids.js'
 import type { ReplyResult } from '../protocol/reply.js'
 import type { StatsSummary } from '../protocol/stats.js'
-import type { SsbKeys } from '../ssb/adapter.js'
+import type { SsbKeys } from '../ssb/keys.js'
 import type { Observations } from './observation.js'
 import type { PubRecord } from './record.js'
 

@@ -34,7 +34,7 @@ import {
 } from '../planner/index.js'
 import type { PubDriver, PubIdentity, StatsSample } from '../orchestrator/driver.js'
 import { BACKUP_EXCLUDED } from '../orchestrator/backups.js'
-import { keysFileText } from '../ssb/adapter.js'
+import { keysFileText } from '../ssb/keys.js'
 
 const MiB = 1024 * 1024
 /** The one hub of the local runtime. */

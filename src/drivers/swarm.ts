@@ -31,7 +31,7 @@ import {
 import type { PubDriver, PubIdentity, StatsSample } from '../orchestrator/driver.js'
 import { BACKUP_EXCLUDED } from '../orchestrator/backups.js'
 import { tarWithout } from './tar-filter.js'
-import { keysFileText } from '../ssb/adapter.js'
+import { keysFileText } from '../ssb/keys.js'
 
 const MiB = 1024 * 1024
 const MS = 1_000_000 // nanoseconds per millisecond: Swarm durations are in nanoseconds

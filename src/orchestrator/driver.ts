@@ -6,7 +6,7 @@
 import type { Readable } from 'node:stream'
 import type { FeedId, MsgId } from '../protocol/ids.js'
 import type { ObservedReader, ServiceSpec } from '../planner/index.js'
-import type { SsbKeys } from '../ssb/adapter.js'
+import type { SsbKeys } from '../ssb/keys.js'
 
 /** Who a pub is and who may command it: what a driver needs beyond the spec to start one. */
 export interface PubIdentity {

@@ -18,7 +18,7 @@ import { cancelSubscription } from '../drivers/stripe-billing.js'
 import { findBackup } from '../orchestrator/backups.js'
 import type { FeedId } from '../protocol/ids.js'
 import type { Offer, Plan } from '../protocol/offer.js'
-import type { SsbKeys } from '../ssb/adapter.js'
+import type { SsbKeys } from '../ssb/keys.js'
 import { createPaymentSite, serveSite, type RunningSite } from '../../web/index.js'
 
 export interface PaymentSetup {

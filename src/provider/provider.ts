@@ -4,7 +4,10 @@ import { join } from 'node:path'
 import { createButtcloudPlugin, type ButtcloudApi, type PluginDeps } from '../../plugins/buttcloud/index.js'
 import { buildOffer, pluginConfig } from '../../plugins/buttcloud/config.js'
 import type { FeedId } from '../protocol/ids.js'
-import { call, closeSbot, createSbot, loadOrCreateKeys, type Sbot } from '../ssb/adapter.js'
+import { call } from '../ssb/client.js'
+import { loadOrCreateKeys } from '../ssb/keys.js'
+import { applyDb2Patches } from '../ssb/patches.js'
+import { closeSbot, createSbot, type Sbot } from '../ssb/server.js'
 import { sbotConfig } from '../ssb/config.js'
 import { inviteExpiryPlugin } from '../ssb/invite-expiry.js'
 import type { RunningSite } from '../../web/index.js'
@@ -72,6 +75,7 @@ export async function startProvider(
   // The runtime the settings ask for (none, local processes, or Swarm), unless a test hands one in.
   const runtime = deps.runtime ?? runtimeFromSettings(settings)
   const minFree = settings.minFreeMiB * 1024 * 1024
+  applyDb2Patches()
   const sbot = createSbot(config, [
     createButtcloudPlugin({ payment: hooks, diskShortage: () => diskShortage(settings.path, minFree), ...deps, runtime }),
     inviteExpiryPlugin({ defaultTtlMs: settings.inviteTtlMs, ...(deps.now ? { now: deps.now } : {}) }),

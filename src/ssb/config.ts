@@ -1,7 +1,8 @@
 /** Turns a few plain settings into the secret-stack config shape our SSB stack needs. */
 import { join } from 'node:path'
 import type { FeedId } from '../protocol/ids.js'
-import { MAIN_NETWORK_CAPS, type SbotConfig, type SsbKeys } from './adapter.js'
+import { MAIN_NETWORK_CAPS, type SsbKeys } from './keys.js'
+import type { SbotConfig } from './server.js'
 
 export interface ServerSettings {
   /** Data folder: log, indexes, invite codes, the unix socket. */

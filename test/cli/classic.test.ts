@@ -4,7 +4,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startClassicSbot, type ClassicSbot } from '../support/classic-sbot.js'
-import { call, collect, queryTypes, type SsbMsg } from '../../src/ssb/adapter.js'
+import { call } from '../../src/ssb/client.js'
+import { queryTypes } from '../../src/ssb/db2.js'
+import type { SsbMsg } from '../../src/ssb/message.js'
+import { collect } from '../../src/ssb/pull.js'
 import { parseMessage, type ContentOf } from '../../src/protocol/index.js'
 import type { MsgId } from '../../src/protocol/ids.js'
 import type { PubView } from '../../src/cli/view.js'

@@ -10,17 +10,12 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { checkOutgoing, type ButtcloudContent, type ContentOf, type MessageType } from '../../src/protocol/index.js'
 import type { FeedId, MsgId } from '../../src/protocol/ids.js'
-import {
-  call,
-  closeSbot,
-  createSbot,
-  generateKeys,
-  keysFileText,
-  publish,
-  type Sbot,
-  type SsbKeys,
-  type SsbMsg,
-} from '../../src/ssb/adapter.js'
+import { call } from '../../src/ssb/client.js'
+import { publish } from '../../src/ssb/db2.js'
+import { generateKeys, keysFileText, type SsbKeys } from '../../src/ssb/keys.js'
+import type { SsbMsg } from '../../src/ssb/message.js'
+import { applyDb2Patches } from '../../src/ssb/patches.js'
+import { closeSbot, createSbot, type Sbot } from '../../src/ssb/server.js'
 import { sbotConfig } from '../../src/ssb/config.js'
 import { freePort } from '../support/ports.js'
 
@@ -98,6 +93,7 @@ export async function startDb2Node(label: string, opts: { socket: boolean } = { 
   writeFileSync(join(dir, 'secret'), keysFileText(keys), { mode: 0o600 })
   // ssb-invite writes the listening port into its codes, so the port is chosen up front rather than 0.
   const port = await freePort()
+  applyDb2Patches()
   const sbot = createSbot(sbotConfig({ path: dir, keys, host: '127.0.0.1', port, allowPrivate: true, unixSocket: opts.socket }))
   // The unix socket appears once the server listens; the CLI finds the folder ready only then.
   if (opts.socket) await waitFor(`${label} to listen on its socket`, () => (existsSync(join(dir, 'socket')) ? true : undefined), 10_000)

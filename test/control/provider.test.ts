@@ -5,7 +5,10 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { manifest } from '../../plugins/buttcloud/index.js'
 import { createButtcloudPlugin } from '../../plugins/buttcloud/index.js'
-import { call, collect, connectClient, publish, pull, type Sbot } from '../../src/ssb/adapter.js'
+import { call, connectClient } from '../../src/ssb/client.js'
+import { publish } from '../../src/ssb/db2.js'
+import { collect, pull } from '../../src/ssb/pull.js'
+import type { Sbot } from '../../src/ssb/server.js'
 import type { MsgId } from '../../src/protocol/ids.js'
 import {
   joinWithInvite,

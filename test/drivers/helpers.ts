@@ -2,7 +2,10 @@
 import { execFileSync } from 'node:child_process'
 import { expect } from 'vitest'
 import type { FeedId, MsgId, MultiserverAddress } from '../../src/protocol/ids.js'
-import { call, clientCall, connectClient, publish, type Sbot, type SsbKeys } from '../../src/ssb/adapter.js'
+import { call, clientCall, connectClient } from '../../src/ssb/client.js'
+import { publish } from '../../src/ssb/db2.js'
+import type { SsbKeys } from '../../src/ssb/keys.js'
+import type { Sbot } from '../../src/ssb/server.js'
 import { feedMessages } from '../pub/helpers.js'
 import { messagesOfType, startPeer, waitFor } from '../support/sbots.js'
 

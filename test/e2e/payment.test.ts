@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { publish } from '../../src/ssb/adapter.js'
+import { publish } from '../../src/ssb/db2.js'
 import type { MsgId } from '../../src/protocol/ids.js'
 import { deliverWebhook, startFakeStripe, type FakeEvent, type FakeStripe } from '../support/fake-stripe.js'
 import { haveChromium, launchChromium } from '../support/chromium.js'

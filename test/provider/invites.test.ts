@@ -5,7 +5,9 @@
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { call, publish, type Sbot } from '../../src/ssb/adapter.js'
+import { call } from '../../src/ssb/client.js'
+import { publish } from '../../src/ssb/db2.js'
+import type { Sbot } from '../../src/ssb/server.js'
 import { INVITE_EXPIRY_FILE, inviteKeyId } from '../../src/ssb/invite-expiry.js'
 import { joinWithInvite, messagesOfType, startPeer, startTestProvider, testProviderSettings, waitFor, type TestPeer } from '../support/sbots.js'
 

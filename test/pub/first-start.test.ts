@@ -1,7 +1,11 @@
 import { rmSync } from 'node:fs'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { firstStart } from '../../pub/first-start.js'
-import { closeSbot, createSbot, dbOps, generateKeys, publish, type Sbot, type SsbMsg } from '../../src/ssb/adapter.js'
+import { dbOps, publish } from '../../src/ssb/db2.js'
+import { generateKeys } from '../../src/ssb/keys.js'
+import type { SsbMsg } from '../../src/ssb/message.js'
+import { applyDb2Patches } from '../../src/ssb/patches.js'
+import { closeSbot, createSbot, type Sbot } from '../../src/ssb/server.js'
 import { sbotConfig } from '../../src/ssb/config.js'
 import { tempDir } from './helpers.js'
 
@@ -10,6 +14,7 @@ const open: Array<{ sbot: Sbot; dir: string }> = []
 
 function startSbot(): Sbot {
   const dir = tempDir('bc-first-')
+  applyDb2Patches()
   const sbot = createSbot(sbotConfig({ path: dir, keys: generateKeys(), host: '127.0.0.1', port: 0, unixSocket: false }))
   open.push({ sbot, dir })
   return sbot

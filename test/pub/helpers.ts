@@ -5,19 +5,12 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { FeedId } from '../../src/protocol/ids.js'
-import {
-  clientCall,
-  clientSource,
-  closeSbot,
-  collect,
-  createSbot,
-  generateKeys,
-  keysFileText,
-  type Sbot,
-  type SbotClient,
-  type SsbKeys,
-  type SsbMsg,
-} from '../../src/ssb/adapter.js'
+import { clientCall, clientSource, type SbotClient } from '../../src/ssb/client.js'
+import { generateKeys, keysFileText, type SsbKeys } from '../../src/ssb/keys.js'
+import type { SsbMsg } from '../../src/ssb/message.js'
+import { collect } from '../../src/ssb/pull.js'
+import { applyDb2Patches } from '../../src/ssb/patches.js'
+import { closeSbot, createSbot, type Sbot } from '../../src/ssb/server.js'
 import { sbotConfig } from '../../src/ssb/config.js'
 
 /** The repository root, whether this file runs from test/pub (tsx, vitest) or from dist/test/pub (built). */
@@ -171,6 +164,7 @@ export interface FeedSource {
 export async function startFeedSource(opts: { feeds: number; perFeed: number; contentBytes?: number }): Promise<FeedSource> {
   const dir = tempDir('bc-src-')
   const keys = generateKeys()
+  applyDb2Patches()
   const sbot = createSbot(sbotConfig({ path: dir, keys, host: '127.0.0.1', port: 0, unixSocket: false, allowPrivate: true, hops: 0 }))
   const feeds = Array.from({ length: opts.feeds }, () => generateKeys())
   // Messages of ordinary size (a short post): enough text that ingestion does real work per message.

@@ -1,5 +1,5 @@
 /**
- * Regression test for the ssb-db2/ssb-classic leaks patched in src/ssb/adapter.ts: a message added to the database
+ * Regression test for the ssb-db2/ssb-classic leaks patched by applyDb2Patches (src/ssb/patches.ts): a message added to the database
  * must not stay reachable once it is stored. Unpatched, every added message object stayed in the heap for good
  * (a listener per add in ssb-db2's onceWhen, and ssb-classic's getMsgId Map), which OOM-killed pubs under limits.
  */
@@ -7,7 +7,11 @@ import { rmSync } from 'node:fs'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { afterAll, describe, expect, it } from 'vitest'
-import { closeSbot, createSbot, dbOps, generateKeys, type Sbot, type SsbMsg } from '../../src/ssb/adapter.js'
+import { dbOps } from '../../src/ssb/db2.js'
+import { generateKeys } from '../../src/ssb/keys.js'
+import type { SsbMsg } from '../../src/ssb/message.js'
+import { applyDb2Patches } from '../../src/ssb/patches.js'
+import { closeSbot, createSbot, type Sbot } from '../../src/ssb/server.js'
 import { sbotConfig } from '../../src/ssb/config.js'
 import { tempDir } from './helpers.js'
 
@@ -25,6 +29,7 @@ afterAll(async () => {
 function startSbot(): Sbot {
   const dir = tempDir('bc-leak-')
   dirs.push(dir)
+  applyDb2Patches()
   return createSbot(sbotConfig({ path: dir, keys: generateKeys(), host: '127.0.0.1', port: 0, unixSocket: false }))
 }
 

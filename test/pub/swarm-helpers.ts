@@ -2,7 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import type Docker from 'dockerode'
 import { multiserverAddress, type FeedId } from '../../src/protocol/ids.js'
-import { generateKeys, keysFileText, type SsbKeys } from '../../src/ssb/adapter.js'
+import { generateKeys, keysFileText, type SsbKeys } from '../../src/ssb/keys.js'
 import { ensurePubImage } from '../../pub/image/build.js'
 import { pubServiceSpec, type PubServiceOptions } from '../../pub/image/service.js'
 import { waitFor } from '../support/docker-engine.js'

@@ -6,7 +6,13 @@ import { startProvider, type RunningProvider } from '../../src/provider/provider
 import { ProviderSettings } from '../../src/provider/settings.js'
 import { backupDirFromSettings } from '../../src/orchestrator/from-settings.js'
 import type { PluginDeps } from '../../plugins/buttcloud/index.js'
-import { call, closeSbot, collect, createSbot, generateKeys, queryTypes, type Sbot, type SsbMsg } from '../../src/ssb/adapter.js'
+import { call } from '../../src/ssb/client.js'
+import { queryTypes } from '../../src/ssb/db2.js'
+import { generateKeys } from '../../src/ssb/keys.js'
+import type { SsbMsg } from '../../src/ssb/message.js'
+import { collect } from '../../src/ssb/pull.js'
+import { applyDb2Patches } from '../../src/ssb/patches.js'
+import { closeSbot, createSbot, type Sbot } from '../../src/ssb/server.js'
 import { sbotConfig } from '../../src/ssb/config.js'
 
 const leftovers = new Set<string>()
@@ -98,6 +104,7 @@ export interface TestPeer {
 /** A plain db2 sbot (a user or a bystander) on 127.0.0.1. */
 export function startPeer(opts: { hops?: number } = {}): TestPeer {
   const dir = mkdtempSync(join(tmpdir(), 'bc-peer-'))
+  applyDb2Patches()
   const sbot = createSbot(sbotConfig({ path: dir, keys: generateKeys(), host: '127.0.0.1', port: 0, allowPrivate: true, hops: opts.hops }))
   return {
     sbot,
