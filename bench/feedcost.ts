@@ -8,7 +8,7 @@
  * Run alone: node --import tsx bench/feedcost.ts [pubs] [days]
  */
 import { performance } from 'node:perf_hooks'
-import { runtimeFromSettings } from '../src/orchestrator/from-settings.js'
+import { runtimeFromSettings } from '../src/provider/runtime-from-settings.js'
 import type { MsgId } from '../src/protocol/ids.js'
 import { call } from '../src/ssb/client.js'
 import { dbOps, publish } from '../src/ssb/db2.js'

@@ -9,7 +9,7 @@ import type { JudgedCommand, PubRecord } from '../../src/control/record.js'
 import { RuntimePending, RuntimeRefusal, type PubRuntime } from '../../src/control/runtime.js'
 import { gate, type Gated } from '../../src/control/gate.js'
 import { holdWaitingFree } from '../../src/control/room.js'
-import type { PaymentStanding } from '../../src/payment/lifecycle.js'
+import type { PaymentHooks } from '../../src/control/payment-hooks.js'
 import type { PaymentFact } from '../../src/protocol/payment.js'
 import { statusChanged, statusFor, type StatusBody } from '../../src/control/status.js'
 import { checkOutgoing } from '../../src/protocol/parse.js'
@@ -37,19 +37,6 @@ export interface PassDeps {
   recordPayment?(fact: PaymentFact): Promise<unknown>
   /** Called with every status we post, for live watchers. */
   onStatus?(owner: FeedId, status: PubStatus): void
-}
-
-/** How payment reaches the control plane: standings the gate reads, pay links, and the destroy hook. */
-export interface PaymentHooks {
-  /** The pub's payment standing, or undefined when its plan needs no payment. */
-  standing(record: PubRecord, payments: readonly PaymentFact[], now: number): PaymentStanding | undefined
-  /** The pub's pay link, when it needs one. */
-  paymentUrl(record: PubRecord): string | undefined
-  /**
-   * Before the owner's destroy is answered: cancel the pub's subscription. Resolves with the fact to record (the
-   * cancellation, keyed by the command), or undefined when there was nothing to cancel. Throws to retry later.
-   */
-  onDestroy(record: PubRecord, command: MsgId, standing: PaymentStanding | undefined, now: number): Promise<PaymentFact | undefined>
 }
 
 /** State that lives across passes in one process (none of it is needed for correctness after a restart). */

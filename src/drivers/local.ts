@@ -32,8 +32,7 @@ import {
   type TaskListing,
   type VolumeListing,
 } from '../planner/index.js'
-import type { PubDriver, PubIdentity, StatsSample } from '../orchestrator/driver.js'
-import { BACKUP_EXCLUDED } from '../orchestrator/backups.js'
+import { BACKUP_EXCLUDED, type PubDriver, type PubIdentity, type StatsSample } from '../control/driver.js'
 import { keysFileText } from '../ssb/keys.js'
 
 const MiB = 1024 * 1024

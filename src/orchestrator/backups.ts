@@ -21,8 +21,6 @@ import type { ReplyResult } from '../protocol/reply.js'
 
 const MiB = 1024 * 1024
 const TOKEN_RE = /^[0-9a-f]{32}$/
-/** Top-level entries of a pub's data folder that never go into its backup: the db2 keyring (secrets derived from the pub's key) and its unix socket. */
-export const BACKUP_EXCLUDED = ['keyring', 'socket'] as const
 /** The archive file name in backup links. */
 export const ARCHIVE_NAME_RE = /^[0-9a-f]{32}\.tar\.gz$/
 

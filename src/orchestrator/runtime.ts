@@ -17,7 +17,6 @@ import { renameSync, writeFileSync } from 'node:fs'
 import type { Observation, Observations } from '../control/observation.js'
 import type { PubRecord } from '../control/record.js'
 import { RuntimePending, RuntimeRefusal, type PubRuntime, type RuntimeHost, type RuntimePub } from '../control/runtime.js'
-import { createInvite } from '../drivers/pub-client.js'
 import { multiserverAddress, type InviteCode, type MsgId, type MultiserverAddress } from '../protocol/ids.js'
 import type { ReplyResult } from '../protocol/reply.js'
 import type { StatsSummary } from '../protocol/stats.js'
@@ -41,7 +40,7 @@ import {
 import { Backoff, DEFAULT_BACKOFF, type BackoffPolicy, type BackoffState } from './backoff.js'
 import { BackupShelf, type BackupSettings } from './backups.js'
 import { desiredPubs, PubKeyring } from './desired.js'
-import type { PubDriver } from './driver.js'
+import type { PubDriver, PubInviter } from '../control/driver.js'
 import { createHandlers, execute, requestOf, type ExecutionResult, type OperatorNotes } from './executor.js'
 import { DEFAULT_STATS_BOOK, StatsBook } from './stats.js'
 
@@ -49,6 +48,8 @@ const MiB = 1024 * 1024
 
 export interface OrchestratorOptions {
   driver: PubDriver
+  /** Makes invites on a running pub (the provider wires the hosted pub's RPC client). */
+  inviter: PubInviter
   capacity: Capacity
   /** The image version (tag) pubs run unless their owner upgraded to another. */
   defaultImageVersion: string
@@ -366,7 +367,7 @@ class Orchestrator implements OrchestratorRuntime {
 
   async invite(record: PubRecord, uses: number): Promise<InviteCode> {
     const address = this.requireAddress(record)
-    return createInvite(this.host.providerKeys, address, {
+    return this.opts.inviter(this.host.providerKeys, address, {
       uses,
       ...(this.opts.caps ? { caps: this.opts.caps } : {}),
       timeoutMs: this.opts.inviteTimeoutMs ?? 10_000,

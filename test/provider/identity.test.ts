@@ -19,7 +19,7 @@ import { publish } from '../../src/ssb/db2.js'
 import type { SsbMsg } from '../../src/ssb/message.js'
 import { collect, type Source } from '../../src/ssb/pull.js'
 import type { Sbot } from '../../src/ssb/server.js'
-import { FakeEngine } from '../orchestrator/fakes.js'
+import { FakeEngine, noInvites } from '../orchestrator/fakes.js'
 import { freePort } from '../support/ports.js'
 import { startNode } from '../support/processes.js'
 import { joinWithInvite, messagesOfType, removeLater, startPeer, startTestProvider, testProviderSettings, waitFor, type TestPeer } from '../support/sbots.js'
@@ -32,6 +32,7 @@ removeLater(work)
 function fakeRuntime(): RuntimeFactory {
   return createOrchestratorRuntime({
     driver: new FakeEngine().driver(),
+    inviter: noInvites,
     capacity: { hubMemoryMiB: 4096, headroomMiB: 0, ports: { first: 9000, last: 9009 }, retentionMs: 60_000 },
     defaultImageVersion: '1',
     settleMs: 2000,
