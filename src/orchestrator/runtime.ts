@@ -96,7 +96,6 @@ export interface OrchestratorRuntime extends PubRuntime {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-const NO_STATUSES = new Map()
 /** A sample younger than this is fresh enough to answer a stats command with. */
 const FRESH_MS = 5_000
 
@@ -195,7 +194,7 @@ class Orchestrator implements OrchestratorRuntime {
     this.notesNow = new Map()
 
     let observed = await readObserved(this.driver)
-    const pass = planPass({ desired, observed, capacity: this.opts.capacity, now, posted: NO_STATUSES, crashLoop: this.opts.crashLoop })
+    const pass = planPass({ desired, observed, capacity: this.opts.capacity, now, crashLoop: this.opts.crashLoop })
     const goals = new Map(desired.map((d) => [d.request, goalOf(d)]))
     const toRun = pass.actions.filter((a) => !this.isHeld(a, now, goals))
     const issuedAt = Date.now()
