@@ -59,7 +59,7 @@ async function generate(pubs: number): Promise<{ dir: string; seconds: number }>
     }
   }
   await closeSbot(sbot)
-  // ssb-db2 finishes index writes shortly after close (NOTES.md).
+  // ssb-db2 finishes index writes shortly after close (docs/ssb-stack.md).
   await new Promise((r) => setTimeout(r, 2000))
   writeFileSync(join(dir, 'bench-meta.json'), JSON.stringify({ pubs, pubsPerOwner: PUBS_PER_OWNER, providerMessages }))
   return { dir, seconds: (performance.now() - t0) / 1000 }

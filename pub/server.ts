@@ -44,7 +44,7 @@ export async function startPub(settings: PubSettings): Promise<RunningPub> {
   // Its log and keyring are its own: a folder an older version (or a looser umask) left readable is fixed here.
   makePrivateTree(settings.dataDir)
   const keys = pubKeys(settings)
-  // secret-stack reports "listening" even when the port is taken (NOTES.md), so check first and fail clearly.
+  // secret-stack reports "listening" even when the port is taken (docs/ssb-stack.md), so check first and fail clearly.
   await assertPortFree(settings.host, settings.port)
 
   const config = sbotConfig({

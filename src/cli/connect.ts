@@ -158,7 +158,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 }
 
 /**
- * ssb-client's unix-socket transport makes an empty $TMPDIR/multiserver-* folder for every connection (NOTES.md).
+ * ssb-client's unix-socket transport makes an empty $TMPDIR/multiserver-* folder for every connection (docs/ssb-stack.md).
  * A CLI runs often, so the connection gets a temporary TMPDIR of ours, removed once connected.
  */
 async function withTempDir<T>(fn: () => Promise<T>): Promise<T> {

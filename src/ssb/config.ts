@@ -18,7 +18,7 @@ export interface ServerSettings {
   masters?: FeedId[]
   /** How far to replicate in the follow graph. */
   hops?: number
-  /** ssb-db2 write and index throttles in ms (NOTES.md: 250 each by default; 10/50/50 is ~10x faster). */
+  /** ssb-db2 write and index throttles in ms (docs/ssb-stack.md: 250 each by default; 10/50/50 is ~10x faster). */
   throttles?: { addBatch: number; flushDebounce: number; writeTimeout: number }
   /** Allow invites for private or loopback hosts (tests and local use). */
   allowPrivate?: boolean

@@ -36,7 +36,7 @@ afterEach(async () => {
     closed.push(dir)
   }
 })
-// jitdb still writes its index files shortly after close (NOTES.md: within ~2 s); removing the folders at once
+// jitdb still writes its index files shortly after close (docs/ssb-stack.md: within ~2 s); removing the folders at once
 // makes those writes fail noisily.
 afterAll(async () => {
   await new Promise((r) => setTimeout(r, 1500))

@@ -185,7 +185,7 @@ export async function startFeedSource(opts: { feeds: number; perFeed: number; co
     total: opts.feeds * opts.perFeed,
     close: async () => {
       await closeSbot(sbot)
-      // jitdb still writes index files shortly after close (NOTES.md: within ~2 s); removing at once makes them fail.
+      // jitdb still writes index files shortly after close (docs/ssb-stack.md: within ~2 s); removing at once makes them fail.
       await new Promise((r) => setTimeout(r, 1500))
       rmSync(dir, { recursive: true, force: true })
     },

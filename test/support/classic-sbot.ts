@@ -1,6 +1,6 @@
 /**
  * A classic ssb-server 16 (the server Patchwork embeds) as a child process: the user's sbot in end-to-end tests.
- * NOTES.md: its close(true) never calls back, so it runs in its own process and is ended by PID.
+ * docs/ssb-stack.md: its close(true) never calls back, so it runs in its own process and is ended by PID.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'

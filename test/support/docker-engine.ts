@@ -1,5 +1,5 @@
 /**
- * A private Docker engine in Swarm mode for tests and benchmarks (NOTES.md: Docker and Swarm).
+ * A private Docker engine in Swarm mode for tests and benchmarks (docs/testing.md: Docker).
  *
  * dockerd runs with no iptables, no bridge and its own data/exec roots under a short /tmp folder; Swarm listens on
  * 127.0.0.1 only, and the ingress network and docker_gwbridge are removed, so services run on the host network.

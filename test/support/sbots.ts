@@ -22,7 +22,7 @@ process.once('exit', () => {
 
 /**
  * Remove a server's folder when this test process exits: ssb-db2 keeps writing index files for a moment
- * after close() calls back (NOTES.md), and deleting the folder under it makes those writes throw.
+ * after close() calls back (docs/ssb-stack.md), and deleting the folder under it makes those writes throw.
  */
 export function removeLater(dir: string): void {
   leftovers.add(dir)
