@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto'
 import { Hono, type Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import { bodyLimit } from 'hono/body-limit'
+import { createLogger, logTo } from '../src/log/logger.js'
 import type { MsgId } from '../src/protocol/ids.js'
 import { Offer, type Plan } from '../src/protocol/offer.js'
 import { FINAL_STATES } from '../src/protocol/status.js'
@@ -28,11 +29,6 @@ class PageError extends HTTPException {
   }
 }
 
-const defaultLog: Logger = (level, message, fields) => {
-  const line = JSON.stringify({ level, message, ...fields })
-  if (level === 'info') console.log(line)
-  else console.error(line)
-}
 
 const SESSION_ID_RE = /^cs_[A-Za-z0-9_]{1,250}$/
 
@@ -60,7 +56,7 @@ interface Site {
 /** Build the payment site's Hono app. */
 export function createPaymentSite(options: PaymentSiteOptions): Hono {
   const { baseUrl, offer } = checkOptions(options)
-  const site: Site = { baseUrl, offer, provider: offer.name, stripe: options.stripe, directory: options.directory, linkSecret: options.linkSecret, log: options.log ?? defaultLog }
+  const site: Site = { baseUrl, offer, provider: offer.name, stripe: options.stripe, directory: options.directory, linkSecret: options.linkSecret, log: options.log ?? logTo(createLogger('site')) }
   const app = new Hono()
   app.use(securityHeaders)
   mountTextPages(app, site, options.termsText ?? defaultTerms(site.provider), options.privacyText ?? defaultPrivacy(site.provider))
@@ -167,14 +163,14 @@ async function startCheckout(c: Context, site: Site): Promise<Response> {
   } catch (err) {
     // Stripe's error type and code say enough to debug; its message may quote our parameters, so it stays out.
     const e = err as { type?: string; code?: string; statusCode?: number }
-    log('error', 'checkout session could not be created', { request, type: e?.type ?? 'unknown', code: e?.code ?? '', status: e?.statusCode ?? 0 })
+    log('checkout session could not be created', { request, type: e?.type ?? 'unknown', code: e?.code ?? '', status: e?.statusCode ?? 0 }, 'error')
     return page(c, 502, <ErrorPage provider={provider} title="Payment is unavailable" message="We could not reach the payment provider. Nothing was charged; please try again in a few minutes." />)
   }
   if (!url) {
-    log('error', 'checkout session came back without a URL', { request })
+    log('checkout session came back without a URL', { request }, 'error')
     return page(c, 502, <ErrorPage provider={provider} title="Payment is unavailable" message="The payment provider gave us no checkout page. Nothing was charged; please try again later." />)
   }
-  log('info', 'checkout started', { request })
+  log('checkout started', { request }, 'info')
   return c.redirect(url, 303)
 }
 
@@ -185,7 +181,7 @@ async function checkoutConfirmed(site: Site, request: MsgId, sessionId: string |
     const session = await site.stripe.checkout.sessions.retrieve(sessionId)
     return session.status === 'complete' && session.metadata?.[META_REQUEST] === request
   } catch (err) {
-    site.log('warn', 'could not confirm a checkout session', { request, type: (err as { type?: string })?.type ?? 'unknown' })
+    site.log('could not confirm a checkout session', { request, type: (err as { type?: string })?.type ?? 'unknown' }, 'warn')
     return false
   }
 }
@@ -216,7 +212,7 @@ function mountErrorPages(app: Hono, site: Site): void {
     if (err instanceof HTTPException && err.status < 500) {
       return page(c, err.status as 400, <ErrorPage provider={provider} title="Bad request" message="The request could not be understood." />)
     }
-    site.log('error', 'unexpected error', { path: safePath(c.req.path), error: err.message.slice(0, 200) })
+    site.log('unexpected error', { path: safePath(c.req.path), error: err.message.slice(0, 200) }, 'error')
     return page(c, 500, <ErrorPage provider={provider} title="Something went wrong" message="This is our fault, not yours. Please try again later." />)
   })
 }

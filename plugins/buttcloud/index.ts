@@ -4,6 +4,7 @@
  * and watch their own pubs, the operator (master) may list all. User intent arrives only as signed messages.
  */
 import { ControlLedger } from '../../src/control/ledger.js'
+import { createLogger, logTo, type Log } from '../../src/log/logger.js'
 import type { PubRuntime, RuntimeFactory } from '../../src/control/runtime.js'
 import { checkOutgoing, type ButtcloudContent } from '../../src/protocol/parse.js'
 import type { FeedId } from '../../src/protocol/ids.js'
@@ -66,7 +67,8 @@ export interface PluginDeps {
   /** Payment hooks, when the provider takes payment (free mode otherwise). */
   payment?: PaymentHooks
   now?: () => number
-  log?: (line: string) => void
+  /** Where the plugin logs (default: JSON lines on stderr, component `provider`). */
+  log?: Log
   /** Why the provider must not write now (its disk is nearly full), or undefined: passes and payment records wait meanwhile. */
   diskShortage?: () => string | undefined
 }
@@ -82,7 +84,7 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
     init(sbot: Sbot, config: { keys: SsbKeys; buttcloud?: Partial<ButtcloudPluginConfig> }): ButtcloudApi {
       const cfg = pluginConfig(config.buttcloud)
       const now = deps.now ?? Date.now
-      const log = deps.log ?? ((line: string) => console.error(`[buttcloud] ${line}`))
+      const log = deps.log ?? logTo(createLogger('provider'))
       const ledger = ledgerFor(sbot.id, cfg)
       const own = ownRecords(sbot, ledger)
       const watchers = new Watchers(ledger)
@@ -151,7 +153,7 @@ function startRuntime(
   sbot: Sbot,
   keys: SsbKeys,
   own: OwnRecords,
-  log: (line: string) => void,
+  log: Log,
   requestPass: () => void,
 ): PubRuntime | undefined {
   return factory?.({
@@ -239,7 +241,7 @@ function passLoop(opts: {
   own: OwnRecords
   cfg: ButtcloudPluginConfig
   now: () => number
-  log: (line: string) => void
+  log: Log
   memory: PassMemory
   runtime: PubRuntime | undefined
   watchers: Watchers
@@ -267,7 +269,7 @@ function passLoop(opts: {
         if (!loop.caughtUp) return
         const short = opts.diskShortage?.()
         if (short !== undefined) {
-          if (shortage === undefined) log(`disk nearly full, writing nothing until space is freed: ${short}`)
+          if (shortage === undefined) log(`disk nearly full, writing nothing until space is freed: ${short}`, {}, 'warn')
           shortage = short
           // Start-up is not held up by a full disk: the provider serves what it has and waits for room.
           firstPass()
@@ -298,7 +300,7 @@ function passLoop(opts: {
         debounceMs: cfg.debounceMs,
         intervalMs: cfg.passIntervalMs,
         maxBackoffMs: cfg.maxBackoffMs,
-        onError: (err) => log(`pass failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`),
+        onError: (err) => log(`pass failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`, {}, 'error'),
       },
     ),
   }
@@ -306,12 +308,12 @@ function passLoop(opts: {
 }
 
 /** On close: stop passing, end the watchers, close the runtime, then let the sbot close. */
-function closeWithSbot(sbot: Sbot, scheduler: PassScheduler, watchers: Watchers, runtime: PubRuntime | undefined, log: (line: string) => void): void {
+function closeWithSbot(sbot: Sbot, scheduler: PassScheduler, watchers: Watchers, runtime: PubRuntime | undefined, log: Log): void {
   sbot.close.hook?.((fn: Function, args: unknown[]) => {
     scheduler.stop()
     watchers.endAll()
     const closeRuntime = runtime?.close() ?? Promise.resolve()
-    closeRuntime.catch((err) => log(`closing the runtime failed: ${err}`)).finally(() => fn.apply(sbot, args))
+    closeRuntime.catch((err) => log(`closing the runtime failed: ${err}`, {}, 'error')).finally(() => fn.apply(sbot, args))
   })
 }
 
@@ -332,7 +334,7 @@ function rpcApi(opts: {
   sbot: Sbot
   ledger: ControlLedger
   cfg: ButtcloudPluginConfig
-  log: (line: string) => void
+  log: Log
   runtime: PubRuntime | undefined
   watchers: Watchers
   loop: PassLoop
@@ -367,7 +369,7 @@ function rpcApi(opts: {
         try {
           stream.push(await runtime.stats(record))
         } catch (err) {
-          log(`live stats for ${record.request} failed: ${err instanceof Error ? err.message : String(err)}`)
+          log(`live stats for ${record.request} failed: ${err instanceof Error ? err.message : String(err)}`, { request: record.request }, 'warn')
         }
         if (closed) return
         timer = setTimeout(sample, cfg.liveStatsMs)

@@ -16,6 +16,7 @@ import { checkOutgoing } from '../../src/protocol/parse.js'
 import type { FeedId, MsgId } from '../../src/protocol/ids.js'
 import type { CommandReply, ErrorCode, ReplyResult } from '../../src/protocol/reply.js'
 import type { PubStatus } from '../../src/protocol/status.js'
+import type { Log } from '../../src/log/logger.js'
 import type { ButtcloudPluginConfig } from './config.js'
 
 /** Where a pass sends what it posts: the sbot in production, a recorder in unit tests. */
@@ -30,7 +31,7 @@ export interface PassDeps {
   runtime?: PubRuntime
   config: ButtcloudPluginConfig
   now(): number
-  log(line: string): void
+  log: Log
   /** Payment, when the provider takes it. Absent: every plan is free. */
   payment?: PaymentHooks
   /** Record a payment fact the pass made itself (the destroy command's cancellation). */
@@ -158,7 +159,7 @@ async function reconcile(deps: PassDeps, memory: PassMemory, gated: ReadonlyMap<
     return observations
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err)
-    if (memory.engineError !== reason) deps.log(`runtime ${deps.runtime.name} failed: ${reason}`)
+    if (memory.engineError !== reason) deps.log(`runtime ${deps.runtime.name} failed: ${reason}`, {}, 'warn')
     memory.engineError = reason
     return undefined
   }
@@ -188,7 +189,7 @@ async function postStatusIfChanged(
   let invite: string | undefined
   if (body.state === 'up' && deps.runtime && !ledger.hasSentFirstInvite(record.request)) {
     invite = await deps.runtime.invite(record, 1).catch((err: unknown) => {
-      deps.log(`first invite for ${record.request} failed: ${err instanceof Error ? err.message : err}`)
+      deps.log(`first invite for ${record.request} failed: ${err instanceof Error ? err.message : err}`, { request: record.request }, 'warn')
       return undefined
     })
   }
@@ -231,7 +232,7 @@ async function postDueStats(deps: PassDeps, memory: PassMemory, records: readonl
       await deps.publisher.publish(content)
       ledger.noteStats(record.request, summary.window.to)
     } catch (err) {
-      deps.log(`stats for ${record.request} failed: ${err instanceof Error ? err.message : String(err)}`)
+      deps.log(`stats for ${record.request} failed: ${err instanceof Error ? err.message : String(err)}`, { request: record.request }, 'warn')
     }
   }
 }

@@ -189,7 +189,7 @@ class Orchestrator implements OrchestratorRuntime {
     for (const pub of pubs) {
       if (pub.intent !== 'destroyed' || !this.shelf) continue
       const removed = this.shelf.removeFor(pub.record.request)
-      if (removed > 0) this.host.log(`deleted ${removed} backup(s) of destroyed pub ${pub.record.request}`)
+      if (removed > 0) this.host.log(`deleted ${removed} backup(s) of destroyed pub ${pub.record.request}`, { request: pub.record.request })
     }
     this.notesNow = new Map()
 
@@ -328,7 +328,7 @@ class Orchestrator implements OrchestratorRuntime {
       writeFileSync(tmp, `${JSON.stringify(this.snapshot, null, 2)}\n`)
       renameSync(tmp, this.opts.reportFile)
     } catch (err) {
-      this.host.log(`could not write the capacity report ${this.opts.reportFile}: ${err instanceof Error ? err.message : err}`)
+      this.host.log(`could not write the capacity report ${this.opts.reportFile}: ${err instanceof Error ? err.message : err}`, {}, 'warn')
     }
   }
 
@@ -384,7 +384,7 @@ class Orchestrator implements OrchestratorRuntime {
         },
         (err: unknown) => {
           const reason = err instanceof Error ? err.message : String(err)
-          if (reason !== this.samplerError) this.host.log(`stats sampling failed: ${reason}`)
+          if (reason !== this.samplerError) this.host.log(`stats sampling failed: ${reason}`, {}, 'warn')
           this.samplerError = reason
           throw err
         },

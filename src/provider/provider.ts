@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createButtcloudPlugin, type ButtcloudApi, type PluginDeps } from '../../plugins/buttcloud/index.js'
 import { buildOffer, pluginConfig } from '../../plugins/buttcloud/config.js'
+import { createLogger, logTo } from '../log/logger.js'
 import type { FeedId } from '../protocol/ids.js'
 import { call } from '../ssb/client.js'
 import { loadOrCreateKeys } from '../ssb/keys.js'
@@ -47,8 +48,9 @@ export async function startProvider(
         '`node dist/src/provider/identity.js catch-up --peer ADDRESS` (or --no-peer-has-newer) first',
     )
   }
+  const log = deps.log ?? logTo(createLogger('provider'))
   const fixed = makePrivateTree(settings.path)
-  if (fixed > 0) (deps.log ?? console.error)(`made ${fixed} files and folders under ${settings.path} private to this user (0600/0700)`)
+  if (fixed > 0) log(`made ${fixed} files and folders under ${settings.path} private to this user (0600/0700)`)
   const keys = loadOrCreateKeys(join(settings.path, 'secret'))
   const publicUrl = settings.web.publicUrl.replace(/\/+$/, '')
   const payment = paymentSetup(env, keys, publicUrl)
@@ -77,7 +79,7 @@ export async function startProvider(
   const minFree = settings.minFreeMiB * 1024 * 1024
   applyDb2Patches()
   const sbot = createSbot(config, [
-    createButtcloudPlugin({ payment: hooks, diskShortage: () => diskShortage(settings.path, minFree), ...deps, runtime }),
+    createButtcloudPlugin({ payment: hooks, diskShortage: () => diskShortage(settings.path, minFree), ...deps, log, runtime }),
     inviteExpiryPlugin({ defaultTtlMs: settings.inviteTtlMs, ...(deps.now ? { now: deps.now } : {}) }),
   ])
   const api = sbot.buttcloud as ButtcloudApi

@@ -12,6 +12,7 @@ import { createLocalDriver } from '../drivers/local.js'
 import { createSwarmDriver } from '../drivers/swarm.js'
 import type { Capacity } from '../planner/index.js'
 import type { PubDriver } from '../control/driver.js'
+import { silentLog, type Log } from '../log/logger.js'
 import { dockerClient } from '../drivers/engine-endpoint.js'
 import { createInvite } from '../drivers/pub-client.js'
 import { createOrchestratorRuntime, type OrchestratorOptions } from '../orchestrator/runtime.js'
@@ -67,7 +68,7 @@ export function capacityFromSettings(settings: ProviderSettings): Capacity {
 }
 
 /** The driver the settings ask for (undefined for `none`). */
-export function driverFromSettings(settings: ProviderSettings, log: (line: string) => void = () => undefined): PubDriver | undefined {
+export function driverFromSettings(settings: ProviderSettings, log: Log = silentLog): PubDriver | undefined {
   const r = settings.runtime
   const caps = settings.caps ?? undefined
   if (r.kind === 'local') {

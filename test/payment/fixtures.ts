@@ -105,7 +105,7 @@ export class MemoryDirectory implements Directory {
 /** A logger that keeps its lines, so tests can read them (and check that no secret got in). */
 export function memoryLog(): { log: Logger; lines: string[] } {
   const lines: string[] = []
-  return { lines, log: (level, message, fields) => lines.push(JSON.stringify({ level, message, ...fields })) }
+  return { lines, log: (message, fields, level = 'info') => lines.push(JSON.stringify({ level, message, ...fields })) }
 }
 
 export { PROVIDER }

@@ -11,6 +11,7 @@ import { queryTypes } from '../../src/ssb/db2.js'
 import { generateKeys } from '../../src/ssb/keys.js'
 import type { SsbMsg } from '../../src/ssb/message.js'
 import { collect } from '../../src/ssb/pull.js'
+import { createLogger, logTo, silentLog } from '../../src/log/logger.js'
 import { applyDb2Patches } from '../../src/ssb/patches.js'
 import { closeSbot, createSbot, type Sbot } from '../../src/ssb/server.js'
 import { sbotConfig } from '../../src/ssb/config.js'
@@ -50,7 +51,7 @@ export async function startTestProvider(
   env: NodeJS.ProcessEnv = {},
 ): Promise<RunningProvider & { settings: ProviderSettings; stop(opts?: { keepData?: boolean }): Promise<void> }> {
   // BUTTCLOUD_TEST_LOG=1 shows the provider's log lines while debugging a test.
-  const log = process.env.BUTTCLOUD_TEST_LOG ? (line: string) => console.error(`[provider] ${line}`) : () => undefined
+  const log = process.env.BUTTCLOUD_TEST_LOG ? logTo(createLogger('provider')) : silentLog
   const provider = await startProvider(settings, { log, ...deps }, env)
   return {
     ...provider,
