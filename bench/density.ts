@@ -13,10 +13,10 @@ import type Docker from 'dockerode'
 import { ensurePubImage } from '../pub/image/build.js'
 import { clientCall, connectClient } from '../src/ssb/client.js'
 import { generateKeys, type SsbKeys } from '../src/ssb/keys.js'
-import { startDockerEngine, waitFor, type DockerEngine } from '../test/support/docker-engine.js'
-import { assertPubBuilt, PUB_HEALTH, spawnPub, startFeedSource, tempDir, vectorClock, type FeedSource } from '../test/pub/helpers.js'
-import { createPubService, memoryCgroupDir, processRss, readCgroupMemory, resetPeak, runningTask, taskHistory, waitHealthy } from '../test/pub/swarm-helpers.js'
-import { freePort } from '../test/support/ports.js'
+import { startDockerEngine, waitFor, type DockerEngine } from '../testkit/docker-engine.js'
+import { assertPubBuilt, PUB_HEALTH, spawnPub, startFeedSource, tempDir, vectorClock, type FeedSource } from '../testkit/pub-process.js'
+import { createPubService, memoryCgroupDir, processRss, readCgroupMemory, resetPeak, runningTask, taskHistory, waitHealthy } from '../testkit/pub-swarm.js'
+import { freePort } from '../testkit/ports.js'
 
 const MiB = 1024 * 1024
 const MB = 1e6

@@ -14,7 +14,7 @@ import { call } from '../src/ssb/client.js'
 import { dbOps, publish } from '../src/ssb/db2.js'
 import type { SsbMsg } from '../src/ssb/message.js'
 import type { Sbot } from '../src/ssb/server.js'
-import { joinWithInvite, messagesOfType, startPeer, startTestProvider, testProviderSettings, waitFor } from '../test/support/sbots.js'
+import { joinWithInvite, messagesOfType, startPeer, startTestProvider, testProviderSettings, waitFor } from '../testkit/sbots.js'
 import { runAsMain, type BenchResult } from './report.js'
 
 const TARGET_BYTES = 1024

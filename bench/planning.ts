@@ -25,7 +25,7 @@ import {
   type TaskListing,
   type VolumeListing,
 } from '../src/planner/index.js'
-import { CAPACITY, NOW, hub, pub, specOf } from '../test/planner/fixtures.js'
+import { CAPACITY, NOW, hub, pub, specOf } from '../testkit/planner-fixtures.js'
 
 const HUBS = 100
 const SIZES = [1_000, 10_000]

@@ -20,8 +20,8 @@ import { LABELS, type ServiceSpec } from '../src/planner/index.js'
 import { multiserverAddress, type MsgId } from '../src/protocol/ids.js'
 import { publish } from '../src/ssb/db2.js'
 import { echoPings, watchArrivals } from './replication.js'
-import { dockerSupport, startDockerEngine, waitFor } from '../test/support/docker-engine.js'
-import { joinWithInvite, startPeer, startTestProvider, testProviderSettings } from '../test/support/sbots.js'
+import { dockerSupport, startDockerEngine, waitFor } from '../testkit/docker-engine.js'
+import { joinWithInvite, startPeer, startTestProvider, testProviderSettings } from '../testkit/sbots.js'
 import { percentiles, runAsMain, type BenchResult } from './report.js'
 
 const TARGET_RATIO = 1.5

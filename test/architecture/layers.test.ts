@@ -125,6 +125,15 @@ describe('dependency direction', () => {
     expect([...layers].filter((l) => !(l in ALLOWED))).toEqual([])
   })
 
+  it('builds programs that import no test code (bench and testkit stay out of test/)', () => {
+    const intoTests = ['src', 'plugins', 'web', 'pub', 'bench', 'testkit']
+      .flatMap(sourceFiles)
+      .flatMap((file) => importsOf(file).map((i) => ({ file, ...i })))
+      .filter((i) => i.spec.startsWith('.') && relative(ROOT, resolve(ROOT, dirname(i.file), i.spec)).startsWith('test/'))
+      .map((i) => `${i.file}:${i.line} ${i.spec}`)
+    expect(intoTests).toEqual([])
+  })
+
   it('keeps the planner and the protocol free of Docker and SSB packages', () => {
     const bad = graph.packages.filter((p) => FORBIDDEN_PACKAGES[p.from]?.test(p.to)).map((p) => `${p.file}:${p.line} ${p.to}`)
     expect(bad).toEqual([])

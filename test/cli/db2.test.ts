@@ -13,7 +13,7 @@ import { collect } from '../../src/ssb/pull.js'
 import { parseMessage, type ContentOf } from '../../src/protocol/index.js'
 import { multiserverAddress, type MsgId } from '../../src/protocol/ids.js'
 import type { PubView } from '../../src/cli/view.js'
-import { freePort } from '../support/ports.js'
+import { freePort } from '../../testkit/ports.js'
 import { OFFER } from './messages.js'
 import {
   json,

@@ -17,7 +17,7 @@ import type { SsbMsg } from '../../src/ssb/message.js'
 import { applyDb2Patches } from '../../src/ssb/patches.js'
 import { closeSbot, createSbot, type Sbot } from '../../src/ssb/server.js'
 import { sbotConfig } from '../../src/ssb/config.js'
-import { freePort } from '../support/ports.js'
+import { freePort } from '../../testkit/ports.js'
 
 export const BIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url))
 

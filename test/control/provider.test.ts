@@ -18,7 +18,7 @@ import {
   testProviderSettings,
   waitFor,
   type TestPeer,
-} from '../support/sbots.js'
+} from '../../testkit/sbots.js'
 
 type Content = Record<string, any>
 const cleanups: Array<() => Promise<void>> = []

@@ -16,7 +16,7 @@ import Docker from 'dockerode'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { driverFromSettings } from '../../src/provider/runtime-from-settings.js'
 import { dockerClient } from '../../src/drivers/engine-endpoint.js'
-import { testProviderSettings } from '../support/sbots.js'
+import { testProviderSettings } from '../../testkit/sbots.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'bc-engine-tls-'))
 const file = (name: string) => join(dir, name)

@@ -6,8 +6,8 @@ import { call, clientCall, connectClient } from '../../src/ssb/client.js'
 import { publish } from '../../src/ssb/db2.js'
 import type { SsbKeys } from '../../src/ssb/keys.js'
 import type { Sbot } from '../../src/ssb/server.js'
-import { feedMessages } from '../pub/helpers.js'
-import { messagesOfType, startPeer, waitFor } from '../support/sbots.js'
+import { feedMessages } from '../../testkit/pub-process.js'
+import { messagesOfType, startPeer, waitFor } from '../../testkit/sbots.js'
 
 export type Status = { request: string; state: string; reason?: string; pub?: { id: string; address: string }; invite?: string }
 

@@ -13,9 +13,9 @@ import type { MsgId } from '../../src/protocol/ids.js'
 import { call } from '../../src/ssb/client.js'
 import { publish } from '../../src/ssb/db2.js'
 import type { SsbKeys } from '../../src/ssb/keys.js'
-import { assertPubBuilt } from '../pub/helpers.js'
+import { assertPubBuilt } from '../../testkit/pub-process.js'
 import { notPrivate } from '../support/files.js'
-import { joinWithInvite, startPeer, startTestProvider, testProviderSettings, waitFor, type TestPeer } from '../support/sbots.js'
+import { joinWithInvite, startPeer, startTestProvider, testProviderSettings, waitFor, type TestPeer } from '../../testkit/sbots.js'
 import { archiveNames, commandAndReply, expectInviteWorks, nextStatus, pubFeed, statuses } from './helpers.js'
 
 describe('the local runtime', () => {

@@ -25,11 +25,11 @@ import { call } from '../../src/ssb/client.js'
 import { publish } from '../../src/ssb/db2.js'
 import type { SsbKeys } from '../../src/ssb/keys.js'
 import '../support/docker-global-setup.js'
-import { dockerSupport, sharedDockerEngine, type DockerEngine } from '../support/docker-engine.js'
-import { freePort } from '../support/ports.js'
+import { dockerSupport, sharedDockerEngine, type DockerEngine } from '../../testkit/docker-engine.js'
+import { freePort } from '../../testkit/ports.js'
 import { startNode, type Child } from '../support/processes.js'
-import { joinWithInvite, removeLater, startPeer, startTestProvider, testProviderSettings, waitFor, type TestPeer } from '../support/sbots.js'
-import { assertPubBuilt, REPO_ROOT } from '../pub/helpers.js'
+import { joinWithInvite, removeLater, startPeer, startTestProvider, testProviderSettings, waitFor, type TestPeer } from '../../testkit/sbots.js'
+import { assertPubBuilt, REPO_ROOT } from '../../testkit/pub-process.js'
 import { archiveNames, commandAndReply, expectInviteWorks, nextStatus, pubFeed, statuses } from './helpers.js'
 
 const support = dockerSupport()
@@ -334,9 +334,10 @@ describe.skipIf(!support.ok)(`the Swarm runtime${support.ok ? '' : ` (skipped: $
     })
     const config = join(dir, 'child.json')
     writeFileSync(config, JSON.stringify(settings))
-    const script = join(REPO_ROOT, 'dist/test/drivers/provider-child.js')
+    // A test helper, not a program: it runs from source with tsx (dist holds only the programs).
+    const script = join(REPO_ROOT, 'test/drivers/provider-child.ts')
     const start = async (): Promise<{ child: Child; ready: { id: string; address: string; invite: string } }> => {
-      const child = startNode(script, [], { BUTTCLOUD_CONFIG: config })
+      const child = startNode(script, [], { BUTTCLOUD_CONFIG: config }, ['--import', 'tsx'])
       const line = await child.waitForOutput(/\{"event":"ready".*\}/, 30_000)
       return { child, ready: JSON.parse(line[0]) }
     }

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startClassicSbot, type ClassicSbot } from '../support/classic-sbot.js'
-import { messagesOfType, startPeer, startTestProvider, waitFor, type TestPeer } from '../support/sbots.js'
+import { messagesOfType, startPeer, startTestProvider, waitFor, type TestPeer } from '../../testkit/sbots.js'
 import { call } from '../../src/ssb/client.js'
 import type { SsbMsg } from '../../src/ssb/message.js'
 import type { MsgId } from '../../src/protocol/ids.js'

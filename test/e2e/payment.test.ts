@@ -8,10 +8,10 @@ import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { publish } from '../../src/ssb/db2.js'
 import type { MsgId } from '../../src/protocol/ids.js'
-import { deliverWebhook, startFakeStripe, type FakeEvent, type FakeStripe } from '../support/fake-stripe.js'
+import { deliverWebhook, startFakeStripe, type FakeEvent, type FakeStripe } from '../../testkit/fake-stripe.js'
 import { haveChromium, launchChromium } from '../support/chromium.js'
-import { freePort } from '../support/ports.js'
-import { joinWithInvite, messagesOfType, startPeer, startTestProvider, testProviderSettings, waitFor, type TestPeer } from '../support/sbots.js'
+import { freePort } from '../../testkit/ports.js'
+import { joinWithInvite, messagesOfType, startPeer, startTestProvider, testProviderSettings, waitFor, type TestPeer } from '../../testkit/sbots.js'
 
 type Status = { request: string; state: string; paymentUrl?: string; reason?: string; pub?: { address: string }; invite?: string }
 const WEBHOOK_SECRET = `whsec_test${randomBytes(16).toString('hex')}`

@@ -17,9 +17,9 @@ import { checkOutgoing } from '../../src/protocol/parse.js'
 import { payLinkUrl } from '../../src/payment/links.js'
 import { paymentStanding } from '../../src/payment/lifecycle.js'
 import { DEFAULT_TIMERS } from '../../src/payment/config.js'
-import { deliverWebhook, startFakeStripe, type FakeStripe } from '../support/fake-stripe.js'
-import { LINK_SECRET, MemoryDirectory, MemoryLedger, OFFER, WEBHOOK_SECRET } from './fixtures.js'
-import { OWNER, PROVIDER, REQUEST } from './ids.js'
+import { deliverWebhook, startFakeStripe, type FakeStripe } from '../../testkit/fake-stripe.js'
+import { LINK_SECRET, MemoryDirectory, MemoryLedger, OFFER, WEBHOOK_SECRET } from '../../testkit/payment-fixtures.js'
+import { OWNER, PROVIDER, REQUEST } from '../../testkit/payment-ids.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const SCREENSHOT = join(dirname(fileURLToPath(import.meta.url)), '../../docs/pay-page.png')

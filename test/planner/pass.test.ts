@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { plan, planPass, summarise } from '../../src/planner/index.js'
-import { CAPACITY, DAY, NOW, converged, hub, pub, serviceOf } from './fixtures.js'
+import { CAPACITY, DAY, NOW, converged, hub, pub, serviceOf } from '../../testkit/planner-fixtures.js'
 
 describe('planPass', () => {
   const H = hub(1)

@@ -10,7 +10,7 @@ import {
   type ObservedTask,
 } from '../../src/planner/index.js'
 import { PubStatus, multiserverAddress } from '../../src/protocol/index.js'
-import { CAPACITY, NOW, converged, feed, hub, observed, pub, serviceOf } from './fixtures.js'
+import { CAPACITY, NOW, converged, feed, hub, observed, pub, serviceOf } from '../../testkit/planner-fixtures.js'
 
 const H = hub(1)
 const p = pub(1, { placement: { hub: H.id, port: 20000 } })

@@ -14,8 +14,8 @@ import type { MsgId } from '../../src/protocol/ids.js'
 import { publish } from '../../src/ssb/db2.js'
 import { commandAndReply, nextStatus } from '../drivers/helpers.js'
 import { notPrivate } from '../support/files.js'
-import { freePort } from '../support/ports.js'
-import { joinWithInvite, removeLater, startPeer, startTestProvider, testProviderSettings, waitFor, type TestPeer } from '../support/sbots.js'
+import { freePort } from '../../testkit/ports.js'
+import { joinWithInvite, removeLater, startPeer, startTestProvider, testProviderSettings, waitFor, type TestPeer } from '../../testkit/sbots.js'
 
 type Backup = { url: string; bytes: number; expires: number }
 const TTL_MS = 4000

@@ -6,9 +6,9 @@ import { join, resolve } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { publish } from '../../src/ssb/db2.js'
 import { FeedId, InviteCode, MultiserverAddress } from '../../src/protocol/ids.js'
-import { freePort } from '../support/ports.js'
+import { freePort } from '../../testkit/ports.js'
 import { startNode, type Child } from '../support/processes.js'
-import { endLocalPubs, joinWithInvite, messagesOfType, removeLater, startPeer, waitFor, type TestPeer } from '../support/sbots.js'
+import { endLocalPubs, joinWithInvite, messagesOfType, removeLater, startPeer, waitFor, type TestPeer } from '../../testkit/sbots.js'
 
 const MAIN = resolve('dist/src/provider/main.js')
 

@@ -17,11 +17,11 @@ import type { FeedId, MsgId } from '../../src/protocol/ids.js'
 import { call } from '../../src/ssb/client.js'
 import { publish } from '../../src/ssb/db2.js'
 import { nextStatus, statuses, type Reply } from '../drivers/helpers.js'
-import { assertPubBuilt } from '../pub/helpers.js'
-import { deliverWebhook } from '../support/fake-stripe.js'
-import { freePort } from '../support/ports.js'
+import { assertPubBuilt } from '../../testkit/pub-process.js'
+import { deliverWebhook } from '../../testkit/fake-stripe.js'
+import { freePort } from '../../testkit/ports.js'
 import { startNode, type Child } from '../support/processes.js'
-import { endLocalPubs, joinWithInvite, messagesOfType, startPeer, waitFor, type TestPeer } from '../support/sbots.js'
+import { endLocalPubs, joinWithInvite, messagesOfType, startPeer, waitFor, type TestPeer } from '../../testkit/sbots.js'
 
 const MAIN = resolve('dist/src/provider/main.js')
 const WEBHOOK_SECRET = `whsec_test${randomBytes(16).toString('hex')}`

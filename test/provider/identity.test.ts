@@ -20,9 +20,9 @@ import type { SsbMsg } from '../../src/ssb/message.js'
 import { collect, type Source } from '../../src/ssb/pull.js'
 import type { Sbot } from '../../src/ssb/server.js'
 import { FakeEngine, noInvites } from '../orchestrator/fakes.js'
-import { freePort } from '../support/ports.js'
+import { freePort } from '../../testkit/ports.js'
 import { startNode } from '../support/processes.js'
-import { joinWithInvite, messagesOfType, removeLater, startPeer, startTestProvider, testProviderSettings, waitFor, type TestPeer } from '../support/sbots.js'
+import { joinWithInvite, messagesOfType, removeLater, startPeer, startTestProvider, testProviderSettings, waitFor, type TestPeer } from '../../testkit/sbots.js'
 
 const TOOL = resolve('dist/src/provider/identity.js')
 const work = mkdtempSync(join(tmpdir(), 'bc-identity-'))

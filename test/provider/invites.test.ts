@@ -9,7 +9,7 @@ import { call } from '../../src/ssb/client.js'
 import { publish } from '../../src/ssb/db2.js'
 import type { Sbot } from '../../src/ssb/server.js'
 import { INVITE_EXPIRY_FILE, inviteKeyId } from '../../src/ssb/invite-expiry.js'
-import { joinWithInvite, messagesOfType, startPeer, startTestProvider, testProviderSettings, waitFor, type TestPeer } from '../support/sbots.js'
+import { joinWithInvite, messagesOfType, startPeer, startTestProvider, testProviderSettings, waitFor, type TestPeer } from '../../testkit/sbots.js'
 
 const HOUR = 3600_000
 const cleanups: Array<() => Promise<void>> = []

@@ -7,7 +7,7 @@ import type { SsbMsg } from '../../src/ssb/message.js'
 import { applyDb2Patches } from '../../src/ssb/patches.js'
 import { closeSbot, createSbot, type Sbot } from '../../src/ssb/server.js'
 import { sbotConfig } from '../../src/ssb/config.js'
-import { tempDir } from './helpers.js'
+import { tempDir } from '../../testkit/pub-process.js'
 
 const owner = generateKeys().id
 const open: Array<{ sbot: Sbot; dir: string }> = []

@@ -13,7 +13,7 @@ import type { SsbMsg } from '../../src/ssb/message.js'
 import { applyDb2Patches } from '../../src/ssb/patches.js'
 import { closeSbot, createSbot, type Sbot } from '../../src/ssb/server.js'
 import { sbotConfig } from '../../src/ssb/config.js'
-import { tempDir } from './helpers.js'
+import { tempDir } from '../../testkit/pub-process.js'
 
 // Exposes V8's gc() to this worker only, so the test can tell "unreachable" from "not yet collected".
 setFlagsFromString('--expose_gc')

@@ -8,8 +8,8 @@ import { connectClient } from '../../src/ssb/client.js'
 import { generateKeys } from '../../src/ssb/keys.js'
 import type { Source } from '../../src/ssb/pull.js'
 import { sbotConfig } from '../../src/ssb/config.js'
-import { freePort } from '../support/ports.js'
-import { eventually, startFeedSource, tempDir, vectorClock } from './helpers.js'
+import { freePort } from '../../testkit/ports.js'
+import { eventually, startFeedSource, tempDir, vectorClock } from '../../testkit/pub-process.js'
 
 describe('ingest gate', () => {
   it('runs reads at once below the high mark, holds them at it, and releases them at the low mark', () => {

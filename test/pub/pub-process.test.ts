@@ -11,9 +11,9 @@ import { InviteCode, multiserverAddress, type FeedId } from '../../src/protocol/
 import { clientCall, connectClient, type SbotClient } from '../../src/ssb/client.js'
 import { generateKeys, loadKeys, type SsbKeys } from '../../src/ssb/keys.js'
 import { startClassicSbot, type ClassicSbot } from '../support/classic-sbot.js'
-import { freePort } from '../support/ports.js'
+import { freePort } from '../../testkit/ports.js'
 import { notPrivate } from '../support/files.js'
-import { assertPubBuilt, eventually, feedMessages, runHealthCheck, spawnPub, tempDir, writeKeyFile, type PubProcess } from './helpers.js'
+import { assertPubBuilt, eventually, feedMessages, runHealthCheck, spawnPub, tempDir, writeKeyFile, type PubProcess } from '../../testkit/pub-process.js'
 
 describe('the pub as a plain process', () => {
   const owner = generateKeys()

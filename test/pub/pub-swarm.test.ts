@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { whoami } from '../../src/drivers/pub-client.js'
 import { clientCall, connectClient } from '../../src/ssb/client.js'
 import { generateKeys } from '../../src/ssb/keys.js'
-import { dockerSupport, sharedDockerEngine, type DockerEngine } from '../support/docker-engine.js'
-import { assertPubBuilt, eventually, feedMessages, startFeedSource, vectorClock, type FeedSource } from './helpers.js'
-import { createPubService, runningTask, waitHealthy, type PubService, type RunningTask } from './swarm-helpers.js'
+import { dockerSupport, sharedDockerEngine, type DockerEngine } from '../../testkit/docker-engine.js'
+import { assertPubBuilt, eventually, feedMessages, startFeedSource, vectorClock, type FeedSource } from '../../testkit/pub-process.js'
+import { createPubService, runningTask, waitHealthy, type PubService, type RunningTask } from '../../testkit/pub-swarm.js'
 
 const support = dockerSupport()
 const MEMORY = 128 * 1024 * 1024

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { connectClient, type SbotClient } from '../../src/ssb/client.js'
 import { keysFileText, generateKeys, type SsbKeys } from '../../src/ssb/keys.js'
 import { multiserverAddress, type FeedId } from '../../src/protocol/ids.js'
-import { freePort } from './ports.js'
+import { freePort } from '../../testkit/ports.js'
 
 const require = createRequire(import.meta.url)
 

@@ -4,16 +4,16 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { FeedId } from '../../src/protocol/ids.js'
-import { clientCall, clientSource, type SbotClient } from '../../src/ssb/client.js'
-import { generateKeys, keysFileText, type SsbKeys } from '../../src/ssb/keys.js'
-import type { SsbMsg } from '../../src/ssb/message.js'
-import { collect } from '../../src/ssb/pull.js'
-import { applyDb2Patches } from '../../src/ssb/patches.js'
-import { closeSbot, createSbot, type Sbot } from '../../src/ssb/server.js'
-import { sbotConfig } from '../../src/ssb/config.js'
+import type { FeedId } from '../src/protocol/ids.js'
+import { clientCall, clientSource, type SbotClient } from '../src/ssb/client.js'
+import { generateKeys, keysFileText, type SsbKeys } from '../src/ssb/keys.js'
+import type { SsbMsg } from '../src/ssb/message.js'
+import { collect } from '../src/ssb/pull.js'
+import { applyDb2Patches } from '../src/ssb/patches.js'
+import { closeSbot, createSbot, type Sbot } from '../src/ssb/server.js'
+import { sbotConfig } from '../src/ssb/config.js'
 
-/** The repository root, whether this file runs from test/pub (tsx, vitest) or from dist/test/pub (built). */
+/** The repository root, whether this file runs from testkit (tsx, vitest) or from dist/testkit (built, for bench). */
 export const REPO_ROOT = findRepoRoot(dirname(fileURLToPath(import.meta.url)))
 
 function findRepoRoot(from: string): string {

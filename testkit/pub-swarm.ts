@@ -1,12 +1,12 @@
 /** Helpers for pubs running as Swarm services: finding the task's container, its health, its cgroup memory. */
 import { readFileSync, writeFileSync } from 'node:fs'
 import type Docker from 'dockerode'
-import { multiserverAddress, type FeedId } from '../../src/protocol/ids.js'
-import { generateKeys, keysFileText, type SsbKeys } from '../../src/ssb/keys.js'
-import { ensurePubImage } from '../../pub/image/build.js'
-import { pubServiceSpec, type PubServiceOptions } from '../../pub/image/service.js'
-import { waitFor } from '../support/docker-engine.js'
-import { freePort } from '../support/ports.js'
+import { multiserverAddress, type FeedId } from '../src/protocol/ids.js'
+import { generateKeys, keysFileText, type SsbKeys } from '../src/ssb/keys.js'
+import { ensurePubImage } from '../pub/image/build.js'
+import { pubServiceSpec, type PubServiceOptions } from '../pub/image/service.js'
+import { waitFor } from './docker-engine.js'
+import { freePort } from './ports.js'
 
 export interface RunningTask {
   taskId: string

@@ -4,7 +4,7 @@
  * dockerd runs with no iptables, no bridge and its own data/exec roots under a short /tmp folder; Swarm listens on
  * 127.0.0.1 only, and the ingress network and docker_gwbridge are removed, so services run on the host network.
  * Only one Swarm engine can run per machine (its gossip port 7946 is fixed): a machine-wide lock file serialises
- * engines across test runs, and within a run one engine is shared (see docker-global-setup.ts).
+ * engines across test runs, and within a run one engine is shared (see test/support/docker-global-setup.ts).
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
@@ -402,4 +402,4 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** The pub image for an engine (built from dist/ when missing or stale); see pub/image/build.ts. */
-export { ensurePubImage } from '../../pub/image/build.js'
+export { ensurePubImage } from '../pub/image/build.js'
