@@ -20,9 +20,10 @@ import { LABELS, type ServiceSpec } from '../src/planner/index.js'
 import { multiserverAddress, type MsgId } from '../src/protocol/ids.js'
 import { publish } from '../src/ssb/db2.js'
 import { echoPings, watchArrivals } from './replication.js'
-import { dockerSupport, startDockerEngine, waitFor } from '../testkit/docker-engine.js'
+import { dockerSupport, startDockerEngine } from '../testkit/docker-engine.js'
 import { joinWithInvite, startPeer, startTestProvider, testProviderSettings } from '../testkit/sbots.js'
 import { percentiles, runAsMain, type BenchResult } from './report.js'
+import { waitFor } from '../testkit/wait.js'
 
 const TARGET_RATIO = 1.5
 const TARGET_MS = 3000
@@ -68,7 +69,7 @@ export async function run(iterations = 10): Promise<BenchResult> {
         const address = multiserverAddress('127.0.0.1', port, keys.id)
         const t = performance.now()
         await floorDriver.createService(spec, { keys, provider: providerKeys.id })
-        await waitFor('the floor pub to answer', 30_000, async () => (await whoami(providerKeys, address, { timeoutMs: 1000 })) === keys.id, 25)
+        await waitFor('the floor pub to answer', async () => (await whoami(providerKeys, address, { timeoutMs: 1000 })) === keys.id, { timeoutMs: 30_000, intervalMs: 25 })
         const pong = arrival(`pong:${i}`)
         await publish(user.sbot.db, { type: 'bench/ping', n: i, recps: [user.id, provider.id] })
         await pong

@@ -12,7 +12,8 @@ import { parseMessage, type ContentOf } from '../../src/protocol/index.js'
 import type { MsgId } from '../../src/protocol/ids.js'
 import type { PubView } from '../../src/cli/view.js'
 import { OFFER } from './messages.js'
-import { json, requireBuild, runBin, startBin, startStandInProvider, waitFor, type StandInProvider } from './support.js'
+import { json, requireBuild, runBin, startBin, startStandInProvider, type StandInProvider } from './support.js'
+import { waitFor } from '../../testkit/wait.js'
 
 describe('buttcloud against a classic ssb-server 16', () => {
   let user: ClassicSbot

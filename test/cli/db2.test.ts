@@ -15,17 +15,8 @@ import { multiserverAddress, type MsgId } from '../../src/protocol/ids.js'
 import type { PubView } from '../../src/cli/view.js'
 import { freePort } from '../../testkit/ports.js'
 import { OFFER } from './messages.js'
-import {
-  json,
-  requireBuild,
-  runBin,
-  startBin,
-  startDb2Node,
-  startStandInProvider,
-  waitFor,
-  type Db2Node,
-  type StandInProvider,
-} from './support.js'
+import { json, requireBuild, runBin, startBin, startDb2Node, startStandInProvider, type Db2Node, type StandInProvider } from './support.js'
+import { waitFor } from '../../testkit/wait.js'
 
 describe('buttcloud against a db2 sbot', () => {
   let user: Db2Node

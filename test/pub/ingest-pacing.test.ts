@@ -9,7 +9,8 @@ import { generateKeys } from '../../src/ssb/keys.js'
 import type { Source } from '../../src/ssb/pull.js'
 import { sbotConfig } from '../../src/ssb/config.js'
 import { freePort } from '../../testkit/ports.js'
-import { eventually, startFeedSource, tempDir, vectorClock } from '../../testkit/pub-process.js'
+import { startFeedSource, tempDir, vectorClock } from '../../testkit/pub-process.js'
+import { waitFor } from '../../testkit/wait.js'
 
 describe('ingest gate', () => {
   it('runs reads at once below the high mark, holds them at it, and releases them at the low mark', () => {
@@ -78,7 +79,10 @@ describe('a pub with a small ingest backlog', () => {
       await new Promise((resolve, reject) => source.sbot.conn.connect(pub.address, (err) => (err ? reject(err) : resolve(null))))
       const client = await connectClient(owner, pub.address)
       try {
-        await eventually('the pub to have the whole feed', 60_000, () => vectorClock(client), (clock) => clock[feed] === 1500)
+        await waitFor('the pub to have the whole feed', async () => {
+          const value = await (() => vectorClock(client))()
+          return ((clock) => clock[feed] === 1500)(value) ? value : undefined
+        }, { timeoutMs: 60_000 })
       } finally {
         client.close()
       }

@@ -13,7 +13,8 @@ import { generateKeys, loadKeys, type SsbKeys } from '../../src/ssb/keys.js'
 import { startClassicSbot, type ClassicSbot } from '../support/classic-sbot.js'
 import { freePort } from '../../testkit/ports.js'
 import { notPrivate } from '../support/files.js'
-import { assertPubBuilt, eventually, feedMessages, runHealthCheck, spawnPub, tempDir, writeKeyFile, type PubProcess } from '../../testkit/pub-process.js'
+import { assertPubBuilt, feedMessages, runHealthCheck, spawnPub, tempDir, writeKeyFile, type PubProcess } from '../../testkit/pub-process.js'
+import { waitFor } from '../../testkit/wait.js'
 
 describe('the pub as a plain process', () => {
   const owner = generateKeys()
@@ -149,7 +150,10 @@ describe('the pub as a plain process', () => {
     }
     await clientCall(classic.client, 'invite.accept', code)
 
-    const pubFeed = await eventually('the classic server to replicate the pub feed', 30_000, () => feedMessages(classic!.client, pubKeys.id as FeedId), (msgs) => msgs.length >= 3)
+    const pubFeed = await waitFor('the classic server to replicate the pub feed', async () => {
+          const value = await (() => feedMessages(classic!.client, pubKeys.id as FeedId))()
+          return ((msgs) => msgs.length >= 3)(value) ? value : undefined
+        }, { timeoutMs: 30_000 })
     const types = pubFeed.map((m) => (m.value.content as { type: string; contact?: string }).type)
     expect(types.slice(0, 2)).toEqual(['about', 'contact'])
     // Accepting the invite made the pub follow the classic user: its third message.

@@ -11,6 +11,7 @@ import { connectClient, type SbotClient } from '../../src/ssb/client.js'
 import { keysFileText, generateKeys, type SsbKeys } from '../../src/ssb/keys.js'
 import { multiserverAddress, type FeedId } from '../../src/protocol/ids.js'
 import { freePort } from '../../testkit/ports.js'
+import { Fatal, waitFor } from '../../testkit/wait.js'
 
 const require = createRequire(import.meta.url)
 
@@ -76,35 +77,33 @@ export async function startClassicSbot(opts: { caps?: string; keep?: boolean } =
     if (!opts.keep) rmSync(dir, { recursive: true, force: true })
   }
 
-  const deadline = Date.now() + 20_000
-  for (;;) {
-    if (child.exitCode !== null) {
+  let client: SbotClient
+  try {
+    client = await waitFor(
+      'ssb-server to answer',
+      () => {
+        if (child.exitCode !== null) throw new Fatal(`ssb-server exited with ${child.exitCode}:\n${output}`)
+        return connectClient(keys, address, { caps: opts.caps })
+      },
+      { timeoutMs: 20_000, intervalMs: 150 },
+    )
+  } catch (err) {
+    await stop()
+    if (err instanceof Fatal) throw err
+    throw new Error(`ssb-server did not answer within 20 s:\n${output}`, { cause: err })
+  }
+  return {
+    id: keys.id,
+    keys,
+    dir,
+    port,
+    address,
+    client,
+    child,
+    output: () => output,
+    stop: async () => {
+      await new Promise<void>((resolve) => client.close(() => resolve()))
       await stop()
-      throw new Error(`ssb-server exited with ${child.exitCode}:\n${output}`)
-    }
-    try {
-      const client = await connectClient(keys, address, { caps: opts.caps })
-      const closeServer = stop
-      return {
-        id: keys.id,
-        keys,
-        dir,
-        port,
-        address,
-        client,
-        child,
-        output: () => output,
-        stop: async () => {
-          await new Promise<void>((resolve) => client.close(() => resolve()))
-          await closeServer()
-        },
-      }
-    } catch (err) {
-      if (Date.now() > deadline) {
-        await stop()
-        throw new Error(`ssb-server did not answer within 20 s:\n${output}`, { cause: err })
-      }
-      await new Promise((r) => setTimeout(r, 150))
-    }
+    },
   }
 }
