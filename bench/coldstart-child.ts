@@ -7,7 +7,10 @@
 import { performance } from 'node:perf_hooks'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { call, closeSbot, createSbot, loadKeys } from '../src/ssb/adapter.js'
+import { call } from '../src/ssb/client.js'
+import { loadKeys } from '../src/ssb/keys.js'
+import { applyDb2Patches } from '../src/ssb/patches.js'
+import { closeSbot, createSbot } from '../src/ssb/server.js'
 import { sbotConfig } from '../src/ssb/config.js'
 import { startProvider } from '../src/provider/provider.js'
 import { ProviderSettings } from '../src/provider/settings.js'
@@ -37,6 +40,7 @@ if (mode === 'provider') {
 } else {
   // The floor: the same sbot stack opening the same log until its base index has caught up, reading nothing.
   const keys = loadKeys(join(dir, 'secret'))
+  applyDb2Patches()
   const sbot = createSbot(sbotConfig({ path: dir, keys, host: '127.0.0.1', port: 0, allowPrivate: true }))
   await new Promise<void>((resolve) => sbot.db.onDrain('base', () => resolve()))
   const ms = performance.now() - t0

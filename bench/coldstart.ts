@@ -12,7 +12,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
-import { closeSbot, createSbot, generateKeys, keysFileText, type Db2, type SsbKeys } from '../src/ssb/adapter.js'
+import type { Db2 } from '../src/ssb/db2.js'
+import { generateKeys, keysFileText, type SsbKeys } from '../src/ssb/keys.js'
+import { applyDb2Patches } from '../src/ssb/patches.js'
+import { closeSbot, createSbot } from '../src/ssb/server.js'
 import { sbotConfig } from '../src/ssb/config.js'
 import { NO_RUNTIME_REASON } from '../src/control/status.js'
 import { runAsMain, type BenchResult } from './report.js'
@@ -35,6 +38,7 @@ async function generate(pubs: number): Promise<{ dir: string; seconds: number }>
   const dir = mkdtempSync(join(tmpdir(), 'bc-coldstart-'))
   const keys = generateKeys()
   writeFileSync(join(dir, 'secret'), keysFileText(keys), { mode: 0o600 })
+  applyDb2Patches()
   const sbot = createSbot(sbotConfig({ path: dir, keys, host: '127.0.0.1', port: 0, allowPrivate: true }))
   const provider = keys.id
   let providerMessages = 0
@@ -55,7 +59,7 @@ async function generate(pubs: number): Promise<{ dir: string; seconds: number }>
     }
   }
   await closeSbot(sbot)
-  // ssb-db2 finishes index writes shortly after close (NOTES.md).
+  // ssb-db2 finishes index writes shortly after close (docs/ssb-stack.md).
   await new Promise((r) => setTimeout(r, 2000))
   writeFileSync(join(dir, 'bench-meta.json'), JSON.stringify({ pubs, pubsPerOwner: PUBS_PER_OWNER, providerMessages }))
   return { dir, seconds: (performance.now() - t0) / 1000 }

@@ -11,11 +11,13 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type Docker from 'dockerode'
 import { ensurePubImage } from '../pub/image/build.js'
-import { clientCall, connectClient, generateKeys, type SsbKeys } from '../src/ssb/adapter.js'
-import { startDockerEngine, waitFor, type DockerEngine } from '../test/support/docker-engine.js'
-import { assertPubBuilt, PUB_HEALTH, spawnPub, startFeedSource, tempDir, vectorClock, type FeedSource } from '../test/pub/helpers.js'
-import { createPubService, memoryCgroupDir, processRss, readCgroupMemory, resetPeak, runningTask, taskHistory, waitHealthy } from '../test/pub/swarm-helpers.js'
-import { freePort } from '../test/support/ports.js'
+import { clientCall, connectClient } from '../src/ssb/client.js'
+import { generateKeys, type SsbKeys } from '../src/ssb/keys.js'
+import { startDockerEngine, type DockerEngine } from '../testkit/docker-engine.js'
+import { assertPubBuilt, PUB_HEALTH, spawnPub, startFeedSource, tempDir, vectorClock, type FeedSource } from '../testkit/pub-process.js'
+import { createPubService, memoryCgroupDir, processRss, readCgroupMemory, resetPeak, runningTask, taskHistory, waitHealthy } from '../testkit/pub-swarm.js'
+import { freePort } from '../testkit/ports.js'
+import { waitFor } from '../testkit/wait.js'
 
 const MiB = 1024 * 1024
 const MB = 1e6
@@ -138,7 +140,7 @@ function childCpuMs(): number {
 /** ms from `createdAt` until the service's first container started (Docker's StartedAt, same clock). */
 async function createToStarted(docker: Docker, serviceId: string, createdAt: number): Promise<number> {
   let startedAt = 0
-  await waitFor('a started container', 30_000, async () => {
+  await waitFor('a started container', async () => {
     const tasks = (await docker.listTasks({ filters: { service: [serviceId] } })) as Array<{ Status?: { ContainerStatus?: { ContainerID?: string } } }>
     for (const task of tasks) {
       const id = task.Status?.ContainerStatus?.ContainerID
@@ -147,7 +149,7 @@ async function createToStarted(docker: Docker, serviceId: string, createdAt: num
       if (started > 0) startedAt = started
     }
     return startedAt > 0
-  }, 20)
+  }, { timeoutMs: 30_000, intervalMs: 20 })
   return startedAt - createdAt
 }
 
@@ -219,7 +221,7 @@ async function ingest(engine: DockerEngine, owner: SsbKeys, source: FeedSource, 
       }
       const current = await runningTask(docker, service.serviceId)
       if (current?.containerId !== task.containerId) {
-        await waitFor('the task to report its end', 10_000, async () => (await taskHistory(docker, service.serviceId)).some((t) => t.exitCode !== undefined && t.state !== 'running'))
+        await waitFor('the task to report its end', async () => (await taskHistory(docker, service.serviceId)).some((t) => t.exitCode !== undefined && t.state !== 'running'), { timeoutMs: 10_000 })
           .catch(() => undefined)
         const ended = (await taskHistory(docker, service.serviceId)).find((t) => t.state !== 'running' && t.state !== 'pending' && t.state !== 'assigned')
         failure = ended ? `${ended.state}, exit ${ended.exitCode}${ended.exitCode === 137 ? ' (OOM-killed)' : ''}` : 'task replaced'

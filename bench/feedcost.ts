@@ -8,11 +8,15 @@
  * Run alone: node --import tsx bench/feedcost.ts [pubs] [days]
  */
 import { performance } from 'node:perf_hooks'
-import { runtimeFromSettings } from '../src/orchestrator/from-settings.js'
+import { runtimeFromSettings } from '../src/provider/runtime-from-settings.js'
 import type { MsgId } from '../src/protocol/ids.js'
-import { call, dbOps, publish, type Sbot, type SsbMsg } from '../src/ssb/adapter.js'
-import { joinWithInvite, messagesOfType, startPeer, startTestProvider, testProviderSettings, waitFor } from '../test/support/sbots.js'
+import { call } from '../src/ssb/client.js'
+import { dbOps, publish } from '../src/ssb/db2.js'
+import type { SsbMsg } from '../src/ssb/message.js'
+import type { Sbot } from '../src/ssb/server.js'
+import { joinWithInvite, messagesOfType, startPeer, startTestProvider, testProviderSettings } from '../testkit/sbots.js'
 import { runAsMain, type BenchResult } from './report.js'
+import { waitFor } from '../testkit/wait.js'
 
 const TARGET_BYTES = 1024
 const HOUR = 3600_000
@@ -73,14 +77,10 @@ export async function run(pubs = 5, days = 3): Promise<BenchResult> {
       const msg = await publish(user.sbot.db, { type: 'buttcloud/request', version: 1, provider: provider.id, plan: 'free', name: `pub ${i}`, recps: [user.id, provider.id] })
       requests.push(msg.key)
     }
-    await waitFor(
-      async () => {
+    await waitFor('every pub up', async () => {
         const up = new Set((await messagesOfType<{ request: string; state: string }>(user.sbot, 'buttcloud/status')).filter((m) => m.value.content.state === 'up').map((m) => m.value.content.request))
         return requests.every((r) => up.has(r)) ? true : undefined
-      },
-      60_000,
-      'every pub up',
-    )
+      }, { timeoutMs: 60_000 })
     // Steady state from here: whatever the start-up posted (offer, placements, first statuses) is not counted.
     await new Promise((r) => setTimeout(r, 500))
     await provider.api.settled()

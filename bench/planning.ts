@@ -16,19 +16,16 @@ import {
   plan,
   planPass,
   readObserved,
-  statusChanges,
   summarise,
   type DesiredPub,
   type Hub,
   type Observed,
   type ObservedReader,
   type ServiceListing,
-  type StatusFields,
   type TaskListing,
   type VolumeListing,
 } from '../src/planner/index.js'
-import type { MsgId } from '../src/protocol/ids.js'
-import { CAPACITY, NOW, hub, pub, specOf } from '../test/planner/fixtures.js'
+import { CAPACITY, NOW, hub, pub, specOf } from '../testkit/planner-fixtures.js'
 
 const HUBS = 100
 const SIZES = [1_000, 10_000]
@@ -117,11 +114,11 @@ function floor(desired: DesiredPub[], l: Listings): number {
   return byRequest.size + services.size + tasks.size + volumes.size + hubs.size
 }
 
-/** One whole pass as the loop will run it: read, plan, summarise, diff statuses. */
-async function pass(desired: DesiredPub[], reader: ObservedReader, posted: ReadonlyMap<MsgId, StatusFields>) {
+/** One whole pass as the loop runs it: read, plan, summarise. */
+async function pass(desired: DesiredPub[], reader: ObservedReader) {
   const observed = await readObserved(reader)
-  const result = planPass({ desired, observed, capacity: CAPACITY, now: NOW, posted })
-  return { observed, actions: result.actions, changes: result.statusChanges }
+  const result = planPass({ desired, observed, capacity: CAPACITY, now: NOW })
+  return { observed, actions: result.actions }
 }
 
 interface Timing {
@@ -152,16 +149,14 @@ export async function run(): Promise<{ name: string; rows: Array<Record<string, 
     const drift = drifted(desired)
     const { reader, calls } = countingReader(listings)
 
-    // What the owners were last told: the converged state's statuses, so a converged pass posts nothing.
-    const first = await pass(desired, reader, new Map())
-    const posted = new Map([...first.changes].map((c) => [c.request, c.fields]))
+    const first = await pass(desired, reader)
     if (changesOf(first.actions).length !== 0) throw new Error('the synthetic state is not converged')
 
     const before = calls()
-    const converged = await pass(desired, reader, posted)
+    const converged = await pass(desired, reader)
     const readsConverged = calls() - before
     const mid = calls()
-    const withDrift = await pass(drift, reader, posted)
+    const withDrift = await pass(drift, reader)
     const readsDrift = calls() - mid
 
     const observed: Observed = converged.observed
@@ -173,9 +168,9 @@ export async function run(): Promise<{ name: string; rows: Array<Record<string, 
     const empty: Observed = { hubs: listings.hubs, services: [], volumes: [], foreign: [] }
     const cold = plan(unplaced, empty, CAPACITY, NOW)
     const tCold = await time(() => plan(unplaced, empty, CAPACITY, NOW))
-    const tSummary = await time(() => statusChanges(posted, summarise(desired, observed, { now: NOW, plan: [] })))
-    const tPass = await time(() => pass(desired, reader, posted))
-    const tPassDrift = await time(() => pass(drift, reader, posted))
+    const tSummary = await time(() => summarise(desired, observed, { now: NOW, plan: [] }))
+    const tPass = await time(() => pass(desired, reader))
+    const tPassDrift = await time(() => pass(drift, reader))
 
     const label = `${n / 1000}k pubs`
     const row = (step: string, t: Timing, actions: number | string, reads: number | string) =>
@@ -185,7 +180,7 @@ export async function run(): Promise<{ name: string; rows: Array<Record<string, 
     row('plan, converged', tPlan, converged.actions.length, '')
     row(`plan, ${DRIFT * 100}% drift + ${DRIFT * 100}% new`, tPlanDrift, changesOf(withDrift.actions).length, '')
     row('plan, cold start: place every pub', tCold, changesOf(cold).length, '')
-    row('summarise + statusChanges', tSummary, converged.changes.length, '')
+    row('summarise', tSummary, '', '')
     row('whole pass, converged', tPass, changesOf(converged.actions).length, readsConverged)
     row('whole pass, drift', tPassDrift, changesOf(withDrift.actions).length, readsDrift)
 
@@ -199,7 +194,6 @@ export async function run(): Promise<{ name: string; rows: Array<Record<string, 
           [...new Set(withDrift.actions.map((a) => a.kind))].map((k) => [k, withDrift.actions.filter((a) => a.kind === k).length]),
         ),
       },
-      statusChanges: { converged: converged.changes.length, drift: withDrift.changes.length },
       ms: { floor: tFloor, join: tRead, plan: tPlan, planDrift: tPlanDrift, planCold: tCold, summary: tSummary, pass: tPass, passDrift: tPassDrift },
     }
   }

@@ -10,18 +10,20 @@
 import { createHash } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import Docker from 'dockerode'
-import { ensurePubImage, PUB_IMAGE_REPO } from '../pub/image/build.js'
+import { ensurePubImage } from '../pub/image/build.js'
+import { PUB_IMAGE_REPO } from '../pub/image/constants.js'
 import { whoami } from '../src/drivers/pub-client.js'
 import { createSwarmDriver } from '../src/drivers/swarm.js'
 import { derivePubKeys } from '../src/orchestrator/desired.js'
-import { runtimeFromSettings } from '../src/orchestrator/from-settings.js'
+import { runtimeFromSettings } from '../src/provider/runtime-from-settings.js'
 import { LABELS, type ServiceSpec } from '../src/planner/index.js'
 import { multiserverAddress, type MsgId } from '../src/protocol/ids.js'
-import { publish } from '../src/ssb/adapter.js'
+import { publish } from '../src/ssb/db2.js'
 import { echoPings, watchArrivals } from './replication.js'
-import { dockerSupport, startDockerEngine, waitFor } from '../test/support/docker-engine.js'
-import { joinWithInvite, startPeer, startTestProvider, testProviderSettings } from '../test/support/sbots.js'
+import { dockerSupport, startDockerEngine } from '../testkit/docker-engine.js'
+import { joinWithInvite, startPeer, startTestProvider, testProviderSettings } from '../testkit/sbots.js'
 import { percentiles, runAsMain, type BenchResult } from './report.js'
+import { waitFor } from '../testkit/wait.js'
 
 const TARGET_RATIO = 1.5
 const TARGET_MS = 3000
@@ -67,7 +69,7 @@ export async function run(iterations = 10): Promise<BenchResult> {
         const address = multiserverAddress('127.0.0.1', port, keys.id)
         const t = performance.now()
         await floorDriver.createService(spec, { keys, provider: providerKeys.id })
-        await waitFor('the floor pub to answer', 30_000, async () => (await whoami(providerKeys, address, { timeoutMs: 1000 })) === keys.id, 25)
+        await waitFor('the floor pub to answer', async () => (await whoami(providerKeys, address, { timeoutMs: 1000 })) === keys.id, { timeoutMs: 30_000, intervalMs: 25 })
         const pong = arrival(`pong:${i}`)
         await publish(user.sbot.db, { type: 'bench/ping', n: i, recps: [user.id, provider.id] })
         await pong

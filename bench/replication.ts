@@ -3,7 +3,10 @@
  * boxed pongs (the floor: replication and a publish, no plugin logic), and a watch on the user's log that says
  * when the provider's pongs and statuses arrive.
  */
-import { drain, publish, pull, queryTypes, type Sbot, type SsbMsg } from '../src/ssb/adapter.js'
+import { publish, queryTypes } from '../src/ssb/db2.js'
+import type { SsbMsg } from '../src/ssb/message.js'
+import { drain, pull } from '../src/ssb/pull.js'
+import type { Sbot } from '../src/ssb/server.js'
 import type { FeedId } from '../src/protocol/ids.js'
 
 /** The provider answers each `bench/ping` from `user` with a `bench/pong` boxed to both. */

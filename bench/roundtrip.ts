@@ -6,9 +6,9 @@
  * Run alone: node --import tsx bench/roundtrip.ts [iterations]
  */
 import { performance } from 'node:perf_hooks'
-import { publish } from '../src/ssb/adapter.js'
+import { publish } from '../src/ssb/db2.js'
 import { echoPings, watchArrivals } from './replication.js'
-import { joinWithInvite, startPeer, startTestProvider, testProviderSettings } from '../test/support/sbots.js'
+import { joinWithInvite, startPeer, startTestProvider, testProviderSettings } from '../testkit/sbots.js'
 import { percentiles, runAsMain, type BenchResult } from './report.js'
 
 const TARGET_RATIO = 1.5

@@ -17,9 +17,9 @@ import { formatTable } from '../src/planner/table.js'
 import { createPaymentSite } from '../web/site.js'
 import { serveSite, type RunningSite } from '../web/server.js'
 import type { DirectoryEntry } from '../web/types.js'
-import { LINK_SECRET, MemoryDirectory, MemoryLedger, OFFER, WEBHOOK_SECRET, type MemoryLedgerOptions } from '../test/payment/fixtures.js'
-import { PROVIDER, feedId, msgId } from '../test/payment/ids.js'
-import { signWebhook } from '../test/support/fake-stripe.js'
+import { LINK_SECRET, MemoryDirectory, MemoryLedger, OFFER, WEBHOOK_SECRET, type MemoryLedgerOptions } from '../testkit/payment-fixtures.js'
+import { PROVIDER, feedId, msgId } from '../testkit/payment-ids.js'
+import { signWebhook } from '../testkit/fake-stripe.js'
 
 const DELIVERIES = 1_000
 const DUPLICATES = 200

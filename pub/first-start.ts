@@ -3,7 +3,9 @@
  * Decided from the pub's own feed, not from a marker file, so a crash between publishing and recording can never
  * cause a second copy, and a restart publishes nothing new.
  */
-import { dbOps, publish, type Sbot, type SsbMsg } from '../src/ssb/adapter.js'
+import { dbOps, publish } from '../src/ssb/db2.js'
+import type { SsbMsg } from '../src/ssb/message.js'
+import type { Sbot } from '../src/ssb/server.js'
 import type { FeedId } from '../src/protocol/ids.js'
 
 interface AboutContent {

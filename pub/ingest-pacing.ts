@@ -8,7 +8,8 @@
  * Mechanism: a `net` transport whose connections' sources wait at a shared gate, and a hook on `db.add` that counts
  * messages in flight. Only TCP peers are paced; the unix socket (health checks, local tools) never waits.
  */
-import { netTransport, type Duplex, type MultiserverTransport, type Sbot, type SbotConfig, type SbotPlugin, type Source } from '../src/ssb/adapter.js'
+import type { Duplex, Source } from '../src/ssb/pull.js'
+import { netTransport, type MultiserverTransport, type Sbot, type SbotConfig, type SbotPlugin } from '../src/ssb/server.js'
 
 /** The transport name to use in `connections` so connections are paced (addresses still read `net:`). */
 export const PACED_NET = 'paced-net'

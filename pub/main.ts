@@ -2,13 +2,14 @@
  * The hosted pub's entry point. In a container it runs as PID 1, where the kernel installs no default signal
  * handlers: without our own SIGTERM handler `docker stop` would wait out the grace period and SIGKILL the pub.
  *
- * Prints one JSON line `{"event":"ready",...}` on stdout once it serves; exits 1 with a one-line reason when it
+ * Prints one JSON line with `"event":"ready"` on stdout once it serves (the structured logger's, component `pub`); exits 1 with a one-line reason when it
  * cannot start, 0 after a clean shutdown, 75 with a one-line reason when its disk is full. Runs with umask 077.
  */
 import { readSettings, SettingsError } from './settings.js'
 import { startPub, type RunningPub } from './server.js'
 import { usePrivateUmask } from '../src/files/private.js'
 import { isDiskFull } from '../src/files/disk.js'
+import { createLogger } from '../src/log/logger.js'
 
 // How long closing may take before we give up on a clean exit (Swarm's grace period is the outer bound).
 const CLOSE_TIMEOUT_MS = 8000
@@ -58,8 +59,10 @@ async function main(): Promise<void> {
   })
 }
 
-function log(fields: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify({ ...fields, at: new Date().toISOString() })}\n`)
+// The one structured logger, on stdout (the ready line is what the drivers wait for); `event` names each line.
+const logger = createLogger('pub', 'stdout')
+function log(fields: { event: string } & Record<string, unknown>): void {
+  logger.info(fields, fields.event)
 }
 
 // Out of disk space: one line and a clean exit (the provider restarts it with a backoff) instead of a stack trace.

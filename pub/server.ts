@@ -6,7 +6,9 @@
 import { makePrivateTree } from '../src/files/private.js'
 import { createServer } from 'node:net'
 import { multiserverAddress, type FeedId, type MultiserverAddress } from '../src/protocol/ids.js'
-import { closeSbot, createSbot, loadKeys, loadOrCreateKeys, type Sbot, type SbotPlugin, type SsbKeys } from '../src/ssb/adapter.js'
+import { loadKeys, loadOrCreateKeys, type SsbKeys } from '../src/ssb/keys.js'
+import { applyDb2Patches } from '../src/ssb/patches.js'
+import { closeSbot, createSbot, type Sbot, type SbotPlugin } from '../src/ssb/server.js'
 import { sbotConfig, socketPath } from '../src/ssb/config.js'
 import { firstStart, type FirstStartResult } from './first-start.js'
 import { IngestGate, ingestPacingPlugin, usePacedNet } from './ingest-pacing.js'
@@ -42,7 +44,7 @@ export async function startPub(settings: PubSettings): Promise<RunningPub> {
   // Its log and keyring are its own: a folder an older version (or a looser umask) left readable is fixed here.
   makePrivateTree(settings.dataDir)
   const keys = pubKeys(settings)
-  // secret-stack reports "listening" even when the port is taken (NOTES.md), so check first and fail clearly.
+  // secret-stack reports "listening" even when the port is taken (docs/ssb-stack.md), so check first and fail clearly.
   await assertPortFree(settings.host, settings.port)
 
   const config = sbotConfig({
@@ -63,6 +65,7 @@ export async function startPub(settings: PubSettings): Promise<RunningPub> {
   const plugins = [inviteHostPlugin(settings.inviteHost)]
   const gate = settings.pacing ? new IngestGate(settings.pacing) : null
   if (gate) plugins.push(ingestPacingPlugin(gate))
+  applyDb2Patches()
   const sbot = createSbot(gate ? usePacedNet(config) : config, plugins)
   let web: WebView | null = null
   try {

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto'
 import { Hono, type Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import { bodyLimit } from 'hono/body-limit'
+import { createLogger, logTo } from '../src/log/logger.js'
 import type { MsgId } from '../src/protocol/ids.js'
 import { Offer, type Plan } from '../src/protocol/offer.js'
 import { FINAL_STATES } from '../src/protocol/status.js'
@@ -28,11 +29,6 @@ class PageError extends HTTPException {
   }
 }
 
-const defaultLog: Logger = (level, message, fields) => {
-  const line = JSON.stringify({ level, message, ...fields })
-  if (level === 'info') console.log(line)
-  else console.error(line)
-}
 
 const SESSION_ID_RE = /^cs_[A-Za-z0-9_]{1,250}$/
 
@@ -45,60 +41,80 @@ function checkOptions(o: PaymentSiteOptions): { baseUrl: string; offer: Offer } 
   return { baseUrl: o.baseUrl.replace(/\/+$/, ''), offer: offer.data }
 }
 
+/** What every route of the site works from: the checked options, resolved once. */
+interface Site {
+  baseUrl: string
+  offer: Offer
+  /** The provider's name, shown on every page. */
+  provider: string
+  stripe: PaymentSiteOptions['stripe']
+  directory: PaymentSiteOptions['directory']
+  linkSecret: string
+  log: Logger
+}
+
 /** Build the payment site's Hono app. */
 export function createPaymentSite(options: PaymentSiteOptions): Hono {
   const { baseUrl, offer } = checkOptions(options)
-  const { stripe, directory, linkSecret } = options
-  const log = options.log ?? defaultLog
-  const provider = offer.name
-  const terms = options.termsText ?? defaultTerms(provider)
-  const privacy = options.privacyText ?? defaultPrivacy(provider)
+  const site: Site = { baseUrl, offer, provider: offer.name, stripe: options.stripe, directory: options.directory, linkSecret: options.linkSecret, log: options.log ?? logTo(createLogger('site')) }
   const app = new Hono()
+  app.use(securityHeaders)
+  mountTextPages(app, site, options.termsText ?? defaultTerms(site.provider), options.privacyText ?? defaultPrivacy(site.provider))
+  mountPayPages(app, site)
+  if (site.stripe && options.webhookSecret) mountStripeWebhook(app, site, options, options.webhookSecret)
+  mountErrorPages(app, site)
+  return app
+}
 
-  app.use(async (c, next) => {
-    await next()
-    // No scripts, no framing, the one inline stylesheet by hash. No form-action: Chrome applies it to the
-    // redirect after the Pay form, which goes to Stripe's Checkout on another origin.
-    c.header('Content-Security-Policy', `default-src 'none'; style-src '${STYLE_HASH}'; base-uri 'none'; frame-ancestors 'none'`)
-    c.header('X-Content-Type-Options', 'nosniff')
-    // Pay links are capabilities: never hand one to another site in a Referer.
-    c.header('Referrer-Policy', 'no-referrer')
-    c.header('Cache-Control', 'no-store')
-  })
+async function securityHeaders(c: Context, next: () => Promise<void>): Promise<void> {
+  await next()
+  // No scripts, no framing, the one inline stylesheet by hash. No form-action: Chrome applies it to the
+  // redirect after the Pay form, which goes to Stripe's Checkout on another origin.
+  c.header('Content-Security-Policy', `default-src 'none'; style-src '${STYLE_HASH}'; base-uri 'none'; frame-ancestors 'none'`)
+  c.header('X-Content-Type-Options', 'nosniff')
+  // Pay links are capabilities: never hand one to another site in a Referer.
+  c.header('Referrer-Policy', 'no-referrer')
+  c.header('Cache-Control', 'no-store')
+}
 
-  /** The request and plan a pay link stands for, or a page saying why not. */
-  async function resolve(token: string): Promise<{ request: MsgId; entry: DirectoryEntry; plan: Plan }> {
-    if (!isPayLinkTokenShape(token)) {
-      throw new PageError(400, 'Broken payment link', 'This payment link is incomplete. Copy the whole link from the message in your Scuttlebutt app.')
-    }
-    const request = openPayLinkToken(linkSecret, token)
-    const entry = request && (await directory.lookup(request))
-    // A forged token and an unknown request look the same from outside: nothing to learn by probing.
-    if (!request || !entry) throw new PageError(404, 'Unknown payment link', 'This payment link does not belong to any pub here.')
-    const plan = offer.plans.find((p) => p.id === entry.plan)
-    if (!plan) {
-      throw new PageError(409, 'Plan no longer offered', `The plan "${entry.plan}" is not in the current offer. Please make a new request for one of the plans on offer.`)
-    }
-    return { request, entry, plan }
+const page = (c: Context, status: 200 | 400 | 404 | 409 | 410 | 413 | 500 | 502, node: ReturnType<typeof ErrorPage>) => c.html(node, status)
+
+/** The request and plan a pay link stands for, or a page saying why not. */
+async function resolvePayLink(site: Site, token: string): Promise<{ request: MsgId; entry: DirectoryEntry; plan: Plan }> {
+  if (!isPayLinkTokenShape(token)) {
+    throw new PageError(400, 'Broken payment link', 'This payment link is incomplete. Copy the whole link from the message in your Scuttlebutt app.')
   }
-
-  function modeFor(entry: DirectoryEntry, plan: Plan): PayPageMode {
-    if (FINAL_STATES.includes(entry.state)) return 'gone'
-    if (!stripe || plan.price === 0) return 'free'
-    return entry.state === 'awaiting-payment' ? 'pay' : 'settled'
+  const request = openPayLinkToken(site.linkSecret, token)
+  const entry = request && (await site.directory.lookup(request))
+  // A forged token and an unknown request look the same from outside: nothing to learn by probing.
+  if (!request || !entry) throw new PageError(404, 'Unknown payment link', 'This payment link does not belong to any pub here.')
+  const plan = site.offer.plans.find((p) => p.id === entry.plan)
+  if (!plan) {
+    throw new PageError(409, 'Plan no longer offered', `The plan "${entry.plan}" is not in the current offer. Please make a new request for one of the plans on offer.`)
   }
+  return { request, entry, plan }
+}
 
-  const page = (c: Context, status: 200 | 400 | 404 | 409 | 410 | 413 | 500 | 502, node: ReturnType<typeof ErrorPage>) =>
-    c.html(node, status)
+function modeFor(site: Site, entry: DirectoryEntry, plan: Plan): PayPageMode {
+  if (FINAL_STATES.includes(entry.state)) return 'gone'
+  if (!site.stripe || plan.price === 0) return 'free'
+  return entry.state === 'awaiting-payment' ? 'pay' : 'settled'
+}
 
-  app.get('/healthz', (c) => c.json({ ok: true, mode: stripe ? 'stripe' : 'free' }))
+function mountTextPages(app: Hono, site: Site, terms: string, privacy: string): void {
+  const { provider } = site
+  app.get('/healthz', (c) => c.json({ ok: true, mode: site.stripe ? 'stripe' : 'free' }))
   app.get('/terms', (c) => page(c, 200, <TextPage provider={provider} title="Terms of service" text={terms} />))
   app.get('/privacy', (c) => page(c, 200, <TextPage provider={provider} title="Privacy" text={privacy} />))
+}
 
+/** The pay page, its form (to Stripe Checkout), and the pages Checkout returns to. */
+function mountPayPages(app: Hono, site: Site): void {
+  const { provider } = site
   app.get('/pay/:token', async (c) => {
     const token = c.req.param('token')
-    const { entry, plan } = await resolve(token)
-    const mode = modeFor(entry, plan)
+    const { entry, plan } = await resolvePayLink(site, token)
+    const mode = modeFor(site, entry, plan)
     return page(c, mode === 'gone' ? 410 : 200, <PayPage provider={provider} entry={entry} plan={plan} token={token} mode={mode} />)
   })
 
@@ -109,89 +125,96 @@ export function createPaymentSite(options: PaymentSiteOptions): Hono {
       onError: (c) =>
         page(c, 413, <ErrorPage provider={provider} title="Too much data" message="The form sent more than it should. Go back and try again." />),
     }),
-    async (c) => {
-      const token = c.req.param('token')
-      const { request, entry, plan } = await resolve(token)
-      const mode = modeFor(entry, plan)
-      if (mode !== 'pay' || !stripe) {
-        throw new PageError(409, 'Nothing to pay', 'This pub needs no payment now. Open the payment link again to see where it stands.')
-      }
-      const form = await c.req.parseBody()
-      if (form.accept !== 'yes') {
-        throw new PageError(400, 'Please accept the terms', 'To subscribe, tick the box to accept the terms of service, then press Pay again.')
-      }
-      let url: string | null | undefined
-      try {
-        const session = await stripe.checkout.sessions.create(checkoutParams({ entry, plan, offer, baseUrl, token }), {
-          idempotencyKey: checkoutIdempotencyKey(request),
-        })
-        url = session.url
-      } catch (err) {
-        // Stripe's error type and code say enough to debug; its message may quote our parameters, so it stays out.
-        const e = err as { type?: string; code?: string; statusCode?: number }
-        log('error', 'checkout session could not be created', { request, type: e?.type ?? 'unknown', code: e?.code ?? '', status: e?.statusCode ?? 0 })
-        return page(c, 502, <ErrorPage provider={provider} title="Payment is unavailable" message="We could not reach the payment provider. Nothing was charged; please try again in a few minutes." />)
-      }
-      if (!url) {
-        log('error', 'checkout session came back without a URL', { request })
-        return page(c, 502, <ErrorPage provider={provider} title="Payment is unavailable" message="The payment provider gave us no checkout page. Nothing was charged; please try again later." />)
-      }
-      log('info', 'checkout started', { request })
-      return c.redirect(url, 303)
-    },
+    (c) => startCheckout(c, site),
   )
 
   app.get('/pay/:token/success', async (c) => {
-    const { request, entry } = await resolve(c.req.param('token'))
-    const sessionId = c.req.query('session_id')
-    let confirmed = false
-    // The session id comes from the address bar: ask Stripe, and believe it only for this very request.
-    if (stripe && sessionId && SESSION_ID_RE.test(sessionId)) {
-      try {
-        const session = await stripe.checkout.sessions.retrieve(sessionId)
-        confirmed = session.status === 'complete' && session.metadata?.[META_REQUEST] === request
-      } catch (err) {
-        log('warn', 'could not confirm a checkout session', { request, type: (err as { type?: string })?.type ?? 'unknown' })
-      }
-    }
+    const { request, entry } = await resolvePayLink(site, c.req.param('token'))
+    const confirmed = await checkoutConfirmed(site, request, c.req.query('session_id'))
     return page(c, 200, <SuccessPage provider={provider} confirmed={confirmed} name={entry.name} />)
   })
 
   app.get('/pay/:token/cancel', async (c) => {
     const token = c.req.param('token')
-    await resolve(token)
+    await resolvePayLink(site, token)
     return page(c, 200, <CancelPage provider={provider} token={token} />)
   })
+}
 
-  if (stripe && options.webhookSecret) {
-    app.post(
-      '/webhooks/stripe',
-      // Stripe's events are a few kB; a megabyte is generous and still bounds what one request can make us hold.
-      bodyLimit({ maxSize: 1024 * 1024, onError: (c) => c.json({ error: 'payload too large' }, 413) }),
-      stripeWebhookHandler({
-        stripe,
-        webhookSecret: options.webhookSecret,
-        toleranceSec: options.webhookToleranceSec,
-        provider: options.provider,
-        directory,
-        ledger: options.ledger,
-        log,
-      }),
-    )
+/** The Pay form: a Checkout session for this request (one per request, by idempotency key), then off to Stripe. */
+async function startCheckout(c: Context, site: Site): Promise<Response> {
+  const { provider, stripe, log } = site
+  const token = c.req.param('token')!
+  const { request, entry, plan } = await resolvePayLink(site, token)
+  const mode = modeFor(site, entry, plan)
+  if (mode !== 'pay' || !stripe) {
+    throw new PageError(409, 'Nothing to pay', 'This pub needs no payment now. Open the payment link again to see where it stands.')
   }
+  const form = await c.req.parseBody()
+  if (form.accept !== 'yes') {
+    throw new PageError(400, 'Please accept the terms', 'To subscribe, tick the box to accept the terms of service, then press Pay again.')
+  }
+  let url: string | null | undefined
+  try {
+    const session = await stripe.checkout.sessions.create(checkoutParams({ entry, plan, offer: site.offer, baseUrl: site.baseUrl, token }), {
+      idempotencyKey: checkoutIdempotencyKey(request),
+    })
+    url = session.url
+  } catch (err) {
+    // Stripe's error type and code say enough to debug; its message may quote our parameters, so it stays out.
+    const e = err as { type?: string; code?: string; statusCode?: number }
+    log('checkout session could not be created', { request, type: e?.type ?? 'unknown', code: e?.code ?? '', status: e?.statusCode ?? 0 }, 'error')
+    return page(c, 502, <ErrorPage provider={provider} title="Payment is unavailable" message="We could not reach the payment provider. Nothing was charged; please try again in a few minutes." />)
+  }
+  if (!url) {
+    log('checkout session came back without a URL', { request }, 'error')
+    return page(c, 502, <ErrorPage provider={provider} title="Payment is unavailable" message="The payment provider gave us no checkout page. Nothing was charged; please try again later." />)
+  }
+  log('checkout started', { request }, 'info')
+  return c.redirect(url, 303)
+}
 
+/** The session id comes from the address bar: ask Stripe, and believe it only for this very request. */
+async function checkoutConfirmed(site: Site, request: MsgId, sessionId: string | undefined): Promise<boolean> {
+  if (!site.stripe || !sessionId || !SESSION_ID_RE.test(sessionId)) return false
+  try {
+    const session = await site.stripe.checkout.sessions.retrieve(sessionId)
+    return session.status === 'complete' && session.metadata?.[META_REQUEST] === request
+  } catch (err) {
+    site.log('could not confirm a checkout session', { request, type: (err as { type?: string })?.type ?? 'unknown' }, 'warn')
+    return false
+  }
+}
+
+function mountStripeWebhook(app: Hono, site: Site, options: PaymentSiteOptions, webhookSecret: string): void {
+  app.post(
+    '/webhooks/stripe',
+    // Stripe's events are a few kB; a megabyte is generous and still bounds what one request can make us hold.
+    bodyLimit({ maxSize: 1024 * 1024, onError: (c) => c.json({ error: 'payload too large' }, 413) }),
+    stripeWebhookHandler({
+      stripe: site.stripe!,
+      webhookSecret,
+      toleranceSec: options.webhookToleranceSec,
+      provider: options.provider,
+      directory: site.directory,
+      ledger: options.ledger,
+      log: site.log,
+    }),
+  )
+}
+
+/** Not found, the visitor's errors as pages, and anything else as a 500 that is logged with a safe path. */
+function mountErrorPages(app: Hono, site: Site): void {
+  const { provider } = site
   app.notFound((c) => page(c, 404, <ErrorPage provider={provider} title="Not found" message="There is no page at this address." />))
-
   app.onError((err, c) => {
     if (err instanceof PageError) return page(c, err.status as 400, <ErrorPage provider={provider} title={err.title} message={err.message} />)
     if (err instanceof HTTPException && err.status < 500) {
       return page(c, err.status as 400, <ErrorPage provider={provider} title="Bad request" message="The request could not be understood." />)
     }
-    log('error', 'unexpected error', { path: safePath(c.req.path), error: err.message.slice(0, 200) })
+    site.log('unexpected error', { path: safePath(c.req.path), error: err.message.slice(0, 200) }, 'error')
     return page(c, 500, <ErrorPage provider={provider} title="Something went wrong" message="This is our fault, not yours. Please try again later." />)
   })
-
-  return app
 }
 
 /** A path fit for the log: pay-link tokens replaced by a short hash (enough to correlate, useless to replay). */

@@ -3,6 +3,7 @@
  * restarted, tested with `app.request()`, and wired to the real control plane without knowing how it works.
  */
 import type Stripe from 'stripe'
+import type { Log } from '../src/log/logger.js'
 import type { FeedId, MsgId } from '../src/protocol/ids.js'
 import type { Offer } from '../src/protocol/offer.js'
 import type { PaymentFact } from '../src/protocol/payment.js'
@@ -38,8 +39,8 @@ export interface Ledger {
   has(eventId: string): Promise<boolean>
 }
 
-/** One structured log line. Fields never carry secrets, keys, tokens or signatures. */
-export type Logger = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, string | number | boolean>) => void
+/** The site logs through the one structured logger's `Log`. Fields never carry secrets, keys, tokens or signatures. */
+export type Logger = Log
 
 export interface PaymentSiteOptions {
   /** The Stripe client; undefined in the free mode (then there is nothing to pay and no webhook endpoint). */

@@ -29,20 +29,20 @@ export function stripeWebhookHandler(deps: WebhookDeps): (c: Context) => Promise
     if (await deps.ledger.has(event.id)) return 'duplicate'
     const mapped = factFromEvent(event, deps.provider)
     if (!mapped.ok) {
-      deps.log('info', 'webhook ignored', { event: event.id, type: event.type, reason: mapped.ignore })
+      deps.log('webhook ignored', { event: event.id, type: event.type, reason: mapped.ignore }, 'info')
       return 'ignored'
     }
     const entry = await deps.directory.lookup(mapped.fact.request)
     if (!entry) {
-      deps.log('warn', 'webhook for an unknown request ignored', { event: event.id, type: event.type, request: mapped.fact.request })
+      deps.log('webhook for an unknown request ignored', { event: event.id, type: event.type, request: mapped.fact.request }, 'warn')
       return 'ignored'
     }
     if (mapped.owner !== undefined && mapped.owner !== entry.owner) {
-      deps.log('warn', 'webhook owner does not match the request; ignored', { event: event.id, request: entry.request })
+      deps.log('webhook owner does not match the request; ignored', { event: event.id, request: entry.request }, 'warn')
       return 'ignored'
     }
     const result = await deps.ledger.record(mapped.fact)
-    deps.log('info', `webhook ${result}`, { event: event.id, type: event.type, kind: mapped.fact.kind, request: entry.request })
+    deps.log(`webhook ${result}`, { event: event.id, type: event.type, kind: mapped.fact.kind, request: entry.request }, 'info')
     return result
   }
 
@@ -56,7 +56,7 @@ export function stripeWebhookHandler(deps: WebhookDeps): (c: Context) => Promise
       event = await deps.stripe.webhooks.constructEventAsync(raw, signature, deps.webhookSecret, deps.toleranceSec)
     } catch (err) {
       // Name the failure class only; the header and body stay out of the log.
-      deps.log('warn', 'webhook rejected: signature did not verify', { error: (err as Error)?.name ?? 'unknown' })
+      deps.log('webhook rejected: signature did not verify', { error: (err as Error)?.name ?? 'unknown' }, 'warn')
       return c.json({ error: 'signature verification failed' }, 400)
     }
     let pending = inFlight.get(event.id)
@@ -70,7 +70,7 @@ export function stripeWebhookHandler(deps: WebhookDeps): (c: Context) => Promise
     try {
       return c.json({ received: true, outcome: await pending })
     } catch (err) {
-      deps.log('error', 'webhook could not be recorded; Stripe will retry', { event: event.id, error: (err as Error)?.message?.slice(0, 200) ?? 'unknown' })
+      deps.log('webhook could not be recorded; Stripe will retry', { event: event.id, error: (err as Error)?.message?.slice(0, 200) ?? 'unknown' }, 'error')
       return c.json({ error: 'could not record the event; retry later' }, 500)
     }
   }

@@ -4,19 +4,24 @@
  * and watch their own pubs, the operator (master) may list all. User intent arrives only as signed messages.
  */
 import { ControlLedger } from '../../src/control/ledger.js'
+import { createLogger, logTo, type Log } from '../../src/log/logger.js'
 import type { PubRuntime, RuntimeFactory } from '../../src/control/runtime.js'
 import { checkOutgoing, type ButtcloudContent } from '../../src/protocol/parse.js'
 import type { FeedId } from '../../src/protocol/ids.js'
 import type { Offer } from '../../src/protocol/offer.js'
 import type { PubStatus } from '../../src/protocol/status.js'
-import { publish, pull, pushable, type Sbot, type SbotPlugin, type Source, type SsbKeys } from '../../src/ssb/adapter.js'
+import { publish } from '../../src/ssb/db2.js'
+import type { SsbKeys } from '../../src/ssb/keys.js'
+import { pull, pushable, type Source } from '../../src/ssb/pull.js'
+import type { Sbot, SbotPlugin } from '../../src/ssb/server.js'
 import { buildOffer, pluginConfig, type ButtcloudPluginConfig } from './config.js'
-import { startIntake } from './intake.js'
-import { newPassMemory, runPass, type PaymentHooks, type Publisher } from './pass.js'
+import { startIntake, type IntakeStats } from './intake.js'
+import type { PaymentHooks } from '../../src/control/payment-hooks.js'
+import { newPassMemory, runPass, type PassMemory, type Publisher } from './pass.js'
 import type { PaymentFact } from '../../src/protocol/payment.js'
 import type { StatsSummary } from '../../src/protocol/stats.js'
 import type { MsgId } from '../../src/protocol/ids.js'
-import { createScheduler } from './scheduler.js'
+import { createScheduler, type PassScheduler } from './scheduler.js'
 import { crashPoint } from '../../src/faults/crash-point.js'
 import { summarise, type PubSummary } from './views.js'
 
@@ -63,7 +68,8 @@ export interface PluginDeps {
   /** Payment hooks, when the provider takes payment (free mode otherwise). */
   payment?: PaymentHooks
   now?: () => number
-  log?: (line: string) => void
+  /** Where the plugin logs (default: JSON lines on stderr, component `provider`). */
+  log?: Log
   /** Why the provider must not write now (its disk is nearly full), or undefined: passes and payment records wait meanwhile. */
   diskShortage?: () => string | undefined
 }
@@ -79,195 +85,311 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
     init(sbot: Sbot, config: { keys: SsbKeys; buttcloud?: Partial<ButtcloudPluginConfig> }): ButtcloudApi {
       const cfg = pluginConfig(config.buttcloud)
       const now = deps.now ?? Date.now
-      const log = deps.log ?? ((line: string) => console.error(`[buttcloud] ${line}`))
-      const ledger = new ControlLedger({
-        provider: sbot.id,
-        plans: new Set(cfg.plans.map((p) => p.id)),
-        versions: new Set(cfg.versions),
-        pubsPerOwner: cfg.pubsPerOwner,
-        inviteMaxUses: cfg.inviteMaxUses,
-      })
-      const watchers = new Map<FeedId, Set<ReturnType<typeof pushable<PubSummary>>>>()
+      const log = deps.log ?? logTo(createLogger('provider'))
+      const ledger = ledgerFor(sbot.id, cfg)
+      const own = ownRecords(sbot, ledger)
+      const watchers = new Watchers(ledger)
       const memory = newPassMemory(now())
-      let caughtUp = false
-      let firstPass: () => void = () => undefined
-      const firstPassDone = new Promise<void>((resolve) => (firstPass = resolve))
+      const requestPass = () => loop.scheduler.request()
+      const runtime = startRuntime(deps.runtime, sbot, config.keys, own, log, requestPass)
+      const recordPayment = paymentRecorder(ledger, own, deps.diskShortage, requestPass)
+      const loop = passLoop({ sbot, ledger, own, cfg, now, log, memory, runtime, watchers, payment: deps.payment, recordPayment, diskShortage: deps.diskShortage })
+      const intake = startIntake(sbot.db, ledger, requestPass)
+      intake.caughtUp.then(() => {
+        loop.caughtUp = true
+        requestPass()
+      })
+      closeWithSbot(sbot, loop.scheduler, watchers, runtime, log)
+      return rpcApi({ sbot, ledger, cfg, log, runtime, watchers, loop, recordPayment, health: () => healthOf(loop, ledger, runtime, memory, intake.stats) })
+    },
+  }
+}
 
-      /** Resolves once everything published so far is written to the log on disk. */
-      const drained = () => new Promise<void>((resolve) => sbot.db.onDrain(() => resolve()))
+function ledgerFor(provider: FeedId, cfg: ButtcloudPluginConfig): ControlLedger {
+  return new ControlLedger({
+    provider,
+    plans: new Set(cfg.plans.map((p) => p.id)),
+    versions: new Set(cfg.versions),
+    pubsPerOwner: cfg.pubsPerOwner,
+    inviteMaxUses: cfg.inviteMaxUses,
+  })
+}
 
-      /**
-       * Publish one of the provider's own records (offer, placement, payment), wait until it is on disk (ssb-db2
-       * answers a publish before its write is flushed), and put it into the ledger at once, so the next pass sees
-       * it even before the index has caught up.
-       */
-      async function publishOwn(content: ButtcloudContent & { recps?: FeedId[] }): Promise<void> {
+/** How the provider writes to its own feed. */
+interface OwnRecords {
+  /**
+   * Publish one of the provider's own records (offer, placement, payment), wait until it is on disk (ssb-db2
+   * answers a publish before its write is flushed), and put it into the ledger at once, so the next pass sees
+   * it even before the index has caught up.
+   */
+  publishOwn(content: ButtcloudContent & { recps?: FeedId[] }): Promise<void>
+  /** Replies, statuses and stats: the pass notes them in the ledger itself. */
+  publisher: Publisher
+  /** Resolves once everything published so far is written to the log on disk. */
+  drained(): Promise<void>
+}
+
+function ownRecords(sbot: Sbot, ledger: ControlLedger): OwnRecords {
+  const drained = () => new Promise<void>((resolve) => sbot.db.onDrain(() => resolve()))
+  return {
+    drained,
+    async publishOwn(content) {
+      const msg = await publish(sbot.db, content)
+      crashPoint(`published:${content.type}`)
+      await drained()
+      const { value } = msg
+      ledger.add({ key: msg.key, author: sbot.id, sequence: value.sequence, timestamp: value.timestamp, receivedAt: msg.timestamp, private: Boolean(content.recps), content })
+    },
+    publisher: {
+      async publish(content) {
         const msg = await publish(sbot.db, content)
         crashPoint(`published:${content.type}`)
-        await drained()
-        const { value } = msg
-        ledger.add({ key: msg.key, author: sbot.id, sequence: value.sequence, timestamp: value.timestamp, receivedAt: msg.timestamp, private: Boolean(content.recps), content })
-      }
-
-      const publisher: Publisher = {
-        async publish(content) {
-          const msg = await publish(sbot.db, content)
-          crashPoint(`published:${content.type}`)
-          return { key: msg.key, sequence: msg.value.sequence }
-        },
-      }
-
-      const runtime: PubRuntime | undefined = deps.runtime?.({
-        providerKeys: config.keys,
-        providerId: sbot.id,
-        log,
-        requestPass: () => scheduler.request(),
-        async recordPlacement(request, hub, port) {
-          // On disk before anything is built on it.
-          await publishOwn(checkOutgoing('buttcloud/placement', { type: 'buttcloud/placement', version: 1, request, hub, port, recps: [sbot.id] }))
-        },
-        async releasePlacement(request, hub, port) {
-          // On disk before the next pass may hand the port out again.
-          await publishOwn(checkOutgoing('buttcloud/release', { type: 'buttcloud/release', version: 1, request, hub, port, recps: [sbot.id] }))
-        },
-      })
-
-      // Facts being published right now: a second delivery of the same event waits for nothing and is a duplicate.
-      const recordingPayments = new Set<string>()
-      async function recordPayment(fact: PaymentFact): Promise<'recorded' | 'duplicate'> {
-        if (ledger.hasPaymentEvent(fact.event) || recordingPayments.has(fact.event)) return 'duplicate'
-        // Not acknowledged, so Stripe retries: a fact that might not reach the disk must not be answered 200.
-        const short = deps.diskShortage?.()
-        if (short) throw new Error(`not recorded: ${short}`)
-        recordingPayments.add(fact.event)
-        try {
-          // On disk before the webhook is answered: Stripe then stops retrying, so this must not be lost.
-          await publishOwn(checkOutgoing('buttcloud/payment', { ...fact, recps: [sbot.id] }))
-          scheduler.request()
-          return 'recorded'
-        } finally {
-          recordingPayments.delete(fact.event)
-        }
-      }
-
-      const onStatus = (owner: FeedId, status: PubStatus) => {
-        const record = ledger.record(status.request)
-        if (!record) return
-        for (const w of watchers.get(owner) ?? []) w.push(summarise(ledger, record))
-      }
-
-      /** The disk shortage the last pass saw, to log only changes. */
-      let shortage: string | undefined
-      const scheduler = createScheduler(
-        async () => {
-          if (!caughtUp) return
-          const short = deps.diskShortage?.()
-          if (short !== undefined) {
-            if (shortage === undefined) log(`disk nearly full, writing nothing until space is freed: ${short}`)
-            shortage = short
-            // Start-up is not held up by a full disk: the provider serves what it has and waits for room.
-            firstPass()
-            return
-          }
-          if (shortage !== undefined) log('disk has room again: passes resume')
-          shortage = undefined
-          await publishOfferIfChanged()
-          await runPass({ ledger, publisher, runtime, config: cfg, now, log, onStatus, payment: deps.payment, recordPayment }, memory)
-          // A pass's replies and statuses are durable before the next pass reads the world again.
-          await drained()
-          firstPass()
-        },
-        {
-          debounceMs: cfg.debounceMs,
-          intervalMs: cfg.passIntervalMs,
-          maxBackoffMs: cfg.maxBackoffMs,
-          onError: (err) => log(`pass failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`),
-        },
-      )
-
-      async function publishOfferIfChanged() {
-        const offer: Offer = buildOffer(cfg)
-        if (JSON.stringify(ledger.latestOwnOffer()) === JSON.stringify(offer)) return
-        await publishOwn(offer)
-      }
-
-      const intake = startIntake(sbot.db, ledger, () => scheduler.request())
-      intake.caughtUp.then(() => {
-        caughtUp = true
-        scheduler.request()
-      })
-
-      sbot.close.hook?.((fn: Function, args: unknown[]) => {
-        scheduler.stop()
-        for (const set of watchers.values()) for (const w of set) w.end()
-        const closeRuntime = runtime?.close() ?? Promise.resolve()
-        closeRuntime.catch((err) => log(`closing the runtime failed: ${err}`)).finally(() => fn.apply(sbot, args))
-      })
-
-      const health = (): ProviderHealth => ({
-        caughtUp,
-        ...ledger.size,
-        runtime: runtime?.name ?? 'none',
-        engineError: memory.engineError,
-        failingPasses: scheduler.failures,
-        ignoredMessages: intake.stats.ignored,
-        indexedMessages: intake.stats.stored,
-      })
-
-      const api: ButtcloudApi = {
-        myPubs(this: { id?: FeedId } | undefined, cb) {
-          const caller = this?.id ?? sbot.id
-          cb(null, ledger.recordsOf(caller).map((r) => summarise(ledger, r)))
-        },
-        watch(this: { id?: FeedId } | undefined) {
-          const caller = this?.id ?? sbot.id
-          const set = watchers.get(caller) ?? new Set()
-          watchers.set(caller, set)
-          const stream = pushable<PubSummary>(() => set.delete(stream))
-          for (const r of ledger.recordsOf(caller)) stream.push(summarise(ledger, r))
-          set.add(stream)
-          return stream.source
-        },
-        stats(this: { id?: FeedId } | undefined, request: string) {
-          const caller = this?.id ?? sbot.id
-          const record = typeof request === 'string' ? ledger.record(request as MsgId) : undefined
-          let timer: NodeJS.Timeout | undefined
-          let closed = false
-          const stream = pushable<StatsSummary>(() => {
-            closed = true
-            clearTimeout(timer)
-          })
-          if (!record || record.owner !== caller) {
-            // The same answer for "no such pub" and "not yours": nothing about other people's pubs leaks.
-            return pull.error(new Error('no such pub of yours'))
-          }
-          if (!runtime) return pull.error(new Error('this provider runs no pubs yet'))
-          const sample = async () => {
-            if (closed) return
-            try {
-              stream.push(await runtime.stats(record))
-            } catch (err) {
-              log(`live stats for ${record.request} failed: ${err instanceof Error ? err.message : String(err)}`)
-            }
-            if (closed) return
-            timer = setTimeout(sample, cfg.liveStatsMs)
-            timer.unref()
-          }
-          void sample()
-          return stream.source
-        },
-        listAll(cb) {
-          cb(null, ledger.records().map((r) => summarise(ledger, r)))
-        },
-        health(cb) {
-          cb(null, health())
-        },
-        ready: () => firstPassDone,
-        settled: () => scheduler.idle(),
-        ledger: () => ledger,
-        recordPayment,
-      }
-      return api
+        return { key: msg.key, sequence: msg.value.sequence }
+      },
     },
+  }
+}
+
+/** The runtime the provider configured, given a host whose placements go on disk before anything is built on them. */
+function startRuntime(
+  factory: RuntimeFactory | undefined,
+  sbot: Sbot,
+  keys: SsbKeys,
+  own: OwnRecords,
+  log: Log,
+  requestPass: () => void,
+): PubRuntime | undefined {
+  return factory?.({
+    providerKeys: keys,
+    providerId: sbot.id,
+    log,
+    requestPass,
+    async recordPlacement(request, hub, port) {
+      // On disk before anything is built on it.
+      await own.publishOwn(checkOutgoing('buttcloud/placement', { type: 'buttcloud/placement', version: 1, request, hub, port, recps: [sbot.id] }))
+    },
+    async releasePlacement(request, hub, port) {
+      // On disk before the next pass may hand the port out again.
+      await own.publishOwn(checkOutgoing('buttcloud/release', { type: 'buttcloud/release', version: 1, request, hub, port, recps: [sbot.id] }))
+    },
+  })
+}
+
+/** Records a payment fact once (by its event), on disk before it resolves; a second delivery is a duplicate. */
+function paymentRecorder(
+  ledger: ControlLedger,
+  own: OwnRecords,
+  diskShortage: (() => string | undefined) | undefined,
+  requestPass: () => void,
+): (fact: PaymentFact) => Promise<'recorded' | 'duplicate'> {
+  // Facts being published right now: a second delivery of the same event waits for nothing and is a duplicate.
+  const recording = new Set<string>()
+  return async (fact) => {
+    if (ledger.hasPaymentEvent(fact.event) || recording.has(fact.event)) return 'duplicate'
+    // Not acknowledged, so Stripe retries: a fact that might not reach the disk must not be answered 200.
+    const short = diskShortage?.()
+    if (short) throw new Error(`not recorded: ${short}`)
+    recording.add(fact.event)
+    try {
+      // On disk before the webhook is answered: Stripe then stops retrying, so this must not be lost.
+      await own.publishOwn(checkOutgoing('buttcloud/payment', { ...fact, recps: [ledger.provider] }))
+      requestPass()
+      return 'recorded'
+    } finally {
+      recording.delete(fact.event)
+    }
+  }
+}
+
+/** Live `watch` streams per owner, fed every status posted for one of their pubs. */
+class Watchers {
+  private readonly byOwner = new Map<FeedId, Set<ReturnType<typeof pushable<PubSummary>>>>()
+
+  constructor(private readonly ledger: ControlLedger) {}
+
+  /** A stream of the owner's pubs now, then of each one whose status changes. */
+  open(owner: FeedId): Source<PubSummary> {
+    const set = this.byOwner.get(owner) ?? new Set()
+    this.byOwner.set(owner, set)
+    const stream = pushable<PubSummary>(() => set.delete(stream))
+    for (const r of this.ledger.recordsOf(owner)) stream.push(summarise(this.ledger, r))
+    set.add(stream)
+    return stream.source
+  }
+
+  /** A status was posted: tell the owner's watchers. */
+  onStatus(owner: FeedId, status: PubStatus): void {
+    const record = this.ledger.record(status.request)
+    if (!record) return
+    for (const w of this.byOwner.get(owner) ?? []) w.push(summarise(this.ledger, record))
+  }
+
+  endAll(): void {
+    for (const set of this.byOwner.values()) for (const w of set) w.end()
+  }
+}
+
+interface PassLoop {
+  scheduler: PassScheduler
+  /** Set once the index has read the whole log: no pass plans from a half-read log. */
+  caughtUp: boolean
+  /** Resolves after the first pass (or at once on a full disk). */
+  firstPassDone: Promise<void>
+}
+
+/** The scheduled reconcile pass: waits for the log, holds off while the disk is nearly full, publishes the offer. */
+function passLoop(opts: {
+  sbot: Sbot
+  ledger: ControlLedger
+  own: OwnRecords
+  cfg: ButtcloudPluginConfig
+  now: () => number
+  log: Log
+  memory: PassMemory
+  runtime: PubRuntime | undefined
+  watchers: Watchers
+  payment: PaymentHooks | undefined
+  recordPayment: (fact: PaymentFact) => Promise<unknown>
+  diskShortage: (() => string | undefined) | undefined
+}): PassLoop {
+  const { ledger, own, cfg, now, log } = opts
+  let firstPass: () => void = () => undefined
+  const firstPassDone = new Promise<void>((resolve) => (firstPass = resolve))
+  /** The disk shortage the last pass saw, to log only changes. */
+  let shortage: string | undefined
+
+  async function publishOfferIfChanged() {
+    const offer: Offer = buildOffer(cfg)
+    if (JSON.stringify(ledger.latestOwnOffer()) === JSON.stringify(offer)) return
+    await own.publishOwn(offer)
+  }
+
+  const loop: PassLoop = {
+    caughtUp: false,
+    firstPassDone,
+    scheduler: createScheduler(
+      async () => {
+        if (!loop.caughtUp) return
+        const short = opts.diskShortage?.()
+        if (short !== undefined) {
+          if (shortage === undefined) log(`disk nearly full, writing nothing until space is freed: ${short}`, {}, 'warn')
+          shortage = short
+          // Start-up is not held up by a full disk: the provider serves what it has and waits for room.
+          firstPass()
+          return
+        }
+        if (shortage !== undefined) log('disk has room again: passes resume')
+        shortage = undefined
+        await publishOfferIfChanged()
+        await runPass(
+          {
+            ledger,
+            publisher: own.publisher,
+            runtime: opts.runtime,
+            config: cfg,
+            now,
+            log,
+            onStatus: (owner, status) => opts.watchers.onStatus(owner, status),
+            payment: opts.payment,
+            recordPayment: opts.recordPayment,
+          },
+          opts.memory,
+        )
+        // A pass's replies and statuses are durable before the next pass reads the world again.
+        await own.drained()
+        firstPass()
+      },
+      {
+        debounceMs: cfg.debounceMs,
+        intervalMs: cfg.passIntervalMs,
+        maxBackoffMs: cfg.maxBackoffMs,
+        onError: (err) => log(`pass failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`, {}, 'error'),
+      },
+    ),
+  }
+  return loop
+}
+
+/** On close: stop passing, end the watchers, close the runtime, then let the sbot close. */
+function closeWithSbot(sbot: Sbot, scheduler: PassScheduler, watchers: Watchers, runtime: PubRuntime | undefined, log: Log): void {
+  sbot.close.hook?.((fn: Function, args: unknown[]) => {
+    scheduler.stop()
+    watchers.endAll()
+    const closeRuntime = runtime?.close() ?? Promise.resolve()
+    closeRuntime.catch((err) => log(`closing the runtime failed: ${err}`, {}, 'error')).finally(() => fn.apply(sbot, args))
+  })
+}
+
+function healthOf(loop: PassLoop, ledger: ControlLedger, runtime: PubRuntime | undefined, memory: PassMemory, intake: IntakeStats): ProviderHealth {
+  return {
+    caughtUp: loop.caughtUp,
+    ...ledger.size,
+    runtime: runtime?.name ?? 'none',
+    engineError: memory.engineError,
+    failingPasses: loop.scheduler.failures,
+    ignoredMessages: intake.ignored,
+    indexedMessages: intake.stored,
+  }
+}
+
+/** The muxrpc methods (and in-process extras): owners see only their own pubs; nothing here changes anything. */
+function rpcApi(opts: {
+  sbot: Sbot
+  ledger: ControlLedger
+  cfg: ButtcloudPluginConfig
+  log: Log
+  runtime: PubRuntime | undefined
+  watchers: Watchers
+  loop: PassLoop
+  recordPayment: (fact: PaymentFact) => Promise<'recorded' | 'duplicate'>
+  health: () => ProviderHealth
+}): ButtcloudApi {
+  const { sbot, ledger, runtime, log, cfg } = opts
+  return {
+    myPubs(this: { id?: FeedId } | undefined, cb) {
+      const caller = this?.id ?? sbot.id
+      cb(null, ledger.recordsOf(caller).map((r) => summarise(ledger, r)))
+    },
+    watch(this: { id?: FeedId } | undefined) {
+      return opts.watchers.open(this?.id ?? sbot.id)
+    },
+    stats(this: { id?: FeedId } | undefined, request: string) {
+      const caller = this?.id ?? sbot.id
+      const record = typeof request === 'string' ? ledger.record(request as MsgId) : undefined
+      let timer: NodeJS.Timeout | undefined
+      let closed = false
+      const stream = pushable<StatsSummary>(() => {
+        closed = true
+        clearTimeout(timer)
+      })
+      if (!record || record.owner !== caller) {
+        // The same answer for "no such pub" and "not yours": nothing about other people's pubs leaks.
+        return pull.error(new Error('no such pub of yours'))
+      }
+      if (!runtime) return pull.error(new Error('this provider runs no pubs yet'))
+      const sample = async () => {
+        if (closed) return
+        try {
+          stream.push(await runtime.stats(record))
+        } catch (err) {
+          log(`live stats for ${record.request} failed: ${err instanceof Error ? err.message : String(err)}`, { request: record.request }, 'warn')
+        }
+        if (closed) return
+        timer = setTimeout(sample, cfg.liveStatsMs)
+        timer.unref()
+      }
+      void sample()
+      return stream.source
+    },
+    listAll(cb) {
+      cb(null, ledger.records().map((r) => summarise(ledger, r)))
+    },
+    health(cb) {
+      cb(null, opts.health())
+    },
+    ready: () => opts.loop.firstPassDone,
+    settled: () => opts.loop.scheduler.idle(),
+    ledger: () => ledger,
+    recordPayment: opts.recordPayment,
   }
 }

@@ -9,7 +9,9 @@ import { NAMESPACE } from '../../src/protocol/common.js'
 import { isButtcloudContent, parseMessage, type Received } from '../../src/protocol/parse.js'
 import type { FeedId } from '../../src/protocol/ids.js'
 import type { ControlLedger, InvalidInbound } from '../../src/control/ledger.js'
-import { registerIndex, wasPrivate, type Db2, type SsbMsg } from '../../src/ssb/adapter.js'
+import type { Db2 } from '../../src/ssb/db2.js'
+import { registerIndex } from '../../src/ssb/db2-index.js'
+import { wasPrivate, type SsbMsg } from '../../src/ssb/message.js'
 
 /** Bump when StoredEntry changes shape: ssb-db2 then rebuilds the index from the log. */
 export const INDEX_VERSION = 2

@@ -9,13 +9,14 @@ import type { JudgedCommand, PubRecord } from '../../src/control/record.js'
 import { RuntimePending, RuntimeRefusal, type PubRuntime } from '../../src/control/runtime.js'
 import { gate, type Gated } from '../../src/control/gate.js'
 import { holdWaitingFree } from '../../src/control/room.js'
-import type { PaymentStanding } from '../../src/payment/lifecycle.js'
+import type { PaymentHooks } from '../../src/control/payment-hooks.js'
 import type { PaymentFact } from '../../src/protocol/payment.js'
 import { statusChanged, statusFor, type StatusBody } from '../../src/control/status.js'
 import { checkOutgoing } from '../../src/protocol/parse.js'
 import type { FeedId, MsgId } from '../../src/protocol/ids.js'
 import type { CommandReply, ErrorCode, ReplyResult } from '../../src/protocol/reply.js'
 import type { PubStatus } from '../../src/protocol/status.js'
+import type { Log } from '../../src/log/logger.js'
 import type { ButtcloudPluginConfig } from './config.js'
 
 /** Where a pass sends what it posts: the sbot in production, a recorder in unit tests. */
@@ -30,26 +31,13 @@ export interface PassDeps {
   runtime?: PubRuntime
   config: ButtcloudPluginConfig
   now(): number
-  log(line: string): void
+  log: Log
   /** Payment, when the provider takes it. Absent: every plan is free. */
   payment?: PaymentHooks
   /** Record a payment fact the pass made itself (the destroy command's cancellation). */
   recordPayment?(fact: PaymentFact): Promise<unknown>
   /** Called with every status we post, for live watchers. */
   onStatus?(owner: FeedId, status: PubStatus): void
-}
-
-/** How payment reaches the control plane: standings the gate reads, pay links, and the destroy hook. */
-export interface PaymentHooks {
-  /** The pub's payment standing, or undefined when its plan needs no payment. */
-  standing(record: PubRecord, payments: readonly PaymentFact[], now: number): PaymentStanding | undefined
-  /** The pub's pay link, when it needs one. */
-  paymentUrl(record: PubRecord): string | undefined
-  /**
-   * Before the owner's destroy is answered: cancel the pub's subscription. Resolves with the fact to record (the
-   * cancellation, keyed by the command), or undefined when there was nothing to cancel. Throws to retry later.
-   */
-  onDestroy(record: PubRecord, command: MsgId, standing: PaymentStanding | undefined, now: number): Promise<PaymentFact | undefined>
 }
 
 /** State that lives across passes in one process (none of it is needed for correctness after a restart). */
@@ -68,11 +56,31 @@ type ReplyBody = Pick<CommandReply, 'ok' | 'error' | 'result' | 'request'>
 /** What a refusal needs to know about the message it answers. */
 type Unanswered = { key: MsgId; author: FeedId; receivedAt: number }
 
-/** Run one pass. */
+/** How a pass answers a message: a reply, or a refusal bounded per author (see `answering`). */
+interface Answering {
+  answer(answers: MsgId, to: FeedId, body: ReplyBody): Promise<void>
+  refuse(item: Unanswered, code: ErrorCode, reason: string, request?: MsgId): Promise<void>
+}
+
+/** Run one pass: refuse what cannot be answered, gate, reconcile, then answer commands and post statuses per pub. */
 export async function runPass(deps: PassDeps, memory: PassMemory): Promise<void> {
+  const answering = answeringFor(deps)
+  await refuseUnanswerable(deps.ledger, answering)
+  const records = deps.ledger.records()
+  const now = deps.now()
+  const gated = gatePubs(deps, records, now)
+  const observations = await reconcile(deps, memory, gated, now)
+  for (const record of records) {
+    await answerCommands(deps, record, answering)
+    await postStatusIfChanged(deps, memory, record, gated.get(record.request)!, observations)
+  }
+  await postDueStats(deps, memory, records)
+}
+
+/** Replies boxed to the author (and the provider), each marking its message answered. */
+function answeringFor(deps: PassDeps): Answering {
   const { ledger } = deps
   const provider = ledger.provider
-
   const reply = async (answers: MsgId, to: FeedId, body: ReplyBody): Promise<MsgId> => {
     const content = checkOutgoing('buttcloud/reply', {
       type: 'buttcloud/reply',
@@ -85,34 +93,39 @@ export async function runPass(deps: PassDeps, memory: PassMemory): Promise<void>
     ledger.markAnswered(answers)
     return posted.key
   }
-
-  // A stranger (or a broken client) gets a bounded number of refusals per window, counted from the provider's own
-  // replies in its log (so a restart does not reset it): past that, answering amplifies spam. A message older than
-  // the window (met again after a restart, say) is not worth an answer either.
-  const refuse = async (item: Unanswered, code: ErrorCode, reason: string, request?: MsgId) => {
-    const now = deps.now()
-    const since = now - deps.config.refusalWindowMs
-    if (item.receivedAt < since || ledger.refusalsSince(item.author, since) >= deps.config.refusalsPerAuthor) {
-      ledger.markAnswered(item.key)
-      return
-    }
-    const key = await reply(item.key, item.author, { ok: false, error: { code, reason }, request })
-    ledger.noteRefusal(key, item.author, now)
+  return {
+    async answer(answers, to, body) {
+      await reply(answers, to, body)
+    },
+    // A stranger (or a broken client) gets a bounded number of refusals per window, counted from the provider's own
+    // replies in its log (so a restart does not reset it): past that, answering amplifies spam. A message older than
+    // the window (met again after a restart, say) is not worth an answer either.
+    async refuse(item, code, reason, request) {
+      const now = deps.now()
+      const since = now - deps.config.refusalWindowMs
+      if (item.receivedAt < since || ledger.refusalsSince(item.author, since) >= deps.config.refusalsPerAuthor) {
+        ledger.markAnswered(item.key)
+        return
+      }
+      const key = await reply(item.key, item.author, { ok: false, error: { code, reason }, request })
+      ledger.noteRefusal(key, item.author, now)
+    },
   }
+}
 
-  const answer = async (answers: MsgId, to: FeedId, body: ReplyBody): Promise<void> => {
-    await reply(answers, to, body)
-  }
-
+/** Messages addressed to us that fail the schema, and commands for pubs nobody requested: each gets a refusal. */
+async function refuseUnanswerable(ledger: ControlLedger, answering: Answering): Promise<void> {
   for (const bad of ledger.unansweredInvalid()) {
-    await refuse(bad, 'malformed', `${bad.type}: ${bad.reason}`.slice(0, 300))
+    await answering.refuse(bad, 'malformed', `${bad.type}: ${bad.reason}`.slice(0, 300))
   }
   for (const cmd of ledger.unansweredOrphans()) {
-    await refuse(cmd, 'unknown-pub', `no pub ${cmd.content.request} is known to this provider`, cmd.content.request)
+    await answering.refuse(cmd, 'unknown-pub', `no pub ${cmd.content.request} is known to this provider`, cmd.content.request)
   }
+}
 
-  const records = ledger.records()
-  const now = deps.now()
+/** Each record through the payment gate: what the runtime should make of it, and payment's words for its status. */
+function gatePubs(deps: PassDeps, records: readonly PubRecord[], now: number): Map<MsgId, Gated> {
+  const { ledger } = deps
   const placements = ledger.placements()
   const memoryOf = new Map(deps.config.plans.map((p) => [p.id, p.memoryMiB]))
   const gated = new Map<MsgId, Gated>()
@@ -132,50 +145,64 @@ export async function runPass(deps: PassDeps, memory: PassMemory): Promise<void>
   }
   // Free pubs beyond the cap (or their owner's share) wait: never handed to the runtime, so never given a port.
   holdWaitingFree(gated, { cap: deps.config.freePubs, perOwner: deps.config.pubsPerOwner })
-  let observations: Observations | undefined
-  if (deps.runtime) {
-    try {
-      observations = await deps.runtime.reconcile([...gated.values()].map((g) => g.pub), now)
-      if (memory.engineError) deps.log(`runtime ${deps.runtime.name} reachable again`)
-      memory.engineError = undefined
-      memory.lastObservations = observations
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err)
-      if (memory.engineError !== reason) deps.log(`runtime ${deps.runtime.name} failed: ${reason}`)
-      memory.engineError = reason
-    }
-  }
+  return gated
+}
 
-  for (const record of records) {
-    for (const cmd of record.commands) {
-      if (ledger.isAnswered(cmd.key)) continue
-      await answerCommand(deps, record, cmd, answer, refuse)
-    }
-    if (record.silent) continue
-    const g = gated.get(record.request)!
-    const body = g.status ?? withPaymentWords(statusFor(record, observe(deps, memory, record, g, observations)), g)
-    const last = ledger.lastPostedStatus(record.request)
-    if (!statusChanged(last, body)) continue
-    let invite: string | undefined
-    if (body.state === 'up' && deps.runtime && !ledger.hasSentFirstInvite(record.request)) {
-      invite = await deps.runtime.invite(record, 1).catch((err: unknown) => {
-        deps.log(`first invite for ${record.request} failed: ${err instanceof Error ? err.message : err}`)
-        return undefined
-      })
-    }
-    const content = checkOutgoing('buttcloud/status', {
-      type: 'buttcloud/status',
-      version: 1,
-      ...body,
-      ...(invite ? { invite } : {}),
-      recps: [record.owner, provider],
+/** Let the runtime converge on the gated pubs; undefined (and the reason kept) while its engine is unreachable. */
+async function reconcile(deps: PassDeps, memory: PassMemory, gated: ReadonlyMap<MsgId, Gated>, now: number): Promise<Observations | undefined> {
+  if (!deps.runtime) return undefined
+  try {
+    const observations = await deps.runtime.reconcile([...gated.values()].map((g) => g.pub), now)
+    if (memory.engineError) deps.log(`runtime ${deps.runtime.name} reachable again`)
+    memory.engineError = undefined
+    memory.lastObservations = observations
+    return observations
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err)
+    if (memory.engineError !== reason) deps.log(`runtime ${deps.runtime.name} failed: ${reason}`, {}, 'warn')
+    memory.engineError = reason
+    return undefined
+  }
+}
+
+/** Answer the record's commands not answered yet, in order. */
+async function answerCommands(deps: PassDeps, record: PubRecord, answering: Answering): Promise<void> {
+  for (const cmd of record.commands) {
+    if (deps.ledger.isAnswered(cmd.key)) continue
+    await answerCommand(deps, record, cmd, answering.answer, answering.refuse)
+  }
+}
+
+/** Post the pub's status when it differs from the last one posted (with its first invite once it is up). */
+async function postStatusIfChanged(
+  deps: PassDeps,
+  memory: PassMemory,
+  record: PubRecord,
+  g: Gated,
+  observations: Observations | undefined,
+): Promise<void> {
+  if (record.silent) return
+  const { ledger } = deps
+  const body = g.status ?? withPaymentWords(statusFor(record, observe(deps, memory, record, g, observations)), g)
+  const last = ledger.lastPostedStatus(record.request)
+  if (!statusChanged(last, body)) return
+  let invite: string | undefined
+  if (body.state === 'up' && deps.runtime && !ledger.hasSentFirstInvite(record.request)) {
+    invite = await deps.runtime.invite(record, 1).catch((err: unknown) => {
+      deps.log(`first invite for ${record.request} failed: ${err instanceof Error ? err.message : err}`, { request: record.request }, 'warn')
+      return undefined
     })
-    const posted = await deps.publisher.publish(content)
-    ledger.notePosted(record.request, posted.sequence, content, deps.now())
-    deps.onStatus?.(record.owner, content)
   }
-
-  await postDueStats(deps, memory, records)
+  const content = checkOutgoing('buttcloud/status', {
+    type: 'buttcloud/status',
+    version: 1,
+    ...body,
+    ...(invite ? { invite } : {}),
+    recps: [record.owner, ledger.provider],
+  })
+  const posted = await deps.publisher.publish(content)
+  ledger.notePosted(record.request, posted.sequence, content, deps.now())
+  deps.onStatus?.(record.owner, content)
 }
 
 /**
@@ -205,7 +232,7 @@ async function postDueStats(deps: PassDeps, memory: PassMemory, records: readonl
       await deps.publisher.publish(content)
       ledger.noteStats(record.request, summary.window.to)
     } catch (err) {
-      deps.log(`stats for ${record.request} failed: ${err instanceof Error ? err.message : String(err)}`)
+      deps.log(`stats for ${record.request} failed: ${err instanceof Error ? err.message : String(err)}`, { request: record.request }, 'warn')
     }
   }
 }

@@ -15,16 +15,8 @@ import { dirname, join, relative, resolve } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { fileURLToPath } from 'node:url'
 import Docker from 'dockerode'
+import { APP_DIR, DATA_DIR, PUB_IMAGE_REPO, PUB_UID } from './constants.js'
 
-export const PUB_IMAGE_REPO = 'buttcloud-pub'
-/** Where the app lives inside the image (same in the Dockerfile). */
-export const APP_DIR = '/app'
-/** The image's data folder: mount the pub's named volume here. */
-export const DATA_DIR = '/data'
-/** The health check command for a service spec (docker import cannot carry a HEALTHCHECK). */
-export const PUB_HEALTHCHECK = ['CMD', '/usr/local/bin/node', `${APP_DIR}/dist/pub/health.js`]
-/** The unprivileged user the pub runs as (uid of `node` in the official image). */
-export const PUB_UID = 1000
 
 const INPUTS_LABEL = 'buttcloud.pub.inputs'
 const ENTRY_FILES = ['dist/pub/main.js', 'dist/pub/health.js']

@@ -5,7 +5,7 @@
  */
 import type Docker from 'dockerode'
 import type { FeedId } from '../../src/protocol/ids.js'
-import { DATA_DIR, PUB_HEALTHCHECK, PUB_UID } from './build.js'
+import { DATA_DIR, PUB_HEALTHCHECK, PUB_UID } from './constants.js'
 
 /** Where the key secret appears inside the container. */
 export const KEY_SECRET_PATH = '/run/secrets/pub-key'

@@ -7,7 +7,8 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { MAIN_NETWORK_CAPS, clientCall, connectClient, loadKeys, type SbotClient, type SsbKeys } from '../ssb/adapter.js'
+import { clientCall, connectClient, type SbotClient } from '../ssb/client.js'
+import { MAIN_NETWORK_CAPS, loadKeys, type SsbKeys } from '../ssb/keys.js'
 import { FeedId } from '../protocol/ids.js'
 import type { GlobalOptions } from './args.js'
 import { CliError, EXIT } from './exit-codes.js'
@@ -157,7 +158,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 }
 
 /**
- * ssb-client's unix-socket transport makes an empty $TMPDIR/multiserver-* folder for every connection (NOTES.md).
+ * ssb-client's unix-socket transport makes an empty $TMPDIR/multiserver-* folder for every connection (docs/ssb-stack.md).
  * A CLI runs often, so the connection gets a temporary TMPDIR of ours, removed once connected.
  */
 async function withTempDir<T>(fn: () => Promise<T>): Promise<T> {

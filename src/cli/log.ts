@@ -8,7 +8,8 @@
  * scans fast. `private: true` is passed to both: the classic createLogStream would return ciphertext without it.
  */
 import type { Sink } from 'pull-stream'
-import { clientHas, clientSource, pull, type SbotClient, type Source } from '../ssb/adapter.js'
+import { clientHas, clientSource, type SbotClient } from '../ssb/client.js'
+import { pull, type Source } from '../ssb/pull.js'
 import { NAMESPACE } from '../protocol/common.js'
 import { parseMessage, type Received } from '../protocol/parse.js'
 import type { FeedId } from '../protocol/ids.js'

@@ -89,8 +89,6 @@ export class ControlLedger {
   /** End of the window of the last stats summary posted per pub. */
   private readonly lastStats = new Map<MsgId, number>()
   private readonly cache = new Map<MsgId, PubRecord>()
-  /** Requests whose record may have changed since the last `takeDirty()`. */
-  private dirty = new Set<MsgId>()
 
   constructor(private readonly ctx: FoldContext) {}
 
@@ -224,13 +222,6 @@ export class ControlLedger {
   /** Records of one owner. */
   recordsOf(owner: FeedId): PubRecord[] {
     return (this.requestsByOwner.get(owner) ?? []).map((k) => this.record(k)!)
-  }
-
-  /** Requests touched since the last call (for incremental passes). */
-  takeDirty(): MsgId[] {
-    const out = [...this.dirty]
-    this.dirty = new Set()
-    return out
   }
 
   isAnswered(key: MsgId): boolean {
@@ -369,6 +360,5 @@ export class ControlLedger {
 
   private touch(request: MsgId): void {
     this.cache.delete(request)
-    this.dirty.add(request)
   }
 }

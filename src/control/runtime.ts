@@ -6,7 +6,8 @@
 import type { FeedId, InviteCode, MsgId } from '../protocol/ids.js'
 import type { ReplyResult } from '../protocol/reply.js'
 import type { StatsSummary } from '../protocol/stats.js'
-import type { SsbKeys } from '../ssb/adapter.js'
+import type { SsbKeys } from '../ssb/keys.js'
+import type { Log } from '../log/logger.js'
 import type { Observations } from './observation.js'
 import type { PubRecord } from './record.js'
 
@@ -36,7 +37,7 @@ export interface RuntimeHost {
   recordPlacement(request: MsgId, hub: string, port: number): Promise<void>
   /** Persist that a purged pub's placement is released (a private `buttcloud/release`), on disk before it resolves. */
   releasePlacement(request: MsgId, hub: string, port: number): Promise<void>
-  log(line: string): void
+  log: Log
   /** Ask for a pass soon: work the runtime finished between passes (a backup) is owed an answer. */
   requestPass?(): void
 }

@@ -32,9 +32,9 @@ import {
   type TaskListing,
   type VolumeListing,
 } from '../planner/index.js'
-import type { PubDriver, PubIdentity, StatsSample } from '../orchestrator/driver.js'
-import { BACKUP_EXCLUDED } from '../orchestrator/backups.js'
-import { keysFileText } from '../ssb/adapter.js'
+import type { Log } from '../log/logger.js'
+import { BACKUP_EXCLUDED, type PubDriver, type PubIdentity, type StatsSample } from '../control/driver.js'
+import { keysFileText } from '../ssb/keys.js'
 
 const MiB = 1024 * 1024
 /** The one hub of the local runtime. */
@@ -68,7 +68,7 @@ export interface LocalDriverOptions {
   stopGraceMs?: number
   /** How often running pubs are looked at (readiness, and whether adopted ones still run). */
   watchMs?: number
-  log?: (line: string) => void
+  log?: Log
 }
 
 interface ServiceRecord extends ServiceSpec {
@@ -353,7 +353,7 @@ class LocalDriver implements PubDriver {
     if (known && typeof started.startedWith === 'string') sup.startedWith = started.startedWith
     this.running.set(name, sup)
     void exited.then(() => this.ended(name, sup, run, undefined))
-    this.opts.log?.(`pub ${name} is still running (pid ${pid}): adopted`)
+    this.opts.log?.(`pub ${name} is still running (pid ${pid}): adopted`, { pub: name })
   }
 
   /** Look at running pubs: mark them ready once they say so, and notice adopted ones that have exited. */
@@ -395,7 +395,7 @@ class LocalDriver implements PubDriver {
     sup.crashes = Date.now() - sup.startedAt > STABLE_MS ? 1 : sup.crashes + 1
     const backoff = this.opts.restartBackoff ?? { firstMs: 1000, maxMs: 60_000 }
     const delay = Math.min(backoff.maxMs, backoff.firstMs * 2 ** (sup.crashes - 1))
-    this.opts.log?.(`pub ${name} exited (${task.exitCode ?? 'status unknown'}); restarting in ${delay} ms`)
+    this.opts.log?.(`pub ${name} exited (${task.exitCode ?? 'status unknown'}); restarting in ${delay} ms`, { pub: name }, 'warn')
     sup.restartTimer = setTimeout(() => {
       sup.restartTimer = undefined
       this.sync(name)

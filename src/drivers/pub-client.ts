@@ -4,7 +4,8 @@
  * it again: calls are rare, and a kept connection would pin memory in every pub.
  */
 import { InviteCode, FeedId, type MultiserverAddress } from '../protocol/ids.js'
-import { clientCall, connectClient, type SbotClient, type SsbKeys } from '../ssb/adapter.js'
+import { clientCall, connectClient, type SbotClient } from '../ssb/client.js'
+import type { SsbKeys } from '../ssb/keys.js'
 
 export interface PubClientOptions {
   /** Secret-handshake capability of the pub's network (default: the main network). */

@@ -11,7 +11,7 @@
 import type { Readable } from 'node:stream'
 import { createGzip } from 'node:zlib'
 import type Docker from 'dockerode'
-import { DATA_DIR, PUB_IMAGE_REPO } from '../../pub/image/build.js'
+import { DATA_DIR, PUB_IMAGE_REPO } from '../../pub/image/constants.js'
 import { pubServiceSpec } from '../../pub/image/service.js'
 import type { MsgId } from '../protocol/ids.js'
 import {
@@ -28,10 +28,9 @@ import {
   type VolumeList,
   type VolumeListing,
 } from '../planner/index.js'
-import type { PubDriver, PubIdentity, StatsSample } from '../orchestrator/driver.js'
-import { BACKUP_EXCLUDED } from '../orchestrator/backups.js'
+import { BACKUP_EXCLUDED, type PubDriver, type PubIdentity, type StatsSample } from '../control/driver.js'
 import { tarWithout } from './tar-filter.js'
-import { keysFileText } from '../ssb/adapter.js'
+import { keysFileText } from '../ssb/keys.js'
 
 const MiB = 1024 * 1024
 const MS = 1_000_000 // nanoseconds per millisecond: Swarm durations are in nanoseconds

@@ -10,7 +10,7 @@
  * timer; its record stays one more time-to-live, so a late download is told "expired" rather than "unknown".
  */
 import { randomBytes } from 'node:crypto'
-import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs'
+import { createWriteStream, type WriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -21,8 +21,6 @@ import type { ReplyResult } from '../protocol/reply.js'
 
 const MiB = 1024 * 1024
 const TOKEN_RE = /^[0-9a-f]{32}$/
-/** Top-level entries of a pub's data folder that never go into its backup: the db2 keyring (secrets derived from the pub's key) and its unix socket. */
-export const BACKUP_EXCLUDED = ['keyring', 'socket'] as const
 /** The archive file name in backup links. */
 export const ARCHIVE_NAME_RE = /^[0-9a-f]{32}\.tar\.gz$/
 
@@ -123,7 +121,7 @@ export class BackupShelf {
     this.reserved.set(claim, cap.bytes)
     const token = randomBytes(16).toString('hex')
     const part = join(this.opts.dir, `${token}.part`)
-    const out = createWriteStream(part, { mode: 0o600 })
+    let out: WriteStream | undefined
     try {
       let written = 0
       const limit = new Transform({
@@ -132,7 +130,7 @@ export class BackupShelf {
           done(written > cap.bytes ? new RuntimeRefusal(cap.why) : null, chunk)
         },
       })
-      await produce((archive) => pipeline(archive, limit, out))
+      await produce((archive) => pipeline(archive, limit, (out = createWriteStream(part, { mode: 0o600 }))))
       const bytes = statSync(part).size
       renameSync(part, join(this.opts.dir, `${token}.tar.gz`))
       const entry: Entry = { request, expires: Date.now() + this.opts.ttlMs, bytes }
@@ -141,8 +139,9 @@ export class BackupShelf {
       this.entries.set(token, { ...entry, present: true })
       return { url: `${this.opts.baseUrl.replace(/\/+$/, '')}/${token}.tar.gz`, expires: entry.expires, bytes }
     } catch (err) {
-      // The file is opened asynchronously: only once the stream has closed is it certain to be there to remove.
-      if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()).destroy())
+      // A refusal can come before the file is even open: wait until it is closed, or it appears after the rm.
+      const stream = out
+      if (stream && !stream.closed) await new Promise<void>((resolve) => stream.once('close', () => resolve()).destroy())
       rmSync(part, { force: true })
       if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw new RuntimeRefusal('the backup disk is full; please try again later')
       throw err

@@ -11,7 +11,7 @@ import { createHmac } from 'node:crypto'
 import type { RuntimePub } from '../control/runtime.js'
 import type { FeedId, MsgId } from '../protocol/ids.js'
 import type { DesiredPub } from '../planner/index.js'
-import { generateKeys, type SsbKeys } from '../ssb/adapter.js'
+import { generateKeys, type SsbKeys } from '../ssb/keys.js'
 
 /** Domain separation: a seed made for pub keys can never equal one the same secret makes for anything else. */
 const KEY_CONTEXT = 'buttcloud/pub-key/v1\n'

@@ -10,7 +10,7 @@ import type { RuntimeHost } from '../control/runtime.js'
 import type { MsgId } from '../protocol/ids.js'
 import { isChange, REASON_TEXT, type Action, type ActionKind, type ActionOf } from '../planner/index.js'
 import type { PubKeyring } from './desired.js'
-import type { PubDriver } from './driver.js'
+import type { PubDriver } from '../control/driver.js'
 import { crashPoint } from '../faults/crash-point.js'
 
 /** One handler per action kind. */

@@ -17,7 +17,6 @@ import { renameSync, writeFileSync } from 'node:fs'
 import type { Observation, Observations } from '../control/observation.js'
 import type { PubRecord } from '../control/record.js'
 import { RuntimePending, RuntimeRefusal, type PubRuntime, type RuntimeHost, type RuntimePub } from '../control/runtime.js'
-import { createInvite } from '../drivers/pub-client.js'
 import { multiserverAddress, type InviteCode, type MsgId, type MultiserverAddress } from '../protocol/ids.js'
 import type { ReplyResult } from '../protocol/reply.js'
 import type { StatsSummary } from '../protocol/stats.js'
@@ -41,7 +40,7 @@ import {
 import { Backoff, DEFAULT_BACKOFF, type BackoffPolicy, type BackoffState } from './backoff.js'
 import { BackupShelf, type BackupSettings } from './backups.js'
 import { desiredPubs, PubKeyring } from './desired.js'
-import type { PubDriver } from './driver.js'
+import type { PubDriver, PubInviter } from '../control/driver.js'
 import { createHandlers, execute, requestOf, type ExecutionResult, type OperatorNotes } from './executor.js'
 import { DEFAULT_STATS_BOOK, StatsBook } from './stats.js'
 
@@ -49,6 +48,8 @@ const MiB = 1024 * 1024
 
 export interface OrchestratorOptions {
   driver: PubDriver
+  /** Makes invites on a running pub (the provider wires the hosted pub's RPC client). */
+  inviter: PubInviter
   capacity: Capacity
   /** The image version (tag) pubs run unless their owner upgraded to another. */
   defaultImageVersion: string
@@ -95,7 +96,6 @@ export interface OrchestratorRuntime extends PubRuntime {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-const NO_STATUSES = new Map()
 /** A sample younger than this is fresh enough to answer a stats command with. */
 const FRESH_MS = 5_000
 
@@ -189,12 +189,12 @@ class Orchestrator implements OrchestratorRuntime {
     for (const pub of pubs) {
       if (pub.intent !== 'destroyed' || !this.shelf) continue
       const removed = this.shelf.removeFor(pub.record.request)
-      if (removed > 0) this.host.log(`deleted ${removed} backup(s) of destroyed pub ${pub.record.request}`)
+      if (removed > 0) this.host.log(`deleted ${removed} backup(s) of destroyed pub ${pub.record.request}`, { request: pub.record.request })
     }
     this.notesNow = new Map()
 
     let observed = await readObserved(this.driver)
-    const pass = planPass({ desired, observed, capacity: this.opts.capacity, now, posted: NO_STATUSES, crashLoop: this.opts.crashLoop })
+    const pass = planPass({ desired, observed, capacity: this.opts.capacity, now, crashLoop: this.opts.crashLoop })
     const goals = new Map(desired.map((d) => [d.request, goalOf(d)]))
     const toRun = pass.actions.filter((a) => !this.isHeld(a, now, goals))
     const issuedAt = Date.now()
@@ -328,7 +328,7 @@ class Orchestrator implements OrchestratorRuntime {
       writeFileSync(tmp, `${JSON.stringify(this.snapshot, null, 2)}\n`)
       renameSync(tmp, this.opts.reportFile)
     } catch (err) {
-      this.host.log(`could not write the capacity report ${this.opts.reportFile}: ${err instanceof Error ? err.message : err}`)
+      this.host.log(`could not write the capacity report ${this.opts.reportFile}: ${err instanceof Error ? err.message : err}`, {}, 'warn')
     }
   }
 
@@ -366,7 +366,7 @@ class Orchestrator implements OrchestratorRuntime {
 
   async invite(record: PubRecord, uses: number): Promise<InviteCode> {
     const address = this.requireAddress(record)
-    return createInvite(this.host.providerKeys, address, {
+    return this.opts.inviter(this.host.providerKeys, address, {
       uses,
       ...(this.opts.caps ? { caps: this.opts.caps } : {}),
       timeoutMs: this.opts.inviteTimeoutMs ?? 10_000,
@@ -384,7 +384,7 @@ class Orchestrator implements OrchestratorRuntime {
         },
         (err: unknown) => {
           const reason = err instanceof Error ? err.message : String(err)
-          if (reason !== this.samplerError) this.host.log(`stats sampling failed: ${reason}`)
+          if (reason !== this.samplerError) this.host.log(`stats sampling failed: ${reason}`, {}, 'warn')
           this.samplerError = reason
           throw err
         },

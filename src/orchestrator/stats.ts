@@ -8,7 +8,7 @@
  */
 import type { MsgId } from '../protocol/ids.js'
 import type { StatsSummary } from '../protocol/stats.js'
-import type { StatsSample } from './driver.js'
+import type { StatsSample } from '../control/driver.js'
 
 export interface StatsBookOptions {
   /** Summaries cover this long, ending now (the default daily summary covers a day). */

@@ -1,11 +1,11 @@
 /**
- * One planning pass as the control loop runs it: index once, plan, summarise, and say which statuses are due.
- * The loop then executes `actions` and posts `statusChanges`; both come from the same snapshot.
+ * One planning pass as the control loop runs it: index once, plan, summarise. The loop then executes `actions` and
+ * reports `states`; both come from the same snapshot.
  */
 import type { MsgId } from '../protocol/ids.js'
 import type { Action } from './actions.js'
 import { planWorld } from './plan.js'
-import { statusChanges, summariseWorld, type CrashLoop, type ObservedPubState, type StatusChange, type StatusFields } from './summary.js'
+import { summariseWorld, type CrashLoop, type ObservedPubState } from './summary.js'
 import type { Capacity, DesiredPub, Observed } from './types.js'
 import { indexWorld } from './world.js'
 
@@ -14,18 +14,15 @@ export interface PassInput {
   observed: Observed
   capacity: Capacity
   now: number
-  /** The status fields last posted per pub (from the provider's feed), to post only what changed. */
-  posted: ReadonlyMap<MsgId, StatusFields>
   crashLoop?: CrashLoop
 }
 
 export interface PassResult {
   actions: Action[]
   states: Map<MsgId, ObservedPubState>
-  statusChanges: StatusChange[]
 }
 
-/** Plan one pass and work out the statuses it makes due. */
+/** Plan one pass and summarise each pub's observed state from the same snapshot. */
 export function planPass(input: PassInput): PassResult {
   const world = indexWorld(input.desired, input.observed)
   const actions = planWorld(world, input.capacity, input.now)
@@ -34,5 +31,5 @@ export function planPass(input: PassInput): PassResult {
     plan: actions,
     ...(input.crashLoop ? { crashLoop: input.crashLoop } : {}),
   })
-  return { actions, states, statusChanges: statusChanges(input.posted, states) }
+  return { actions, states }
 }

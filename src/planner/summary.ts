@@ -1,6 +1,6 @@
 /**
  * Observed state per pub, for the owner: provisioning, up, down (and why), stopped, destroyed. The plugin posts a
- * status only when `statusChanges` says what it would post differs from what it posted last, so a steady pub
+ * status only when src/control/status.ts says what it would post differs from what it posted last, so a steady pub
  * costs nothing on the feed however often passes run.
  */
 import { multiserverAddress, type MsgId, type MultiserverAddress } from '../protocol/ids.js'
@@ -150,31 +150,4 @@ export function toStatusFields(s: ObservedPubState): StatusFields {
     default:
       return { state: s.state }
   }
-}
-
-export interface StatusChange {
-  request: MsgId
-  fields: StatusFields
-  observed: ObservedPubState
-}
-
-function sameFields(a: StatusFields, b: StatusFields): boolean {
-  return a.state === b.state && a.reason === b.reason && a.address === b.address
-}
-
-/**
- * The statuses due: pubs whose fields differ from the last posted ones, by request. `previous` comes from the last
- * status each pub was sent (read from the provider's own feed after a restart), so a restart re-posts nothing.
- */
-export function statusChanges(
-  previous: ReadonlyMap<MsgId, StatusFields>,
-  current: ReadonlyMap<MsgId, ObservedPubState>,
-): StatusChange[] {
-  const changes: StatusChange[] = []
-  for (const [request, observed] of current) {
-    const fields = toStatusFields(observed)
-    const before = previous.get(request)
-    if (before === undefined || !sameFields(before, fields)) changes.push({ request, fields, observed })
-  }
-  return changes.sort((a, b) => (a.request < b.request ? -1 : a.request > b.request ? 1 : 0))
 }

@@ -6,7 +6,9 @@
  * the provider's feed (EBT's vector clock, which any peer may be asked), replicates its own feed over EBT from them,
  * and is caught up only once it holds as much as every peer it asked.
  */
-import { loadKeys, call, closeSbot, type Sbot } from '../ssb/adapter.js'
+import { call } from '../ssb/client.js'
+import { loadKeys } from '../ssb/keys.js'
+import { closeSbot, type Sbot } from '../ssb/server.js'
 import type { FeedId } from '../protocol/ids.js'
 import { join } from 'node:path'
 import { clearRestorePending, openOwnSbot } from './identity-store.js'

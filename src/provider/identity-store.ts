@@ -8,18 +8,11 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { join } from 'node:path'
 import { z } from 'zod'
 import { FeedId } from '../protocol/ids.js'
-import {
-  call,
-  clientSource,
-  closeSbot,
-  collect,
-  connectClient,
-  createSbot,
-  keysFileText,
-  loadKeys,
-  type Sbot,
-  type SsbKeys,
-} from '../ssb/adapter.js'
+import { call, clientSource, connectClient } from '../ssb/client.js'
+import { keysFileText, loadKeys, type SsbKeys } from '../ssb/keys.js'
+import { collect } from '../ssb/pull.js'
+import { applyDb2Patches } from '../ssb/patches.js'
+import { closeSbot, createSbot, type Sbot } from '../ssb/server.js'
 import { sbotConfig, socketPath } from '../ssb/config.js'
 import type { ProviderSettings } from './settings.js'
 
@@ -86,6 +79,7 @@ export function openOwnSbot(settings: ProviderSettings, keys: SsbKeys, opts: { n
     // Replicate only the provider's own feed while it catches up: nothing else is needed to publish safely.
     hops: 0,
   })
+  applyDb2Patches()
   return createSbot({ ...config, conn: { autostart: false, populatePubs: false }, replicationScheduler: { autostart: opts.network, partialReplication: null } })
 }
 

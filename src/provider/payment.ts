@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs'
 import { Readable } from 'node:stream'
 import type { Hono } from 'hono'
 import Stripe from 'stripe'
-import type { PaymentHooks } from '../../plugins/buttcloud/pass.js'
+import type { PaymentHooks } from '../control/payment-hooks.js'
 import type { ButtcloudApi } from '../../plugins/buttcloud/index.js'
 import { cancelRequestedFact } from '../payment/facts.js'
 import { needsPayment, paymentConfigFromEnv, type PaymentConfig } from '../payment/config.js'
@@ -16,9 +16,10 @@ import { paymentStanding } from '../payment/lifecycle.js'
 import { payLinkUrl } from '../payment/links.js'
 import { cancelSubscription } from '../drivers/stripe-billing.js'
 import { findBackup } from '../orchestrator/backups.js'
+import type { Log } from '../log/logger.js'
 import type { FeedId } from '../protocol/ids.js'
 import type { Offer, Plan } from '../protocol/offer.js'
-import type { SsbKeys } from '../ssb/adapter.js'
+import type { SsbKeys } from '../ssb/keys.js'
 import { createPaymentSite, serveSite, type RunningSite } from '../../web/index.js'
 
 export interface PaymentSetup {
@@ -81,8 +82,8 @@ export async function startPaymentSite(opts: {
   port: number
   termsText?: string
   privacyText?: string
-  /** Where the site's log lines go (one JSON object per line). */
-  log?: (line: string) => void
+  /** Where the site logs (default: JSON lines on stderr, component `site`). */
+  log?: Log
   /** The folder of pub backups to serve under /backups (their names are unguessable tokens). */
   backupsDir?: string
 }): Promise<RunningSite> {
@@ -97,7 +98,7 @@ export async function startPaymentSite(opts: {
     offer: opts.offer,
     termsText: opts.termsText,
     privacyText: opts.privacyText,
-    ...(opts.log ? { log: (level, message, fields) => opts.log!(JSON.stringify({ level, message, ...fields })) } : {}),
+    ...(opts.log ? { log: opts.log } : {}),
     directory: {
       async lookup(request) {
         const record = api.ledger().record(request)

@@ -3,14 +3,18 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createButtcloudPlugin, type ButtcloudApi, type PluginDeps } from '../../plugins/buttcloud/index.js'
 import { buildOffer, pluginConfig } from '../../plugins/buttcloud/config.js'
+import { createLogger, logTo } from '../log/logger.js'
 import type { FeedId } from '../protocol/ids.js'
-import { call, closeSbot, createSbot, loadOrCreateKeys, type Sbot } from '../ssb/adapter.js'
+import { call } from '../ssb/client.js'
+import { loadOrCreateKeys } from '../ssb/keys.js'
+import { applyDb2Patches } from '../ssb/patches.js'
+import { closeSbot, createSbot, type Sbot } from '../ssb/server.js'
 import { sbotConfig } from '../ssb/config.js'
 import { inviteExpiryPlugin } from '../ssb/invite-expiry.js'
 import type { RunningSite } from '../../web/index.js'
 import { paymentHooks, paymentSetup, startPaymentSite, type PaymentSetup } from './payment.js'
 import type { ProviderSettings } from './settings.js'
-import { backupDirFromSettings, runtimeFromSettings } from '../orchestrator/from-settings.js'
+import { backupDirFromSettings, runtimeFromSettings } from './runtime-from-settings.js'
 import { restorePending } from './identity-store.js'
 import { makePrivateTree, usePrivateUmask } from '../files/private.js'
 import { diskShortage } from '../files/disk.js'
@@ -44,8 +48,9 @@ export async function startProvider(
         '`node dist/src/provider/identity.js catch-up --peer ADDRESS` (or --no-peer-has-newer) first',
     )
   }
+  const log = deps.log ?? logTo(createLogger('provider'))
   const fixed = makePrivateTree(settings.path)
-  if (fixed > 0) (deps.log ?? console.error)(`made ${fixed} files and folders under ${settings.path} private to this user (0600/0700)`)
+  if (fixed > 0) log(`made ${fixed} files and folders under ${settings.path} private to this user (0600/0700)`)
   const keys = loadOrCreateKeys(join(settings.path, 'secret'))
   const publicUrl = settings.web.publicUrl.replace(/\/+$/, '')
   const payment = paymentSetup(env, keys, publicUrl)
@@ -72,8 +77,9 @@ export async function startProvider(
   // The runtime the settings ask for (none, local processes, or Swarm), unless a test hands one in.
   const runtime = deps.runtime ?? runtimeFromSettings(settings)
   const minFree = settings.minFreeMiB * 1024 * 1024
+  applyDb2Patches()
   const sbot = createSbot(config, [
-    createButtcloudPlugin({ payment: hooks, diskShortage: () => diskShortage(settings.path, minFree), ...deps, runtime }),
+    createButtcloudPlugin({ payment: hooks, diskShortage: () => diskShortage(settings.path, minFree), ...deps, log, runtime }),
     inviteExpiryPlugin({ defaultTtlMs: settings.inviteTtlMs, ...(deps.now ? { now: deps.now } : {}) }),
   ])
   const api = sbot.buttcloud as ButtcloudApi

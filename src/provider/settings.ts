@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
 import { Plan } from '../protocol/offer.js'
 import { describeIssues } from '../protocol/parse.js'
-import { parseEngine, type EngineSetting } from '../orchestrator/engine-endpoint.js'
+import { parseEngine, type EngineSetting } from '../drivers/engine-endpoint.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 /** The repo root, from src/provider (tsx) or dist/src/provider (built). */
@@ -99,7 +99,7 @@ export const DockerEngine = z.unknown().transform((value, ctx): EngineSetting =>
 /**
  * What runs pubs: nothing yet (`none`), child processes on this machine (`local`) or Docker Swarm (`swarm`). One
  * object for every kind, so BUTTCLOUD_RUNTIME can switch the kind without rewriting the file; fields a kind does
- * not use are ignored by it. See src/orchestrator/from-settings.ts for the defaults.
+ * not use are ignored by it. See src/provider/runtime-from-settings.ts for the defaults.
  */
 export const RuntimeSettings = z.strictObject({
   kind: z.enum(['none', 'local', 'swarm']),

@@ -1,7 +1,8 @@
 /** Turns a few plain settings into the secret-stack config shape our SSB stack needs. */
 import { join } from 'node:path'
 import type { FeedId } from '../protocol/ids.js'
-import { MAIN_NETWORK_CAPS, type SbotConfig, type SsbKeys } from './adapter.js'
+import { MAIN_NETWORK_CAPS, type SsbKeys } from './keys.js'
+import type { SbotConfig } from './server.js'
 
 export interface ServerSettings {
   /** Data folder: log, indexes, invite codes, the unix socket. */
@@ -17,7 +18,7 @@ export interface ServerSettings {
   masters?: FeedId[]
   /** How far to replicate in the follow graph. */
   hops?: number
-  /** ssb-db2 write and index throttles in ms (NOTES.md: 250 each by default; 10/50/50 is ~10x faster). */
+  /** ssb-db2 write and index throttles in ms (docs/ssb-stack.md: 250 each by default; 10/50/50 is ~10x faster). */
   throttles?: { addBatch: number; flushDebounce: number; writeTimeout: number }
   /** Allow invites for private or loopback hosts (tests and local use). */
   allowPrivate?: boolean

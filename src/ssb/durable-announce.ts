@@ -9,7 +9,7 @@
  * message is then on disk before any peer can ask for it; the cost is the flush delay on replication.
  */
 import { createRequire } from 'node:module'
-import type { SbotPlugin } from './adapter.js'
+import type { SbotPlugin } from './server.js'
 
 const require = createRequire(import.meta.url)
 const Obv: () => Observable = require('obz')

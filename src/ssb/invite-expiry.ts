@@ -9,7 +9,8 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { FeedId } from '../protocol/ids.js'
-import { generateKeys, type SbotPlugin } from './adapter.js'
+import { generateKeys } from './keys.js'
+import type { SbotPlugin } from './server.js'
 
 export const INVITE_EXPIRY_FILE = 'invite-expiry.json'
 

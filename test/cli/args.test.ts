@@ -3,7 +3,7 @@ import { parseCommandLine } from '../../src/cli/args.js'
 import { defaultSsbDir, planConnection } from '../../src/cli/connect.js'
 import { CliError, EXIT } from '../../src/cli/exit-codes.js'
 import { clean, formatDuration, formatPrice } from '../../src/cli/format.js'
-import { MAIN_NETWORK_CAPS } from '../../src/ssb/adapter.js'
+import { MAIN_NETWORK_CAPS } from '../../src/ssb/keys.js'
 import { PROVIDER, feedId } from './messages.js'
 
 function usageError(argv: string[]): string {

@@ -4,12 +4,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startClassicSbot, type ClassicSbot } from '../support/classic-sbot.js'
-import { call, collect, queryTypes, type SsbMsg } from '../../src/ssb/adapter.js'
+import { call } from '../../src/ssb/client.js'
+import { queryTypes } from '../../src/ssb/db2.js'
+import type { SsbMsg } from '../../src/ssb/message.js'
+import { collect } from '../../src/ssb/pull.js'
 import { parseMessage, type ContentOf } from '../../src/protocol/index.js'
 import type { MsgId } from '../../src/protocol/ids.js'
 import type { PubView } from '../../src/cli/view.js'
 import { OFFER } from './messages.js'
-import { json, requireBuild, runBin, startBin, startStandInProvider, waitFor, type StandInProvider } from './support.js'
+import { json, requireBuild, runBin, startBin, startStandInProvider, type StandInProvider } from './support.js'
+import { waitFor } from '../../testkit/wait.js'
 
 describe('buttcloud against a classic ssb-server 16', () => {
   let user: ClassicSbot

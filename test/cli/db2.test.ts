@@ -6,23 +6,17 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { collect, generateKeys, keysFileText, publish, queryTypes, type SsbMsg } from '../../src/ssb/adapter.js'
+import { publish, queryTypes } from '../../src/ssb/db2.js'
+import { generateKeys, keysFileText } from '../../src/ssb/keys.js'
+import type { SsbMsg } from '../../src/ssb/message.js'
+import { collect } from '../../src/ssb/pull.js'
 import { parseMessage, type ContentOf } from '../../src/protocol/index.js'
 import { multiserverAddress, type MsgId } from '../../src/protocol/ids.js'
 import type { PubView } from '../../src/cli/view.js'
-import { freePort } from '../support/ports.js'
+import { freePort } from '../../testkit/ports.js'
 import { OFFER } from './messages.js'
-import {
-  json,
-  requireBuild,
-  runBin,
-  startBin,
-  startDb2Node,
-  startStandInProvider,
-  waitFor,
-  type Db2Node,
-  type StandInProvider,
-} from './support.js'
+import { json, requireBuild, runBin, startBin, startDb2Node, startStandInProvider, type Db2Node, type StandInProvider } from './support.js'
+import { waitFor } from '../../testkit/wait.js'
 
 describe('buttcloud against a db2 sbot', () => {
   let user: Db2Node

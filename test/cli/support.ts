@@ -4,25 +4,19 @@
  * user). The real provider is tested elsewhere; here the provider's side is scripted so every CLI path is reachable.
  */
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { checkOutgoing, type ButtcloudContent, type ContentOf, type MessageType } from '../../src/protocol/index.js'
 import type { FeedId, MsgId } from '../../src/protocol/ids.js'
-import {
-  call,
-  closeSbot,
-  createSbot,
-  generateKeys,
-  keysFileText,
-  publish,
-  type Sbot,
-  type SsbKeys,
-  type SsbMsg,
-} from '../../src/ssb/adapter.js'
-import { sbotConfig } from '../../src/ssb/config.js'
-import { freePort } from '../support/ports.js'
+import { call } from '../../src/ssb/client.js'
+import { publish } from '../../src/ssb/db2.js'
+import type { SsbKeys } from '../../src/ssb/keys.js'
+import type { SsbMsg } from '../../src/ssb/message.js'
+import { closeSbot, type Sbot } from '../../src/ssb/server.js'
+import { startSbot } from '../../testkit/sbots.js'
+import { freePort } from '../../testkit/ports.js'
+import { waitFor } from '../../testkit/wait.js'
 
 export const BIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url))
 
@@ -66,17 +60,6 @@ export function runBin(args: string[], opts: { killAfterMs?: number } = {}): Pro
   return startBin(args, opts).result
 }
 
-/** Poll until `probe` yields a value (not undefined); throws after `timeoutMs` with what was awaited. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
-
 /** A db2 sbot in a temp folder with a `secret` file, as a user's ~/.ssb would have one. */
 export interface Db2Node {
   sbot: Sbot
@@ -93,14 +76,11 @@ export interface Db2Node {
  * unix transport keeps a module-wide "started" flag), so only the user's node asks for one.
  */
 export async function startDb2Node(label: string, opts: { socket: boolean } = { socket: true }): Promise<Db2Node> {
-  const dir = mkdtempSync(join(tmpdir(), `bc-cli-${label}-`))
-  const keys = generateKeys()
-  writeFileSync(join(dir, 'secret'), keysFileText(keys), { mode: 0o600 })
   // ssb-invite writes the listening port into its codes, so the port is chosen up front rather than 0.
   const port = await freePort()
-  const sbot = createSbot(sbotConfig({ path: dir, keys, host: '127.0.0.1', port, allowPrivate: true, unixSocket: opts.socket }))
+  const { sbot, keys, dir } = startSbot({ prefix: `bc-cli-${label}-`, port, allowPrivate: true, unixSocket: opts.socket })
   // The unix socket appears once the server listens; the CLI finds the folder ready only then.
-  if (opts.socket) await waitFor(`${label} to listen on its socket`, () => (existsSync(join(dir, 'socket')) ? true : undefined), 10_000)
+  if (opts.socket) await waitFor(`${label} to listen on its socket`, () => (existsSync(join(dir, 'socket')) ? true : undefined), { timeoutMs: 10_000 })
   return {
     sbot,
     keys,

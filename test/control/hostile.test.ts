@@ -17,8 +17,8 @@ import type { Observation } from '../../src/control/observation.js'
 import type { PubRuntime, RuntimePub } from '../../src/control/runtime.js'
 import type { FeedId, MsgId } from '../../src/protocol/ids.js'
 import type { PubCommand, PubRequest, Received, StatsSummary } from '../../src/protocol/index.js'
-import type { SsbMsg } from '../../src/ssb/adapter.js'
-import { generateKeys } from '../../src/ssb/adapter.js'
+import type { SsbMsg } from '../../src/ssb/message.js'
+import { generateKeys } from '../../src/ssb/keys.js'
 import { envelope, msgId, samples } from '../support/samples.js'
 
 /** Identities from fixed seeds, so a seed reproduces a run whole (message keys, and so key order, included). */

@@ -10,7 +10,7 @@ import { RuntimePending, RuntimeRefusal, type PubRuntime, type RuntimePub } from
 import type { PubRecord } from '../../src/control/record.js'
 import { newPassMemory, runPass, type PassDeps } from '../../plugins/buttcloud/pass.js'
 import { pluginConfig, type ButtcloudPluginConfig } from '../../plugins/buttcloud/config.js'
-import { generateKeys } from '../../src/ssb/adapter.js'
+import { generateKeys } from '../../src/ssb/keys.js'
 import { parseMessage, type Received, type StatsSummary } from '../../src/protocol/index.js'
 import { envelope, msgId, owner, provider, samples } from '../support/samples.js'
 

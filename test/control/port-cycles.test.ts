@@ -14,8 +14,8 @@ import { desiredPubs, PubKeyring } from '../../src/orchestrator/desired.js'
 import { changesOf, objectName, plan, type Action, type Capacity, type Observed } from '../../src/planner/index.js'
 import type { FeedId, MsgId } from '../../src/protocol/ids.js'
 import type { ButtcloudContent, Received } from '../../src/protocol/parse.js'
-import { generateKeys } from '../../src/ssb/adapter.js'
-import { hub, serviceFromSpec } from '../planner/fixtures.js'
+import { generateKeys } from '../../src/ssb/keys.js'
+import { hub, serviceFromSpec } from '../../testkit/planner-fixtures.js'
 
 const DAY = 24 * 3600_000
 const CYCLES = 10_000

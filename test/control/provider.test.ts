@@ -5,17 +5,13 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { manifest } from '../../plugins/buttcloud/index.js'
 import { createButtcloudPlugin } from '../../plugins/buttcloud/index.js'
-import { call, collect, connectClient, publish, pull, type Sbot } from '../../src/ssb/adapter.js'
+import { call, connectClient } from '../../src/ssb/client.js'
+import { publish } from '../../src/ssb/db2.js'
+import { collect, pull } from '../../src/ssb/pull.js'
+import type { Sbot } from '../../src/ssb/server.js'
 import type { MsgId } from '../../src/protocol/ids.js'
-import {
-  joinWithInvite,
-  messagesOfType,
-  startPeer,
-  startTestProvider,
-  testProviderSettings,
-  waitFor,
-  type TestPeer,
-} from '../support/sbots.js'
+import { joinWithInvite, messagesOfType, startPeer, startTestProvider, testProviderSettings, type TestPeer } from '../../testkit/sbots.js'
+import { waitFor } from '../../testkit/wait.js'
 
 type Content = Record<string, any>
 const cleanups: Array<() => Promise<void>> = []
@@ -62,16 +58,16 @@ describe('provider control plane', () => {
     const p = await provider()
     const u = await userOf(p)
     const req = await requestPub(u, p.id)
-    const queued = await waitFor(async () => (await statusesFor(u.sbot, req.key))[0], 20_000, 'first status')
+    const queued = await waitFor('first status', async () => (await statusesFor(u.sbot, req.key))[0], { timeoutMs: 20_000 })
     expect(queued.value.content).toMatchObject({ state: 'queued', reason: expect.stringMatching(/not running pubs yet/) })
 
     const stop = await commandPub(u, p.id, req.key, 'stop')
-    const reply = await waitFor(async () => (await replyTo(u.sbot, stop.key))[0], 20_000, 'reply to stop')
+    const reply = await waitFor('reply to stop', async () => (await replyTo(u.sbot, stop.key))[0], { timeoutMs: 20_000 })
     expect(reply.value.content).toMatchObject({ ok: true, request: req.key, recps: [u.id, p.id] })
-    await waitFor(async () => (await statusesFor(u.sbot, req.key)).find((m) => m.value.content.state === 'stopped'))
+    await waitFor('condition', async () => (await statusesFor(u.sbot, req.key)).find((m) => m.value.content.state === 'stopped'))
 
     const invite = await commandPub(u, p.id, req.key, 'invite')
-    const refused = await waitFor(async () => (await replyTo(u.sbot, invite.key))[0])
+    const refused = await waitFor('condition', async () => (await replyTo(u.sbot, invite.key))[0])
     expect(refused.value.content).toMatchObject({ ok: false, error: { code: 'invalid-state' } })
   })
 
@@ -80,10 +76,10 @@ describe('provider control plane', () => {
     const owner = await userOf(p)
     const stranger = await userOf(p)
     const req = await requestPub(owner, p.id)
-    await waitFor(async () => (await statusesFor(owner.sbot, req.key))[0])
+    await waitFor('condition', async () => (await statusesFor(owner.sbot, req.key))[0])
     // The stranger needs the owner's feed to even name the request; it has the id from a public message here.
     const attack = await commandPub(stranger, p.id, req.key, 'destroy')
-    const refusal = await waitFor(async () => (await replyTo(stranger.sbot, attack.key))[0], 20_000, 'refusal')
+    const refusal = await waitFor('refusal', async () => (await replyTo(stranger.sbot, attack.key))[0], { timeoutMs: 20_000 })
     expect(refusal.value.content).toMatchObject({ ok: false, error: { code: 'not-owner' }, recps: [stranger.id, p.id] })
     await p.api.settled()
     const [record] = p.api.ledger().recordsOf(owner.id)
@@ -100,7 +96,7 @@ describe('provider control plane', () => {
     const u = await userOf(p)
     const req = await requestPub(u, p.id)
     const restart = await commandPub(u, p.id, req.key, 'restart')
-    await waitFor(async () => (await replyTo(u.sbot, restart.key))[0], 20_000, 'reply to restart')
+    await waitFor('reply to restart', async () => (await replyTo(u.sbot, restart.key))[0], { timeoutMs: 20_000 })
     await p.stop({ keepData: true })
 
     // Posted while the provider is down.
@@ -108,7 +104,7 @@ describe('provider control plane', () => {
     p = await startTestProvider({ ...settings, port: realPort })
     cleanups.push(() => p.stop())
     await call(u.sbot.conn.connect, p.address)
-    await waitFor(async () => (await replyTo(u.sbot, stop.key))[0], 20_000, 'reply to the command posted while down')
+    await waitFor('reply to the command posted while down', async () => (await replyTo(u.sbot, stop.key))[0], { timeoutMs: 20_000 })
     await p.api.settled()
 
     const replies = await messagesOfType<Content>(p.sbot, 'buttcloud/reply')
@@ -124,7 +120,7 @@ describe('provider control plane', () => {
     const p = await provider()
     const u = await userOf(p)
     const req = await requestPub(u, p.id)
-    await waitFor(async () => (await statusesFor(u.sbot, req.key))[0])
+    await waitFor('condition', async () => (await statusesFor(u.sbot, req.key))[0])
     const before = JSON.stringify(p.api.ledger().records())
     const garbage: Content[] = [
       { type: 'buttcloud/command', version: 1, request: req.key, verb: 'explode', recps: [u.id, p.id] },
@@ -141,7 +137,7 @@ describe('provider control plane', () => {
     const posted: Array<{ key: MsgId }> = []
     for (const content of garbage) posted.push(await publish(u.sbot.db, content))
     const sentinel = await commandPub(u, p.id, req.key, 'stats')
-    await waitFor(async () => (await replyTo(u.sbot, sentinel.key))[0], 20_000, 'the provider to get past the garbage')
+    await waitFor('the provider to get past the garbage', async () => (await replyTo(u.sbot, sentinel.key))[0], { timeoutMs: 20_000 })
     await p.api.settled()
 
     const refusals = await messagesOfType<Content>(u.sbot, 'buttcloud/reply')
@@ -170,7 +166,7 @@ describe('provider control plane', () => {
     for (let i = 0; i < 3; i++) await garbage()
     // The request comes after the garbage in the user's feed: its status proves the garbage was looked at.
     const first = await requestPub(u, p.id, 'first')
-    await waitFor(async () => (await statusesFor(u.sbot, first.key))[0], 20_000, 'status of the first request')
+    await waitFor('status of the first request', async () => (await statusesFor(u.sbot, first.key))[0], { timeoutMs: 20_000 })
     await p.api.settled()
     expect(await refusals()).toHaveLength(2)
     await p.stop({ keepData: true })
@@ -180,7 +176,7 @@ describe('provider control plane', () => {
     await call(u.sbot.conn.connect, p.address)
     for (let i = 0; i < 2; i++) await garbage()
     const second = await requestPub(u, p.id, 'second')
-    await waitFor(async () => (await statusesFor(u.sbot, second.key))[0], 20_000, 'status of the second request')
+    await waitFor('status of the second request', async () => (await statusesFor(u.sbot, second.key))[0], { timeoutMs: 20_000 })
     await p.api.settled()
     expect(await refusals()).toHaveLength(2)
     expect(p.api.ledger().unansweredInvalid()).toEqual([])
@@ -193,8 +189,8 @@ describe('provider control plane', () => {
     const other = await userOf(p)
     const mine = await requestPub(u, p.id, 'mine')
     const theirs = await requestPub(other, p.id, 'theirs')
-    await waitFor(async () => (await statusesFor(u.sbot, mine.key))[0])
-    await waitFor(async () => (await statusesFor(other.sbot, theirs.key))[0])
+    await waitFor('condition', async () => (await statusesFor(u.sbot, mine.key))[0])
+    await waitFor('condition', async () => (await statusesFor(other.sbot, theirs.key))[0])
 
     const client = await connectClient(u.sbot.config.keys, p.address, { manifest: { buttcloud: manifest } })
     try {

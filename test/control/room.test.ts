@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { freeWaitReason, freeWaits, sameWait, type FreeWait } from '../../src/control/room.js'
 import type { RuntimePub } from '../../src/control/runtime.js'
 import { statusChanged } from '../../src/control/status.js'
-import { generateKeys } from '../../src/ssb/adapter.js'
+import { generateKeys } from '../../src/ssb/keys.js'
 import { msgId } from '../support/samples.js'
 
 const alice = generateKeys().id

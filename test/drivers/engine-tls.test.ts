@@ -14,9 +14,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Docker from 'dockerode'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { driverFromSettings } from '../../src/orchestrator/from-settings.js'
-import { dockerClient } from '../../src/orchestrator/engine-endpoint.js'
-import { testProviderSettings } from '../support/sbots.js'
+import { driverFromSettings } from '../../src/provider/runtime-from-settings.js'
+import { dockerClient } from '../../src/drivers/engine-endpoint.js'
+import { testProviderSettings } from '../../testkit/sbots.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'bc-engine-tls-'))
 const file = (name: string) => join(dir, name)

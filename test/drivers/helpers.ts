@@ -2,9 +2,13 @@
 import { execFileSync } from 'node:child_process'
 import { expect } from 'vitest'
 import type { FeedId, MsgId, MultiserverAddress } from '../../src/protocol/ids.js'
-import { call, clientCall, connectClient, publish, type Sbot, type SsbKeys } from '../../src/ssb/adapter.js'
-import { feedMessages } from '../pub/helpers.js'
-import { messagesOfType, startPeer, waitFor } from '../support/sbots.js'
+import { call, clientCall, connectClient } from '../../src/ssb/client.js'
+import { publish } from '../../src/ssb/db2.js'
+import type { SsbKeys } from '../../src/ssb/keys.js'
+import type { Sbot } from '../../src/ssb/server.js'
+import { feedMessages } from '../../testkit/pub-process.js'
+import { messagesOfType, startPeer } from '../../testkit/sbots.js'
+import { waitFor } from '../../testkit/wait.js'
 
 export type Status = { request: string; state: string; reason?: string; pub?: { id: string; address: string }; invite?: string }
 
@@ -15,7 +19,7 @@ export async function statuses(owner: Sbot, request: MsgId): Promise<Status[]> {
 
 /** Wait until the owner has a status, after the first `after` ones, that matches. */
 export function nextStatus(owner: Sbot, request: MsgId, after: number, match: (s: Status) => boolean, what: string, ms = 30_000): Promise<Status> {
-  return waitFor(async () => (await statuses(owner, request)).slice(after).find(match), ms, what)
+  return waitFor(what, async () => (await statuses(owner, request)).slice(after).find(match), { timeoutMs: ms })
 }
 
 /** A new peer joins the pub with `invite`, and the pub follows it back (read with the provider's master key). */
@@ -49,7 +53,7 @@ export type Reply = { command: string; ok: boolean; error?: { code: string; reas
 /** Post a command about `request` as its owner and wait for the provider's reply to it. */
 export async function commandAndReply(owner: { sbot: Sbot; id: FeedId }, provider: FeedId, request: MsgId, verb: string, ms = 30_000): Promise<Reply> {
   const cmd = await publish(owner.sbot.db, { type: 'buttcloud/command', version: 1, request, verb, recps: [owner.id, provider] })
-  return waitFor(async () => (await messagesOfType<Reply>(owner.sbot, 'buttcloud/reply')).find((m) => m.value.content.command === cmd.key)?.value.content, ms, `the reply to ${verb}`)
+  return waitFor(`the reply to ${verb}`, async () => (await messagesOfType<Reply>(owner.sbot, 'buttcloud/reply')).find((m) => m.value.content.command === cmd.key)?.value.content, { timeoutMs: ms })
 }
 
 /** The names in a gzipped tar archive (GNU tar lists it). */

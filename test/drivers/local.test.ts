@@ -7,14 +7,17 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { whoami } from '../../src/drivers/pub-client.js'
-import { backupDirFromSettings, runtimeFromSettings } from '../../src/orchestrator/from-settings.js'
+import { backupDirFromSettings, runtimeFromSettings } from '../../src/provider/runtime-from-settings.js'
 import { objectName } from '../../src/planner/index.js'
 import type { MsgId } from '../../src/protocol/ids.js'
-import { call, publish, type SsbKeys } from '../../src/ssb/adapter.js'
-import { assertPubBuilt } from '../pub/helpers.js'
+import { call } from '../../src/ssb/client.js'
+import { publish } from '../../src/ssb/db2.js'
+import type { SsbKeys } from '../../src/ssb/keys.js'
+import { assertPubBuilt } from '../../testkit/pub-process.js'
 import { notPrivate } from '../support/files.js'
-import { joinWithInvite, startPeer, startTestProvider, testProviderSettings, waitFor, type TestPeer } from '../support/sbots.js'
+import { joinWithInvite, startPeer, startTestProvider, testProviderSettings, type TestPeer } from '../../testkit/sbots.js'
 import { archiveNames, commandAndReply, expectInviteWorks, nextStatus, pubFeed, statuses } from './helpers.js'
+import { waitFor } from '../../testkit/wait.js'
 
 describe('the local runtime', () => {
   let provider: Awaited<ReturnType<typeof startTestProvider>>
@@ -107,7 +110,7 @@ describe('the local runtime', () => {
     let before = (await statuses(user.sbot, request)).length
     await command('stop')
     await nextStatus(user.sbot, request, before, (s) => s.state === 'stopped', '"stopped"')
-    await waitFor(async () => (existsSync(join(folder, 'pid')) ? undefined : true), 10_000, 'the pub process to end')
+    await waitFor('the pub process to end', async () => (existsSync(join(folder, 'pid')) ? undefined : true), { timeoutMs: 10_000 })
     await expect(whoami(providerKeys, pub.address as never, { timeoutMs: 1000 })).rejects.toThrow()
 
     before = (await statuses(user.sbot, request)).length
@@ -124,6 +127,6 @@ describe('the local runtime', () => {
     await expect(whoami(providerKeys, pub.address as never, { timeoutMs: 1000 })).rejects.toThrow()
     expect(existsSync(join(folder, 'key'))).toBe(false)
     expect(existsSync(join(folder, 'data'))).toBe(true)
-    await waitFor(async () => (existsSync(folder) ? undefined : true), 20_000, 'the data folder to be purged')
+    await waitFor('the data folder to be purged', async () => (existsSync(folder) ? undefined : true), { timeoutMs: 20_000 })
   })
 })

@@ -1,9 +1,9 @@
 /**
  * A provider as its own process with the runtime its settings name, the way the provider's main wires it, for tests
- * that SIGKILL it. Run built: `node dist/test/drivers/provider-child.js` with BUTTCLOUD_CONFIG naming a settings file.
+ * that SIGKILL it. Run with tsx: `node --import tsx test/drivers/provider-child.ts` with BUTTCLOUD_CONFIG naming a settings file.
  * Prints one JSON line `{"event":"ready","id","address","invite"}` once the first pass has run.
  */
-import { runtimeFromSettings } from '../../src/orchestrator/from-settings.js'
+import { runtimeFromSettings } from '../../src/provider/runtime-from-settings.js'
 import { startProvider } from '../../src/provider/provider.js'
 import { loadSettings } from '../../src/provider/settings.js'
 

@@ -14,20 +14,24 @@ import { createServer, connect, type Server, type Socket } from 'node:net'
 import { join } from 'node:path'
 import Docker from 'dockerode'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { ensurePubImage, PUB_IMAGE_REPO } from '../../pub/image/build.js'
+import { ensurePubImage } from '../../pub/image/build.js'
+import { PUB_IMAGE_REPO } from '../../pub/image/constants.js'
 import { whoami } from '../../src/drivers/pub-client.js'
-import { backupDirFromSettings, runtimeFromSettings } from '../../src/orchestrator/from-settings.js'
+import { backupDirFromSettings, runtimeFromSettings } from '../../src/provider/runtime-from-settings.js'
 import { LABELS, objectName } from '../../src/planner/index.js'
-import type { MsgId } from '../../src/protocol/ids.js'
+import type { FeedId, MsgId } from '../../src/protocol/ids.js'
 import { ProviderSettings } from '../../src/provider/settings.js'
-import { call, publish, type SsbKeys } from '../../src/ssb/adapter.js'
+import { call } from '../../src/ssb/client.js'
+import { publish } from '../../src/ssb/db2.js'
+import type { SsbKeys } from '../../src/ssb/keys.js'
 import '../support/docker-global-setup.js'
-import { dockerSupport, sharedDockerEngine, type DockerEngine } from '../support/docker-engine.js'
-import { freePort } from '../support/ports.js'
+import { dockerSupport, sharedDockerEngine, type DockerEngine } from '../../testkit/docker-engine.js'
+import { freePort } from '../../testkit/ports.js'
 import { startNode, type Child } from '../support/processes.js'
-import { joinWithInvite, removeLater, startPeer, startTestProvider, testProviderSettings, waitFor, type TestPeer } from '../support/sbots.js'
-import { assertPubBuilt, REPO_ROOT } from '../pub/helpers.js'
+import { joinWithInvite, removeLater, startPeer, startTestProvider, testProviderSettings, type TestPeer } from '../../testkit/sbots.js'
+import { assertPubBuilt, REPO_ROOT } from '../../testkit/pub-process.js'
 import { archiveNames, commandAndReply, expectInviteWorks, nextStatus, pubFeed, statuses } from './helpers.js'
+import { waitFor } from '../../testkit/wait.js'
 
 const support = dockerSupport()
 /** A unix socket that forwards to the engine, and can be made to vanish as a stopped dockerd's socket does. */
@@ -125,7 +129,7 @@ describe.skipIf(!support.ok)(`the Swarm runtime${support.ok ? '' : ` (skipped: $
         if (ours(s.Spec?.Labels)) await docker.getService(s.ID).remove().catch(() => undefined)
       }
       for (const c of cleanups.reverse()) await c()
-      await waitFor(async () => ((await docker.listContainers({ all: true, filters: { label: [`${LABELS.managedBy}=buttcloud`] } })).some((c) => ours(c.Labels)) ? undefined : true), 30_000, 'our containers to go').catch(() => undefined)
+      await waitFor('our containers to go', async () => ((await docker.listContainers({ all: true, filters: { label: [`${LABELS.managedBy}=buttcloud`] } })).some((c) => ours(c.Labels)) ? undefined : true), { timeoutMs: 30_000 }).catch(() => undefined)
       for (const s of (await docker.listSecrets()) as Array<{ ID: string; Spec?: { Labels?: Record<string, string> } }>) {
         if (ours(s.Spec?.Labels)) await docker.getSecret(s.ID).remove().catch(() => undefined)
       }
@@ -256,8 +260,9 @@ describe.skipIf(!support.ok)(`the Swarm runtime${support.ok ? '' : ` (skipped: $
 
     // The owner restarts the pub meanwhile: it is applied once the engine answers again.
     const posted = (await statuses(user.sbot, request)).length
-    await publish(user.sbot.db, { type: 'buttcloud/command', version: 1, request, verb: 'restart', recps: [user.id, provider.id] })
-    await new Promise((r) => setTimeout(r, 1500))
+    // Its reply proves a pass has handled the command while the engine was away, and changed nothing there.
+    const restart = await commandAndReply(user, provider.id, request, 'restart')
+    expect(restart.ok).toBe(true)
     expect((await ourServices(request))[0]!.Spec.TaskTemplate?.ForceUpdate ?? 0).toBe(0)
 
     await proxy.start()
@@ -270,7 +275,7 @@ describe.skipIf(!support.ok)(`the Swarm runtime${support.ok ? '' : ` (skipped: $
     let before = (await statuses(user.sbot, request)).length
     await publish(user.sbot.db, { type: 'buttcloud/command', version: 1, request, verb: 'stop', recps: [user.id, provider.id] })
     await nextStatus(user.sbot, request, before, (s) => s.state === 'stopped', '"stopped"', 30_000)
-    await waitFor(async () => ((await ourServices(request))[0]?.Spec.Mode?.Replicated?.Replicas === 0 ? true : undefined), 10_000, 'replicas 0')
+    await waitFor('replicas 0', async () => ((await ourServices(request))[0]?.Spec.Mode?.Replicated?.Replicas === 0 ? true : undefined), { timeoutMs: 10_000 })
     expect((await docker.listVolumes()).Volumes?.some((v) => v.Name === objectName(request))).toBe(true)
 
     before = (await statuses(user.sbot, request)).length
@@ -284,14 +289,14 @@ describe.skipIf(!support.ok)(`the Swarm runtime${support.ok ? '' : ` (skipped: $
     await publish(user.sbot.db, { type: 'buttcloud/command', version: 1, request, verb: 'upgrade', args: { version: nextVersion }, recps: [user.id, provider.id] })
     const [svc] = await ourServices(request)
     // A running, healthy container of the new image (the pass that rolled it waited for it, so "up" may not change).
-    await waitFor(async () => {
+    await waitFor('a healthy container of the new version', async () => {
       const containers = await docker.listContainers({ filters: { label: [`${LABELS.request}=${request}`] } })
       return containers.some((c) => c.Image.startsWith(`${PUB_IMAGE_REPO}:${nextVersion}`) && /\(healthy\)/.test(c.Status)) ? true : undefined
-    }, 30_000, 'a healthy container of the new version')
+    }, { timeoutMs: 30_000 })
     const image = ((await ourServices(request))[0]?.Spec.TaskTemplate as Docker.ContainerTaskSpec | undefined)?.ContainerSpec?.Image
     expect(image).toMatch(new RegExp(`^${PUB_IMAGE_REPO}:${nextVersion.replace(/\./g, '\\.')}`))
     expect(svc!.ID).toBe((await ourServices(request))[0]!.ID)
-    await waitFor(async () => ((await statuses(user.sbot, request)).at(-1)?.state === 'up' ? true : undefined), 30_000, 'the last status to be "up"')
+    await waitFor('the last status to be "up"', async () => ((await statuses(user.sbot, request)).at(-1)?.state === 'up' ? true : undefined), { timeoutMs: 30_000 })
     expect(await whoami(providerKeys, pub.address as never)).toBe(pub.id)
     expect((await pubFeed(providerKeys, pub)).length).toBe(pubMessages)
   })
@@ -300,10 +305,10 @@ describe.skipIf(!support.ok)(`the Swarm runtime${support.ok ? '' : ` (skipped: $
     const before = (await statuses(user.sbot, request)).length
     await publish(user.sbot.db, { type: 'buttcloud/command', version: 1, request, verb: 'destroy', recps: [user.id, provider.id] })
     await nextStatus(user.sbot, request, before, (s) => s.state === 'destroyed', '"destroyed"', 30_000)
-    await waitFor(async () => ((await ourServices(request)).length === 0 ? true : undefined), 10_000, 'the service to go')
+    await waitFor('the service to go', async () => ((await ourServices(request)).length === 0 ? true : undefined), { timeoutMs: 10_000 })
     expect((await docker.listSecrets()).some((s: { Spec?: { Name?: string } }) => s.Spec?.Name === objectName(request))).toBe(false)
     expect((await docker.listVolumes()).Volumes?.some((v) => v.Name === objectName(request))).toBe(true)
-    await waitFor(async () => ((await docker.listVolumes()).Volumes?.some((v) => v.Name === objectName(request)) ? undefined : true), 60_000, 'the volume to be purged')
+    await waitFor('the volume to be purged', async () => ((await docker.listVolumes()).Volumes?.some((v) => v.Name === objectName(request)) ? undefined : true), { timeoutMs: 60_000 })
   })
 
   it('never touched the service made by hand, and told the operator about it', async () => {
@@ -331,9 +336,10 @@ describe.skipIf(!support.ok)(`the Swarm runtime${support.ok ? '' : ` (skipped: $
     })
     const config = join(dir, 'child.json')
     writeFileSync(config, JSON.stringify(settings))
-    const script = join(REPO_ROOT, 'dist/test/drivers/provider-child.js')
+    // A test helper, not a program: it runs from source with tsx (dist holds only the programs).
+    const script = join(REPO_ROOT, 'test/drivers/provider-child.ts')
     const start = async (): Promise<{ child: Child; ready: { id: string; address: string; invite: string } }> => {
-      const child = startNode(script, [], { BUTTCLOUD_CONFIG: config })
+      const child = startNode(script, [], { BUTTCLOUD_CONFIG: config }, ['--import', 'tsx'])
       const line = await child.waitForOutput(/\{"event":"ready".*\}/, 30_000)
       return { child, ready: JSON.parse(line[0]) }
     }
@@ -347,7 +353,7 @@ describe.skipIf(!support.ok)(`the Swarm runtime${support.ok ? '' : ` (skipped: $
       const msg = await publish(owner.sbot.db, { type: 'buttcloud/request', version: 1, provider: ready.id, plan: 'free', recps: [owner.id, ready.id] })
       mine.add(msg.key)
       // The moment the service exists, before its pub can be healthy: the pass is still waiting to post "up".
-      await waitFor(async () => ((await ourServices(msg.key)).length > 0 ? true : undefined), 30_000, 'the service to be created')
+      await waitFor('the service to be created', async () => ((await ourServices(msg.key)).length > 0 ? true : undefined), { timeoutMs: 30_000 })
       child.child.kill('SIGKILL')
       await child.stop()
       step('killed')
@@ -359,8 +365,12 @@ describe.skipIf(!support.ok)(`the Swarm runtime${support.ok ? '' : ` (skipped: $
       await call(owner.sbot.conn.connect, ready.address)
       await nextStatus(owner.sbot, msg.key, 0, (s) => s.state === 'up', '"up" after the restart', 60_000)
       step('up')
-      // A few more passes: nothing new may appear.
-      await new Promise((r) => setTimeout(r, 2000))
+      // More passes: nothing new may appear. Two commands it cannot parse, each answered with a refusal: the pass
+      // that answers the second began after the first reply, so every pass that could repeat "up" is over by then.
+      for (const marker of ['marker-one', 'marker-two']) {
+        const refusal = await commandAndReply(owner, ready.id as FeedId, msg.key, marker, 30_000)
+        expect(refusal.error?.code).toBe('malformed')
+      }
       expect((await statuses(owner.sbot, msg.key)).filter((s) => s.state === 'up')).toHaveLength(1)
       expect(await ourServices(msg.key)).toHaveLength(1)
     } catch (err) {

@@ -5,11 +5,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startClassicSbot, type ClassicSbot } from '../support/classic-sbot.js'
-import { messagesOfType, startPeer, startTestProvider, waitFor, type TestPeer } from '../support/sbots.js'
-import { call, type SsbMsg } from '../../src/ssb/adapter.js'
+import { messagesOfType, startPeer, startTestProvider, type TestPeer } from '../../testkit/sbots.js'
+import { call } from '../../src/ssb/client.js'
+import type { SsbMsg } from '../../src/ssb/message.js'
 import type { MsgId } from '../../src/protocol/ids.js'
 import type { PubView } from '../../src/cli/view.js'
 import { json, requireBuild, runBin } from '../cli/support.js'
+import { waitFor } from '../../testkit/wait.js'
 
 type Provider = Awaited<ReturnType<typeof startTestProvider>>
 
@@ -36,20 +38,16 @@ describe('a Patchwork user gets a pub through the CLI', () => {
     expect(joined.code, joined.stderr).toBe(0)
 
     // The offer is how the CLI finds the provider and its cheapest plan.
-    await waitFor(async () => ((await cli('offers', '--json')).stdout.includes(provider.id) ? true : undefined), 30_000, 'the offer')
+    await waitFor('the offer', async () => ((await cli('offers', '--json')).stdout.includes(provider.id) ? true : undefined), { timeoutMs: 30_000 })
     const requested = await cli('request', '--name', 'e2e pub', '--private')
     expect(requested.code, requested.stderr).toBe(0)
     pub = /Request id: (%\S+)/.exec(requested.stdout)![1] as MsgId
 
-    const view = await waitFor(
-      async () => {
+    const view = await waitFor("the provider's status at the user", async () => {
         const r = await cli('status', pub, '--json')
         const v = r.code === 0 ? json<PubView>(r) : undefined
         return v && v.state !== 'requested' ? v : undefined
-      },
-      30_000,
-      "the provider's status at the user",
-    )
+      }, { timeoutMs: 30_000 })
     expect(view).toMatchObject({ id: pub, name: 'e2e pub', provider: provider.id, private: true, state: 'queued' })
     expect(view.reason).toMatch(/not running pubs yet/)
 
@@ -61,11 +59,7 @@ describe('a Patchwork user gets a pub through the CLI', () => {
     const stopped = await cli('command', pub, 'stop', '--json', '--timeout', '60')
     expect(stopped.code, stopped.stderr).toBe(0)
     expect(json<{ reply: unknown }>(stopped)).toMatchObject({ verb: 'stop', request: pub, reply: { ok: true, result: { message: expect.stringMatching(/stopping/) } } })
-    await waitFor(
-      async () => ((await cli('status', pub, '--json')).stdout.includes('"stopped"') ? true : undefined),
-      30_000,
-      'the stopped status',
-    )
+    await waitFor('the stopped status', async () => ((await cli('status', pub, '--json')).stdout.includes('"stopped"') ? true : undefined), { timeoutMs: 30_000 })
     expect(provider.api.ledger().record(pub)).toMatchObject({ intent: 'stopped', owner: user.id })
   })
 
@@ -82,11 +76,11 @@ describe('a Patchwork user gets a pub through the CLI', () => {
       expect.objectContaining({ state: 'stopped' }),
     ])
     for (const status of statuses) {
-      const held = await waitFor(() => getFrom(bystander, status.key), 30_000, 'replication to the bystander')
+      const held = await waitFor('replication to the bystander', () => getFrom(bystander, status.key), { timeoutMs: 30_000 })
       expect(held.author).toBe(provider.id)
       expect(held.content).toEqual(expect.stringMatching(/\.box$/))
     }
-    const request = await waitFor(() => getFrom(bystander, pub), 30_000, "the user's request at the bystander")
+    const request = await waitFor("the user's request at the bystander", () => getFrom(bystander, pub), { timeoutMs: 30_000 })
     expect(request.content).toEqual(expect.stringMatching(/\.box$/))
   })
 })

@@ -6,12 +6,13 @@
  */
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { publish } from '../../src/ssb/adapter.js'
+import { publish } from '../../src/ssb/db2.js'
 import type { MsgId } from '../../src/protocol/ids.js'
-import { deliverWebhook, startFakeStripe, type FakeEvent, type FakeStripe } from '../support/fake-stripe.js'
+import { deliverWebhook, startFakeStripe, type FakeEvent, type FakeStripe } from '../../testkit/fake-stripe.js'
 import { haveChromium, launchChromium } from '../support/chromium.js'
-import { freePort } from '../support/ports.js'
-import { joinWithInvite, messagesOfType, startPeer, startTestProvider, testProviderSettings, waitFor, type TestPeer } from '../support/sbots.js'
+import { freePort } from '../../testkit/ports.js'
+import { joinWithInvite, messagesOfType, startPeer, startTestProvider, testProviderSettings, type TestPeer } from '../../testkit/sbots.js'
+import { waitFor } from '../../testkit/wait.js'
 
 type Status = { request: string; state: string; paymentUrl?: string; reason?: string; pub?: { address: string }; invite?: string }
 const WEBHOOK_SECRET = `whsec_test${randomBytes(16).toString('hex')}`
@@ -58,7 +59,7 @@ describe.skipIf(!haveChromium())('paying for a pub', () => {
 
   it('sends a pay link privately, takes the payment in a browser, and moves the pub on', async () => {
     const req = await publish(user.sbot.db, { type: 'buttcloud/request', version: 1, provider: provider.id, plan: 'basic', name: 'Paid pub', recps: [user.id, provider.id] })
-    const waiting = await waitFor(async () => (await statuses(req.key))[0], 20_000, 'the awaiting-payment status')
+    const waiting = await waitFor('the awaiting-payment status', async () => (await statuses(req.key))[0], { timeoutMs: 20_000 })
     expect(waiting.value.content).toMatchObject({ state: 'awaiting-payment', paymentUrl: expect.stringContaining(`${provider.siteUrl}/pay/`) })
     expect(provider.api.ledger().record(req.key)).toMatchObject({ intent: 'running' })
 
@@ -83,10 +84,10 @@ describe.skipIf(!haveChromium())('paying for a pub', () => {
     for (const f of facts) expect(f.value.content.recps).toEqual([provider.id])
 
     // Paid: the pub is created and the owner's sbot hears it is up, with its address and a first invite.
-    const moved = await waitFor(async () => {
+    const moved = await waitFor('the "up" status after payment', async () => {
       const s = await latest(req.key)
       return s && s.value.content.state === 'up' ? s : undefined
-    }, 30_000, 'the "up" status after payment').catch((err: Error) => {
+    }, { timeoutMs: 30_000 }).catch((err: Error) => {
       // Say what the provider saw: its log, its payment facts and the statuses it posted.
       const ledger = provider.api.ledger()
       throw new Error(
@@ -112,11 +113,7 @@ describe.skipIf(!haveChromium())('paying for a pub', () => {
 
     // The owner destroys the pub: the subscription is cancelled once, and the cancellation is a fact too.
     const destroy = await publish(user.sbot.db, { type: 'buttcloud/command', version: 1, request: req.key, verb: 'destroy', recps: [user.id, provider.id] })
-    const reply = await waitFor(
-      async () => (await messagesOfType<{ command: string; ok: boolean }>(user.sbot, 'buttcloud/reply')).find((m) => m.value.content.command === destroy.key),
-      20_000,
-      'the reply to destroy',
-    )
+    const reply = await waitFor('the reply to destroy', async () => (await messagesOfType<{ command: string; ok: boolean }>(user.sbot, 'buttcloud/reply')).find((m) => m.value.content.command === destroy.key), { timeoutMs: 20_000 })
     expect(reply.value.content.ok).toBe(true)
     const subscription = [...fake.subscriptions.values()][0]!
     expect(subscription.status).toBe('canceled')
@@ -124,7 +121,7 @@ describe.skipIf(!haveChromium())('paying for a pub', () => {
       (m) => m.value.content.kind === 'cancel-requested',
     )
     expect(cancels.map((m) => m.value.content.event)).toEqual([destroy.key])
-    await waitFor(async () => ((await latest(req.key))?.value.content.state === 'destroyed' ? true : undefined), 20_000, 'destroyed')
+    await waitFor('destroyed', async () => ((await latest(req.key))?.value.content.state === 'destroyed' ? true : undefined), { timeoutMs: 20_000 })
     expect(fake.unhandled).toEqual([])
   })
 })

@@ -14,7 +14,7 @@ import { BackupShelf, findBackup, type BackupSettings } from '../../src/orchestr
 import { createOrchestratorRuntime } from '../../src/orchestrator/runtime.js'
 import type { Capacity } from '../../src/planner/index.js'
 import type { MsgId } from '../../src/protocol/ids.js'
-import { FakeEngine, fakeHost, msgId, record, runtimePub, type FakeHost } from './fakes.js'
+import { FakeEngine, fakeHost, msgId, noInvites, record, runtimePub, type FakeHost } from './fakes.js'
 
 const CAPACITY: Capacity = { hubMemoryMiB: 4096, headroomMiB: 0, ports: { first: 9000, last: 9009 }, retentionMs: 60_000 }
 const closers: Array<() => Promise<void> | void> = []
@@ -42,6 +42,7 @@ async function runtimeWithGatedBackups(dir: string, pubs: PubRecord[]) {
   let passesAsked = 0
   const host: FakeHost = { ...fakeHost(), requestPass: () => passesAsked++ }
   const runtime: PubRuntime = createOrchestratorRuntime({
+    inviter: noInvites,
     driver: engine.driver({
       backup: async (request, _hub, sink) => {
         await new Promise<void>((resolve) => gates.set(request, resolve))

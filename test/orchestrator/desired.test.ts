@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { derivePubKeys, desiredPubs, PubKeyring } from '../../src/orchestrator/desired.js'
 import { plan } from '../../src/planner/index.js'
-import { generateKeys } from '../../src/ssb/adapter.js'
+import { generateKeys } from '../../src/ssb/keys.js'
 import { fakeHost, HUB, msgId, record, runtimePub } from './fakes.js'
 
 const provider = generateKeys()

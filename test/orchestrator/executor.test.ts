@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { createHandlers, execute, type OperatorNotes } from '../../src/orchestrator/executor.js'
 import { PubKeyring, derivePubKeys } from '../../src/orchestrator/desired.js'
 import { ACTION_ORDER, type Action, type ServiceSpec } from '../../src/planner/index.js'
-import { generateKeys } from '../../src/ssb/adapter.js'
+import { generateKeys } from '../../src/ssb/keys.js'
 import { fakeHost, HUB, msgId, strictDriver } from './fakes.js'
 
 const provider = generateKeys()

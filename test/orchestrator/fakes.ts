@@ -7,8 +7,8 @@ import type { PubRecord } from '../../src/control/record.js'
 import type { RuntimeHost, RuntimePub } from '../../src/control/runtime.js'
 import type { MsgId } from '../../src/protocol/ids.js'
 import { labelsFor, objectName, type Hub, type ObservedTask, type ServiceListing, type ServiceSpec, type TaskListing, type VolumeListing } from '../../src/planner/index.js'
-import type { PubDriver, PubIdentity } from '../../src/orchestrator/driver.js'
-import { generateKeys, type SsbKeys } from '../../src/ssb/adapter.js'
+import type { PubDriver, PubIdentity, PubInviter } from '../../src/control/driver.js'
+import { generateKeys, type SsbKeys } from '../../src/ssb/keys.js'
 
 /** A message id derived from a label. */
 export const msgId = (label: string): MsgId => `%${createHash('sha256').update(label).digest('base64')}.sha256`
@@ -193,4 +193,9 @@ function listingOf(id: string, spec: ServiceSpec): ServiceListing {
     replicas: spec.replicas,
     forceUpdate: spec.forceUpdate,
   }
+}
+
+/** An inviter for runtimes that must not reach a pub: any invite fails the test. */
+export const noInvites: PubInviter = async () => {
+  throw new Error('this test set up no pub to invite to')
 }

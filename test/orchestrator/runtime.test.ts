@@ -8,7 +8,7 @@ import { createOrchestratorRuntime, type OrchestratorOptions } from '../../src/o
 import { formatCapacitySnapshot, readCapacitySnapshot } from '../../src/provider/capacity.js'
 import { changesOf, type Capacity } from '../../src/planner/index.js'
 import { multiserverAddress } from '../../src/protocol/ids.js'
-import { FakeEngine, fakeHost, HUB, msgId, record, runtimePub } from './fakes.js'
+import { FakeEngine, fakeHost, HUB, msgId, noInvites, record, runtimePub } from './fakes.js'
 
 const CAPACITY: Capacity = { hubMemoryMiB: 4096, headroomMiB: 0, ports: { first: 9000, last: 9009 }, retentionMs: 60_000 }
 const BACKOFF = { baseMs: 1000, maxMs: 5000 }
@@ -21,6 +21,7 @@ function setup(over: Partial<OrchestratorOptions> = {}, engine = new FakeEngine(
   const host = fakeHost()
   const runtime = createOrchestratorRuntime({
     driver: engine.driver(),
+    inviter: noInvites,
     capacity: CAPACITY,
     defaultImageVersion: '0.1.0',
     settleMs: 2000,
@@ -154,7 +155,7 @@ describe('orchestrator runtime', () => {
       },
     })
     const host = fakeHost()
-    const runtime = createOrchestratorRuntime({ driver, capacity: CAPACITY, defaultImageVersion: '0.1.0', settleMs: 2000, settlePollMs: 1, stats: { sampleIntervalMs: 0 }, backoff: BACKOFF })(host)
+    const runtime = createOrchestratorRuntime({ driver, inviter: noInvites, capacity: CAPACITY, defaultImageVersion: '0.1.0', settleMs: 2000, settlePollMs: 1, stats: { sampleIntervalMs: 0 }, backoff: BACKOFF })(host)
     closers.push(() => runtime.close())
     const bad = record(11)
     const good = record(12)
@@ -204,7 +205,7 @@ describe('orchestrator runtime', () => {
       updateService: plain.updateService,
     })
     const host = fakeHost()
-    const runtime = createOrchestratorRuntime({ driver, capacity: CAPACITY, defaultImageVersion: '0.1.0', settleMs: 0, stats: { sampleIntervalMs: 0 }, backoff: BACKOFF })(host)
+    const runtime = createOrchestratorRuntime({ driver, inviter: noInvites, capacity: CAPACITY, defaultImageVersion: '0.1.0', settleMs: 0, stats: { sampleIntervalMs: 0 }, backoff: BACKOFF })(host)
     closers.push(() => runtime.close())
     const r = record(13)
     const t = 1_800_000_000_000
@@ -258,10 +259,12 @@ describe('orchestrator runtime', () => {
     const r = record(10)
     let round = 0
     const runtime = createOrchestratorRuntime({
+      inviter: noInvites,
       driver: engine.driver({
         sampleStats: async () => {
           round++
-          return [{ request: r.request, at: 1000 * round, instance: 'c1', startedAt: 0, cpuNanos: 5e8 * round, memoryBytes: 1000 * round, memoryLimitBytes: 128 << 20 }]
+          return [{ request: r.request,
+      inviter: noInvites, at: 1000 * round, instance: 'c1', startedAt: 0, cpuNanos: 5e8 * round, memoryBytes: 1000 * round, memoryLimitBytes: 128 << 20 }]
         },
         backup: async (_request, hub, sink) => {
           expect(hub).toBe(HUB.id)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { StatsSample } from '../../src/orchestrator/driver.js'
+import type { StatsSample } from '../../src/control/driver.js'
 import { StatsBook } from '../../src/orchestrator/stats.js'
 import { StatsSummary } from '../../src/protocol/stats.js'
 import { msgId } from './fakes.js'

@@ -7,7 +7,7 @@ import {
   paymentMode,
 } from '../../src/payment/config.js'
 import { cancelRequestedFact } from '../../src/payment/facts.js'
-import { PROVIDER, REQUEST, msgId } from './ids.js'
+import { PROVIDER, REQUEST, msgId } from '../../testkit/payment-ids.js'
 
 const KEY = 'sk_test_configtest123456'
 const WHSEC = 'whsec_configtest123456'

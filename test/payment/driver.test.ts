@@ -1,8 +1,8 @@
 import Stripe from 'stripe'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cancelSubscription } from '../../src/drivers/stripe-billing.js'
-import { parseStripeForm, startFakeStripe, type FakeEvent, type FakeStripe } from '../support/fake-stripe.js'
-import { REQUEST } from './ids.js'
+import { parseStripeForm, startFakeStripe, type FakeEvent, type FakeStripe } from '../../testkit/fake-stripe.js'
+import { REQUEST } from '../../testkit/payment-ids.js'
 
 let fake: FakeStripe
 const emitted: FakeEvent[] = []

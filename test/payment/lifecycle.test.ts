@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import type { PaymentFact } from '../../src/protocol/payment.js'
 import type { PaymentTimers } from '../../src/payment/config.js'
 import { orderFacts, paymentStanding, paymentStandings, type PaymentStanding } from '../../src/payment/lifecycle.js'
-import { REQUEST, fact, msgId } from './ids.js'
+import { REQUEST, fact, msgId } from '../../testkit/payment-ids.js'
 
 const H = 3_600_000
 const D = 24 * H

@@ -7,7 +7,7 @@ import {
   payLinkUrl,
   verifyPayLinkToken,
 } from '../../src/payment/links.js'
-import { REQUEST, msgId } from './ids.js'
+import { REQUEST, msgId } from '../../testkit/payment-ids.js'
 
 const SECRET = 'k'.repeat(16) + randomBytes(32).toString('hex')
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { PaymentFact, checkOutgoing, describeIssues, parseContent } from '../../src/protocol/index.js'
-import { OWNER, PROVIDER, fact, msgId } from './ids.js'
+import { OWNER, PROVIDER, fact, msgId } from '../../testkit/payment-ids.js'
 
 const valid: PaymentFact = fact('invoice-paid', 1_700_000_000_000, {
   event: 'evt_1PqRsTuVwXyZ',

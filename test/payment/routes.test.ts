@@ -4,9 +4,9 @@ import { createPaymentSite } from '../../web/site.js'
 import { checkoutIdempotencyKey } from '../../web/checkout.js'
 import type { PaymentSiteOptions } from '../../web/types.js'
 import { payLinkToken } from '../../src/payment/links.js'
-import { startFakeStripe, type FakeStripe } from '../support/fake-stripe.js'
-import { ENTRY, LINK_SECRET, MemoryDirectory, MemoryLedger, OFFER, WEBHOOK_SECRET, memoryLog } from './fixtures.js'
-import { OWNER, PROVIDER, REQUEST, msgId } from './ids.js'
+import { startFakeStripe, type FakeStripe } from '../../testkit/fake-stripe.js'
+import { ENTRY, LINK_SECRET, MemoryDirectory, MemoryLedger, OFFER, WEBHOOK_SECRET, memoryLog } from '../../testkit/payment-fixtures.js'
+import { OWNER, PROVIDER, REQUEST, msgId } from '../../testkit/payment-ids.js'
 
 const TOKEN = payLinkToken(LINK_SECRET, REQUEST)
 const BASE = 'https://pay.example'

@@ -6,9 +6,9 @@ import { cancelSubscription } from '../../src/drivers/stripe-billing.js'
 import { paymentStanding } from '../../src/payment/lifecycle.js'
 import { DEFAULT_TIMERS } from '../../src/payment/config.js'
 import { payLinkToken } from '../../src/payment/links.js'
-import { deliverWebhook, signWebhook, startFakeStripe, type FakeEvent, type FakeStripe } from '../support/fake-stripe.js'
-import { ENTRY, LINK_SECRET, MemoryDirectory, MemoryLedger, OFFER, WEBHOOK_SECRET, memoryLog } from './fixtures.js'
-import { OWNER, PROVIDER, REQUEST, fact, feedId, msgId } from './ids.js'
+import { deliverWebhook, signWebhook, startFakeStripe, type FakeEvent, type FakeStripe } from '../../testkit/fake-stripe.js'
+import { ENTRY, LINK_SECRET, MemoryDirectory, MemoryLedger, OFFER, WEBHOOK_SECRET, memoryLog } from '../../testkit/payment-fixtures.js'
+import { OWNER, PROVIDER, REQUEST, fact, feedId, msgId } from '../../testkit/payment-ids.js'
 
 /**
  * Each test gets its own fake Stripe, site (served over HTTP, so the raw body really comes off a socket) and

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { capacityReport, formatCapacityReport, formatTable } from '../../src/planner/index.js'
-import { CAPACITY, NOW, converged, hub, pub } from './fixtures.js'
+import { CAPACITY, NOW, converged, hub, pub } from '../../testkit/planner-fixtures.js'
 
 const usable = CAPACITY.hubMemoryMiB - CAPACITY.headroomMiB
 const H1 = hub(1)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { PubPlacement, PubRelease, checkOutgoing, describeIssues, parseContent } from '../../src/protocol/index.js'
-import { feed, req } from './fixtures.js'
+import { feed, req } from '../../testkit/planner-fixtures.js'
 
 const valid: PubPlacement = {
   type: 'buttcloud/placement',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { allocate, hubsNeeded, indexWorld, plan, portBook, type DesiredPub, type Observed } from '../../src/planner/index.js'
-import { CAPACITY, NOW, converged, hub, observed, pub, serviceOf } from './fixtures.js'
+import { CAPACITY, NOW, converged, hub, observed, pub, serviceOf } from '../../testkit/planner-fixtures.js'
 
 const usable = CAPACITY.hubMemoryMiB - CAPACITY.headroomMiB
 

@@ -13,7 +13,7 @@ import {
   serviceOf,
   specOf,
   volumeOf,
-} from './fixtures.js'
+} from '../../testkit/planner-fixtures.js'
 
 const H1 = hub(1)
 const H2 = hub(2)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { portBook } from '../../src/planner/index.js'
-import { CAPACITY, DAY, NOW, pub } from './fixtures.js'
+import { CAPACITY, DAY, NOW, pub } from '../../testkit/planner-fixtures.js'
 
 const A = 'nodeA'
 const B = 'nodeB'

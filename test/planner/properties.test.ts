@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { changesOf, holdsPort, plan, type Capacity, type DesiredPub, type Hub, type Placement } from '../../src/planner/index.js'
-import { CAPACITY, DAY, NOW, converge, execute, hub, observed, pub, type State } from './fixtures.js'
+import { CAPACITY, DAY, NOW, converge, execute, hub, observed, pub, type State } from '../../testkit/planner-fixtures.js'
 
 function rng(seed: number): () => number {
   let s = seed >>> 0

@@ -13,7 +13,7 @@ import {
   type TaskListing,
   type VolumeListing,
 } from '../../src/planner/index.js'
-import { NOW, hub, req } from './fixtures.js'
+import { NOW, hub, req } from '../../testkit/planner-fixtures.js'
 
 const ours = (n: number): ServiceListing => ({
   id: `s${n}`,

@@ -3,16 +3,14 @@ import {
   DEFAULT_CRASH_LOOP,
   REASON_TEXT,
   plan,
-  statusChanges,
   summarise,
   toStatusFields,
   type DesiredPub,
   type ObservedPubState,
   type ObservedTask,
-  type StatusFields,
 } from '../../src/planner/index.js'
 import { PubStatus, multiserverAddress } from '../../src/protocol/index.js'
-import { CAPACITY, NOW, converged, feed, hub, observed, pub, serviceOf } from './fixtures.js'
+import { CAPACITY, NOW, converged, feed, hub, observed, pub, serviceOf } from '../../testkit/planner-fixtures.js'
 
 const H = hub(1)
 const p = pub(1, { placement: { hub: H.id, port: 20000 } })
@@ -113,32 +111,5 @@ describe('status fields and changes', () => {
       const content = { type: 'buttcloud/status', version: 1, request: p.request, ...rest, ...(address ? { pub: { id: p.pubId, address } } : {}), recps: RECPS }
       expect(PubStatus.safeParse(content).success, JSON.stringify(fields)).toBe(true)
     }
-  })
-
-  it('a steady pub yields no change; a change of state, reason or address yields one', () => {
-    const current = new Map<string, ObservedPubState>([
-      [pub(1).request, { state: 'up', address: multiserverAddress('a.example', 20000, p.pubId) }],
-      [pub(2).request, { state: 'down', reason: 'oom', detail: 'exit code 137' }],
-      [pub(3).request, { state: 'stopped' }],
-      [pub(4).request, { state: 'up', address: multiserverAddress('b.example', 20000, p.pubId) }],
-    ])
-    const previous = new Map<string, StatusFields>([
-      [pub(1).request, toStatusFields(current.get(pub(1).request)!)],
-      [pub(2).request, toStatusFields({ state: 'down', reason: 'crash-loop' })],
-      [pub(4).request, toStatusFields({ state: 'up', address: multiserverAddress('a.example', 20000, p.pubId) })],
-    ])
-    const changes = statusChanges(previous, current)
-    expect(changes.map((c) => c.request).sort()).toEqual([pub(2).request, pub(3).request, pub(4).request].sort())
-    expect(changes.map((c) => c.request)).toEqual([...changes.map((c) => c.request)].sort())
-    expect(statusChanges(new Map([...current].map(([r, s]) => [r, toStatusFields(s)])), current)).toEqual([])
-  })
-
-  it('restarting the provider with the last posted statuses re-posts nothing', () => {
-    const pubs = [1, 2, 3].map((n) => pub(n, { placement: { hub: H.id, port: 20000 + n } }))
-    const obs = converged(pubs, [H])
-    const first = summarise(pubs, obs, { now: NOW })
-    const posted = new Map(statusChanges(new Map(), first).map((c) => [c.request, c.fields]))
-    expect(posted.size).toBe(pubs.length)
-    expect(statusChanges(posted, summarise(pubs, obs, { now: NOW + 60_000 }))).toEqual([])
   })
 })

@@ -8,14 +8,15 @@ import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { backupDirFromSettings } from '../../src/orchestrator/from-settings.js'
+import { backupDirFromSettings } from '../../src/provider/runtime-from-settings.js'
 import { objectName } from '../../src/planner/index.js'
 import type { MsgId } from '../../src/protocol/ids.js'
-import { publish } from '../../src/ssb/adapter.js'
+import { publish } from '../../src/ssb/db2.js'
 import { commandAndReply, nextStatus } from '../drivers/helpers.js'
 import { notPrivate } from '../support/files.js'
-import { freePort } from '../support/ports.js'
-import { joinWithInvite, removeLater, startPeer, startTestProvider, testProviderSettings, waitFor, type TestPeer } from '../support/sbots.js'
+import { freePort } from '../../testkit/ports.js'
+import { joinWithInvite, removeLater, startPeer, startTestProvider, testProviderSettings, type TestPeer } from '../../testkit/sbots.js'
+import { waitFor } from '../../testkit/wait.js'
 
 type Backup = { url: string; bytes: number; expires: number }
 const TTL_MS = 4000
@@ -82,11 +83,11 @@ describe('backups', () => {
   it('refuses a download after its expiry (410, with the reason), and the timer sweeps the archive without another backup', async () => {
     const made = await backup()
     const name = made.url.split('/').pop()!
-    await waitFor(async () => (Date.now() > made.expires ? true : undefined), TTL_MS + 5000, 'the backup to expire')
+    await waitFor('the backup to expire', async () => (Date.now() > made.expires ? true : undefined), { timeoutMs: TTL_MS + 5000 })
     const res = await fetch(made.url)
     expect(res.status).toBe(410)
     expect(await res.text()).toMatch(/This backup expired on .*Ask your pub for a new one/)
-    await waitFor(async () => (existsSync(join(shelf, name)) ? undefined : true), 10_000, 'the sweep to delete the archive')
+    await waitFor('the sweep to delete the archive', async () => (existsSync(join(shelf, name)) ? undefined : true), { timeoutMs: 10_000 })
   })
 
   it("deletes the pub's archives when it is destroyed", async () => {
@@ -95,7 +96,7 @@ describe('backups', () => {
     expect(existsSync(join(shelf, name))).toBe(true)
     const destroy = await commandAndReply(user, provider.id, request, 'destroy')
     expect(destroy.ok).toBe(true)
-    await waitFor(async () => (existsSync(join(shelf, name)) ? undefined : true), 20_000, 'the archive to be deleted')
+    await waitFor('the archive to be deleted', async () => (existsSync(join(shelf, name)) ? undefined : true), { timeoutMs: 20_000 })
     expect(readdirSync(shelf).filter((n) => n.endsWith('.tar.gz'))).toEqual([])
     expect((await fetch(made.url)).status).toBe(404)
   })

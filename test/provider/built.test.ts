@@ -4,11 +4,12 @@ import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { publish } from '../../src/ssb/adapter.js'
+import { publish } from '../../src/ssb/db2.js'
 import { FeedId, InviteCode, MultiserverAddress } from '../../src/protocol/ids.js'
-import { freePort } from '../support/ports.js'
+import { freePort } from '../../testkit/ports.js'
 import { startNode, type Child } from '../support/processes.js'
-import { endLocalPubs, joinWithInvite, messagesOfType, removeLater, startPeer, waitFor, type TestPeer } from '../support/sbots.js'
+import { endLocalPubs, joinWithInvite, messagesOfType, removeLater, startPeer, type TestPeer } from '../../testkit/sbots.js'
+import { waitFor } from '../../testkit/wait.js'
 
 const MAIN = resolve('dist/src/provider/main.js')
 
@@ -50,14 +51,10 @@ describe('the built provider', () => {
     user = startPeer()
     await joinWithInvite(user.sbot, invite!, address!)
     const req = await publish(user.sbot.db, { type: 'buttcloud/request', version: 1, provider: id, plan: 'free', recps: [user.id, id!] })
-    const up = await waitFor(
-      async () =>
+    const up = await waitFor('the pub to be up', async () =>
         (await messagesOfType<Record<string, any>>(user!.sbot, 'buttcloud/status')).find(
           (m) => m.value.content.request === req.key && m.value.content.state === 'up',
-        ),
-      60_000,
-      'the pub to be up',
-    )
+        ), { timeoutMs: 60_000 })
     expect(up.value.author).toBe(id)
     expect(up.value.content.pub.address).toMatch(new RegExp(`^net:127\\.0\\.0\\.1:${pubPort}~shs:`))
     expect(InviteCode.safeParse(up.value.content.invite).success).toBe(true)
@@ -68,7 +65,7 @@ describe('the built provider', () => {
     // Its pubs outlive it (as Swarm services do; a restart adopts them): this one still serves, until the test ends it.
     expect(await canConnect(pubPort)).toBe(true)
     await endLocalPubs(data)
-    await waitFor(async () => ((await canConnect(pubPort)) ? undefined : true), 10_000, 'the pub to end')
+    await waitFor('the pub to end', async () => ((await canConnect(pubPort)) ? undefined : true), { timeoutMs: 10_000 })
   })
 
   it('prints help and refuses a broken config with a clear message', async () => {

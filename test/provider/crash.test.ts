@@ -9,11 +9,14 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { call, publish, type Sbot } from '../../src/ssb/adapter.js'
+import { call } from '../../src/ssb/client.js'
+import { publish } from '../../src/ssb/db2.js'
+import type { Sbot } from '../../src/ssb/server.js'
 import type { FeedId, MsgId } from '../../src/protocol/ids.js'
-import { freePort } from '../support/ports.js'
+import { freePort } from '../../testkit/ports.js'
+import { endLocalPubs, joinWithInvite, messagesOfType, removeLater, startPeer, type TestPeer } from '../../testkit/sbots.js'
+import { Fatal, waitFor } from '../../testkit/wait.js'
 import { startNode, type Child } from '../support/processes.js'
-import { endLocalPubs, joinWithInvite, messagesOfType, removeLater, startPeer, waitFor, type TestPeer } from '../support/sbots.js'
 
 const MAIN = resolve('dist/src/provider/main.js')
 type Content = Record<string, any>
@@ -92,9 +95,10 @@ describe('the provider killed at every step', () => {
       /** Wait for a condition at the user; when the provider has died at its crash point, start it again. */
       const until = async <T,>(what: string, check: () => Promise<T | undefined>): Promise<T> =>
         waitFor<T>(
+          what,
           async () => {
             if (current.child.signalCode === 'SIGKILL') {
-              expect(current.output()).toContain(`crash point ${point.split('#')[0]}`)
+              if (!current.output().includes(`crash point ${point.split('#')[0]}`)) throw new Fatal(`killed, but not at ${point}`)
               crashes++
               current = start()
               await current.waitForOutput(/address:\s+net:/)
@@ -103,8 +107,7 @@ describe('the provider killed at every step', () => {
             }
             return check()
           },
-          30_000,
-          what,
+          { timeoutMs: 30_000 },
         ).catch((err: Error) => {
           const pubs = join(data, 'pubs')
           const pubOutput = existsSync(pubs)

@@ -14,13 +14,15 @@ import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { objectName } from '../../src/planner/index.js'
 import type { FeedId, MsgId } from '../../src/protocol/ids.js'
-import { call, publish } from '../../src/ssb/adapter.js'
+import { call } from '../../src/ssb/client.js'
+import { publish } from '../../src/ssb/db2.js'
 import { nextStatus, statuses, type Reply } from '../drivers/helpers.js'
-import { assertPubBuilt } from '../pub/helpers.js'
-import { deliverWebhook } from '../support/fake-stripe.js'
-import { freePort } from '../support/ports.js'
+import { assertPubBuilt } from '../../testkit/pub-process.js'
+import { deliverWebhook } from '../../testkit/fake-stripe.js'
+import { freePort } from '../../testkit/ports.js'
 import { startNode, type Child } from '../support/processes.js'
-import { endLocalPubs, joinWithInvite, messagesOfType, startPeer, waitFor, type TestPeer } from '../support/sbots.js'
+import { endLocalPubs, joinWithInvite, messagesOfType, startPeer, type TestPeer } from '../../testkit/sbots.js'
+import { waitFor } from '../../testkit/wait.js'
 
 const MAIN = resolve('dist/src/provider/main.js')
 const WEBHOOK_SECRET = `whsec_test${randomBytes(16).toString('hex')}`
@@ -136,7 +138,7 @@ describe('a full disk', () => {
     expect(early.status).toBe(200)
     expect(await early.json()).toMatchObject({ outcome: 'recorded' })
     const answered = await command(free, 'invite')
-    await waitFor(async () => ((await repliesTo(answered.key)).length === 1 ? true : undefined), 30_000, 'the reply to invite')
+    await waitFor('the reply to invite', async () => ((await repliesTo(answered.key)).length === 1 ? true : undefined), { timeoutMs: 30_000 })
 
     // The disk fills up.
     const filled = fill()
@@ -146,14 +148,14 @@ describe('a full disk', () => {
     if (late) expect(late.status).toBe(500)
     // A command now waits: the provider replicates it (which may need the disk it does not have) but answers nothing.
     const waiting = await command(free, 'stats')
-    await waitFor(async () => (/disk nearly full, writing nothing/.test(provider!.output()) ? true : undefined), 30_000, 'the provider to notice')
+    await waitFor('the provider to notice', async () => (/disk nearly full, writing nothing/.test(provider!.output()) ? true : undefined), { timeoutMs: 30_000 })
     // It stays up, writing nothing of its own: the command is not answered.
     expect(provider.child.exitCode).toBe(null)
     expect(await repliesTo(waiting.key)).toEqual([])
     // Peers' messages are not the provider's to refuse: replicating 300 KB of them needs log blocks the disk does
     // not have, and the provider stops cleanly, with its own exit code and one line that says why.
     for (let i = 0; i < 150; i++) await publish(user.sbot.db, { type: 'post', text: `${i} ${'x'.repeat(2000)}` })
-    await waitFor(async () => (provider!.child.exitCode !== null ? true : undefined), 30_000, 'the provider to stop')
+    await waitFor('the provider to stop', async () => (provider!.child.exitCode !== null ? true : undefined), { timeoutMs: 30_000 })
     expect(provider.child.exitCode).toBe(75)
     expect(provider.output()).toMatch(/buttcloud-provider: the disk is full \(.*\); stopping now .* Free some space and start it again/)
     // No stack trace on the way out (the output before the disk filled has ssb-ref's deprecation trace).
@@ -172,7 +174,7 @@ describe('a full disk', () => {
     expect(Number(readFileSync(join(data, 'pubs', objectName(free), 'pid'), 'utf8'))).toBe(pubPid)
 
     // What waited is done once: the command answered, the webhook Stripe retries recorded.
-    await waitFor(async () => ((await repliesTo(waiting.key)).length === 1 ? true : undefined), 30_000, 'the reply to stats')
+    await waitFor('the reply to stats', async () => ((await repliesTo(waiting.key)).length === 1 ? true : undefined), { timeoutMs: 30_000 })
     const retried = await paid(paidLate, 'late')
     expect(retried.status).toBe(200)
     expect((await retried.json()) as { outcome: string }).toMatchObject({ outcome: expect.stringMatching(/^(recorded|duplicate)$/) })
@@ -181,7 +183,7 @@ describe('a full disk', () => {
     expect(await replay.json()).toMatchObject({ outcome: 'duplicate' })
     expect(await repliesTo(answered.key)).toHaveLength(1)
     for (const request of [paidEarly, paidLate]) {
-      await waitFor(async () => ((await statuses(user!.sbot, request)).some((s) => s.state === 'provisioning' || s.state === 'up' || s.state === 'queued') ? true : undefined), 30_000, 'the paid pub to move on')
+      await waitFor('the paid pub to move on', async () => ((await statuses(user!.sbot, request)).some((s) => s.state === 'provisioning' || s.state === 'up' || s.state === 'queued') ? true : undefined), { timeoutMs: 30_000 })
     }
     expect((await statuses(user.sbot, free)).at(-1)?.state).toBe('up')
   })

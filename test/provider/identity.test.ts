@@ -14,11 +14,16 @@ import { createOrchestratorRuntime } from '../../src/orchestrator/runtime.js'
 import type { FeedId, MsgId } from '../../src/protocol/ids.js'
 import { ProviderBackup } from '../../src/provider/identity-store.js'
 import type { ProviderSettings } from '../../src/provider/settings.js'
-import { call, collect, publish, type Sbot, type Source, type SsbMsg } from '../../src/ssb/adapter.js'
-import { FakeEngine } from '../orchestrator/fakes.js'
-import { freePort } from '../support/ports.js'
+import { call } from '../../src/ssb/client.js'
+import { publish } from '../../src/ssb/db2.js'
+import type { SsbMsg } from '../../src/ssb/message.js'
+import { collect, type Source } from '../../src/ssb/pull.js'
+import type { Sbot } from '../../src/ssb/server.js'
+import { FakeEngine, noInvites } from '../orchestrator/fakes.js'
+import { freePort } from '../../testkit/ports.js'
 import { startNode } from '../support/processes.js'
-import { joinWithInvite, messagesOfType, removeLater, startPeer, startTestProvider, testProviderSettings, waitFor, type TestPeer } from '../support/sbots.js'
+import { joinWithInvite, messagesOfType, removeLater, startPeer, startTestProvider, testProviderSettings, type TestPeer } from '../../testkit/sbots.js'
+import { waitFor } from '../../testkit/wait.js'
 
 const TOOL = resolve('dist/src/provider/identity.js')
 const work = mkdtempSync(join(tmpdir(), 'bc-identity-'))
@@ -28,6 +33,7 @@ removeLater(work)
 function fakeRuntime(): RuntimeFactory {
   return createOrchestratorRuntime({
     driver: new FakeEngine().driver(),
+    inviter: noInvites,
     capacity: { hubMemoryMiB: 4096, headroomMiB: 0, ports: { first: 9000, last: 9009 }, retentionMs: 60_000 },
     defaultImageVersion: '1',
     settleMs: 2000,
@@ -78,7 +84,7 @@ describe('provider identity backup and restore', () => {
     const request = async (name: string) =>
       (await publish(user.sbot.db, { type: 'buttcloud/request', version: 1, provider: p1.id, plan: 'free', name, recps: [user.id, p1.id] })).key
     const before = [await request('one'), await request('two')]
-    for (const r of before) await waitFor(async () => ((await statusOf(user.sbot, r)) === 'up' ? true : undefined), 30_000, `${r} up`)
+    for (const r of before) await waitFor(`${r} up`, async () => ((await statusOf(user.sbot, r)) === 'up' ? true : undefined), { timeoutMs: 30_000 })
     await p1.api.settled()
 
     // Backed up while the provider runs.
@@ -95,11 +101,11 @@ describe('provider identity backup and restore', () => {
 
     // After the backup the provider posts more (a third pub: its placement and statuses), which the user holds.
     const third = await request('three')
-    await waitFor(async () => ((await statusOf(user.sbot, third)) === 'up' ? true : undefined), 30_000, 'the third pub up')
+    await waitFor('the third pub up', async () => ((await statusOf(user.sbot, third)) === 'up' ? true : undefined), { timeoutMs: 30_000 })
     await p1.api.settled()
     const oldLatest = await latestOf(p1.sbot, p1.id)
     expect(oldLatest).toBeGreaterThan(backup.messages.length)
-    await waitFor(async () => ((await latestOf(user.sbot, p1.id)) === oldLatest ? true : undefined), 20_000, "the user to hold the provider's latest")
+    await waitFor("the user to hold the provider's latest", async () => ((await latestOf(user.sbot, p1.id)) === oldLatest ? true : undefined), { timeoutMs: 20_000 })
     const placements1 = new Map(p1.api.ledger().placements())
     expect([...placements1.keys()].sort()).toEqual([...before, third].sort())
     await p1.stop({ keepData: true })
@@ -135,7 +141,7 @@ describe('provider identity backup and restore', () => {
     // Its first new message follows the peer's latest: sequence latest + 1, linked to it.
     await call(user.sbot.conn.connect, p2.address)
     await publish(user.sbot.db, { type: 'buttcloud/command', version: 1, request: before[0], verb: 'stop', recps: [user.id, p2.id] })
-    await waitFor(async () => ((await latestOf(user.sbot, p2.id)) > oldLatest ? true : undefined), 30_000, "the restored provider's reply at the user")
+    await waitFor("the restored provider's reply at the user", async () => ((await latestOf(user.sbot, p2.id)) > oldLatest ? true : undefined), { timeoutMs: 30_000 })
     const atUser = await feedOf(user.sbot, p2.id)
     const atProvider = await feedOf(p2.sbot, p2.id)
     const next = atUser.find((m) => m.value.sequence === oldLatest + 1)!

@@ -5,9 +5,12 @@
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { call, publish, type Sbot } from '../../src/ssb/adapter.js'
+import { call } from '../../src/ssb/client.js'
+import { publish } from '../../src/ssb/db2.js'
+import type { Sbot } from '../../src/ssb/server.js'
 import { INVITE_EXPIRY_FILE, inviteKeyId } from '../../src/ssb/invite-expiry.js'
-import { joinWithInvite, messagesOfType, startPeer, startTestProvider, testProviderSettings, waitFor, type TestPeer } from '../support/sbots.js'
+import { joinWithInvite, messagesOfType, startPeer, startTestProvider, testProviderSettings, type TestPeer } from '../../testkit/sbots.js'
+import { waitFor } from '../../testkit/wait.js'
 
 const HOUR = 3600_000
 const cleanups: Array<() => Promise<void>> = []
@@ -64,11 +67,7 @@ describe('invite caps', () => {
       args: { uses: 6 },
       recps: [u.id, p.id],
     })
-    const reply = await waitFor(
-      async () => (await messagesOfType<Record<string, any>>(u.sbot, 'buttcloud/reply')).find((m) => m.value.content.command === cmd.key),
-      20_000,
-      'the reply to the invite command',
-    )
+    const reply = await waitFor('the reply to the invite command', async () => (await messagesOfType<Record<string, any>>(u.sbot, 'buttcloud/reply')).find((m) => m.value.content.command === cmd.key), { timeoutMs: 20_000 })
     expect(reply.value.content).toMatchObject({
       ok: false,
       request: req.key,

@@ -6,9 +6,9 @@ import { chmodSync, existsSync, lstatSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { freePort } from '../support/ports.js'
+import { freePort } from '../../testkit/ports.js'
 import { startNode, type Child } from '../support/processes.js'
-import { removeLater } from '../support/sbots.js'
+import { removeLater } from '../../testkit/sbots.js'
 import { modes, notPrivate } from '../support/files.js'
 
 const MAIN = resolve('dist/src/provider/main.js')

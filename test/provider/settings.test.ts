@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { isLoopbackHost, parseEngine } from '../../src/orchestrator/engine-endpoint.js'
+import { isLoopbackHost, parseEngine } from '../../src/drivers/engine-endpoint.js'
 import { loadSettings } from '../../src/provider/settings.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'bc-settings-'))

@@ -1,16 +1,16 @@
-import { rmSync } from 'node:fs'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { firstStart } from '../../pub/first-start.js'
-import { closeSbot, createSbot, dbOps, generateKeys, publish, type Sbot, type SsbMsg } from '../../src/ssb/adapter.js'
-import { sbotConfig } from '../../src/ssb/config.js'
-import { tempDir } from './helpers.js'
+import { dbOps, publish } from '../../src/ssb/db2.js'
+import { generateKeys } from '../../src/ssb/keys.js'
+import type { SsbMsg } from '../../src/ssb/message.js'
+import { closeSbot, type Sbot } from '../../src/ssb/server.js'
+import { removeAfterLateWrites, startSbot } from '../../testkit/sbots.js'
 
 const owner = generateKeys().id
 const open: Array<{ sbot: Sbot; dir: string }> = []
 
-function startSbot(): Sbot {
-  const dir = tempDir('bc-first-')
-  const sbot = createSbot(sbotConfig({ path: dir, keys: generateKeys(), host: '127.0.0.1', port: 0, unixSocket: false }))
+function startPubSbot(): Sbot {
+  const { sbot, dir } = startSbot({ prefix: 'bc-first-', unixSocket: false })
   open.push({ sbot, dir })
   return sbot
 }
@@ -31,16 +31,11 @@ afterEach(async () => {
     closed.push(dir)
   }
 })
-// jitdb still writes its index files shortly after close (NOTES.md: within ~2 s); removing the folders at once
-// makes those writes fail noisily.
-afterAll(async () => {
-  await new Promise((r) => setTimeout(r, 1500))
-  for (const dir of closed) rmSync(dir, { recursive: true, force: true })
-})
+afterAll(() => removeAfterLateWrites(closed))
 
 describe('first start', () => {
   it('publishes an about with the name and a follow of the owner, then nothing on the next start', async () => {
-    const sbot = startSbot()
+    const sbot = startPubSbot()
     expect(await firstStart(sbot, { name: 'Pub one', owner })).toEqual(['about', 'contact'])
     expect(await firstStart(sbot, { name: 'Pub one', owner })).toEqual([])
     expect(await ownFeed(sbot)).toEqual([
@@ -50,14 +45,14 @@ describe('first start', () => {
   })
 
   it('completes a start that was cut short after the about (no second about)', async () => {
-    const sbot = startSbot()
+    const sbot = startPubSbot()
     await publish(sbot.db, { type: 'about', about: sbot.id, name: 'Pub two' })
     expect(await firstStart(sbot, { name: 'Pub two', owner })).toEqual(['contact'])
     expect((await ownFeed(sbot)).filter((c) => c.type === 'about')).toHaveLength(1)
   })
 
   it('publishes a new about when the provider renames the pub, and respects a later unfollow of the owner', async () => {
-    const sbot = startSbot()
+    const sbot = startPubSbot()
     await firstStart(sbot, { name: 'Old name', owner })
     await publish(sbot.db, { type: 'contact', contact: owner, following: false })
     expect(await firstStart(sbot, { name: 'New name', owner })).toEqual(['about'])
@@ -67,7 +62,7 @@ describe('first start', () => {
   })
 
   it('ignores abouts that describe someone else', async () => {
-    const sbot = startSbot()
+    const sbot = startPubSbot()
     await publish(sbot.db, { type: 'about', about: owner, name: 'Pub three' })
     expect(await firstStart(sbot, { name: 'Pub three', owner })).toEqual(['about', 'contact'])
   })

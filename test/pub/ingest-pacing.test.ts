@@ -4,10 +4,13 @@ import { describe, expect, it } from 'vitest'
 import { IngestGate, PACED_NET, usePacedNet } from '../../pub/ingest-pacing.js'
 import { startPub } from '../../pub/server.js'
 import { readSettings } from '../../pub/settings.js'
-import { connectClient, generateKeys, type Source } from '../../src/ssb/adapter.js'
+import { connectClient } from '../../src/ssb/client.js'
+import { generateKeys } from '../../src/ssb/keys.js'
+import type { Source } from '../../src/ssb/pull.js'
 import { sbotConfig } from '../../src/ssb/config.js'
-import { freePort } from '../support/ports.js'
-import { eventually, startFeedSource, tempDir, vectorClock } from './helpers.js'
+import { freePort } from '../../testkit/ports.js'
+import { startFeedSource, tempDir, vectorClock } from '../../testkit/pub-process.js'
+import { waitFor } from '../../testkit/wait.js'
 
 describe('ingest gate', () => {
   it('runs reads at once below the high mark, holds them at it, and releases them at the low mark', () => {
@@ -76,7 +79,10 @@ describe('a pub with a small ingest backlog', () => {
       await new Promise((resolve, reject) => source.sbot.conn.connect(pub.address, (err) => (err ? reject(err) : resolve(null))))
       const client = await connectClient(owner, pub.address)
       try {
-        await eventually('the pub to have the whole feed', 60_000, () => vectorClock(client), (clock) => clock[feed] === 1500)
+        await waitFor('the pub to have the whole feed', async () => {
+          const value = await (() => vectorClock(client))()
+          return ((clock) => clock[feed] === 1500)(value) ? value : undefined
+        }, { timeoutMs: 60_000 })
       } finally {
         client.close()
       }

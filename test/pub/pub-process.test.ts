@@ -8,11 +8,13 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createInvite, whoami } from '../../src/drivers/pub-client.js'
 import { InviteCode, multiserverAddress, type FeedId } from '../../src/protocol/ids.js'
-import { clientCall, connectClient, generateKeys, loadKeys, type SbotClient, type SsbKeys } from '../../src/ssb/adapter.js'
+import { clientCall, connectClient, type SbotClient } from '../../src/ssb/client.js'
+import { generateKeys, loadKeys, type SsbKeys } from '../../src/ssb/keys.js'
 import { startClassicSbot, type ClassicSbot } from '../support/classic-sbot.js'
-import { freePort } from '../support/ports.js'
+import { freePort } from '../../testkit/ports.js'
 import { notPrivate } from '../support/files.js'
-import { assertPubBuilt, eventually, feedMessages, runHealthCheck, spawnPub, tempDir, writeKeyFile, type PubProcess } from './helpers.js'
+import { assertPubBuilt, feedMessages, runHealthCheck, spawnPub, tempDir, writeKeyFile, type PubProcess } from '../../testkit/pub-process.js'
+import { waitFor } from '../../testkit/wait.js'
 
 describe('the pub as a plain process', () => {
   const owner = generateKeys()
@@ -148,7 +150,10 @@ describe('the pub as a plain process', () => {
     }
     await clientCall(classic.client, 'invite.accept', code)
 
-    const pubFeed = await eventually('the classic server to replicate the pub feed', 30_000, () => feedMessages(classic!.client, pubKeys.id as FeedId), (msgs) => msgs.length >= 3)
+    const pubFeed = await waitFor('the classic server to replicate the pub feed', async () => {
+          const value = await (() => feedMessages(classic!.client, pubKeys.id as FeedId))()
+          return ((msgs) => msgs.length >= 3)(value) ? value : undefined
+        }, { timeoutMs: 30_000 })
     const types = pubFeed.map((m) => (m.value.content as { type: string; contact?: string }).type)
     expect(types.slice(0, 2)).toEqual(['about', 'contact'])
     // Accepting the invite made the pub follow the classic user: its third message.

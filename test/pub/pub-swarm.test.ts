@@ -6,10 +6,12 @@
 import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { whoami } from '../../src/drivers/pub-client.js'
-import { clientCall, connectClient, generateKeys } from '../../src/ssb/adapter.js'
-import { dockerSupport, sharedDockerEngine, type DockerEngine } from '../support/docker-engine.js'
-import { assertPubBuilt, eventually, feedMessages, startFeedSource, vectorClock, type FeedSource } from './helpers.js'
-import { createPubService, runningTask, waitHealthy, type PubService, type RunningTask } from './swarm-helpers.js'
+import { clientCall, connectClient } from '../../src/ssb/client.js'
+import { generateKeys } from '../../src/ssb/keys.js'
+import { dockerSupport, sharedDockerEngine, type DockerEngine } from '../../testkit/docker-engine.js'
+import { assertPubBuilt, feedMessages, startFeedSource, vectorClock, type FeedSource } from '../../testkit/pub-process.js'
+import { createPubService, runningTask, waitHealthy, type PubService, type RunningTask } from '../../testkit/pub-swarm.js'
+import { waitFor } from '../../testkit/wait.js'
 
 const support = dockerSupport()
 const MEMORY = 128 * 1024 * 1024
@@ -91,7 +93,10 @@ describe.skipIf(!support.ok)(`the pub as a Swarm service${support.ok ? '' : ` (s
       client.close()
     }
     await new Promise<void>((resolve, reject) => source.sbot.conn.connect(service.address, (err) => (err ? reject(err) : resolve())))
-    await eventually('the pub to replicate every message', 60_000, () => pubState(), (s) => s.clock.every((n) => n === PER_FEED))
+    await waitFor('the pub to replicate every message', async () => {
+          const value = await (() => pubState())()
+          return ((s) => s.clock.every((n) => n === PER_FEED))(value) ? value : undefined
+        }, { timeoutMs: 60_000 })
     expect(await pubState()).toEqual(expected())
   })
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { readSettings, SettingsError } from '../../pub/settings.js'
-import { generateKeys } from '../../src/ssb/adapter.js'
+import { generateKeys } from '../../src/ssb/keys.js'
 
 const owner = generateKeys().id
 const provider = generateKeys().id

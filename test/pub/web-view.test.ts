@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { webViewApp } from '../../pub/web-view.js'
 import { multiserverAddress } from '../../src/protocol/ids.js'
-import { generateKeys } from '../../src/ssb/adapter.js'
+import { generateKeys } from '../../src/ssb/keys.js'
 
 const pub = generateKeys()
 const owner = generateKeys()

@@ -1,15 +1,17 @@
 /**
  * A classic ssb-server 16 (the server Patchwork embeds) as a child process: the user's sbot in end-to-end tests.
- * NOTES.md: its close(true) never calls back, so it runs in its own process and is ended by PID.
+ * docs/ssb-stack.md: its close(true) never calls back, so it runs in its own process and is ended by PID.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { connectClient, keysFileText, generateKeys, type SbotClient, type SsbKeys } from '../../src/ssb/adapter.js'
+import { connectClient, type SbotClient } from '../../src/ssb/client.js'
+import { keysFileText, generateKeys, type SsbKeys } from '../../src/ssb/keys.js'
 import { multiserverAddress, type FeedId } from '../../src/protocol/ids.js'
-import { freePort } from './ports.js'
+import { freePort } from '../../testkit/ports.js'
+import { Fatal, waitFor } from '../../testkit/wait.js'
 
 const require = createRequire(import.meta.url)
 
@@ -75,35 +77,33 @@ export async function startClassicSbot(opts: { caps?: string; keep?: boolean } =
     if (!opts.keep) rmSync(dir, { recursive: true, force: true })
   }
 
-  const deadline = Date.now() + 20_000
-  for (;;) {
-    if (child.exitCode !== null) {
+  let client: SbotClient
+  try {
+    client = await waitFor(
+      'ssb-server to answer',
+      () => {
+        if (child.exitCode !== null) throw new Fatal(`ssb-server exited with ${child.exitCode}:\n${output}`)
+        return connectClient(keys, address, { caps: opts.caps })
+      },
+      { timeoutMs: 20_000, intervalMs: 150 },
+    )
+  } catch (err) {
+    await stop()
+    if (err instanceof Fatal) throw err
+    throw new Error(`ssb-server did not answer within 20 s:\n${output}`, { cause: err })
+  }
+  return {
+    id: keys.id,
+    keys,
+    dir,
+    port,
+    address,
+    client,
+    child,
+    output: () => output,
+    stop: async () => {
+      await new Promise<void>((resolve) => client.close(() => resolve()))
       await stop()
-      throw new Error(`ssb-server exited with ${child.exitCode}:\n${output}`)
-    }
-    try {
-      const client = await connectClient(keys, address, { caps: opts.caps })
-      const closeServer = stop
-      return {
-        id: keys.id,
-        keys,
-        dir,
-        port,
-        address,
-        client,
-        child,
-        output: () => output,
-        stop: async () => {
-          await new Promise<void>((resolve) => client.close(() => resolve()))
-          await closeServer()
-        },
-      }
-    } catch (err) {
-      if (Date.now() > deadline) {
-        await stop()
-        throw new Error(`ssb-server did not answer within 20 s:\n${output}`, { cause: err })
-      }
-      await new Promise((r) => setTimeout(r, 150))
-    }
+    },
   }
 }

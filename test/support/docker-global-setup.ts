@@ -5,7 +5,7 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import type { TestProject } from 'vitest/node'
-import { stopDockerEngine, type SharedEngineContext } from './docker-engine.js'
+import { stopDockerEngine, type SharedEngineContext } from '../../testkit/docker-engine.js'
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -10,9 +10,9 @@ export interface Child {
   stop(graceMs?: number): Promise<number | null>
 }
 
-/** Spawn `node <script> ...args` with extra environment variables. */
-export function startNode(script: string, args: string[] = [], env: Record<string, string> = {}): Child {
-  const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+/** Spawn `node [...nodeOptions] <script> ...args` with extra environment variables (`--import tsx` runs a .ts helper). */
+export function startNode(script: string, args: string[] = [], env: Record<string, string> = {}, nodeOptions: string[] = []): Child {
+  const child = spawn(process.execPath, [...nodeOptions, script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   const listeners = new Set<() => void>()
   const keep = (chunk: Buffer) => {

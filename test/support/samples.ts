@@ -1,6 +1,6 @@
 /** Valid sample messages of every protocol type, with real ids, for schema and fold tests. */
 import { createHash } from 'node:crypto'
-import { generateKeys } from '../../src/ssb/adapter.js'
+import { generateKeys } from '../../src/ssb/keys.js'
 import type { FeedId, MsgId } from '../../src/protocol/ids.js'
 
 export const owner = generateKeys().id

@@ -2,7 +2,8 @@
  * `buttcloud command <pub> <verb>`: publish a `buttcloud/command` boxed to owner and provider, then wait for the
  * provider's reply and print its result. The reply is private too, so an invite code in it reaches the owner only.
  */
-import { clientCall, type SsbMsg } from '../../ssb/adapter.js'
+import { clientCall } from '../../ssb/client.js'
+import type { SsbMsg } from '../../ssb/message.js'
 import { PubCommand } from '../../protocol/command.js'
 import type { MsgId } from '../../protocol/ids.js'
 import { checkOutgoing, describeIssues, type Received } from '../../protocol/parse.js'

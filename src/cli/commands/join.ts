@@ -2,7 +2,7 @@
  * `buttcloud join <invite>`: accept a provider's invite on the user's sbot. ssb-invite then makes the user and the
  * provider follow each other, which is what lets requests, offers and statuses replicate between them.
  */
-import { clientCall, clientHas } from '../../ssb/adapter.js'
+import { clientCall, clientHas } from '../../ssb/client.js'
 import { FeedId, multiserverAddress } from '../../protocol/ids.js'
 import { CliError, EXIT } from '../exit-codes.js'
 import { printJson, type Command } from './context.js'

@@ -2,7 +2,8 @@
  * `buttcloud request`: publish a `buttcloud/request`. With no options it asks the only provider whose offer the
  * user has for its cheapest plan; anything less certain than that is the user's choice to make, not ours.
  */
-import { clientCall, type SsbMsg } from '../../ssb/adapter.js'
+import { clientCall } from '../../ssb/client.js'
+import type { SsbMsg } from '../../ssb/message.js'
 import { checkOutgoing } from '../../protocol/parse.js'
 import type { PubRequest } from '../../protocol/request.js'
 import type { FeedId } from '../../protocol/ids.js'

@@ -4,9 +4,9 @@
  * data into these shapes at their edge, so the orchestrator and the planner never see Docker's.
  */
 import type { Readable } from 'node:stream'
-import type { FeedId, MsgId } from '../protocol/ids.js'
+import type { FeedId, InviteCode, MsgId, MultiserverAddress } from '../protocol/ids.js'
 import type { ObservedReader, ServiceSpec } from '../planner/index.js'
-import type { SsbKeys } from '../ssb/adapter.js'
+import type { SsbKeys } from '../ssb/keys.js'
 
 /** Who a pub is and who may command it: what a driver needs beyond the spec to start one. */
 export interface PubIdentity {
@@ -55,3 +55,9 @@ export interface PubDriver extends ObservedReader {
   isUnreachable(err: unknown): boolean
   close(): Promise<void>
 }
+
+/** Top-level entries of a pub's data folder that never go into its backup: the db2 keyring (secrets derived from the pub's key) and its unix socket. */
+export const BACKUP_EXCLUDED = ['keyring', 'socket'] as const
+
+/** Asks the pub at `address` for an invite code with master keys (the hosted pub's RPC client does it). */
+export type PubInviter = (keys: SsbKeys, address: MultiserverAddress, opts: { uses: number; caps?: string; timeoutMs: number }) => Promise<InviteCode>

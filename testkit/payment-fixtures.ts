@@ -3,11 +3,11 @@
  * The benchmark uses them too, so they live here rather than inside one test.
  */
 import { randomBytes } from 'node:crypto'
-import type { MsgId } from '../../src/protocol/ids.js'
-import type { Offer } from '../../src/protocol/offer.js'
-import type { PaymentFact } from '../../src/protocol/payment.js'
-import type { Directory, DirectoryEntry, Ledger, Logger } from '../../web/types.js'
-import { OWNER, PROVIDER, REQUEST } from './ids.js'
+import type { MsgId } from '../src/protocol/ids.js'
+import type { Offer } from '../src/protocol/offer.js'
+import type { PaymentFact } from '../src/protocol/payment.js'
+import type { Directory, DirectoryEntry, Ledger, Logger } from '../web/types.js'
+import { OWNER, PROVIDER, REQUEST } from './payment-ids.js'
 
 export const LINK_SECRET = randomBytes(32).toString('hex')
 export const WEBHOOK_SECRET = `whsec_test${randomBytes(16).toString('hex')}`
@@ -105,7 +105,7 @@ export class MemoryDirectory implements Directory {
 /** A logger that keeps its lines, so tests can read them (and check that no secret got in). */
 export function memoryLog(): { log: Logger; lines: string[] } {
   const lines: string[] = []
-  return { lines, log: (level, message, fields) => lines.push(JSON.stringify({ level, message, ...fields })) }
+  return { lines, log: (message, fields, level = 'info') => lines.push(JSON.stringify({ level, message, ...fields })) }
 }
 
 export { PROVIDER }

@@ -1,6 +1,7 @@
 /**
- * From the provider's settings to a runtime: nothing (`none`), child processes on this machine (`local`) or Docker
- * Swarm (`swarm`). Defaults live here, next to the one place that uses them.
+ * Part of the composition root: from the provider's settings to a runtime, nothing (`none`), child processes on
+ * this machine (`local`) or Docker Swarm (`swarm`), with the concrete drivers wired in. Defaults live here, next to
+ * the one place that uses them.
  */
 import { readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
@@ -10,10 +11,12 @@ import type { RuntimeFactory } from '../control/runtime.js'
 import { createLocalDriver } from '../drivers/local.js'
 import { createSwarmDriver } from '../drivers/swarm.js'
 import type { Capacity } from '../planner/index.js'
-import type { ProviderSettings } from '../provider/settings.js'
-import type { PubDriver } from './driver.js'
-import { dockerClient } from './engine-endpoint.js'
-import { createOrchestratorRuntime, type OrchestratorOptions } from './runtime.js'
+import type { PubDriver } from '../control/driver.js'
+import { silentLog, type Log } from '../log/logger.js'
+import { dockerClient } from '../drivers/engine-endpoint.js'
+import { createInvite } from '../drivers/pub-client.js'
+import { createOrchestratorRuntime, type OrchestratorOptions } from '../orchestrator/runtime.js'
+import type { ProviderSettings } from './settings.js'
 
 const DAY = 24 * 3600_000
 const here = dirname(fileURLToPath(import.meta.url))
@@ -65,7 +68,7 @@ export function capacityFromSettings(settings: ProviderSettings): Capacity {
 }
 
 /** The driver the settings ask for (undefined for `none`). */
-export function driverFromSettings(settings: ProviderSettings, log: (line: string) => void = () => undefined): PubDriver | undefined {
+export function driverFromSettings(settings: ProviderSettings, log: Log = silentLog): PubDriver | undefined {
   const r = settings.runtime
   const caps = settings.caps ?? undefined
   if (r.kind === 'local') {
@@ -108,6 +111,7 @@ export function runtimeFromSettings(settings: ProviderSettings): RuntimeFactory 
     const driver = driverFromSettings(settings, host.log)!
     const options: OrchestratorOptions = {
       driver,
+      inviter: createInvite,
       capacity: capacityFromSettings(settings),
       defaultImageVersion: r.imageVersion ?? (r.kind === 'local' ? settings.buttcloud.versions?.[0] : undefined) ?? packageVersion(),
       settleMs: r.settleMs ?? RUNTIME_DEFAULTS.settleMs,

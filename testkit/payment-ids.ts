@@ -1,7 +1,7 @@
 /** Deterministic SSB ids and payment facts for the payment tests (derived from labels, so failures are readable). */
 import { createHash } from 'node:crypto'
-import type { FeedId, MsgId } from '../../src/protocol/ids.js'
-import type { PaymentFact, PaymentKind } from '../../src/protocol/payment.js'
+import type { FeedId, MsgId } from '../src/protocol/ids.js'
+import type { PaymentFact, PaymentKind } from '../src/protocol/payment.js'
 
 function b64(label: string): string {
   return createHash('sha256').update(label).digest('base64')

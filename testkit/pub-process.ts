@@ -1,26 +1,18 @@
 /** Shared by the pub tests and bench/density.ts: running the built pub, reading feeds, a replication source. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { FeedId } from '../../src/protocol/ids.js'
-import {
-  clientCall,
-  clientSource,
-  closeSbot,
-  collect,
-  createSbot,
-  generateKeys,
-  keysFileText,
-  type Sbot,
-  type SbotClient,
-  type SsbKeys,
-  type SsbMsg,
-} from '../../src/ssb/adapter.js'
-import { sbotConfig } from '../../src/ssb/config.js'
+import type { FeedId } from '../src/protocol/ids.js'
+import { clientCall, clientSource, type SbotClient } from '../src/ssb/client.js'
+import { generateKeys, keysFileText, type SsbKeys } from '../src/ssb/keys.js'
+import type { SsbMsg } from '../src/ssb/message.js'
+import { collect } from '../src/ssb/pull.js'
+import { closeSbot, type Sbot } from '../src/ssb/server.js'
+import { removeAfterLateWrites, startSbot } from './sbots.js'
 
-/** The repository root, whether this file runs from test/pub (tsx, vitest) or from dist/test/pub (built). */
+/** The repository root, whether this file runs from testkit (tsx, vitest) or from dist/testkit (built, for bench). */
 export const REPO_ROOT = findRepoRoot(dirname(fileURLToPath(import.meta.url)))
 
 function findRepoRoot(from: string): string {
@@ -136,25 +128,6 @@ export function vectorClock(client: SbotClient): Promise<Record<string, number>>
   return clientCall<Record<string, number>>(client, 'ebt.clock', { format: 'classic' })
 }
 
-/** Poll until `check` passes or `timeoutMs` ends; returns the last value. */
-export async function eventually<T>(what: string, timeoutMs: number, fn: () => Promise<T>, check: (value: T) => boolean, intervalMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last: T | undefined
-  let lastError: unknown
-  for (;;) {
-    try {
-      last = await fn()
-      if (check(last)) return last
-    } catch (err) {
-      lastError = err
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value: ${JSON.stringify(last)?.slice(0, 300)}`, { cause: lastError })
-    }
-    await new Promise((r) => setTimeout(r, intervalMs))
-  }
-}
-
 /**
  * A db2 sbot in this process that holds `feeds` feeds of `perFeed` messages each (signed with their own keys) and
  * offers them over EBT: the replication source a pub ingests from.
@@ -169,9 +142,7 @@ export interface FeedSource {
 
 /** Create a replication source (writing its messages takes ~0.1-0.3 ms each). */
 export async function startFeedSource(opts: { feeds: number; perFeed: number; contentBytes?: number }): Promise<FeedSource> {
-  const dir = tempDir('bc-src-')
-  const keys = generateKeys()
-  const sbot = createSbot(sbotConfig({ path: dir, keys, host: '127.0.0.1', port: 0, unixSocket: false, allowPrivate: true, hops: 0 }))
+  const { sbot, dir } = startSbot({ prefix: 'bc-src-', unixSocket: false, allowPrivate: true, hops: 0 })
   const feeds = Array.from({ length: opts.feeds }, () => generateKeys())
   // Messages of ordinary size (a short post): enough text that ingestion does real work per message.
   const text = 'x'.repeat(opts.contentBytes ?? 200)
@@ -191,9 +162,7 @@ export async function startFeedSource(opts: { feeds: number; perFeed: number; co
     total: opts.feeds * opts.perFeed,
     close: async () => {
       await closeSbot(sbot)
-      // jitdb still writes index files shortly after close (NOTES.md: within ~2 s); removing at once makes them fail.
-      await new Promise((r) => setTimeout(r, 1500))
-      rmSync(dir, { recursive: true, force: true })
+      await removeAfterLateWrites([dir])
     },
   }
 }

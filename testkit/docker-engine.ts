@@ -1,15 +1,16 @@
 /**
- * A private Docker engine in Swarm mode for tests and benchmarks (NOTES.md: Docker and Swarm).
+ * A private Docker engine in Swarm mode for tests and benchmarks (docs/testing.md: Docker).
  *
  * dockerd runs with no iptables, no bridge and its own data/exec roots under a short /tmp folder; Swarm listens on
  * 127.0.0.1 only, and the ingress network and docker_gwbridge are removed, so services run on the host network.
  * Only one Swarm engine can run per machine (its gossip port 7946 is fixed): a machine-wide lock file serialises
- * engines across test runs, and within a run one engine is shared (see docker-global-setup.ts).
+ * engines across test runs, and within a run one engine is shared (see test/support/docker-global-setup.ts).
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Docker from 'dockerode'
+import { Fatal, waitFor } from './wait.js'
 
 /** A running private engine. `stop` is a no-op for a shared engine that the global teardown owns. */
 export interface DockerEngine {
@@ -101,11 +102,11 @@ export async function startDockerEngine(opts: { dir?: string; ownerPid?: number;
 
   const docker = new Docker({ socketPath: p.socket })
   try {
-    await waitFor('the Docker API', API_TIMEOUT_MS, async () => {
+    await waitFor('the Docker API', async () => {
       if (!isAlive(pid)) throw new Fatal(`dockerd exited:\n${tail(p.log)}`)
       await docker.ping()
       return true
-    })
+    }, { timeoutMs: API_TIMEOUT_MS })
     await docker.swarmInit({ ListenAddr: '127.0.0.1:2377', AdvertiseAddr: '127.0.0.1' })
     await removeRoutingMesh(docker)
   } catch (err) {
@@ -123,7 +124,7 @@ export async function startDockerEngine(opts: { dir?: string; ownerPid?: number;
 export async function sharedDockerEngine(ctx: SharedEngineContext | undefined): Promise<DockerEngine> {
   if (!ctx) return startDockerEngine()
   const lock = join(ctx.dir, 'start.lock')
-  await waitFor('the shared engine start lock', 5 * 60_000, () => {
+  await waitFor('the shared engine start lock', () => {
     try {
       // A failed start removes the folder; the next caller tries again in a fresh one.
       mkdirSync(ctx.dir, { recursive: true })
@@ -132,7 +133,7 @@ export async function sharedDockerEngine(ctx: SharedEngineContext | undefined): 
     } catch {
       return false
     }
-  })
+  }, { timeoutMs: 5 * 60_000 })
   try {
     const running = await connectEngine(ctx.dir)
     if (running) return running
@@ -170,7 +171,7 @@ export async function stopDockerEngine(dir: string): Promise<void> {
     try {
       const services = await docker.listServices()
       await Promise.all(services.map((s) => docker.getService(s.ID).remove().catch(() => undefined)))
-      await waitFor('service containers to stop', 10_000, async () => (await docker.listContainers()).length === 0).catch(() => undefined)
+      await waitFor('service containers to stop', async () => (await docker.listContainers()).length === 0, { timeoutMs: 10_000 }).catch(() => undefined)
     } catch {
       // The API may already be gone; the process steps below still apply.
     }
@@ -379,27 +380,9 @@ function tail(path: string): string {
   }
 }
 
-class Fatal extends Error {}
-
-/** Poll `check` until it returns true; a thrown Fatal ends the wait at once, other errors count as "not yet". */
-export async function waitFor(what: string, timeoutMs: number, check: () => boolean | Promise<boolean>, intervalMs = 100): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  for (;;) {
-    try {
-      if (await check()) return
-    } catch (err) {
-      if (err instanceof Fatal) throw err
-      last = err
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: last })
-    await sleep(intervalMs)
-  }
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
 /** The pub image for an engine (built from dist/ when missing or stale); see pub/image/build.ts. */
-export { ensurePubImage } from '../../pub/image/build.js'
+export { ensurePubImage } from '../pub/image/build.js'

@@ -1,13 +1,21 @@
 /** Real sbots for tests: providers and plain db2 peers on 127.0.0.1, in temp folders, closed in teardown. */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startProvider, type RunningProvider } from '../../src/provider/provider.js'
-import { ProviderSettings } from '../../src/provider/settings.js'
-import { backupDirFromSettings } from '../../src/orchestrator/from-settings.js'
-import type { PluginDeps } from '../../plugins/buttcloud/index.js'
-import { call, closeSbot, collect, createSbot, generateKeys, queryTypes, type Sbot, type SsbMsg } from '../../src/ssb/adapter.js'
-import { sbotConfig } from '../../src/ssb/config.js'
+import { startProvider, type RunningProvider } from '../src/provider/provider.js'
+import { ProviderSettings } from '../src/provider/settings.js'
+import { backupDirFromSettings } from '../src/provider/runtime-from-settings.js'
+import type { PluginDeps } from '../plugins/buttcloud/index.js'
+import { call } from '../src/ssb/client.js'
+import { queryTypes } from '../src/ssb/db2.js'
+import { generateKeys, keysFileText, type SsbKeys } from '../src/ssb/keys.js'
+import type { SsbMsg } from '../src/ssb/message.js'
+import { collect } from '../src/ssb/pull.js'
+import { createLogger, logTo, silentLog } from '../src/log/logger.js'
+import { applyDb2Patches } from '../src/ssb/patches.js'
+import { closeSbot, createSbot, type Sbot } from '../src/ssb/server.js'
+import { sbotConfig } from '../src/ssb/config.js'
+import { waitFor } from './wait.js'
 
 const leftovers = new Set<string>()
 process.once('exit', () => {
@@ -16,7 +24,7 @@ process.once('exit', () => {
 
 /**
  * Remove a server's folder when this test process exits: ssb-db2 keeps writing index files for a moment
- * after close() calls back (NOTES.md), and deleting the folder under it makes those writes throw.
+ * after close() calls back (docs/ssb-stack.md), and deleting the folder under it makes those writes throw.
  */
 export function removeLater(dir: string): void {
   leftovers.add(dir)
@@ -44,7 +52,7 @@ export async function startTestProvider(
   env: NodeJS.ProcessEnv = {},
 ): Promise<RunningProvider & { settings: ProviderSettings; stop(opts?: { keepData?: boolean }): Promise<void> }> {
   // BUTTCLOUD_TEST_LOG=1 shows the provider's log lines while debugging a test.
-  const log = process.env.BUTTCLOUD_TEST_LOG ? (line: string) => console.error(`[provider] ${line}`) : () => undefined
+  const log = process.env.BUTTCLOUD_TEST_LOG ? logTo(createLogger('provider')) : silentLog
   const provider = await startProvider(settings, { log, ...deps }, env)
   return {
     ...provider,
@@ -85,7 +93,7 @@ export async function endLocalPubs(providerPath: string): Promise<void> {
       return false
     }
   }
-  await waitFor(() => (pids.some(alive) ? undefined : true), 10_000, 'local pubs to end')
+  await waitFor('local pubs to end', () => (pids.some(alive) ? undefined : true), { timeoutMs: 10_000 })
 }
 
 export interface TestPeer {
@@ -95,10 +103,39 @@ export interface TestPeer {
   stop(): Promise<void>
 }
 
+/** How long ssb-db2 and jitdb go on writing index files after close (docs/ssb-stack.md): a folder goes only then. */
+export const LATE_INDEX_WRITES_MS = 1500
+
+/** Remove closed servers' folders once their late index writes are done. */
+export async function removeAfterLateWrites(dirs: readonly string[]): Promise<void> {
+  if (dirs.length === 0) return
+  await new Promise((resolve) => setTimeout(resolve, LATE_INDEX_WRITES_MS))
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+}
+
+/** A db2 sbot a test or benchmark started, with its keys and folder (which it does not remove). */
+export interface StartedSbot {
+  sbot: Sbot
+  keys: SsbKeys
+  dir: string
+}
+
+/**
+ * The one way tests and benchmarks start an in-process db2 sbot: on 127.0.0.1 in a fresh temp folder (`prefix`)
+ * holding its `secret` file, with the db2 patches applied first, as the provider and the pub apply them.
+ */
+export function startSbot(opts: { prefix?: string; keys?: SsbKeys; port?: number; hops?: number; unixSocket?: boolean; allowPrivate?: boolean } = {}): StartedSbot {
+  const dir = mkdtempSync(join(tmpdir(), opts.prefix ?? 'bc-sbot-'))
+  const keys = opts.keys ?? generateKeys()
+  writeFileSync(join(dir, 'secret'), keysFileText(keys), { mode: 0o600 })
+  applyDb2Patches()
+  const config = sbotConfig({ path: dir, keys, host: '127.0.0.1', port: opts.port ?? 0, allowPrivate: opts.allowPrivate, hops: opts.hops, unixSocket: opts.unixSocket })
+  return { sbot: createSbot(config), keys, dir }
+}
+
 /** A plain db2 sbot (a user or a bystander) on 127.0.0.1. */
 export function startPeer(opts: { hops?: number } = {}): TestPeer {
-  const dir = mkdtempSync(join(tmpdir(), 'bc-peer-'))
-  const sbot = createSbot(sbotConfig({ path: dir, keys: generateKeys(), host: '127.0.0.1', port: 0, allowPrivate: true, hops: opts.hops }))
+  const { sbot, dir } = startSbot({ prefix: 'bc-peer-', allowPrivate: true, hops: opts.hops })
   return {
     sbot,
     id: sbot.id,
@@ -116,17 +153,6 @@ export async function joinWithInvite(peer: Sbot, invite: string, address: string
   // Remembered as a pub, ssb-conn's scheduler redials it if the connection drops (as on a loaded machine).
   peer.conn.remember(address, { type: 'pub', autoconnect: true })
   await call(peer.conn.connect, address)
-}
-
-/** Poll until `probe` returns a value (not undefined), or fail after `ms`. */
-export async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, ms = 20_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
 }
 
 /** Every message of these types in a db2 sbot's log (private ones decrypted where it can). */

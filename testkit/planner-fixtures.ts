@@ -3,7 +3,7 @@
  * executor that applies a plan to the state the way a driver would, so tests can check a second pass.
  */
 import { createHash } from 'node:crypto'
-import type { FeedId, MsgId } from '../../src/protocol/ids.js'
+import type { FeedId, MsgId } from '../src/protocol/ids.js'
 import type {
   Action,
   Capacity,
@@ -13,8 +13,8 @@ import type {
   ObservedService,
   ObservedVolume,
   ServiceSpec,
-} from '../../src/planner/index.js'
-import { changesOf, objectName, plan } from '../../src/planner/index.js'
+} from '../src/planner/index.js'
+import { changesOf, objectName, plan } from '../src/planner/index.js'
 
 const hash = (text: string) => createHash('sha256').update(text).digest('base64')
 

@@ -1,12 +1,12 @@
 /** Helpers for pubs running as Swarm services: finding the task's container, its health, its cgroup memory. */
 import { readFileSync, writeFileSync } from 'node:fs'
 import type Docker from 'dockerode'
-import { multiserverAddress, type FeedId } from '../../src/protocol/ids.js'
-import { generateKeys, keysFileText, type SsbKeys } from '../../src/ssb/adapter.js'
-import { ensurePubImage } from '../../pub/image/build.js'
-import { pubServiceSpec, type PubServiceOptions } from '../../pub/image/service.js'
-import { waitFor } from '../support/docker-engine.js'
-import { freePort } from '../support/ports.js'
+import { multiserverAddress, type FeedId } from '../src/protocol/ids.js'
+import { generateKeys, keysFileText, type SsbKeys } from '../src/ssb/keys.js'
+import { ensurePubImage } from '../pub/image/build.js'
+import { pubServiceSpec, type PubServiceOptions } from '../pub/image/service.js'
+import { freePort } from './ports.js'
+import { waitFor } from './wait.js'
 
 export interface RunningTask {
   taskId: string
@@ -36,16 +36,11 @@ export async function runningTask(docker: Docker, serviceId: string): Promise<Ru
 export async function waitHealthy(docker: Docker, serviceId: string, timeoutMs: number, notContainer?: string): Promise<RunningTask> {
   let found: RunningTask | undefined
   try {
-    await waitFor(
-      `a healthy task of ${serviceId}`,
-      timeoutMs,
-      async () => {
+    await waitFor(`a healthy task of ${serviceId}`, async () => {
         const task = await runningTask(docker, serviceId)
         if (task && task.containerId !== notContainer && task.health === 'healthy') found = task
         return found !== undefined
-      },
-      50,
-    )
+      }, { timeoutMs: timeoutMs, intervalMs: 50 })
   } catch (err) {
     throw new Error(`${(err as Error).message}\n${await describeService(docker, serviceId)}`, { cause: err })
   }
@@ -184,7 +179,7 @@ export async function createPubService(
     remove: async () => {
       await docker.getService(serviceId).remove().catch(() => undefined)
       // The volume is in use until the task's container is gone.
-      await waitFor(`${opts.name}'s containers to go`, 20_000, async () => (await docker.listContainers({ all: true, filters: { volume: [volume] } })).length === 0).catch(() => undefined)
+      await waitFor(`${opts.name}'s containers to go`, async () => (await docker.listContainers({ all: true, filters: { volume: [volume] } })).length === 0, { timeoutMs: 20_000 }).catch(() => undefined)
       await docker.getVolume(volume).remove().catch(() => undefined)
       await docker.getSecret(secret.id).remove().catch(() => undefined)
     },

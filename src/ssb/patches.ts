@@ -1,0 +1,85 @@
+/**
+ * Two leaks in ssb-db2 8.1 / ssb-classic 1.1 keep every message added since startup in the heap (~2 KB each: a
+ * 20,000-message replication burst held ~40 MB and never gave it back, which crashed pubs under memory limits):
+ * - ssb-db2's `onceWhen` never removes a listener that obz answers synchronously (its `remove` is not assigned
+ *   yet), and each listener's closure holds the message being added. obz drops a listener that returns false.
+ * - ssb-classic's `getMsgId` memoises ids in a Map keyed by message object and never evicts; a WeakMap keeps the
+ *   memo (the same object is hashed several times while it is added) and lets the messages go.
+ * Both are replaced in the module cache before ssb-db2 loads, so the modules that capture them at load time (its
+ * core, its ebt and feedstate compat plugins, ssb-classic's format) capture ours. The provider and the hosted pub
+ * call `applyDb2Patches()` before they build a server; the CLI, which runs no ssb-db2, does not.
+ */
+import { createRequire } from 'node:module'
+import { dirname } from 'node:path'
+
+const require = createRequire(import.meta.url)
+
+/** The versions whose internals the patches were written against (docs/ssb-stack.md). */
+export const PATCHED_VERSIONS = { 'ssb-db2': '8.1.0', 'ssb-classic': '1.1.0' } as const
+
+/** Modules that destructure a patched helper when they load: loaded before the patch, they keep the leaky one. */
+const CAPTURING_DB2_MODULES = ['core.js', 'compat/ebt.js', 'compat/feedstate.js']
+
+let applied = false
+
+/**
+ * Patch ssb-db2's and ssb-classic's two leaks (once per process). Throws when the installed versions are not the
+ * ones the patches were written for, or when a module that captures a patched helper was loaded first.
+ */
+export function applyDb2Patches(): void {
+  if (applied) return
+  const db2Dir = dirname(require.resolve('ssb-db2/package.json'))
+  // The ssb-classic ssb-db2 itself loads (a nested copy, if npm gave it one), and the ssb-keys that one uses.
+  const db2Require = createRequire(`${db2Dir}/index.js`)
+  const classicDir = dirname(db2Require.resolve('ssb-classic/package.json'))
+  const classicRequire = createRequire(`${classicDir}/format.js`)
+  checkVersion('ssb-db2', db2Require('./package.json') as { version: string })
+  checkVersion('ssb-classic', classicRequire('./package.json') as { version: string })
+
+  const loadedFirst = [...CAPTURING_DB2_MODULES.map((m) => `${db2Dir}/${m}`), `${classicDir}/format.js`].filter((path) => require.cache[path])
+  if (loadedFirst.length) {
+    throw new Error(`applyDb2Patches() must run before ssb-db2 loads, but ${loadedFirst.join(', ')} ${loadedFirst.length === 1 ? 'was' : 'were'} loaded first`)
+  }
+  patchOnceWhen(db2Require('./utils.js'))
+  patchGetMsgId(classicRequire, `${classicDir}/get-msg-id.js`)
+  applied = true
+}
+
+function checkVersion(name: keyof typeof PATCHED_VERSIONS, pkg: { version: string }): void {
+  if (pkg.version !== PATCHED_VERSIONS[name]) {
+    throw new Error(`the ssb-db2 leak patches were written for ${name} ${PATCHED_VERSIONS[name]}, but ${pkg.version} is installed: check them against it and update PATCHED_VERSIONS`)
+  }
+}
+
+type Obv = (listener: (value: unknown) => boolean | undefined) => unknown
+
+function patchOnceWhen(utils: { onceWhen: unknown; onceWhenPromise: unknown }): void {
+  const onceWhen = (obv: Obv | undefined, filter: (value: unknown) => boolean, cb: () => void): void => {
+    if (!obv) return cb()
+    let answered = false
+    obv((value: unknown) => {
+      if (answered) return false
+      if (!filter(value)) return undefined
+      answered = true
+      cb()
+      return false
+    })
+  }
+  utils.onceWhen = onceWhen
+  utils.onceWhenPromise = (obv: Obv | undefined, filter: (value: unknown) => boolean) => new Promise<void>((resolve) => onceWhen(obv, filter, resolve))
+}
+
+function patchGetMsgId(classicRequire: NodeJS.Require, path: string): void {
+  const hash: (text: string) => string = classicRequire('ssb-keys').hash
+  const ids = new WeakMap<object, string>()
+  const getMsgId = (nativeMsg: unknown): string => {
+    const cached = typeof nativeMsg === 'object' && nativeMsg !== null ? ids.get(nativeMsg) : undefined
+    if (cached !== undefined) return cached
+    const id = `%${hash(JSON.stringify(nativeMsg, null, 2))}`
+    if (typeof nativeMsg === 'object' && nativeMsg !== null) ids.set(nativeMsg, id)
+    return id
+  }
+  classicRequire(path)
+  classicRequire.cache[path]!.exports = getMsgId
+  if (classicRequire('./format.js').getMsgId !== getMsgId) throw new Error('ssb-classic was loaded before its getMsgId leak could be patched')
+}

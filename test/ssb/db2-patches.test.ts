@@ -1,0 +1,43 @@
+/**
+ * applyDb2Patches is explicit and guarded: it must run before ssb-db2 loads, or the leaks stay (a module that
+ * destructured the leaky helper keeps it). Each case runs in a fresh Node process, so the module cache is clean.
+ */
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+
+const PATCHES = fileURLToPath(new URL('../../src/ssb/patches.ts', import.meta.url))
+
+/** Run `before` (CommonJS), then applyDb2Patches, in a fresh process; its stdout and whether it threw. */
+function runFresh(before: string, after = ''): Promise<{ code: number | null; out: string; err: string }> {
+  const script = `${before}; import(${JSON.stringify(PATCHES)}).then((m) => { m.applyDb2Patches(); ${after}; console.log('patched') }, (e) => { console.error(e.message); process.exit(3) }).catch((e) => { console.error(e.message); process.exit(3) })`
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', '-e', script], { timeout: 30_000 }, (error, out, err) =>
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, out, err }),
+    )
+  })
+}
+
+describe('applyDb2Patches', () => {
+  it('patches ssb-db2 and ssb-classic when it runs first', async () => {
+    const r = await runFresh(
+      '',
+      "const onceWhen = require('ssb-db2/utils.js').onceWhen; const getMsgId = require('ssb-classic/format.js').getMsgId; " +
+        "if (!String(onceWhen).includes('answered') || String(getMsgId).includes('_msgIdCache')) throw new Error('not patched')",
+    )
+    expect(r.err).toBe('')
+    expect(r.out.trim()).toBe('patched')
+  })
+
+  it('refuses to run once ssb-db2 has been loaded', async () => {
+    const r = await runFresh("require('ssb-db2')")
+    expect(r.code).toBe(3)
+    expect(r.err).toMatch(/must run before ssb-db2 loads, but .*core\.js/)
+  })
+
+  it('refuses to run once ssb-classic has been loaded', async () => {
+    const r = await runFresh("require('ssb-classic/format.js')")
+    expect(r.code).toBe(3)
+    expect(r.err).toMatch(/ssb-classic.*format\.js was loaded first/)
+  })
+})
