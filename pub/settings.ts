@@ -57,7 +57,7 @@ const CAPS_RE = /^[A-Za-z0-9+/]{43}=$/
 const PRIVATE_HOST_RE = /^(localhost|127\.|10\.|192\.168\.|172\.(1[6-9]|2[0-9]|3[01])\.|169\.254\.|::1$|f[cd][0-9a-f]{2}:|fe80:)/i
 
 // Throttles that keep a request->reply round trip near 150 ms (docs/ssb-stack.md) without spinning the indexer.
-const DEFAULT_THROTTLES = { addBatch: 10, flushDebounce: 50, writeTimeout: 50 }
+const DEFAULT_THROTTLES = { addBatch: 10, flushDebounce: 50, writeTimeout: 10 }
 
 type Env = Record<string, string | undefined>
 type ReadFile = (path: string) => string

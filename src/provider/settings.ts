@@ -34,7 +34,7 @@ export const ProviderSettings = z.strictObject({
   minFreeMiB: z.number().int().min(0).default(256),
   throttles: z
     .strictObject({ addBatch: z.number().int().min(0), flushDebounce: z.number().int().min(0), writeTimeout: z.number().int().min(0) })
-    .default({ addBatch: 10, flushDebounce: 50, writeTimeout: 50 }),
+    .default({ addBatch: 10, flushDebounce: 50, writeTimeout: 10 }),
   buttcloud: z
     .strictObject({
       name: z.string().min(1).max(80).optional(),

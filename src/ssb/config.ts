@@ -26,7 +26,7 @@ export interface ServerSettings {
   unixSocket?: boolean
 }
 
-export const FAST_THROTTLES = { addBatch: 10, flushDebounce: 50, writeTimeout: 50 }
+export const FAST_THROTTLES = { addBatch: 10, flushDebounce: 50, writeTimeout: 10 }
 
 /** The secret-stack config for a server with these settings. */
 export function sbotConfig(s: ServerSettings): SbotConfig {
