@@ -75,12 +75,15 @@ process.on('uncaughtException', (err) => {
 })
 
 // ssb-db2 reports some failed writes (its indexes' number files) with console.error rather than an error anyone can
-// catch: a full disk there is the same condition, met the same way, not a page of stack traces.
+// catch. On a full disk that is not fatal (an index is rebuilt from the log), so say it once, in one line, instead of
+// a page of stack traces; the disk guard and the uncaught handler above deal with the disk itself.
 const consoleError = console.error.bind(console)
+let toldIndexFull = false
 console.error = (...args: unknown[]) => {
-  const full = args.find((a): a is Error => a instanceof Error && isDiskFull(a))
-  if (full) stopForFullDisk(full)
-  consoleError(...args)
+  if (!args.some((a) => a instanceof Error && isDiskFull(a))) return consoleError(...args)
+  if (toldIndexFull) return
+  toldIndexFull = true
+  process.stderr.write('buttcloud-provider: the disk is full: an index could not be saved (it is rebuilt from the log once there is room)\n')
 }
 
 main().then(
