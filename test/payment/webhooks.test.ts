@@ -239,7 +239,6 @@ describe('Stripe webhooks: what must change nothing', () => {
 
   it.each([
     ['no ButtCloud metadata (another product on the same Stripe account)', {}],
-    ['a request this provider never saw', { buttcloud_request: msgId('unknown'), buttcloud_owner: OWNER }],
     ['an owner that is not the request author', { buttcloud_request: REQUEST, buttcloud_owner: feedId('mallory') }],
     ['a request id that is not a message id', { buttcloud_request: 'pub-1' }],
   ])('ignores a handled type with %s', async (_name, metadata) => {
@@ -266,6 +265,53 @@ describe('Stripe webhooks: what must change nothing', () => {
   it('answers 413 to a body over a megabyte, before verifying anything', async () => {
     const res = await fetch(hook, { method: 'POST', headers: { 'Stripe-Signature': 't=1,v1=00' }, body: 'x'.repeat(1024 * 1024 + 1) })
     expect(res.status).toBe(413)
+  })
+})
+
+describe('webhook edge cases', () => {
+  const hourS = 3600
+  it('refuses a signature dated an hour in the future, accepts one within the tolerance (either way)', async () => {
+    const event = fake.makeEvent('customer.subscription.updated', { object: 'subscription', id: 'sub_fut1', customer: 'cus_1', status: 'active', metadata: { buttcloud_request: REQUEST, buttcloud_owner: OWNER } })
+    const nowS = Math.floor(Date.now() / 1000)
+    expect(await deliver(event, WEBHOOK_SECRET, nowS + hourS)).toEqual({ status: 400, error: 'signature verification failed' })
+    expect(lines.some((l) => l.includes('signature dated in the future'))).toBe(true)
+    expect(ledger.recordCalls).toBe(0)
+    expect(await deliver(event, WEBHOOK_SECRET, nowS + 200)).toMatchObject({ status: 200, outcome: 'recorded' })
+  })
+
+  it.each([
+    ['a JSON array', '[1,2,3]'],
+    ['a JSON string', '"evt_1"'],
+    ['null', 'null'],
+    ['an object that is not an event', '{"id":"evt_1","type":"invoice.paid","created":1,"data":[]}'],
+  ])('answers a signed %s with 400, not 500', async (_name, payload) => {
+    expect(await deliver(payload)).toEqual({ status: 400, error: 'not a Stripe event' })
+    expect(lines.some((l) => l.includes('signed, but not a Stripe event'))).toBe(true)
+    expect(ledger.recordCalls).toBe(0)
+  })
+
+  it('logs a signed body that is not JSON as malformed, not as a bad signature', async () => {
+    expect(await deliver('{"id": "evt_1", ')).toEqual({ status: 400, error: 'malformed JSON' })
+    expect(lines.filter((l) => l.includes('webhook rejected'))).toEqual([expect.stringContaining('malformed JSON')])
+  })
+
+  it('asks Stripe to retry (503) a fresh event for a request not indexed yet, and records it once the request is known', async () => {
+    const late = msgId('restored-later')
+    const sub = { object: 'subscription', id: 'sub_late1', customer: 'cus_1', status: 'active', metadata: { buttcloud_request: late, buttcloud_owner: OWNER } }
+    const event = fake.makeEvent('customer.subscription.updated', sub)
+    expect(await deliver(event)).toMatchObject({ status: 503, outcome: 'retry-later' })
+    expect(ledger.recordCalls).toBe(0)
+    // The provider indexes the request (a restore finished); Stripe's retry now lands.
+    directory.set({ ...ENTRY, request: late })
+    expect(await deliver(event)).toMatchObject({ status: 200, outcome: 'recorded' })
+    expect(ledger.facts).toEqual([expect.objectContaining({ request: late, event: event.id })])
+  })
+
+  it('acknowledges and ignores an event for an unknown request once it is older than the retry window', async () => {
+    const sub = { object: 'subscription', id: 'sub_old2', customer: 'cus_1', status: 'active', metadata: { buttcloud_request: msgId('unknown'), buttcloud_owner: OWNER } }
+    const dayAndAMinuteAgo = Math.floor(Date.now() / 1000) - 24 * hourS - 60
+    expect(await deliver(fake.makeEvent('customer.subscription.updated', sub, dayAndAMinuteAgo))).toMatchObject({ status: 200, outcome: 'ignored' })
+    expect(ledger.recordCalls).toBe(0)
   })
 })
 
