@@ -1,7 +1,7 @@
 /**
  * A small local fake of the Stripe API, for the real `stripe` client pointed at it with
  * `new Stripe(key, { host: '127.0.0.1', port, protocol: 'http' })`. It knows exactly what ButtCloud uses: Checkout
- * Sessions (create, retrieve), Subscriptions (retrieve, cancel), and a hosted checkout page with a Pay button.
+ * Sessions (create, retrieve), Subscriptions (retrieve, cancel, search by metadata), and a hosted checkout page with a Pay button.
  * Everything else answers 500, is listed in `unhandled`, and is printed, so a test that strays fails loudly
  * instead of passing against behaviour the fake never had.
  *
@@ -198,6 +198,7 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
       if (!s) throw new ApiError(404, 'invalid_request_error', `No such checkout.session: '${m[1]}'`, { code: 'resource_missing' })
       return { body: s }
     }
+    if (method === 'GET' && path === '/v1/subscriptions/search') return { body: searchSubscriptions(params) }
     if ((m = path.match(/^\/v1\/subscriptions\/([^/]+)$/)) && (method === 'GET' || method === 'DELETE')) {
       const id = decodeURIComponent(m[1] as string)
       const sub = subscriptions.get(id)
@@ -214,6 +215,18 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
       return { body: sub }
     }
     throw new Unhandled(`${method} ${path}`)
+  }
+
+  /**
+   * Stripe Search over subscriptions, for the one query form we use: `metadata['key']:'value'` clauses joined by
+   * AND. Real Search lags writes by up to a minute; the fake is immediate (a test of the lag would need a clock).
+   */
+  function searchSubscriptions(params: Json): Json {
+    const query = str(params, 'query') ?? ''
+    const clauses = query.split(' AND ').map((c) => /^metadata\['([A-Za-z0-9_]+)'\]:'([^'\\]*)'$/.exec(c.trim()))
+    if (clauses.some((c) => !c)) throw new Unhandled(`subscription search query ${query.slice(0, 100)}`)
+    const data = [...subscriptions.values()].filter((sub) => clauses.every((c) => sub.metadata[c![1] as string] === c![2]))
+    return { object: 'search_result', url: '/v1/subscriptions/search', data, has_more: false, next_page: null }
   }
 
   function createSession(params: Json): FakeCheckoutSession {

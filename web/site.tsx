@@ -11,7 +11,7 @@ import type { MsgId } from '../src/protocol/ids.js'
 import { Offer, type Plan } from '../src/protocol/offer.js'
 import { FINAL_STATES } from '../src/protocol/status.js'
 import { isPayLinkTokenShape, openPayLinkToken } from '../src/payment/links.js'
-import { checkoutIdempotencyKey, checkoutParams } from './checkout.js'
+import { checkoutIdempotencyKey, checkoutParams, liveSubscriptionsOf } from './checkout.js'
 import { defaultPrivacy, defaultTerms } from './defaults.js'
 import { CancelPage, ErrorPage, PayPage, STYLE_HASH, SuccessPage, TextPage, type PayPageMode } from './pages.js'
 import type { DirectoryEntry, Logger, PaymentSiteOptions } from './types.js'
@@ -156,11 +156,16 @@ async function startCheckout(c: Context, site: Site): Promise<Response> {
   }
   let url: string | null | undefined
   try {
+    if ((await liveSubscriptionsOf(stripe, request)).length > 0) {
+      log('checkout refused: the request already has a live subscription', { request }, 'warn')
+      throw new PageError(409, 'Already subscribed', 'This pub already has a subscription, so there is nothing more to pay. Open the payment link again in a minute to see where it stands.')
+    }
     const session = await stripe.checkout.sessions.create(checkoutParams({ entry, plan, offer: site.offer, baseUrl: site.baseUrl, token }), {
       idempotencyKey: checkoutIdempotencyKey(request),
     })
     url = session.url
   } catch (err) {
+    if (err instanceof PageError) throw err
     // Stripe's error type and code say enough to debug; its message may quote our parameters, so it stays out.
     const e = err as { type?: string; code?: string; statusCode?: number }
     log('checkout session could not be created', { request, type: e?.type ?? 'unknown', code: e?.code ?? '', status: e?.statusCode ?? 0 }, 'error')

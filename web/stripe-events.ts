@@ -6,7 +6,7 @@
 import { z } from 'zod'
 import type Stripe from 'stripe'
 import { MSG_ID_RE, type FeedId, type MsgId } from '../src/protocol/ids.js'
-import { PAYMENT_STATUSES, PaymentFact, type PaymentKind, type PaymentStatus } from '../src/protocol/payment.js'
+import { PAYMENT_STATUSES, PaymentFact, STRIPE_META_OWNER, STRIPE_META_REQUEST, type PaymentKind, type PaymentStatus } from '../src/protocol/payment.js'
 
 /** The Stripe event types we turn into facts, and the kind each becomes. */
 export const HANDLED_EVENTS = {
@@ -19,8 +19,8 @@ export const HANDLED_EVENTS = {
 export type HandledEventType = keyof typeof HANDLED_EVENTS
 
 /** Metadata keys we put on the Checkout Session and, through subscription_data, on the subscription. */
-export const META_REQUEST = 'buttcloud_request'
-export const META_OWNER = 'buttcloud_owner'
+export const META_REQUEST = STRIPE_META_REQUEST
+export const META_OWNER = STRIPE_META_OWNER
 
 const Metadata = z.record(z.string(), z.string()).nullish()
 /** A reference Stripe may send as an id or, when expanded, as the object. */

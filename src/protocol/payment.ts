@@ -77,3 +77,19 @@ export const PaymentFact = z
     path: ['event'],
   })
 export type PaymentFact = z.infer<typeof PaymentFact>
+
+/** The metadata key on our Checkout Sessions and subscriptions that names the request they pay for. */
+export const STRIPE_META_REQUEST = 'buttcloud_request'
+/** The metadata key that names the request's author (checked against the request on every webhook). */
+export const STRIPE_META_OWNER = 'buttcloud_owner'
+
+/**
+ * The Stripe Search query for the subscriptions of one request. Message ids hold only base64, `%`, `.` and
+ * `=`, so nothing in one needs escaping inside the quotes.
+ */
+export function subscriptionSearchQuery(request: MsgId): string {
+  return `metadata['${STRIPE_META_REQUEST}']:'${MsgId.parse(request)}'`
+}
+
+/** Subscription statuses that can never charge again; every other status is a live subscription. */
+export const ENDED_SUBSCRIPTION_STATUSES: readonly string[] = ['canceled', 'incomplete_expired']

@@ -14,7 +14,7 @@ import { cancelRequestedFact } from '../payment/facts.js'
 import { needsPayment, paymentConfigFromEnv, type PaymentConfig } from '../payment/config.js'
 import { paymentStanding } from '../payment/lifecycle.js'
 import { payLinkUrl } from '../payment/links.js'
-import { cancelSubscription } from '../drivers/stripe-billing.js'
+import { cancelSubscriptionsOf } from '../drivers/stripe-billing.js'
 import { findBackup } from '../orchestrator/backups.js'
 import type { Log } from '../log/logger.js'
 import type { FeedId } from '../protocol/ids.js'
@@ -66,7 +66,7 @@ export function paymentHooks(setup: PaymentSetup, plans: readonly Plan[], provid
     },
     async onDestroy(record, command, standing, now) {
       if (!setup.stripe || !standing?.subscription) return undefined
-      await cancelSubscription(setup.stripe, standing.subscription, { idempotencyKey: `buttcloud-cancel-${command}` })
+      await cancelSubscriptionsOf(setup.stripe, record.request, [standing.subscription], `buttcloud-cancel-${command}`)
       return cancelRequestedFact({ provider, request: record.request, command, subscription: standing.subscription, customer: standing.customer, at: now })
     },
   }

@@ -1,8 +1,12 @@
+import type Stripe from 'stripe'
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createPaymentSite } from '../../web/site.js'
 import { serveSite, type RunningSite } from '../../web/server.js'
 import type { PaymentSiteOptions } from '../../web/types.js'
 import { cancelSubscription } from '../../src/drivers/stripe-billing.js'
+import type { PubRecord } from '../../src/control/record.js'
+import { paymentConfigFromEnv } from '../../src/payment/config.js'
+import { paymentHooks } from '../../src/provider/payment.js'
 import { paymentStanding } from '../../src/payment/lifecycle.js'
 import { DEFAULT_TIMERS } from '../../src/payment/config.js'
 import { payLinkToken } from '../../src/payment/links.js'
@@ -312,6 +316,56 @@ describe('webhook edge cases', () => {
     const dayAndAMinuteAgo = Math.floor(Date.now() / 1000) - 24 * hourS - 60
     expect(await deliver(fake.makeEvent('customer.subscription.updated', sub, dayAndAMinuteAgo))).toMatchObject({ status: 200, outcome: 'ignored' })
     expect(ledger.recordCalls).toBe(0)
+  })
+})
+
+describe('one subscription per pub', () => {
+  it('refuses a second Checkout for a pub that already has a live subscription, whatever the idempotency key', async () => {
+    await checkoutAndPay()
+    const sessionsBefore = fake.calls.filter((c) => c.path === '/v1/checkout/sessions').length
+    const res = await fetch(`${running?.url}/pay/${payLinkToken(LINK_SECRET, REQUEST)}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: 'accept=yes',
+      redirect: 'manual',
+    })
+    expect(res.status).toBe(409)
+    expect(await res.text()).toContain('Already subscribed')
+    // It looked the subscription up at Stripe and made no new session (which the idempotency key would only stop for 24 h).
+    expect(fake.calls.filter((c) => c.path === '/v1/subscriptions/search')).toHaveLength(2)
+    expect(fake.calls.filter((c) => c.path === '/v1/checkout/sessions')).toHaveLength(sessionsBefore)
+  })
+
+  it("the owner's destroy cancels every subscription of that pub, not only the latest, and no other pub's", async () => {
+    const first = await checkoutAndPay()
+    // A second subscription for the same pub (made before this check existed, or by hand in the dashboard).
+    const params: Stripe.Checkout.SessionCreateParams = {
+      mode: 'subscription',
+      line_items: [{ quantity: 1, price_data: { currency: 'eur', unit_amount: 500, recurring: { interval: 'month' }, product_data: { name: 'pub' } } }],
+      success_url: 'http://127.0.0.1:1/ok',
+      cancel_url: 'http://127.0.0.1:1/no',
+    }
+    const payFor = async (request: string) => {
+      const session = await fake.client().checkout.sessions.create({ ...params, subscription_data: { metadata: { buttcloud_request: request, buttcloud_owner: OWNER } } })
+      expect((await fetch(`${session.url}/pay`, { method: 'POST', redirect: 'manual' })).status).toBe(303)
+      return fake.sessions.get(session.id)?.subscription ?? ''
+    }
+    const second = await payFor(REQUEST)
+    const otherPub = await payFor(msgId('another-pub'))
+    const standing = standingNow()
+    expect(standing.subscription).toBe(second)
+
+    const config = paymentConfigFromEnv({ STRIPE_SECRET_KEY: fake.apiKey, STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, BUTTCLOUD_PAY_LINK_SECRET: LINK_SECRET })
+    const hooks = paymentHooks({ config, stripe: fake.client(), linkSecret: LINK_SECRET, baseUrl: 'http://127.0.0.1:1' }, OFFER.plans, PROVIDER)
+    const record = { request: REQUEST, owner: OWNER, provider: PROVIDER, plan: 'small' } as Partial<PubRecord> as PubRecord
+    const command = msgId('destroy-command')
+    expect(await hooks.onDestroy(record, command, standing, stripeClock * 1000)).toMatchObject({ kind: 'cancel-requested', request: REQUEST })
+    expect(fake.subscriptions.get(first)?.status).toBe('canceled')
+    expect(fake.subscriptions.get(second)?.status).toBe('canceled')
+    expect(fake.subscriptions.get(otherPub)?.status).toBe('active')
+    // A retried destroy is safe: nothing live is left, and the ones cancelled stay cancelled.
+    expect(await hooks.onDestroy(record, command, standing, stripeClock * 1000)).toMatchObject({ kind: 'cancel-requested' })
+    expect([...fake.subscriptions.values()].filter((s) => s.status === 'active').map((s) => s.id)).toEqual([otherPub])
   })
 })
 
