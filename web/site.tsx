@@ -17,6 +17,7 @@ import { CancelPage, ErrorPage, PayPage, STYLE_HASH, SuccessPage, TextPage, type
 import type { DirectoryEntry, Logger, PaymentSiteOptions } from './types.js'
 import { META_REQUEST } from './stripe-events.js'
 import { stripeWebhookHandler } from './webhook.js'
+import { clientAddress, hsts, rateLimit, sameOriginPosts } from './guards.js'
 
 /** An error that is the visitor's to fix (or to know about): shown as a page with its status. */
 class PageError extends HTTPException {
@@ -59,11 +60,39 @@ export function createPaymentSite(options: PaymentSiteOptions): Hono {
   const site: Site = { baseUrl, offer, provider: offer.name, stripe: options.stripe, directory: options.directory, linkSecret: options.linkSecret, log: options.log ?? logTo(createLogger('site')) }
   const app = new Hono()
   app.use(securityHeaders)
+  app.use(hsts(baseUrl))
+  mountPostGuards(app, site, options)
   mountTextPages(app, site, options.termsText ?? defaultTerms(site.provider), options.privacyText ?? defaultPrivacy(site.provider))
   mountPayPages(app, site)
   if (site.stripe && options.webhookSecret) mountStripeWebhook(app, site, options, options.webhookSecret)
   mountErrorPages(app, site)
   return app
+}
+
+/** Limits for POST routes, per client and minute (see web/guards.ts and README). */
+export const DEFAULT_POST_LIMITS = { payPerMinute: 20, webhooksPerMinute: 600, maxClients: 10_000 } as const
+
+function mountPostGuards(app: Hono, site: Site, options: PaymentSiteOptions): void {
+  const { provider } = site
+  const limits = { ...DEFAULT_POST_LIMITS, ...options.postLimits }
+  const key = clientAddress(options.trustProxy ?? false)
+  const tooMany = (c: Context, retryAfterSec: number) => {
+    c.header('Retry-After', String(retryAfterSec))
+    return c.req.path.startsWith('/webhooks/')
+      ? c.json({ error: 'too many requests' }, 429)
+      : c.html(<ErrorPage provider={provider} title="Too many requests" message="Please wait a minute, then try again." />, 429)
+  }
+  const limiter = (limit: number) => rateLimit({ limit, windowMs: 60_000, maxClients: limits.maxClients, key, refuse: tooMany, ...(options.now ? { now: options.now } : {}) })
+  app.on('POST', '/pay/*', limiter(limits.payPerMinute))
+  app.on('POST', '/webhooks/*', limiter(limits.webhooksPerMinute))
+  app.on(
+    'POST',
+    '/pay/*',
+    sameOriginPosts(new URL(site.baseUrl).origin, (c) => {
+      site.log('form post from another site refused', { path: safePath(c.req.path) }, 'warn')
+      return c.html(<ErrorPage provider={provider} title="Form from another site" message="This form was sent from another site. Open your payment link and press Pay there." />, 403)
+    }),
+  )
 }
 
 async function securityHeaders(c: Context, next: () => Promise<void>): Promise<void> {
@@ -72,8 +101,9 @@ async function securityHeaders(c: Context, next: () => Promise<void>): Promise<v
   // redirect after the Pay form, which goes to Stripe's Checkout on another origin.
   c.header('Content-Security-Policy', `default-src 'none'; style-src '${STYLE_HASH}'; base-uri 'none'; frame-ancestors 'none'`)
   c.header('X-Content-Type-Options', 'nosniff')
-  // Pay links are capabilities: never hand one to another site in a Referer.
-  c.header('Referrer-Policy', 'no-referrer')
+  // Pay links are capabilities: never hand one to another site in a Referer. Not `no-referrer`: under it a
+  // browser sends `Origin: null` even with a same-origin form post, and the Pay form's Origin check needs the origin.
+  c.header('Referrer-Policy', 'same-origin')
   c.header('Cache-Control', 'no-store')
 }
 
@@ -103,7 +133,8 @@ function modeFor(site: Site, entry: DirectoryEntry, plan: Plan): PayPageMode {
 
 function mountTextPages(app: Hono, site: Site, terms: string, privacy: string): void {
   const { provider } = site
-  app.get('/healthz', (c) => c.json({ ok: true, mode: site.stripe ? 'stripe' : 'free' }))
+  // Only that it answers: whether payments are on is nobody's business outside.
+  app.get('/healthz', (c) => c.json({ ok: true }))
   app.get('/terms', (c) => page(c, 200, <TextPage provider={provider} title="Terms of service" text={terms} />))
   app.get('/privacy', (c) => page(c, 200, <TextPage provider={provider} title="Privacy" text={privacy} />))
 }

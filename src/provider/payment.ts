@@ -86,6 +86,8 @@ export async function startPaymentSite(opts: {
   log?: Log
   /** The folder of pub backups to serve under /backups (their names are unguessable tokens). */
   backupsDir?: string
+  /** See PaymentSiteOptions.trustProxy. */
+  trustProxy?: boolean
 }): Promise<RunningSite> {
   const { api, setup } = opts
   const app = createPaymentSite({
@@ -99,6 +101,7 @@ export async function startPaymentSite(opts: {
     termsText: opts.termsText,
     privacyText: opts.privacyText,
     ...(opts.log ? { log: opts.log } : {}),
+    trustProxy: opts.trustProxy,
     directory: {
       async lookup(request) {
         const record = api.ledger().record(request)

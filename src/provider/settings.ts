@@ -62,6 +62,8 @@ export const ProviderSettings = z.strictObject({
       /** Operator-provided texts (plain text files); sensible defaults otherwise. */
       termsFile: z.string().optional(),
       privacyFile: z.string().optional(),
+      /** Behind our own TLS-terminating proxy: rate-limit clients by the last X-Forwarded-For hop. */
+      trustProxy: z.boolean().optional(),
     })
     .default({ enabled: true, host: '127.0.0.1', port: 8119, publicUrl: 'http://127.0.0.1:8119' }),
   runtime: z.lazy(() => RuntimeSettings).default({ kind: 'none' }),

@@ -38,10 +38,12 @@ async function text(res: Response): Promise<string> {
 }
 
 describe('payment site in the free mode (no Stripe keys)', () => {
-  it('is healthy and says which mode it runs in', async () => {
-    const res = await site().app.request('/healthz')
-    expect(res.status).toBe(200)
-    expect(await res.json()).toEqual({ ok: true, mode: 'free' })
+  it('is healthy and does not say whether payments are on', async () => {
+    for (const app of [site().app, site({ stripe: {} as never, webhookSecret: WEBHOOK_SECRET }).app]) {
+      const res = await app.request('/healthz')
+      expect(res.status).toBe(200)
+      expect(await res.json()).toEqual({ ok: true })
+    }
   })
 
   it('shows the pub and says there is nothing to pay', async () => {
@@ -115,7 +117,7 @@ describe('pay links at the edge', () => {
     const hash = createHash('sha256').update(style).digest('base64')
     expect(res.headers.get('content-security-policy')).toContain(`style-src 'sha256-${hash}'`)
     expect(res.headers.get('content-security-policy')).toContain("default-src 'none'")
-    expect(res.headers.get('referrer-policy')).toBe('no-referrer')
+    expect(res.headers.get('referrer-policy')).toBe('same-origin')
     expect(res.headers.get('cache-control')).toBe('no-store')
     expect(html).toContain('name="viewport"')
   })
@@ -269,6 +271,65 @@ describe('paying through Stripe Checkout (real client, fake Stripe)', () => {
     const html = await text(await paid().app.request(`/pay/${TOKEN}/cancel`))
     expect(html).toContain('No payment was made')
     expect(html).toContain(`href="/pay/${TOKEN}"`)
+  })
+
+  it('refuses a Pay post from another site (403) before calling Stripe; its own origin passes', async () => {
+    const { app, lines, directory } = paid()
+    // A request of its own: an earlier test paid for REQUEST, and a paid pub gets no second Checkout.
+    const request = msgId('origin-check')
+    directory.set({ ...ENTRY, request })
+    const token = payLinkToken(LINK_SECRET, request)
+    const before = fake.calls.length
+    const from = (headers: Record<string, string>) => app.request(`/pay/${token}`, { ...form('accept=yes'), headers: { ...form('').headers, ...headers } })
+    const evil = await from({ Origin: 'https://evil.example' })
+    expect(evil.status).toBe(403)
+    expect(await text(evil)).toContain('Form from another site')
+    // The same origin on another scheme or port is another origin.
+    expect((await from({ Origin: 'http://pay.example' })).status).toBe(403)
+    expect((await from({ 'Sec-Fetch-Site': 'cross-site' })).status).toBe(403)
+    expect(fake.calls.length).toBe(before)
+    expect(lines.some((l) => l.includes('form post from another site refused'))).toBe(true)
+    expect((await from({ Origin: BASE, 'Sec-Fetch-Site': 'same-origin' })).status).toBe(303)
+  })
+
+  it('limits POSTs per client per minute (429 with Retry-After), then lets the client in again', async () => {
+    let now = 1_000_000
+    const { app } = paid({ trustProxy: true, postLimits: { payPerMinute: 3 }, now: () => now })
+    const post = (client: string) => app.request(`/pay/${TOKEN}`, { ...form('accept=no'), headers: { ...form('').headers, 'X-Forwarded-For': `203.0.113.9, ${client}` } })
+    for (let i = 0; i < 3; i++) expect((await post('198.51.100.1')).status).toBe(400)
+    const limited = await post('198.51.100.1')
+    expect(limited.status).toBe(429)
+    expect(limited.headers.get('retry-after')).toBe('60')
+    // Another client has its own budget; the first one's comes back with the next window.
+    expect((await post('198.51.100.2')).status).toBe(400)
+    now += 60_000
+    expect((await post('198.51.100.1')).status).toBe(400)
+  })
+
+  it('keeps at most maxClients windows: the oldest client is forgotten first', async () => {
+    const { app } = paid({ trustProxy: true, postLimits: { payPerMinute: 1, maxClients: 2 } })
+    const post = (client: string) => app.request(`/pay/${TOKEN}`, { ...form('accept=no'), headers: { ...form('').headers, 'X-Forwarded-For': client } })
+    expect((await post('a')).status).toBe(400)
+    expect((await post('a')).status).toBe(429)
+    await post('b')
+    await post('c')
+    // a's window was dropped to make room for c: the map stays at two entries, and a starts afresh.
+    expect((await post('a')).status).toBe(400)
+  })
+
+  it('limits webhook POSTs per client too, with their own, larger budget', async () => {
+    const { app } = paid({ postLimits: { webhooksPerMinute: 2 } })
+    const hit = () => app.request('/webhooks/stripe', { method: 'POST', headers: { 'Stripe-Signature': 't=1,v1=00' }, body: '{}' })
+    expect((await hit()).status).toBe(400)
+    expect((await hit()).status).toBe(400)
+    const limited = await hit()
+    expect(limited.status).toBe(429)
+    expect(await limited.json()).toEqual({ error: 'too many requests' })
+  })
+
+  it('sends HSTS when the public URL is https, and not over plain http', async () => {
+    expect((await paid().app.request('/terms')).headers.get('strict-transport-security')).toBe('max-age=31536000')
+    expect((await paid({ baseUrl: 'http://127.0.0.1:8119' }).app.request('/terms')).headers.get('strict-transport-security')).toBeNull()
   })
 
   it('never put a secret or key in any page or log line', () => {
