@@ -13,7 +13,7 @@ import { FINAL_STATES } from '../src/protocol/status.js'
 import { isPayLinkTokenShape, openPayLinkToken } from '../src/payment/links.js'
 import { checkoutIdempotencyKey, checkoutParams, liveSubscriptionsOf } from './checkout.js'
 import { defaultPrivacy, defaultTerms } from './defaults.js'
-import { CancelPage, ErrorPage, PayPage, STYLE_HASH, SuccessPage, TextPage, type PayPageMode } from './pages.js'
+import { CancelPage, ErrorPage, LandingPage, PayPage, STYLE_HASH, SuccessPage, TextPage, type Brand, type PayPageMode } from './pages.js'
 import type { DirectoryEntry, Logger, PaymentSiteOptions } from './types.js'
 import { META_REQUEST } from './stripe-events.js'
 import { stripeWebhookHandler } from './webhook.js'
@@ -46,8 +46,8 @@ function checkOptions(o: PaymentSiteOptions): { baseUrl: string; offer: Offer } 
 interface Site {
   baseUrl: string
   offer: Offer
-  /** The provider's name, shown on every page. */
-  provider: string
+  /** The provider's name and operator, shown on every page. */
+  provider: Brand
   stripe: PaymentSiteOptions['stripe']
   directory: PaymentSiteOptions['directory']
   linkSecret: string
@@ -57,12 +57,13 @@ interface Site {
 /** Build the payment site's Hono app. */
 export function createPaymentSite(options: PaymentSiteOptions): Hono {
   const { baseUrl, offer } = checkOptions(options)
-  const site: Site = { baseUrl, offer, provider: offer.name, stripe: options.stripe, directory: options.directory, linkSecret: options.linkSecret, log: options.log ?? logTo(createLogger('site')) }
+  const provider: Brand = { name: offer.name, ...(offer.operator ? { operator: offer.operator } : {}) }
+  const site: Site = { baseUrl, offer, provider, stripe: options.stripe, directory: options.directory, linkSecret: options.linkSecret, log: options.log ?? logTo(createLogger('site')) }
   const app = new Hono()
   app.use(securityHeaders)
   app.use(hsts(baseUrl))
   mountPostGuards(app, site, options)
-  mountTextPages(app, site, options.termsText ?? defaultTerms(site.provider), options.privacyText ?? defaultPrivacy(site.provider))
+  mountTextPages(app, site, options.termsText ?? defaultTerms(offer.name, offer.operator), options.privacyText ?? defaultPrivacy(offer.name, offer.operator))
   mountPayPages(app, site)
   if (site.stripe && options.webhookSecret) mountStripeWebhook(app, site, options, options.webhookSecret)
   mountErrorPages(app, site)
@@ -135,6 +136,7 @@ function mountTextPages(app: Hono, site: Site, terms: string, privacy: string): 
   const { provider } = site
   // Only that it answers: whether payments are on is nobody's business outside.
   app.get('/healthz', (c) => c.json({ ok: true }))
+  app.get('/', (c) => page(c, 200, <LandingPage provider={provider} plans={site.offer.plans} />))
   app.get('/terms', (c) => page(c, 200, <TextPage provider={provider} title="Terms of service" text={terms} />))
   app.get('/privacy', (c) => page(c, 200, <TextPage provider={provider} title="Privacy" text={privacy} />))
 }

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
-import { Plan } from '../protocol/offer.js'
+import { Operator, Plan } from '../protocol/offer.js'
 import { describeIssues } from '../protocol/parse.js'
 import { parseEngine, type EngineSetting } from '../drivers/engine-endpoint.js'
 
@@ -50,6 +50,8 @@ export const ProviderSettings = z.strictObject({
       refusalsPerAuthor: z.number().int().min(0).max(10_000).optional(),
       refusalWindowMs: z.number().int().min(1000).optional(),
       terms: z.string().optional(),
+      /** Who operates this provider: name, contact (email or web address) and jurisdiction; shown in the offer and the pay site. */
+      operator: Operator.optional(),
     })
     .default({}),
   /** The payment site (also the terms and privacy pages). `enabled: false` serves nothing. */

@@ -140,6 +140,47 @@ describe('terms and privacy', () => {
   })
 })
 
+describe('operator identity and the landing page', () => {
+  const operator = { name: 'Example Pubs Ltd', contact: 'help@pay.example', jurisdiction: 'Ireland' }
+
+  it('names the operator, its contact and jurisdiction on terms, privacy, landing, pay and success pages', async () => {
+    const { app } = site({ offer: { ...OFFER, operator } })
+    for (const path of ['/', '/terms', '/privacy', `/pay/${TOKEN}`, `/pay/${TOKEN}/success`]) {
+      const res = await app.request(path)
+      expect(res.status, path).toBe(200)
+      expect(await text(res), path).toContain('Operated by Example Pubs Ltd (Ireland). Contact: help@pay.example')
+    }
+    // The default texts say it in words as well.
+    expect(await text(await app.request('/terms'))).toContain('operated by Example Pubs Ltd, established in Ireland, whose law applies')
+  })
+
+  it('names no operator where none is configured, and the default terms say so', async () => {
+    const { app } = site()
+    expect(await text(await app.request('/'))).not.toContain('Operated by')
+    expect(await text(await app.request('/terms'))).toContain('has not named its operator yet')
+  })
+
+  it('serves a plain landing page at / that says what the site is, lists the plans and links terms and privacy', async () => {
+    const res = await site().app.request('/')
+    const html = await text(res)
+    expect(res.status).toBe(200)
+    expect(html).toContain('<h1>Scuttlebutt pubs, hosted</h1>')
+    expect(html).toContain('ButtCloud Test runs Scuttlebutt pubs')
+    expect(html).toContain('Small: 128 MiB, €5.00 per month')
+    expect(html).toContain('Free: 64 MiB, free')
+    expect(html).toContain('<a href="/terms">terms of service</a>')
+    expect(html).toContain('<a href="/privacy">privacy notice</a>')
+    expect(html).not.toContain('<script')
+  })
+
+  it('says that Stripe emails the receipts, on the pay page, the success page and in the default terms', async () => {
+    const { app } = site({ stripe: {} as never, webhookSecret: WEBHOOK_SECRET })
+    expect(await text(await app.request(`/pay/${TOKEN}`))).toContain('emails you a receipt for every payment')
+    expect(await text(await app.request(`/pay/${TOKEN}/success`))).toContain('Stripe emails the receipt')
+    expect(await text(await app.request('/terms'))).toContain('Stripe emails you a receipt for every payment')
+  })
+})
+
 describe('construction', () => {
   it.each([
     ['a short link secret', { linkSecret: 'short' }, /linkSecret/],
