@@ -1,7 +1,7 @@
 /**
  * A small local fake of the Stripe API, for the real `stripe` client pointed at it with
  * `new Stripe(key, { host: '127.0.0.1', port, protocol: 'http' })`. It knows exactly what ButtCloud uses: Checkout
- * Sessions (create, retrieve), Subscriptions (retrieve, cancel, search by metadata), and a hosted checkout page with a Pay button.
+ * Sessions (create, retrieve), Subscriptions (retrieve, cancel, search by metadata), Customer Portal sessions (create, and their page), and a hosted checkout page with a Pay button.
  * Everything else answers 500, is listed in `unhandled`, and is printed, so a test that strays fails loudly
  * instead of passing against behaviour the fake never had.
  *
@@ -46,6 +46,16 @@ export interface FakeSubscription extends Json {
   livemode: false
 }
 
+export interface FakePortalSession extends Json {
+  id: string
+  object: 'billing_portal.session'
+  customer: string
+  return_url: string | null
+  url: string
+  created: number
+  livemode: false
+}
+
 export interface FakeEvent {
   id: string
   object: 'event'
@@ -82,6 +92,7 @@ export interface FakeStripe {
   client(): Stripe
   sessions: Map<string, FakeCheckoutSession>
   subscriptions: Map<string, FakeSubscription>
+  portalSessions: Map<string, FakePortalSession>
   /** Every API call, in order (the checkout page's own routes are not API calls). */
   calls: FakeCall[]
   /** Requests the fake was not built for: a test should end with this empty. */
@@ -155,6 +166,7 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
   const now = options.nowSeconds ?? (() => Math.floor(Date.now() / 1000))
   const sessions = new Map<string, FakeCheckoutSession>()
   const subscriptions = new Map<string, FakeSubscription>()
+  const portalSessions = new Map<string, FakePortalSession>()
   const sessionExtras = new Map<string, { subscriptionMetadata: Record<string, string> }>()
   const idempotent = new Map<string, { fingerprint: string; status: number; body: Json }>()
   const calls: FakeCall[] = []
@@ -199,6 +211,7 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
       return { body: s }
     }
     if (method === 'GET' && path === '/v1/subscriptions/search') return { body: searchSubscriptions(params) }
+    if (method === 'POST' && path === '/v1/billing_portal/sessions') return { body: createPortalSession(params) }
     if ((m = path.match(/^\/v1\/subscriptions\/([^/]+)$/)) && (method === 'GET' || method === 'DELETE')) {
       const id = decodeURIComponent(m[1] as string)
       const sub = subscriptions.get(id)
@@ -227,6 +240,27 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
     if (clauses.some((c) => !c)) throw new Unhandled(`subscription search query ${query.slice(0, 100)}`)
     const data = [...subscriptions.values()].filter((sub) => clauses.every((c) => sub.metadata[c![1] as string] === c![2]))
     return { object: 'search_result', url: '/v1/subscriptions/search', data, has_more: false, next_page: null }
+  }
+
+  /** A Customer Portal session: a short-lived page where the customer manages card, invoices and cancellation. */
+  function createPortalSession(params: Json): FakePortalSession {
+    const customer = str(params, 'customer')
+    if (!customer) throw new ApiError(400, 'invalid_request_error', 'Missing required param: customer.', { param: 'customer' })
+    if (![...subscriptions.values()].some((sub) => sub.customer === customer)) {
+      throw new ApiError(400, 'invalid_request_error', `No such customer: '${customer}'`, { code: 'resource_missing', param: 'customer' })
+    }
+    const id = newId('bps')
+    const session: FakePortalSession = {
+      id,
+      object: 'billing_portal.session',
+      customer,
+      return_url: str(params, 'return_url') ?? null,
+      url: `${base}/billing/${id}`,
+      created: now(),
+      livemode: false,
+    }
+    portalSessions.set(id, session)
+    return session
   }
 
   function createSession(params: Json): FakeCheckoutSession {
@@ -345,6 +379,16 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
       }
     }
 
+    // The Customer Portal a portal session's URL opens (a browser route).
+    if (method === 'GET' && (m = url.pathname.match(/^\/billing\/([^/]+)$/))) {
+      const portal = portalSessions.get(m[1] as string)
+      if (!portal) return send(res, 404, 'no such portal session', { 'Content-Type': 'text/plain' })
+      const page = `<!doctype html><html><head><meta charset="utf-8"><title>Fake Stripe customer portal</title></head><body>
+<h1>Fake Stripe customer portal</h1><p id="customer">${escapeHtml(portal.customer)}</p>
+${portal.return_url ? `<p><a href="${escapeHtml(portal.return_url)}">Return</a></p>` : ''}</body></html>`
+      return send(res, 200, page, { 'Content-Type': 'text/html; charset=utf-8' })
+    }
+
     // Browsers ask for this on their own when showing the checkout page.
     if (method === 'GET' && url.pathname === '/favicon.ico') return send(res, 404, '', { 'Content-Type': 'text/plain' })
     if (!url.pathname.startsWith('/v1/')) throw new Unhandled(`${method} ${url.pathname}`)
@@ -396,6 +440,7 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
     client: () => new Stripe(apiKey, { host: '127.0.0.1', port, protocol: 'http', maxNetworkRetries: 0, telemetry: false }),
     sessions,
     subscriptions,
+    portalSessions,
     calls,
     unhandled,
     events,

@@ -54,7 +54,9 @@ export function checkoutParams(args: {
  * The live subscriptions Stripe holds for a request, looked up before a new Checkout: the idempotency key stops a
  * second session only for 24 hours. Stripe Search lags writes by up to a minute, which the key covers.
  */
-export async function liveSubscriptionsOf(stripe: Stripe, request: MsgId): Promise<string[]> {
+export async function liveSubscriptionsOf(stripe: Stripe, request: MsgId): Promise<Array<{ id: string; customer: string }>> {
   const found = await stripe.subscriptions.search({ query: subscriptionSearchQuery(request), limit: 100 })
-  return found.data.filter((s) => !ENDED_SUBSCRIPTION_STATUSES.includes(s.status)).map((s) => s.id)
+  return found.data
+    .filter((s) => !ENDED_SUBSCRIPTION_STATUSES.includes(s.status))
+    .map((s) => ({ id: s.id, customer: typeof s.customer === 'string' ? s.customer : s.customer.id }))
 }

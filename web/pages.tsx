@@ -162,17 +162,30 @@ export function PayPage(props: {
         </p>
       )}
       {props.mode === 'settled' && (
-        <p class="note">
-          Nothing to pay here: this pub is {STATE_TEXT[entry.state]}. Your Scuttlebutt app gets a private message
-          whenever that changes.
-        </p>
+        <>
+          <p class="note">
+            Nothing to pay here: this pub is {STATE_TEXT[entry.state]}. Your Scuttlebutt app gets a private message
+            whenever that changes.
+          </p>
+          <ManageBilling token={props.token} />
+        </>
       )}
       {props.mode === 'gone' && <p class="note">{GONE_TEXT[entry.state] ?? 'There is nothing to pay.'}</p>}
     </Layout>
   )
 }
 
-export function SuccessPage(props: { provider: Brand; confirmed: boolean; name?: string }) {
+/** The button to Stripe's Customer Portal (card, invoices, cancellation), through the site's POST route. */
+function ManageBilling(props: { token: string }) {
+  return (
+    <form method="post" action={`/pay/${props.token}/billing`}>
+      <p>Update your card, see your invoices or cancel on Stripe's billing page:</p>
+      <button type="submit">Manage billing</button>
+    </form>
+  )
+}
+
+export function SuccessPage(props: { provider: Brand; confirmed: boolean; name?: string; token: string }) {
   return (
     <Layout title="Thank you" provider={props.provider}>
       <h1>Thank you</h1>
@@ -186,6 +199,7 @@ export function SuccessPage(props: { provider: Brand; confirmed: boolean; name?:
         up, with an invite for your other devices. You can close this page.
       </p>
       <p>Stripe emails the receipt to the address you gave at checkout, and a new one for every renewal.</p>
+      {props.confirmed && <ManageBilling token={props.token} />}
     </Layout>
   )
 }

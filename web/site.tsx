@@ -162,10 +162,13 @@ function mountPayPages(app: Hono, site: Site): void {
   )
 
   app.get('/pay/:token/success', async (c) => {
-    const { request, entry } = await resolvePayLink(site, c.req.param('token'))
+    const token = c.req.param('token')
+    const { request, entry } = await resolvePayLink(site, token)
     const confirmed = await checkoutConfirmed(site, request, c.req.query('session_id'))
-    return page(c, 200, <SuccessPage provider={provider} confirmed={confirmed} name={entry.name} />)
+    return page(c, 200, <SuccessPage provider={provider} confirmed={confirmed} name={entry.name} token={token} />)
   })
+
+  app.post('/pay/:token/billing', bodyLimit({ maxSize: 1024, onError: (c) => c.text('too much data', 413) }), (c) => openBillingPortal(c, site))
 
   app.get('/pay/:token/cancel', async (c) => {
     const token = c.req.param('token')
@@ -209,6 +212,30 @@ async function startCheckout(c: Context, site: Site): Promise<Response> {
     return page(c, 502, <ErrorPage provider={provider} title="Payment is unavailable" message="The payment provider gave us no checkout page. Nothing was charged; please try again later." />)
   }
   log('checkout started', { request }, 'info')
+  return c.redirect(url, 303)
+}
+
+/**
+ * The Manage button: a Stripe Customer Portal session for the customer paying for this request, then off to it.
+ * A POST, not a link: each press makes a fresh short-lived session, and nothing should make one by prefetching.
+ */
+async function openBillingPortal(c: Context, site: Site): Promise<Response> {
+  const { provider, stripe, log } = site
+  const token = c.req.param('token')!
+  const { request } = await resolvePayLink(site, token)
+  if (!stripe) throw new PageError(409, 'Nothing to manage', 'Payments are not taken here, so there is no subscription to manage.')
+  let url: string
+  try {
+    const customer = (await liveSubscriptionsOf(stripe, request))[0]?.customer
+    if (!customer) throw new PageError(409, 'No subscription yet', 'This pub has no live subscription to manage. If you have just paid, try again in a minute.')
+    url = (await stripe.billingPortal.sessions.create({ customer, return_url: `${site.baseUrl}/pay/${token}` })).url
+  } catch (err) {
+    if (err instanceof PageError) throw err
+    const e = err as { type?: string; code?: string; statusCode?: number }
+    log('billing portal session could not be created', { request, type: e?.type ?? 'unknown', code: e?.code ?? '', status: e?.statusCode ?? 0 }, 'error')
+    return page(c, 502, <ErrorPage provider={provider} title="Billing is unavailable" message="We could not reach the payment provider. Please try again in a few minutes." />)
+  }
+  log('billing portal opened', { request }, 'info')
   return c.redirect(url, 303)
 }
 

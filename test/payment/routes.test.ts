@@ -260,7 +260,9 @@ describe('paying through Stripe Checkout (real client, fake Stripe)', () => {
     directory.set({ ...ENTRY, state: 'up' })
     const html = await text(await app.request(`/pay/${TOKEN}`))
     expect(html).toContain('Nothing to pay here: this pub is up')
-    expect(html).not.toContain('<form')
+    // No Pay form; the one form left is the way to manage billing.
+    expect(html).not.toContain(`<form method="post" action="/pay/${TOKEN}">`)
+    expect(html).toContain(`<form method="post" action="/pay/${TOKEN}/billing">`)
     expect((await app.request(`/pay/${TOKEN}`, form('accept=yes'))).status).toBe(409)
   })
 
@@ -306,6 +308,29 @@ describe('paying through Stripe Checkout (real client, fake Stripe)', () => {
     const otherToken = payLinkToken(LINK_SECRET, otherRequest)
     expect(await text(await other.request(`/pay/${otherToken}/success?session_id=${sessionId}`))).toContain('it can take a minute')
     expect(await text(await app.request(`/pay/${TOKEN}/success?session_id=not-a-session`))).toContain('it can take a minute')
+  })
+
+  it('links the paid owner to a fresh Stripe Customer Portal session from the success page (303), and nobody else', async () => {
+    const { app } = paid()
+    // The earlier test paid for REQUEST: its subscription and customer are in the fake.
+    const sub = [...fake.subscriptions.values()].find((x) => x.metadata.buttcloud_request === REQUEST && x.status === 'active')
+    expect(sub).toBeDefined()
+    const session = [...fake.sessions.values()].find((x) => x.subscription === sub?.id)
+    const success = await text(await app.request(`/pay/${TOKEN}/success?session_id=${session?.id}`))
+    expect(success).toContain(`<form method="post" action="/pay/${TOKEN}/billing">`)
+    const res = await app.request(`/pay/${TOKEN}/billing`, { method: 'POST', headers: { Origin: BASE } })
+    expect(res.status).toBe(303)
+    const portal = [...fake.portalSessions.values()].at(-1)
+    expect(res.headers.get('location')).toBe(portal?.url)
+    expect(portal).toMatchObject({ customer: sub?.customer, return_url: `${BASE}/pay/${TOKEN}` })
+    // A request with no subscription has nothing to manage; a forged link reaches nothing.
+    const { app: other, directory } = paid()
+    const unpaid = msgId('unpaid-billing')
+    directory.set({ ...ENTRY, request: unpaid })
+    const none = await other.request(`/pay/${payLinkToken(LINK_SECRET, unpaid)}/billing`, { method: 'POST' })
+    expect(none.status).toBe(409)
+    expect(await text(none)).toContain('No subscription yet')
+    expect((await app.request(`/pay/${TOKEN.slice(0, 44)}${'A'.repeat(42)}A/billing`, { method: 'POST' })).status).toBe(404)
   })
 
   it('says on the cancel page that nothing was charged, with the way back', async () => {
