@@ -69,6 +69,12 @@ export function paymentHooks(setup: PaymentSetup, plans: readonly Plan[], provid
       await cancelSubscriptionsOf(setup.stripe, record.request, [standing.subscription], `buttcloud-cancel-${command}`)
       return cancelRequestedFact({ provider, request: record.request, command, subscription: standing.subscription, customer: standing.customer, at: now })
     },
+    async billingPortalUrl(record, standing) {
+      if (!setup.stripe || !standing?.customer) return undefined
+      // The portal's Return button leads to the pay page, which shows the pub's state and the Manage button.
+      const session = await setup.stripe.billingPortal.sessions.create({ customer: standing.customer, return_url: payLinkUrl(setup.baseUrl, setup.linkSecret, record.request) })
+      return session.url
+    },
   }
 }
 
