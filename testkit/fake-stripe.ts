@@ -43,6 +43,8 @@ export interface FakeSubscription extends Json {
   items: { object: 'list'; data: Array<{ id: string; object: 'subscription_item'; current_period_start: number; current_period_end: number }> }
   created: number
   canceled_at: number | null
+  cancel_at_period_end: boolean
+  cancel_at: number | null
   livemode: false
 }
 
@@ -101,6 +103,10 @@ export interface FakeStripe {
   events: FakeEvent[]
   /** A renewal of a subscription: paid or failed, with the events Stripe sends for it (emitted to onEvents). */
   renew(subscriptionId: string, outcome: 'paid' | 'failed'): Promise<FakeEvent[]>
+  /** The owner cancels (true) or renews (false) at period end in the portal: emits the update. */
+  cancelAtPeriodEnd(subscriptionId: string, on: boolean): Promise<FakeEvent[]>
+  /** The period of a subscription cancelled at period end is over: emits its deletion. */
+  endPeriod(subscriptionId: string): Promise<FakeEvent[]>
   /** An event of any type around any object, as Stripe would shape it (not emitted). */
   makeEvent(type: string, object: Json, createdSeconds?: number): FakeEvent
   close(): Promise<void>
@@ -316,6 +322,8 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
       items: { object: 'list', data: [{ id: newId('si'), object: 'subscription_item', current_period_start: t, current_period_end: t + PERIOD_SECONDS }] },
       created: t,
       canceled_at: null,
+      cancel_at_period_end: false,
+      cancel_at: null,
       livemode: false,
     }
     subscriptions.set(sub.id, sub)
@@ -343,6 +351,24 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
       makeEvent(outcome === 'paid' ? 'invoice.paid' : 'invoice.payment_failed', invoiceFor(sub, outcome === 'paid' ? 'paid' : 'open', periodEnd), t),
       makeEvent('customer.subscription.updated', sub, t),
     ])
+  }
+
+  /** What the portal's "Cancel plan" (true) and "Renew plan" (false) do: an update, no deletion yet. */
+  async function cancelAtPeriodEnd(subscriptionId: string, on: boolean): Promise<FakeEvent[]> {
+    const sub = subscriptions.get(subscriptionId)
+    if (!sub || sub.status === 'canceled') throw new Error(`fake-stripe: no live subscription ${subscriptionId}`)
+    sub.cancel_at_period_end = on
+    sub.cancel_at = on ? (sub.items.data[0]?.current_period_end ?? null) : null
+    return emit([makeEvent('customer.subscription.updated', sub)])
+  }
+
+  /** The period ends: a subscription cancelled at period end is deleted (a renewal otherwise: use `renew`). */
+  async function endPeriod(subscriptionId: string): Promise<FakeEvent[]> {
+    const sub = subscriptions.get(subscriptionId)
+    if (!sub?.cancel_at_period_end || sub.status === 'canceled') throw new Error(`fake-stripe: ${subscriptionId} is not cancelled at period end`)
+    sub.status = 'canceled'
+    sub.canceled_at = now()
+    return emit([makeEvent('customer.subscription.deleted', sub)])
   }
 
   function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}) {
@@ -445,6 +471,8 @@ ${portal.return_url ? `<p><a href="${escapeHtml(portal.return_url)}">Return</a><
     unhandled,
     events,
     renew,
+    cancelAtPeriodEnd,
+    endPeriod,
     makeEvent,
     close: () =>
       new Promise<void>((resolve, reject) => {

@@ -21,7 +21,7 @@ What you get. We run a Scuttlebutt pub for you on the plan you chose, and keep i
 
 How you control it. You create, command and destroy your pub with messages from your own Scuttlebutt identity. Whoever holds that identity's secret key controls the pub: keep it safe.
 
-Paying. Paid plans are billed in advance for each period through Stripe, until you cancel. Stripe emails you a receipt for every payment, to the address you give at checkout. Sending a destroy command cancels the subscription and deletes the pub; we do not refund the current period.
+Paying. Paid plans are billed in advance for each period through Stripe, until you cancel. Stripe emails you a receipt for every payment, to the address you give at checkout. Sending a destroy command cancels the subscription and deletes the pub; we do not refund the current period. To stop paying and keep the pub to the end of the period you paid for, cancel at the end of the period on Stripe's billing page (the billing command, or the Manage billing button on your payment page): the pub runs until then, is stopped when the period ends, and its data is deleted after the retention period; renewing before the end keeps everything as it is.
 
 When a payment fails, your pub keeps running for a grace period while Stripe retries, and we tell you privately over Scuttlebutt. If no payment arrives, the pub is stopped and its data kept. If the subscription ends, the pub is stopped and its data deleted after a retention period.
 

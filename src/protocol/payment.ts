@@ -67,6 +67,11 @@ export const PaymentFact = z
     /** End of the paid period, when the event said. */
     periodEnd: Millis.optional(),
     status: PaymentStatus.optional(),
+    /**
+     * On a subscription update: when the owner's cancellation takes effect (they cancelled at the end of the
+     * period, in Stripe's portal). Absent on an update means no cancellation is scheduled (any earlier one was undone).
+     */
+    cancelAt: Millis.optional(),
     /** When the event happened at the source (Stripe's `created`, in ms): facts are ordered by it, not by arrival. */
     created: Millis,
     /** The provider alone. */

@@ -5,6 +5,7 @@ import { serveSite, type RunningSite } from '../../web/server.js'
 import type { PaymentSiteOptions } from '../../web/types.js'
 import { cancelSubscription } from '../../src/drivers/stripe-billing.js'
 import type { PubRecord } from '../../src/control/record.js'
+import { gate } from '../../src/control/gate.js'
 import { paymentConfigFromEnv } from '../../src/payment/config.js'
 import { paymentHooks } from '../../src/provider/payment.js'
 import { paymentStanding } from '../../src/payment/lifecycle.js'
@@ -148,6 +149,32 @@ describe('Stripe webhooks: the full subscription story', () => {
     await fake.renew(subscription, 'paid')
     expect(ledger.facts.at(-2)).toMatchObject({ kind: 'invoice-paid', subscription })
     expect(standingNow()).toMatchObject({ state: 'active', runAllowed: true })
+  })
+
+  it('cancel at period end: runs with a warning until the end, renewing undoes it, the end stops it (data kept)', async () => {
+    const subscription = await checkoutAndPay()
+    const periodEnd = fake.subscriptions.get(subscription)?.items.data[0]?.current_period_end ?? 0
+    stripeClock += 10 * DAY_S
+    await fake.cancelAtPeriodEnd(subscription, true)
+    expect(delivered.at(-1)).toEqual({ type: 'customer.subscription.updated', status: 200, outcome: 'recorded' })
+    expect(ledger.facts.at(-1)).toMatchObject({ kind: 'subscription-updated', status: 'active', cancelAt: periodEnd * 1000 })
+    const cancelling = standingNow()
+    expect(cancelling).toMatchObject({ state: 'active', runAllowed: true, cancelAt: periodEnd * 1000, warn: { reason: 'cancel-scheduled' } })
+    // What the owner reads in the pub's status.
+    const record = { request: REQUEST, intent: 'running', rejected: undefined } as Partial<PubRecord> as PubRecord
+    expect(gate(record, { memoryMiB: 128, standing: cancelling }).warning).toContain(`ends on ${new Date(periodEnd * 1000).toISOString().slice(0, 10)}`)
+
+    stripeClock += 5 * DAY_S
+    await fake.cancelAtPeriodEnd(subscription, false)
+    expect(ledger.facts.at(-1)).not.toHaveProperty('cancelAt')
+    expect(standingNow()).toMatchObject({ state: 'active' })
+    expect(standingNow()).not.toHaveProperty('warn')
+
+    stripeClock += DAY_S
+    await fake.cancelAtPeriodEnd(subscription, true)
+    stripeClock = periodEnd
+    await fake.endPeriod(subscription)
+    expect(standingNow()).toMatchObject({ state: 'ended', runAllowed: false, destroyDue: false, destroyDueAt: periodEnd * 1000 + DEFAULT_TIMERS.retentionMs })
   })
 
   it("the owner's destroy cancels the subscription; Stripe's deletion event ends it", async () => {
