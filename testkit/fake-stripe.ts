@@ -1,7 +1,7 @@
 /**
  * A small local fake of the Stripe API, for the real `stripe` client pointed at it with
  * `new Stripe(key, { host: '127.0.0.1', port, protocol: 'http' })`. It knows exactly what ButtCloud uses: Checkout
- * Sessions (create, retrieve), Subscriptions (retrieve, cancel), and a hosted checkout page with a Pay button.
+ * Sessions (create, retrieve), Subscriptions (retrieve, cancel, search by metadata), Customer Portal sessions (create, and their page), and a hosted checkout page with a Pay button.
  * Everything else answers 500, is listed in `unhandled`, and is printed, so a test that strays fails loudly
  * instead of passing against behaviour the fake never had.
  *
@@ -43,6 +43,18 @@ export interface FakeSubscription extends Json {
   items: { object: 'list'; data: Array<{ id: string; object: 'subscription_item'; current_period_start: number; current_period_end: number }> }
   created: number
   canceled_at: number | null
+  cancel_at_period_end: boolean
+  cancel_at: number | null
+  livemode: false
+}
+
+export interface FakePortalSession extends Json {
+  id: string
+  object: 'billing_portal.session'
+  customer: string
+  return_url: string | null
+  url: string
+  created: number
   livemode: false
 }
 
@@ -82,6 +94,7 @@ export interface FakeStripe {
   client(): Stripe
   sessions: Map<string, FakeCheckoutSession>
   subscriptions: Map<string, FakeSubscription>
+  portalSessions: Map<string, FakePortalSession>
   /** Every API call, in order (the checkout page's own routes are not API calls). */
   calls: FakeCall[]
   /** Requests the fake was not built for: a test should end with this empty. */
@@ -90,6 +103,10 @@ export interface FakeStripe {
   events: FakeEvent[]
   /** A renewal of a subscription: paid or failed, with the events Stripe sends for it (emitted to onEvents). */
   renew(subscriptionId: string, outcome: 'paid' | 'failed'): Promise<FakeEvent[]>
+  /** The owner cancels (true) or renews (false) at period end in the portal: emits the update. */
+  cancelAtPeriodEnd(subscriptionId: string, on: boolean): Promise<FakeEvent[]>
+  /** The period of a subscription cancelled at period end is over: emits its deletion. */
+  endPeriod(subscriptionId: string): Promise<FakeEvent[]>
   /** An event of any type around any object, as Stripe would shape it (not emitted). */
   makeEvent(type: string, object: Json, createdSeconds?: number): FakeEvent
   close(): Promise<void>
@@ -155,6 +172,7 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
   const now = options.nowSeconds ?? (() => Math.floor(Date.now() / 1000))
   const sessions = new Map<string, FakeCheckoutSession>()
   const subscriptions = new Map<string, FakeSubscription>()
+  const portalSessions = new Map<string, FakePortalSession>()
   const sessionExtras = new Map<string, { subscriptionMetadata: Record<string, string> }>()
   const idempotent = new Map<string, { fingerprint: string; status: number; body: Json }>()
   const calls: FakeCall[] = []
@@ -198,6 +216,8 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
       if (!s) throw new ApiError(404, 'invalid_request_error', `No such checkout.session: '${m[1]}'`, { code: 'resource_missing' })
       return { body: s }
     }
+    if (method === 'GET' && path === '/v1/subscriptions/search') return { body: searchSubscriptions(params) }
+    if (method === 'POST' && path === '/v1/billing_portal/sessions') return { body: createPortalSession(params) }
     if ((m = path.match(/^\/v1\/subscriptions\/([^/]+)$/)) && (method === 'GET' || method === 'DELETE')) {
       const id = decodeURIComponent(m[1] as string)
       const sub = subscriptions.get(id)
@@ -214,6 +234,39 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
       return { body: sub }
     }
     throw new Unhandled(`${method} ${path}`)
+  }
+
+  /**
+   * Stripe Search over subscriptions, for the one query form we use: `metadata['key']:'value'` clauses joined by
+   * AND. Real Search lags writes by up to a minute; the fake is immediate (a test of the lag would need a clock).
+   */
+  function searchSubscriptions(params: Json): Json {
+    const query = str(params, 'query') ?? ''
+    const clauses = query.split(' AND ').map((c) => /^metadata\['([A-Za-z0-9_]+)'\]:'([^'\\]*)'$/.exec(c.trim()))
+    if (clauses.some((c) => !c)) throw new Unhandled(`subscription search query ${query.slice(0, 100)}`)
+    const data = [...subscriptions.values()].filter((sub) => clauses.every((c) => sub.metadata[c![1] as string] === c![2]))
+    return { object: 'search_result', url: '/v1/subscriptions/search', data, has_more: false, next_page: null }
+  }
+
+  /** A Customer Portal session: a short-lived page where the customer manages card, invoices and cancellation. */
+  function createPortalSession(params: Json): FakePortalSession {
+    const customer = str(params, 'customer')
+    if (!customer) throw new ApiError(400, 'invalid_request_error', 'Missing required param: customer.', { param: 'customer' })
+    if (![...subscriptions.values()].some((sub) => sub.customer === customer)) {
+      throw new ApiError(400, 'invalid_request_error', `No such customer: '${customer}'`, { code: 'resource_missing', param: 'customer' })
+    }
+    const id = newId('bps')
+    const session: FakePortalSession = {
+      id,
+      object: 'billing_portal.session',
+      customer,
+      return_url: str(params, 'return_url') ?? null,
+      url: `${base}/billing/${id}`,
+      created: now(),
+      livemode: false,
+    }
+    portalSessions.set(id, session)
+    return session
   }
 
   function createSession(params: Json): FakeCheckoutSession {
@@ -269,6 +322,8 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
       items: { object: 'list', data: [{ id: newId('si'), object: 'subscription_item', current_period_start: t, current_period_end: t + PERIOD_SECONDS }] },
       created: t,
       canceled_at: null,
+      cancel_at_period_end: false,
+      cancel_at: null,
       livemode: false,
     }
     subscriptions.set(sub.id, sub)
@@ -296,6 +351,24 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
       makeEvent(outcome === 'paid' ? 'invoice.paid' : 'invoice.payment_failed', invoiceFor(sub, outcome === 'paid' ? 'paid' : 'open', periodEnd), t),
       makeEvent('customer.subscription.updated', sub, t),
     ])
+  }
+
+  /** What the portal's "Cancel plan" (true) and "Renew plan" (false) do: an update, no deletion yet. */
+  async function cancelAtPeriodEnd(subscriptionId: string, on: boolean): Promise<FakeEvent[]> {
+    const sub = subscriptions.get(subscriptionId)
+    if (!sub || sub.status === 'canceled') throw new Error(`fake-stripe: no live subscription ${subscriptionId}`)
+    sub.cancel_at_period_end = on
+    sub.cancel_at = on ? (sub.items.data[0]?.current_period_end ?? null) : null
+    return emit([makeEvent('customer.subscription.updated', sub)])
+  }
+
+  /** The period ends: a subscription cancelled at period end is deleted (a renewal otherwise: use `renew`). */
+  async function endPeriod(subscriptionId: string): Promise<FakeEvent[]> {
+    const sub = subscriptions.get(subscriptionId)
+    if (!sub?.cancel_at_period_end || sub.status === 'canceled') throw new Error(`fake-stripe: ${subscriptionId} is not cancelled at period end`)
+    sub.status = 'canceled'
+    sub.canceled_at = now()
+    return emit([makeEvent('customer.subscription.deleted', sub)])
   }
 
   function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}) {
@@ -330,6 +403,16 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
         await pay(session)
         return send(res, 303, '', { Location: session.success_url.replace('{CHECKOUT_SESSION_ID}', session.id) })
       }
+    }
+
+    // The Customer Portal a portal session's URL opens (a browser route).
+    if (method === 'GET' && (m = url.pathname.match(/^\/billing\/([^/]+)$/))) {
+      const portal = portalSessions.get(m[1] as string)
+      if (!portal) return send(res, 404, 'no such portal session', { 'Content-Type': 'text/plain' })
+      const page = `<!doctype html><html><head><meta charset="utf-8"><title>Fake Stripe customer portal</title></head><body>
+<h1>Fake Stripe customer portal</h1><p id="customer">${escapeHtml(portal.customer)}</p>
+${portal.return_url ? `<p><a href="${escapeHtml(portal.return_url)}">Return</a></p>` : ''}</body></html>`
+      return send(res, 200, page, { 'Content-Type': 'text/html; charset=utf-8' })
     }
 
     // Browsers ask for this on their own when showing the checkout page.
@@ -383,10 +466,13 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
     client: () => new Stripe(apiKey, { host: '127.0.0.1', port, protocol: 'http', maxNetworkRetries: 0, telemetry: false }),
     sessions,
     subscriptions,
+    portalSessions,
     calls,
     unhandled,
     events,
     renew,
+    cancelAtPeriodEnd,
+    endPeriod,
     makeEvent,
     close: () =>
       new Promise<void>((resolve, reject) => {

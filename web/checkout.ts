@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto'
 import type Stripe from 'stripe'
 import type { MsgId } from '../src/protocol/ids.js'
 import type { Offer, Plan } from '../src/protocol/offer.js'
+import { ENDED_SUBSCRIPTION_STATUSES, subscriptionSearchQuery } from '../src/protocol/payment.js'
 import { META_OWNER, META_REQUEST } from './stripe-events.js'
 import type { DirectoryEntry } from './types.js'
 
@@ -47,4 +48,15 @@ export function checkoutParams(args: {
     success_url: `${baseUrl}/pay/${token}/success?session_id={CHECKOUT_SESSION_ID}`,
     cancel_url: `${baseUrl}/pay/${token}/cancel`,
   }
+}
+
+/**
+ * The live subscriptions Stripe holds for a request, looked up before a new Checkout: the idempotency key stops a
+ * second session only for 24 hours. Stripe Search lags writes by up to a minute, which the key covers.
+ */
+export async function liveSubscriptionsOf(stripe: Stripe, request: MsgId): Promise<Array<{ id: string; customer: string }>> {
+  const found = await stripe.subscriptions.search({ query: subscriptionSearchQuery(request), limit: 100 })
+  return found.data
+    .filter((s) => !ENDED_SUBSCRIPTION_STATUSES.includes(s.status))
+    .map((s) => ({ id: s.id, customer: typeof s.customer === 'string' ? s.customer : s.customer.id }))
 }

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto'
 import type { Child } from 'hono/jsx'
 import { raw } from 'hono/html'
 import type { DirectoryEntry } from './types.js'
-import type { Plan } from '../src/protocol/offer.js'
+import type { Operator, Plan } from '../src/protocol/offer.js'
 import type { PubState } from '../src/protocol/status.js'
 
 const STYLE = `
@@ -33,8 +33,25 @@ footer a { margin-right: 1rem; }
 /** The stylesheet's CSP source: the one inline style the pages may use. */
 export const STYLE_HASH = `sha256-${createHash('sha256').update(STYLE).digest('base64')}`
 
+/** The provider as every page shows it: its name, and who operates it when the offer says so. */
+export interface Brand {
+  name: string
+  operator?: Operator
+}
+
+/** The operator's identity, in the footer of every page (terms, privacy, pay, success, landing). */
+function OperatorLine(props: { operator?: Operator }) {
+  const o = props.operator
+  if (!o) return null
+  return (
+    <p>
+      Operated by {o.name} ({o.jurisdiction}). Contact: {o.contact}
+    </p>
+  )
+}
+
 /** The frame of every page. */
-export function Layout(props: { title: string; provider: string; children?: Child }) {
+export function Layout(props: { title: string; provider: Brand; children?: Child }) {
   return (
     <>
       {raw('<!doctype html>')}
@@ -43,13 +60,15 @@ export function Layout(props: { title: string; provider: string; children?: Chil
           <meta charset="utf-8" />
           <meta name="viewport" content="width=device-width, initial-scale=1" />
           <meta name="robots" content="noindex" />
-          <title>{`${props.title} · ${props.provider}`}</title>
+          <title>{`${props.title} · ${props.provider.name}`}</title>
           <style>{raw(STYLE)}</style>
         </head>
         <body>
-          <header>{props.provider}</header>
+          <header>{props.provider.name}</header>
           <main>{props.children}</main>
           <footer>
+            <OperatorLine operator={props.provider.operator} />
+            <a href="/">About</a>
             <a href="/terms">Terms of service</a>
             <a href="/privacy">Privacy</a>
           </footer>
@@ -105,7 +124,7 @@ const GONE_TEXT: Partial<Record<PubState, string>> = {
 export type PayPageMode = 'pay' | 'free' | 'settled' | 'gone'
 
 export function PayPage(props: {
-  provider: string
+  provider: Brand
   entry: DirectoryEntry
   plan: Plan
   token: string
@@ -122,7 +141,8 @@ export function PayPage(props: {
           <p class="price">{price}</p>
           <p>
             A subscription, billed in advance each {plan.interval} until you cancel. Sending your pub a destroy command
-            cancels it. Payment is handled by Stripe; we never see your card.
+            cancels it. Payment is handled by Stripe; we never see your card. Stripe asks for your email address and
+            emails you a receipt for every payment.
           </p>
           <form method="post" action={`/pay/${props.token}`}>
             <label>
@@ -142,17 +162,30 @@ export function PayPage(props: {
         </p>
       )}
       {props.mode === 'settled' && (
-        <p class="note">
-          Nothing to pay here: this pub is {STATE_TEXT[entry.state]}. Your Scuttlebutt app gets a private message
-          whenever that changes.
-        </p>
+        <>
+          <p class="note">
+            Nothing to pay here: this pub is {STATE_TEXT[entry.state]}. Your Scuttlebutt app gets a private message
+            whenever that changes.
+          </p>
+          <ManageBilling token={props.token} />
+        </>
       )}
       {props.mode === 'gone' && <p class="note">{GONE_TEXT[entry.state] ?? 'There is nothing to pay.'}</p>}
     </Layout>
   )
 }
 
-export function SuccessPage(props: { provider: string; confirmed: boolean; name?: string }) {
+/** The button to Stripe's Customer Portal (card, invoices, cancellation), through the site's POST route. */
+function ManageBilling(props: { token: string }) {
+  return (
+    <form method="post" action={`/pay/${props.token}/billing`}>
+      <p>Update your card, see your invoices or cancel on Stripe's billing page:</p>
+      <button type="submit">Manage billing</button>
+    </form>
+  )
+}
+
+export function SuccessPage(props: { provider: Brand; confirmed: boolean; name?: string; token: string }) {
   return (
     <Layout title="Thank you" provider={props.provider}>
       <h1>Thank you</h1>
@@ -165,11 +198,13 @@ export function SuccessPage(props: { provider: string; confirmed: boolean; name?
         What happens next: we set up your pub, and your Scuttlebutt app receives a private message from us when it is
         up, with an invite for your other devices. You can close this page.
       </p>
+      <p>Stripe emails the receipt to the address you gave at checkout, and a new one for every renewal.</p>
+      {props.confirmed && <ManageBilling token={props.token} />}
     </Layout>
   )
 }
 
-export function CancelPage(props: { provider: string; token: string }) {
+export function CancelPage(props: { provider: Brand; token: string }) {
   return (
     <Layout title="No payment made" provider={props.provider}>
       <h1>No payment was made</h1>
@@ -181,7 +216,7 @@ export function CancelPage(props: { provider: string; token: string }) {
   )
 }
 
-export function ErrorPage(props: { provider: string; title: string; message: string }) {
+export function ErrorPage(props: { provider: Brand; title: string; message: string }) {
   return (
     <Layout title={props.title} provider={props.provider}>
       <h1>{props.title}</h1>
@@ -191,7 +226,7 @@ export function ErrorPage(props: { provider: string; title: string; message: str
 }
 
 /** An operator-provided text: blank lines separate paragraphs. */
-export function TextPage(props: { provider: string; title: string; text: string }) {
+export function TextPage(props: { provider: Brand; title: string; text: string }) {
   const paragraphs = props.text.split(/\n\s*\n/).map((p) => p.trim()).filter(Boolean)
   return (
     <Layout title={props.title} provider={props.provider}>
@@ -199,6 +234,32 @@ export function TextPage(props: { provider: string; title: string; text: string 
       {paragraphs.map((p) => (
         <p>{p}</p>
       ))}
+    </Layout>
+  )
+}
+
+/** `/`: what this site is, what is on offer, and where the terms and privacy notice are. */
+export function LandingPage(props: { provider: Brand; plans: readonly Plan[] }) {
+  return (
+    <Layout title="Scuttlebutt pubs" provider={props.provider}>
+      <h1>Scuttlebutt pubs, hosted</h1>
+      <p>
+        {props.provider.name} runs Scuttlebutt pubs for people who want one without running a server. You ask for a
+        pub, command it and cancel it with messages from your own Scuttlebutt identity; there are no accounts here.
+        This site is only where paid plans are paid for, through Stripe.
+      </p>
+      <h2>Plans</h2>
+      <ul>
+        {props.plans.map((p) => (
+          <li>
+            {p.name}: {p.memoryMiB} MiB, {p.price === 0 ? 'free' : formatPrice(p)}
+          </li>
+        ))}
+      </ul>
+      <p>
+        Read the <a href="/terms">terms of service</a> and the <a href="/privacy">privacy notice</a> before you ask
+        for a pub.
+      </p>
     </Layout>
   )
 }

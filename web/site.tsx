@@ -11,12 +11,13 @@ import type { MsgId } from '../src/protocol/ids.js'
 import { Offer, type Plan } from '../src/protocol/offer.js'
 import { FINAL_STATES } from '../src/protocol/status.js'
 import { isPayLinkTokenShape, openPayLinkToken } from '../src/payment/links.js'
-import { checkoutIdempotencyKey, checkoutParams } from './checkout.js'
+import { checkoutIdempotencyKey, checkoutParams, liveSubscriptionsOf } from './checkout.js'
 import { defaultPrivacy, defaultTerms } from './defaults.js'
-import { CancelPage, ErrorPage, PayPage, STYLE_HASH, SuccessPage, TextPage, type PayPageMode } from './pages.js'
+import { CancelPage, ErrorPage, LandingPage, PayPage, STYLE_HASH, SuccessPage, TextPage, type Brand, type PayPageMode } from './pages.js'
 import type { DirectoryEntry, Logger, PaymentSiteOptions } from './types.js'
 import { META_REQUEST } from './stripe-events.js'
 import { stripeWebhookHandler } from './webhook.js'
+import { clientAddress, hsts, rateLimit, sameOriginPosts } from './guards.js'
 
 /** An error that is the visitor's to fix (or to know about): shown as a page with its status. */
 class PageError extends HTTPException {
@@ -45,8 +46,8 @@ function checkOptions(o: PaymentSiteOptions): { baseUrl: string; offer: Offer } 
 interface Site {
   baseUrl: string
   offer: Offer
-  /** The provider's name, shown on every page. */
-  provider: string
+  /** The provider's name and operator, shown on every page. */
+  provider: Brand
   stripe: PaymentSiteOptions['stripe']
   directory: PaymentSiteOptions['directory']
   linkSecret: string
@@ -56,14 +57,43 @@ interface Site {
 /** Build the payment site's Hono app. */
 export function createPaymentSite(options: PaymentSiteOptions): Hono {
   const { baseUrl, offer } = checkOptions(options)
-  const site: Site = { baseUrl, offer, provider: offer.name, stripe: options.stripe, directory: options.directory, linkSecret: options.linkSecret, log: options.log ?? logTo(createLogger('site')) }
+  const provider: Brand = { name: offer.name, ...(offer.operator ? { operator: offer.operator } : {}) }
+  const site: Site = { baseUrl, offer, provider, stripe: options.stripe, directory: options.directory, linkSecret: options.linkSecret, log: options.log ?? logTo(createLogger('site')) }
   const app = new Hono()
   app.use(securityHeaders)
-  mountTextPages(app, site, options.termsText ?? defaultTerms(site.provider), options.privacyText ?? defaultPrivacy(site.provider))
+  app.use(hsts(baseUrl))
+  mountPostGuards(app, site, options)
+  mountTextPages(app, site, options.termsText ?? defaultTerms(offer.name, offer.operator), options.privacyText ?? defaultPrivacy(offer.name, offer.operator))
   mountPayPages(app, site)
   if (site.stripe && options.webhookSecret) mountStripeWebhook(app, site, options, options.webhookSecret)
   mountErrorPages(app, site)
   return app
+}
+
+/** Limits for POST routes, per client and minute (see web/guards.ts and README). */
+export const DEFAULT_POST_LIMITS = { payPerMinute: 20, webhooksPerMinute: 600, maxClients: 10_000 } as const
+
+function mountPostGuards(app: Hono, site: Site, options: PaymentSiteOptions): void {
+  const { provider } = site
+  const limits = { ...DEFAULT_POST_LIMITS, ...options.postLimits }
+  const key = clientAddress(options.trustProxy ?? false)
+  const tooMany = (c: Context, retryAfterSec: number) => {
+    c.header('Retry-After', String(retryAfterSec))
+    return c.req.path.startsWith('/webhooks/')
+      ? c.json({ error: 'too many requests' }, 429)
+      : c.html(<ErrorPage provider={provider} title="Too many requests" message="Please wait a minute, then try again." />, 429)
+  }
+  const limiter = (limit: number) => rateLimit({ limit, windowMs: 60_000, maxClients: limits.maxClients, key, refuse: tooMany, ...(options.now ? { now: options.now } : {}) })
+  app.on('POST', '/pay/*', limiter(limits.payPerMinute))
+  app.on('POST', '/webhooks/*', limiter(limits.webhooksPerMinute))
+  app.on(
+    'POST',
+    '/pay/*',
+    sameOriginPosts(new URL(site.baseUrl).origin, (c) => {
+      site.log('form post from another site refused', { path: safePath(c.req.path) }, 'warn')
+      return c.html(<ErrorPage provider={provider} title="Form from another site" message="This form was sent from another site. Open your payment link and press Pay there." />, 403)
+    }),
+  )
 }
 
 async function securityHeaders(c: Context, next: () => Promise<void>): Promise<void> {
@@ -72,8 +102,9 @@ async function securityHeaders(c: Context, next: () => Promise<void>): Promise<v
   // redirect after the Pay form, which goes to Stripe's Checkout on another origin.
   c.header('Content-Security-Policy', `default-src 'none'; style-src '${STYLE_HASH}'; base-uri 'none'; frame-ancestors 'none'`)
   c.header('X-Content-Type-Options', 'nosniff')
-  // Pay links are capabilities: never hand one to another site in a Referer.
-  c.header('Referrer-Policy', 'no-referrer')
+  // Pay links are capabilities: never hand one to another site in a Referer. Not `no-referrer`: under it a
+  // browser sends `Origin: null` even with a same-origin form post, and the Pay form's Origin check needs the origin.
+  c.header('Referrer-Policy', 'same-origin')
   c.header('Cache-Control', 'no-store')
 }
 
@@ -103,7 +134,9 @@ function modeFor(site: Site, entry: DirectoryEntry, plan: Plan): PayPageMode {
 
 function mountTextPages(app: Hono, site: Site, terms: string, privacy: string): void {
   const { provider } = site
-  app.get('/healthz', (c) => c.json({ ok: true, mode: site.stripe ? 'stripe' : 'free' }))
+  // Only that it answers: whether payments are on is nobody's business outside.
+  app.get('/healthz', (c) => c.json({ ok: true }))
+  app.get('/', (c) => page(c, 200, <LandingPage provider={provider} plans={site.offer.plans} />))
   app.get('/terms', (c) => page(c, 200, <TextPage provider={provider} title="Terms of service" text={terms} />))
   app.get('/privacy', (c) => page(c, 200, <TextPage provider={provider} title="Privacy" text={privacy} />))
 }
@@ -129,10 +162,13 @@ function mountPayPages(app: Hono, site: Site): void {
   )
 
   app.get('/pay/:token/success', async (c) => {
-    const { request, entry } = await resolvePayLink(site, c.req.param('token'))
+    const token = c.req.param('token')
+    const { request, entry } = await resolvePayLink(site, token)
     const confirmed = await checkoutConfirmed(site, request, c.req.query('session_id'))
-    return page(c, 200, <SuccessPage provider={provider} confirmed={confirmed} name={entry.name} />)
+    return page(c, 200, <SuccessPage provider={provider} confirmed={confirmed} name={entry.name} token={token} />)
   })
+
+  app.post('/pay/:token/billing', bodyLimit({ maxSize: 1024, onError: (c) => c.text('too much data', 413) }), (c) => openBillingPortal(c, site))
 
   app.get('/pay/:token/cancel', async (c) => {
     const token = c.req.param('token')
@@ -156,11 +192,16 @@ async function startCheckout(c: Context, site: Site): Promise<Response> {
   }
   let url: string | null | undefined
   try {
+    if ((await liveSubscriptionsOf(stripe, request)).length > 0) {
+      log('checkout refused: the request already has a live subscription', { request }, 'warn')
+      throw new PageError(409, 'Already subscribed', 'This pub already has a subscription, so there is nothing more to pay. Open the payment link again in a minute to see where it stands.')
+    }
     const session = await stripe.checkout.sessions.create(checkoutParams({ entry, plan, offer: site.offer, baseUrl: site.baseUrl, token }), {
       idempotencyKey: checkoutIdempotencyKey(request),
     })
     url = session.url
   } catch (err) {
+    if (err instanceof PageError) throw err
     // Stripe's error type and code say enough to debug; its message may quote our parameters, so it stays out.
     const e = err as { type?: string; code?: string; statusCode?: number }
     log('checkout session could not be created', { request, type: e?.type ?? 'unknown', code: e?.code ?? '', status: e?.statusCode ?? 0 }, 'error')
@@ -171,6 +212,30 @@ async function startCheckout(c: Context, site: Site): Promise<Response> {
     return page(c, 502, <ErrorPage provider={provider} title="Payment is unavailable" message="The payment provider gave us no checkout page. Nothing was charged; please try again later." />)
   }
   log('checkout started', { request }, 'info')
+  return c.redirect(url, 303)
+}
+
+/**
+ * The Manage button: a Stripe Customer Portal session for the customer paying for this request, then off to it.
+ * A POST, not a link: each press makes a fresh short-lived session, and nothing should make one by prefetching.
+ */
+async function openBillingPortal(c: Context, site: Site): Promise<Response> {
+  const { provider, stripe, log } = site
+  const token = c.req.param('token')!
+  const { request } = await resolvePayLink(site, token)
+  if (!stripe) throw new PageError(409, 'Nothing to manage', 'Payments are not taken here, so there is no subscription to manage.')
+  let url: string
+  try {
+    const customer = (await liveSubscriptionsOf(stripe, request))[0]?.customer
+    if (!customer) throw new PageError(409, 'No subscription yet', 'This pub has no live subscription to manage. If you have just paid, try again in a minute.')
+    url = (await stripe.billingPortal.sessions.create({ customer, return_url: `${site.baseUrl}/pay/${token}` })).url
+  } catch (err) {
+    if (err instanceof PageError) throw err
+    const e = err as { type?: string; code?: string; statusCode?: number }
+    log('billing portal session could not be created', { request, type: e?.type ?? 'unknown', code: e?.code ?? '', status: e?.statusCode ?? 0 }, 'error')
+    return page(c, 502, <ErrorPage provider={provider} title="Billing is unavailable" message="We could not reach the payment provider. Please try again in a few minutes." />)
+  }
+  log('billing portal opened', { request }, 'info')
   return c.redirect(url, 303)
 }
 

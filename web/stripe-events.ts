@@ -6,7 +6,7 @@
 import { z } from 'zod'
 import type Stripe from 'stripe'
 import { MSG_ID_RE, type FeedId, type MsgId } from '../src/protocol/ids.js'
-import { PAYMENT_STATUSES, PaymentFact, type PaymentKind, type PaymentStatus } from '../src/protocol/payment.js'
+import { PAYMENT_STATUSES, PaymentFact, STRIPE_META_OWNER, STRIPE_META_REQUEST, type PaymentKind, type PaymentStatus } from '../src/protocol/payment.js'
 
 /** The Stripe event types we turn into facts, and the kind each becomes. */
 export const HANDLED_EVENTS = {
@@ -19,8 +19,8 @@ export const HANDLED_EVENTS = {
 export type HandledEventType = keyof typeof HANDLED_EVENTS
 
 /** Metadata keys we put on the Checkout Session and, through subscription_data, on the subscription. */
-export const META_REQUEST = 'buttcloud_request'
-export const META_OWNER = 'buttcloud_owner'
+export const META_REQUEST = STRIPE_META_REQUEST
+export const META_OWNER = STRIPE_META_OWNER
 
 const Metadata = z.record(z.string(), z.string()).nullish()
 /** A reference Stripe may send as an id or, when expanded, as the object. */
@@ -59,6 +59,9 @@ const Subscription = z.object({
   // Current API: the period lives on each item; before basil on the subscription.
   items: z.object({ data: z.array(z.object({ current_period_end: Seconds.nullish() })) }).nullish(),
   current_period_end: Seconds.nullish(),
+  // Cancelled in the portal "at period end": still active until then; Stripe deletes it at `cancel_at`.
+  cancel_at_period_end: z.boolean().nullish(),
+  cancel_at: Seconds.nullish(),
 })
 
 /** What a verified event means for us: a fact to record, or why it changes nothing. */
@@ -72,6 +75,7 @@ interface Extracted {
   customer?: string
   periodEnd?: number
   status?: string
+  cancelAt?: number
 }
 
 function extract(type: HandledEventType, object: unknown): Extracted | string {
@@ -102,12 +106,15 @@ function extract(type: HandledEventType, object: unknown): Extracted | string {
       if (!s.success) return 'not a subscription'
       const ends = (s.data.items?.data ?? []).map((i) => i.current_period_end).filter((e): e is number => typeof e === 'number')
       const legacy = s.data.current_period_end
+      const periodEnd = ends.length ? Math.max(...ends) : (legacy ?? undefined)
+      const cancelAt = s.data.cancel_at ?? (s.data.cancel_at_period_end ? periodEnd : undefined)
       return {
         metadata: s.data.metadata,
         subscription: s.data.id,
         customer: s.data.customer,
-        periodEnd: ends.length ? Math.max(...ends) : (legacy ?? undefined),
+        periodEnd,
         status: s.data.status,
+        ...(type === 'customer.subscription.updated' && s.data.status !== 'canceled' && cancelAt !== undefined ? { cancelAt } : {}),
       }
     }
   }
@@ -135,6 +142,7 @@ export function factFromEvent(event: Pick<Stripe.Event, 'id' | 'type' | 'created
     ...(got.customer ? { customer: got.customer } : {}),
     ...(got.periodEnd !== undefined ? { periodEnd: got.periodEnd * 1000 } : {}),
     ...(status ? { status } : {}),
+    ...(got.cancelAt !== undefined ? { cancelAt: got.cancelAt * 1000 } : {}),
     created: event.created * 1000,
     recps: [provider],
   }

@@ -62,4 +62,13 @@ export interface PaymentSiteOptions {
   termsText?: string
   privacyText?: string
   log?: Logger
+  /**
+   * Behind our own TLS-terminating proxy: take the client's address for the rate limit from the last
+   * `X-Forwarded-For` hop. Off by default (then every client behind a proxy shares one limit).
+   */
+  trustProxy?: boolean
+  /** POST requests one client may make per minute; defaults in DEFAULT_POST_LIMITS (web/site.tsx). */
+  postLimits?: { payPerMinute?: number; webhooksPerMinute?: number; maxClients?: number }
+  /** Milliseconds since the epoch; injectable for tests of the rate limit. */
+  now?: () => number
 }

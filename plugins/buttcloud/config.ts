@@ -1,5 +1,5 @@
 /** The plugin's own config section (`config.buttcloud`), with defaults. */
-import type { Offer, Plan } from '../../src/protocol/offer.js'
+import type { Offer, Operator, Plan } from '../../src/protocol/offer.js'
 import { checkOutgoing } from '../../src/protocol/parse.js'
 
 export interface ButtcloudPluginConfig {
@@ -10,6 +10,8 @@ export interface ButtcloudPluginConfig {
   terms: string
   /** Where owners pay; absent when every plan is free. */
   paymentSite?: string
+  /** Who operates the provider, named in the offer and on every page of the pay site. */
+  operator?: Operator
   /** Pub versions an owner may upgrade to; the first is the default. */
   versions: string[]
   /** Live pubs one owner may have; also the free places one owner's free pubs may hold (see src/control/room.ts). */
@@ -68,5 +70,6 @@ export function buildOffer(cfg: ButtcloudPluginConfig): Offer {
     plans: cfg.plans,
     ...(cfg.paymentSite ? { paymentSite: cfg.paymentSite } : {}),
     terms: cfg.terms,
+    ...(cfg.operator ? { operator: cfg.operator } : {}),
   })
 }

@@ -285,6 +285,23 @@ async function answerCommand(
       return reply(cmd.key, cmd.author, { ok: true, request, result: { message: reason.slice(0, 300) } })
     }
   }
+  if (cmd.verb === 'billing') {
+    const portal = deps.payment?.billingPortalUrl
+    if (!deps.payment || !portal) {
+      return reply(cmd.key, cmd.author, { ok: false, request, error: { code: 'unavailable', reason: 'this provider takes no payments, so there is no billing to manage' } })
+    }
+    let url: string | undefined
+    try {
+      url = await portal(record, deps.payment.standing(record, deps.ledger.paymentsOf(request), deps.now()))
+    } catch (err) {
+      // Stripe unreachable: keep it pending (the next pass retries) until the deadline, then say so.
+      if (deps.now() - cmd.receivedAt < deps.config.oneShotDeadlineMs) return
+      const reason = `billing failed: ${err instanceof Error ? err.message : String(err)}`.slice(0, 300)
+      return reply(cmd.key, cmd.author, { ok: false, request, error: { code: 'internal', reason } })
+    }
+    if (!url) return reply(cmd.key, cmd.author, { ok: false, request, error: { code: 'invalid-state', reason: 'this pub has no subscription to manage yet' } })
+    return reply(cmd.key, cmd.author, { ok: true, request, result: { billing: { url }, message: 'open this private link within a few minutes: it is valid only briefly' } })
+  }
   if (cmd.verb !== 'invite' && cmd.verb !== 'stats' && cmd.verb !== 'backup') {
     return reply(cmd.key, cmd.author, { ok: true, request, result: { message: verdict.note } })
   }

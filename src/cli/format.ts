@@ -138,6 +138,7 @@ export function formatResult(result: ReplyResult | undefined): string[] {
     lines.push(`Backup (${formatBytes(b.bytes)}), download until ${new Date(b.expires).toISOString()}:`, clean(b.url))
   }
   if (result.stats) lines.push(...formatStats(result.stats))
+  if (result.billing) lines.push('Billing (card, invoices, cancelling), open it now:', clean(result.billing.url))
   return lines
 }
 

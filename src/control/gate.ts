@@ -44,6 +44,15 @@ export function gate(
   if (record.rejected) return { pub: pub('hold'), status: { request, state: 'failed', reason: record.rejected } }
   if (record.intent === 'destroyed') return { pub: pub('destroyed', record.destroyedAt) }
   const standing = opts.standing
+  if (standing?.state === 'active' && standing.cancelAt !== undefined) {
+    // Cancelled at the end of the period: it runs until then; say what happens after, and when.
+    const day = (ms: number) => new Date(ms).toISOString().slice(0, 10)
+    const deleteAfter = standing.warn?.reason === 'cancel-scheduled' ? standing.warn.destroyDueAt : standing.cancelAt
+    return {
+      pub: pub(record.intent),
+      warning: `the subscription was cancelled and ends on ${day(standing.cancelAt)}; the pub stops then and its data is deleted after ${day(deleteAfter)}; renew before the end (billing command) to keep it`,
+    }
+  }
   if (!standing || standing.state === 'free' || standing.state === 'active') return { pub: pub(record.intent) }
   switch (standing.state) {
     case 'unpaid':

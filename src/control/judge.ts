@@ -31,6 +31,9 @@ export function judge(record: PubRecord, cmd: Received<PubCommand>, ctx: FoldCon
       }
       return ok(`upgrading to ${wanted ?? 'the current version'}`)
     }
+    case 'billing':
+      // Not refused for a stopped pub: a lapsed one is stopped, and its owner needs the card page most then.
+      return ok('billing link requested')
     case 'restart':
     case 'invite':
     case 'backup':
@@ -62,6 +65,7 @@ export function applyCommand(record: PubRecord, cmd: Received<PubCommand>): PubR
     case 'invite':
     case 'backup':
     case 'stats':
+    case 'billing':
       return record
   }
 }

@@ -15,4 +15,9 @@ export interface PaymentHooks {
    * cancellation, keyed by the command), or undefined when there was nothing to cancel. Throws to retry later.
    */
   onDestroy(record: PubRecord, command: MsgId, standing: PaymentStanding | undefined, now: number): Promise<PaymentFact | undefined>
+  /**
+   * For the owner's `billing` command: a fresh, short-lived Stripe Customer Portal link for the pub's customer,
+   * or undefined when the pub has no customer yet. Throws to retry later.
+   */
+  billingPortalUrl?(record: PubRecord, standing: PaymentStanding | undefined): Promise<string | undefined>
 }

@@ -1,10 +1,11 @@
 /**
- * The Stripe calls the provider makes on its own (the web site makes the Checkout ones): cancelling a
- * subscription when the owner destroys their pub. The client is passed in, so tests hand it one that talks to a
+ * The Stripe calls the provider makes on its own (the web site makes the Checkout ones): cancelling every
+ * subscription of a pub when the owner destroys it. The client is passed in, so tests hand it one that talks to a
  * local fake and the provider one with its real key.
  */
 import type Stripe from 'stripe'
-import { StripeSubscriptionId } from '../protocol/payment.js'
+import type { MsgId } from '../protocol/ids.js'
+import { ENDED_SUBSCRIPTION_STATUSES, StripeSubscriptionId, subscriptionSearchQuery } from '../protocol/payment.js'
 
 export type CancelResult =
   /** We cancelled it now. */
@@ -51,4 +52,20 @@ export async function cancelSubscription(stripe: Stripe, subscriptionId: string,
     return { outcome: 'already-cancelled', subscription: s.id, status: s.status, customer: customerOf(s) }
   }
   throw new Error(`subscription ${id} could not be cancelled and is still ${s.status}`)
+}
+
+/**
+ * Cancel all of a request's subscriptions: the ones the provider's ledger knows (`known`) and every live one
+ * Stripe Search finds by the request in its metadata (one whose events never reached us, a second Checkout).
+ * Search lags writes by up to a minute; `known` covers the ones our webhooks already saw. Safe to repeat: each
+ * cancellation has its own idempotency key derived from `keyBase` and the subscription.
+ */
+export async function cancelSubscriptionsOf(stripe: Stripe, request: MsgId, known: readonly string[], keyBase: string): Promise<CancelResult[]> {
+  const found = await stripe.subscriptions.search({ query: subscriptionSearchQuery(request), limit: 100 })
+  const live = found.data.filter((s) => !ENDED_SUBSCRIPTION_STATUSES.includes(s.status)).map((s) => s.id)
+  const ids = [...new Set([...known, ...live])]
+  const results: CancelResult[] = []
+  // One at a time: a handful at most, and a failure stops the destroy so it is retried whole.
+  for (const id of ids) results.push(await cancelSubscription(stripe, id, { idempotencyKey: `${keyBase}-${id}` }))
+  return results
 }

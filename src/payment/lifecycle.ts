@@ -9,6 +9,7 @@
  *     +--unpaid expiry--> expired (final: nothing ever ran)
  *   any paid state --subscription deleted--> ended (stopped) --retention--> destroy due
  *   any paid state --owner's destroy (cancel-requested)--> ended, destroy due at once
+ *   active --cancelled at period end--> active with cancelAt (runs; renewing undoes it) --Stripe deletes it--> ended
  */
 import type { MsgId } from '../protocol/ids.js'
 import type { PaymentFact, PaymentKind } from '../protocol/payment.js'
@@ -25,6 +26,7 @@ export type PaymentWarning =
   | { reason: 'payment-failed'; key: string; since: number; graceEndsAt: number }
   | { reason: 'stopped-unpaid'; key: string; since: number; stoppedAt: number }
   | { reason: 'subscription-ended'; key: string; endedAt: number; destroyDueAt: number }
+  | { reason: 'cancel-scheduled'; key: string; cancelAt: number; destroyDueAt: number }
 
 export interface PaymentStanding {
   state: PaymentState
@@ -42,6 +44,8 @@ export interface PaymentStanding {
   changesAt?: number
   /** End of the latest paid period any fact reported (informational; see `standingFrom` for why it stops nothing). */
   paidUntil?: number
+  /** The owner cancelled at the end of the period: it runs until then, then ends (retention, then destroyed). */
+  cancelAt?: number
   /** The latest subscription seen: what the owner's destroy command cancels. */
   subscription?: string
   customer?: string
@@ -99,6 +103,7 @@ interface Folded {
   paidUntil?: number
   subscription?: string
   customer?: string
+  cancelAt?: number
 }
 
 function fold(ordered: readonly PaymentFact[]): Folded {
@@ -134,6 +139,8 @@ function fold(ordered: readonly PaymentFact[]): Folded {
         failing(f.created)
         break
       case 'subscription-updated':
+        // The latest update says whether a cancellation is scheduled: renewing in the portal before the end undoes it.
+        s.cancelAt = f.cancelAt
         if (f.status === 'active' || f.status === 'trialing') paid(f.created)
         else if (f.status === 'past_due' || f.status === 'unpaid' || f.status === 'paused') failing(f.created)
         else if (f.status === 'canceled') s.endedAt = f.created
@@ -201,6 +208,18 @@ function standingFrom(s: Folded, { requestedAt, now, timers }: StandingOptions):
           ...ids,
           warn: { reason: 'stopped-unpaid', key: `stopped-unpaid:${since}`, since, stoppedAt: graceEndsAt },
         })
+  }
+  if (s.cancelAt !== undefined) {
+    const cancelAt = s.cancelAt
+    const destroyDueAt = cancelAt + timers.retentionMs
+    return clean({
+      state: 'active',
+      runAllowed: true,
+      destroyDue: false,
+      cancelAt,
+      ...ids,
+      warn: { reason: 'cancel-scheduled', key: `cancel-scheduled:${cancelAt}`, cancelAt, destroyDueAt },
+    })
   }
   return clean({ state: 'active', runAllowed: true, destroyDue: false, ...ids })
 }

@@ -16,7 +16,7 @@ const base = {
   recps: Recps,
 }
 
-export const VERBS = ['start', 'stop', 'restart', 'invite', 'upgrade', 'backup', 'destroy', 'stats'] as const
+export const VERBS = ['start', 'stop', 'restart', 'invite', 'upgrade', 'backup', 'destroy', 'stats', 'billing'] as const
 export const Verb = z.enum(VERBS)
 export type Verb = z.infer<typeof Verb>
 
@@ -40,5 +40,7 @@ export const PubCommand = z.discriminatedUnion('verb', [
   z.strictObject({ ...base, verb: z.literal('backup'), args: NoArgs }),
   z.strictObject({ ...base, verb: z.literal('destroy'), args: NoArgs }),
   z.strictObject({ ...base, verb: z.literal('stats'), args: NoArgs }),
+  // A private, short-lived link to Stripe's Customer Portal: card, invoices, cancellation.
+  z.strictObject({ ...base, verb: z.literal('billing'), args: NoArgs }),
 ])
 export type PubCommand = z.infer<typeof PubCommand>

@@ -14,6 +14,20 @@ export const Plan = z.strictObject({
 })
 export type Plan = z.infer<typeof Plan>
 
+/**
+ * Who runs the provider and how to reach them: what a subscriber needs to know before paying (and what consumer
+ * law in many places asks a seller to say). Optional, so offers without it stay valid.
+ */
+export const Operator = z.strictObject({
+  /** A person's or company's legal name. */
+  name: line(120),
+  /** Where to write: an email address or a web address. */
+  contact: line(200),
+  /** Where the operator is established, whose law applies (e.g. "Germany"). */
+  jurisdiction: line(120),
+})
+export type Operator = z.infer<typeof Operator>
+
 export const Offer = z.strictObject({
   type: z.literal('buttcloud/offer'),
   version: z.literal(1),
@@ -24,5 +38,7 @@ export const Offer = z.strictObject({
   paymentSite: WebUrl.optional(),
   /** The terms of service (a URL). */
   terms: WebUrl,
+  /** Who operates the provider (absent in offers from before it existed, and when not configured). */
+  operator: Operator.optional(),
 })
 export type Offer = z.infer<typeof Offer>

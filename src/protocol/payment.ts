@@ -67,6 +67,11 @@ export const PaymentFact = z
     /** End of the paid period, when the event said. */
     periodEnd: Millis.optional(),
     status: PaymentStatus.optional(),
+    /**
+     * On a subscription update: when the owner's cancellation takes effect (they cancelled at the end of the
+     * period, in Stripe's portal). Absent on an update means no cancellation is scheduled (any earlier one was undone).
+     */
+    cancelAt: Millis.optional(),
     /** When the event happened at the source (Stripe's `created`, in ms): facts are ordered by it, not by arrival. */
     created: Millis,
     /** The provider alone. */
@@ -77,3 +82,19 @@ export const PaymentFact = z
     path: ['event'],
   })
 export type PaymentFact = z.infer<typeof PaymentFact>
+
+/** The metadata key on our Checkout Sessions and subscriptions that names the request they pay for. */
+export const STRIPE_META_REQUEST = 'buttcloud_request'
+/** The metadata key that names the request's author (checked against the request on every webhook). */
+export const STRIPE_META_OWNER = 'buttcloud_owner'
+
+/**
+ * The Stripe Search query for the subscriptions of one request. Message ids hold only base64, `%`, `.` and
+ * `=`, so nothing in one needs escaping inside the quotes.
+ */
+export function subscriptionSearchQuery(request: MsgId): string {
+  return `metadata['${STRIPE_META_REQUEST}']:'${MsgId.parse(request)}'`
+}
+
+/** Subscription statuses that can never charge again; every other status is a live subscription. */
+export const ENDED_SUBSCRIPTION_STATUSES: readonly string[] = ['canceled', 'incomplete_expired']

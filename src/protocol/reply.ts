@@ -20,6 +20,8 @@ export const ReplyResult = z.strictObject({
   /** Where the owner can download a backup, and until when. */
   backup: z.strictObject({ url: WebUrl, expires: z.number().int().min(0), bytes: z.number().int().min(0) }).optional(),
   stats: StatsSummary.optional(),
+  /** A Stripe Customer Portal link (a secret, valid for a few minutes): card, invoices, cancellation. */
+  billing: z.strictObject({ url: WebUrl }).optional(),
   message: line(300).optional(),
 })
 export type ReplyResult = z.infer<typeof ReplyResult>

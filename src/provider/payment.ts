@@ -14,7 +14,7 @@ import { cancelRequestedFact } from '../payment/facts.js'
 import { needsPayment, paymentConfigFromEnv, type PaymentConfig } from '../payment/config.js'
 import { paymentStanding } from '../payment/lifecycle.js'
 import { payLinkUrl } from '../payment/links.js'
-import { cancelSubscription } from '../drivers/stripe-billing.js'
+import { cancelSubscriptionsOf } from '../drivers/stripe-billing.js'
 import { findBackup } from '../orchestrator/backups.js'
 import type { Log } from '../log/logger.js'
 import type { FeedId } from '../protocol/ids.js'
@@ -66,8 +66,14 @@ export function paymentHooks(setup: PaymentSetup, plans: readonly Plan[], provid
     },
     async onDestroy(record, command, standing, now) {
       if (!setup.stripe || !standing?.subscription) return undefined
-      await cancelSubscription(setup.stripe, standing.subscription, { idempotencyKey: `buttcloud-cancel-${command}` })
+      await cancelSubscriptionsOf(setup.stripe, record.request, [standing.subscription], `buttcloud-cancel-${command}`)
       return cancelRequestedFact({ provider, request: record.request, command, subscription: standing.subscription, customer: standing.customer, at: now })
+    },
+    async billingPortalUrl(record, standing) {
+      if (!setup.stripe || !standing?.customer) return undefined
+      // The portal's Return button leads to the pay page, which shows the pub's state and the Manage button.
+      const session = await setup.stripe.billingPortal.sessions.create({ customer: standing.customer, return_url: payLinkUrl(setup.baseUrl, setup.linkSecret, record.request) })
+      return session.url
     },
   }
 }
@@ -86,6 +92,8 @@ export async function startPaymentSite(opts: {
   log?: Log
   /** The folder of pub backups to serve under /backups (their names are unguessable tokens). */
   backupsDir?: string
+  /** See PaymentSiteOptions.trustProxy. */
+  trustProxy?: boolean
 }): Promise<RunningSite> {
   const { api, setup } = opts
   const app = createPaymentSite({
@@ -99,6 +107,7 @@ export async function startPaymentSite(opts: {
     termsText: opts.termsText,
     privacyText: opts.privacyText,
     ...(opts.log ? { log: opts.log } : {}),
+    trustProxy: opts.trustProxy,
     directory: {
       async lookup(request) {
         const record = api.ledger().record(request)

@@ -98,6 +98,7 @@ export async function startProvider(
         privacyText: settings.web.privacyFile ? readFileSync(settings.web.privacyFile, 'utf8') : undefined,
         log: deps.log,
         backupsDir: backupDirFromSettings(settings),
+        trustProxy: settings.web.trustProxy,
       })
     }
   } catch (err) {

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
-import { Plan } from '../protocol/offer.js'
+import { Operator, Plan } from '../protocol/offer.js'
 import { describeIssues } from '../protocol/parse.js'
 import { parseEngine, type EngineSetting } from '../drivers/engine-endpoint.js'
 
@@ -50,6 +50,8 @@ export const ProviderSettings = z.strictObject({
       refusalsPerAuthor: z.number().int().min(0).max(10_000).optional(),
       refusalWindowMs: z.number().int().min(1000).optional(),
       terms: z.string().optional(),
+      /** Who operates this provider: name, contact (email or web address) and jurisdiction; shown in the offer and the pay site. */
+      operator: Operator.optional(),
     })
     .default({}),
   /** The payment site (also the terms and privacy pages). `enabled: false` serves nothing. */
@@ -62,6 +64,8 @@ export const ProviderSettings = z.strictObject({
       /** Operator-provided texts (plain text files); sensible defaults otherwise. */
       termsFile: z.string().optional(),
       privacyFile: z.string().optional(),
+      /** Behind our own TLS-terminating proxy: rate-limit clients by the last X-Forwarded-For hop. */
+      trustProxy: z.boolean().optional(),
     })
     .default({ enabled: true, host: '127.0.0.1', port: 8119, publicUrl: 'http://127.0.0.1:8119' }),
   runtime: z.lazy(() => RuntimeSettings).default({ kind: 'none' }),

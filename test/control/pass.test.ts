@@ -13,6 +13,9 @@ import { pluginConfig, type ButtcloudPluginConfig } from '../../plugins/buttclou
 import { generateKeys } from '../../src/ssb/keys.js'
 import { parseMessage, type Received, type StatsSummary } from '../../src/protocol/index.js'
 import { envelope, msgId, owner, provider, samples } from '../support/samples.js'
+import { paymentConfigFromEnv } from '../../src/payment/config.js'
+import { paymentHooks } from '../../src/provider/payment.js'
+import { startFakeStripe } from '../../testkit/fake-stripe.js'
 
 const ADDRESS = `net:127.0.0.1:20001~shs:${owner.slice(1, -8)}`
 const INVITE = `127.0.0.1:20001:${owner}~${Buffer.alloc(32, 1).toString('base64')}`
@@ -224,5 +227,61 @@ describe('free pubs beyond the cap', () => {
     await pass()
     expect(posted.filter((p) => p.state === 'queued')).toHaveLength(2)
     expect(posted.length).toBe(before)
+  })
+})
+
+describe('the billing command', () => {
+  const billing = (req: Received) => ({ type: 'buttcloud/command', version: 1, request: req.key, verb: 'billing', recps: [owner, provider] })
+
+  it('answers the owner privately with a fresh Stripe Customer Portal link for the pub’s customer (real client, fake Stripe)', async () => {
+    const fake = await startFakeStripe()
+    try {
+      // A paid subscription in the fake, so its customer exists there.
+      const session = await fake.client().checkout.sessions.create({
+        mode: 'subscription',
+        line_items: [{ quantity: 1, price_data: { currency: 'eur', unit_amount: 500, recurring: { interval: 'month' }, product_data: { name: 'pub' } } }],
+        success_url: 'http://127.0.0.1:1/ok',
+        cancel_url: 'http://127.0.0.1:1/no',
+      })
+      expect((await fetch(`${session.url}/pay`, { method: 'POST', redirect: 'manual' })).status).toBe(303)
+      const customer = fake.sessions.get(session.id)?.customer ?? ''
+      const config = paymentConfigFromEnv({ STRIPE_SECRET_KEY: fake.apiKey, STRIPE_WEBHOOK_SECRET: 'whsec_test_pass', BUTTCLOUD_PAY_LINK_SECRET: 'x'.repeat(64) })
+      const hooks = paymentHooks({ config, stripe: fake.client(), linkSecret: 'x'.repeat(64), baseUrl: 'https://pay.example.org' }, [], provider)
+      const { posted, pass, req, ledger } = setup({
+        payment: { ...hooks, standing: () => ({ state: 'active', runAllowed: true, destroyDue: false, customer }), paymentUrl: () => undefined },
+      })
+      ledger.add(received(billing(req), 2))
+      await pass()
+      await pass()
+      const portal = [...fake.portalSessions.values()]
+      expect(portal).toEqual([expect.objectContaining({ customer, return_url: expect.stringMatching(/^https:\/\/pay\.example\.org\/pay\//) })])
+      expect(posted.filter((p) => p.type === 'buttcloud/reply')).toEqual([
+        expect.objectContaining({ ok: true, request: req.key, result: expect.objectContaining({ billing: { url: portal[0]?.url } }), recps: [owner, provider] }),
+      ])
+      expect(fake.unhandled).toEqual([])
+    } finally {
+      await fake.close()
+    }
+  })
+
+  it('says there is nothing to manage on a provider that takes no payments, or for a pub with no customer yet', async () => {
+    const free = setup()
+    free.ledger.add(received(billing(free.req), 2))
+    await free.pass()
+    expect(free.posted.filter((p) => p.type === 'buttcloud/reply')).toEqual([expect.objectContaining({ ok: false, error: expect.objectContaining({ code: 'unavailable' }) })])
+
+    const unpaid = setup({
+      payment: {
+        standing: () => ({ state: 'unpaid', runAllowed: false, destroyDue: false }),
+        paymentUrl: () => undefined,
+        onDestroy: async () => undefined,
+        billingPortalUrl: async (_record, standing) => (standing?.customer ? 'https://billing.example/never' : undefined),
+      },
+    })
+    unpaid.ledger.add(received(billing(unpaid.req), 2))
+    await unpaid.pass()
+    expect(unpaid.posted.filter((p) => p.type === 'buttcloud/reply')).toEqual([
+      expect.objectContaining({ ok: false, error: { code: 'invalid-state', reason: 'this pub has no subscription to manage yet' } }),
+    ])
   })
 })

@@ -133,6 +133,12 @@ describe.skipIf(!haveChromium && !inCI)('paying in a real browser', () => {
     await page.waitForURL(/\/success\?session_id=cs_test_/)
     expect(await page.textContent('main')).toContain('Stripe has confirmed your payment for Our Pub')
 
+    // The owner manages the subscription from here: the button opens a fresh Customer Portal session at Stripe.
+    await page.getByRole('button', { name: 'Manage billing' }).click()
+    await page.waitForURL(`${fake.url}/billing/**`)
+    await expect(page.getByRole('heading', { name: 'Fake Stripe customer portal' }).isVisible()).resolves.toBe(true)
+    expect(await page.textContent('#customer')).toBe(fake.subscriptions.get([...fake.sessions.values()][0]?.subscription ?? '')?.customer)
+
     expect(webhookAnswers).toEqual([
       { type: 'customer.subscription.created', status: 200 },
       { type: 'invoice.paid', status: 200 },

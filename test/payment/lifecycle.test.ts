@@ -21,6 +21,12 @@ const paidLate = fact('invoice-paid', T0 + 33 * D, { status: 'paid', periodEnd: 
 const deleted = fact('subscription-deleted', T0 + 60 * D, { status: 'canceled' })
 const cancelled = fact('cancel-requested', T0 + 40 * D, { status: 'canceled' })
 
+// The owner cancels in Stripe's portal at the end of the period (T0 + 31 D): an update that says when.
+const cancelScheduled = fact('subscription-updated', T0 + 10 * D, { status: 'active', cancelAt: T0 + 31 * D, periodEnd: T0 + 31 * D })
+// …and renews before the end: a later update without cancelAt.
+const cancelUndone = fact('subscription-updated', T0 + 20 * D, { status: 'active', periodEnd: T0 + 31 * D })
+const endedAtPeriodEnd = fact('subscription-deleted', T0 + 31 * D, { status: 'canceled' })
+
 type Row = [name: string, facts: PaymentFact[], now: number, expected: Partial<PaymentStanding>]
 
 const table: Row[] = [
@@ -121,6 +127,31 @@ const table: Row[] = [
     [paid, cancelled, fact('subscription-deleted', T0 + 40 * D + 1000)],
     T0 + 41 * D,
     { state: 'ended', destroyDueAt: T0 + 40 * D },
+  ],
+  [
+    'cancelled at period end: still active, and the owner is told when it ends and when the data goes',
+    [paid, cancelScheduled],
+    T0 + 11 * D,
+    {
+      state: 'active',
+      runAllowed: true,
+      cancelAt: T0 + 31 * D,
+      warn: { reason: 'cancel-scheduled', key: `cancel-scheduled:${T0 + 31 * D}`, cancelAt: T0 + 31 * D, destroyDueAt: T0 + 61 * D },
+    },
+  ],
+  ['cancelled, then renewed before the end: active, no cancellation, no warning', [paid, cancelScheduled, cancelUndone], T0 + 21 * D, { state: 'active', cancelAt: undefined, warn: undefined }],
+  [
+    'cancelled at period end, and the period ended: stopped, data kept for the retention period',
+    [paid, cancelScheduled, endedAtPeriodEnd],
+    T0 + 32 * D,
+    { state: 'ended', runAllowed: false, destroyDue: false, destroyDueAt: T0 + 61 * D, cancelAt: undefined },
+  ],
+  ['cancelled at period end, then the retention is over: destroy due', [paid, cancelScheduled, endedAtPeriodEnd], T0 + 61 * D, { state: 'ended', destroyDue: true }],
+  [
+    'payment failed during the last (cancelled) period: grace wins, the pub still runs',
+    [paid, cancelScheduled, fact('invoice-payment-failed', T0 + 12 * D)],
+    T0 + 13 * D,
+    { state: 'grace', runAllowed: true, warn: expect.objectContaining({ reason: 'payment-failed' }) },
   ],
   [
     'facts of another request are ignored',

@@ -38,10 +38,12 @@ async function text(res: Response): Promise<string> {
 }
 
 describe('payment site in the free mode (no Stripe keys)', () => {
-  it('is healthy and says which mode it runs in', async () => {
-    const res = await site().app.request('/healthz')
-    expect(res.status).toBe(200)
-    expect(await res.json()).toEqual({ ok: true, mode: 'free' })
+  it('is healthy and does not say whether payments are on', async () => {
+    for (const app of [site().app, site({ stripe: {} as never, webhookSecret: WEBHOOK_SECRET }).app]) {
+      const res = await app.request('/healthz')
+      expect(res.status).toBe(200)
+      expect(await res.json()).toEqual({ ok: true })
+    }
   })
 
   it('shows the pub and says there is nothing to pay', async () => {
@@ -115,7 +117,7 @@ describe('pay links at the edge', () => {
     const hash = createHash('sha256').update(style).digest('base64')
     expect(res.headers.get('content-security-policy')).toContain(`style-src 'sha256-${hash}'`)
     expect(res.headers.get('content-security-policy')).toContain("default-src 'none'")
-    expect(res.headers.get('referrer-policy')).toBe('no-referrer')
+    expect(res.headers.get('referrer-policy')).toBe('same-origin')
     expect(res.headers.get('cache-control')).toBe('no-store')
     expect(html).toContain('name="viewport"')
   })
@@ -135,6 +137,47 @@ describe('terms and privacy', () => {
     const terms = await text(await app.request('/terms'))
     expect(terms).toContain('<p>First &lt;b&gt;bold&lt;/b&gt; &amp; more.</p><p>Second &lt;script&gt;alert(1)&lt;/script&gt;</p>')
     expect(await text(await app.request('/privacy'))).toContain('<p>Only this.</p>')
+  })
+})
+
+describe('operator identity and the landing page', () => {
+  const operator = { name: 'Example Pubs Ltd', contact: 'help@pay.example', jurisdiction: 'Ireland' }
+
+  it('names the operator, its contact and jurisdiction on terms, privacy, landing, pay and success pages', async () => {
+    const { app } = site({ offer: { ...OFFER, operator } })
+    for (const path of ['/', '/terms', '/privacy', `/pay/${TOKEN}`, `/pay/${TOKEN}/success`]) {
+      const res = await app.request(path)
+      expect(res.status, path).toBe(200)
+      expect(await text(res), path).toContain('Operated by Example Pubs Ltd (Ireland). Contact: help@pay.example')
+    }
+    // The default texts say it in words as well.
+    expect(await text(await app.request('/terms'))).toContain('operated by Example Pubs Ltd, established in Ireland, whose law applies')
+  })
+
+  it('names no operator where none is configured, and the default terms say so', async () => {
+    const { app } = site()
+    expect(await text(await app.request('/'))).not.toContain('Operated by')
+    expect(await text(await app.request('/terms'))).toContain('has not named its operator yet')
+  })
+
+  it('serves a plain landing page at / that says what the site is, lists the plans and links terms and privacy', async () => {
+    const res = await site().app.request('/')
+    const html = await text(res)
+    expect(res.status).toBe(200)
+    expect(html).toContain('<h1>Scuttlebutt pubs, hosted</h1>')
+    expect(html).toContain('ButtCloud Test runs Scuttlebutt pubs')
+    expect(html).toContain('Small: 128 MiB, €5.00 per month')
+    expect(html).toContain('Free: 64 MiB, free')
+    expect(html).toContain('<a href="/terms">terms of service</a>')
+    expect(html).toContain('<a href="/privacy">privacy notice</a>')
+    expect(html).not.toContain('<script')
+  })
+
+  it('says that Stripe emails the receipts, on the pay page, the success page and in the default terms', async () => {
+    const { app } = site({ stripe: {} as never, webhookSecret: WEBHOOK_SECRET })
+    expect(await text(await app.request(`/pay/${TOKEN}`))).toContain('emails you a receipt for every payment')
+    expect(await text(await app.request(`/pay/${TOKEN}/success`))).toContain('Stripe emails the receipt')
+    expect(await text(await app.request('/terms'))).toContain('Stripe emails you a receipt for every payment')
   })
 })
 
@@ -217,7 +260,9 @@ describe('paying through Stripe Checkout (real client, fake Stripe)', () => {
     directory.set({ ...ENTRY, state: 'up' })
     const html = await text(await app.request(`/pay/${TOKEN}`))
     expect(html).toContain('Nothing to pay here: this pub is up')
-    expect(html).not.toContain('<form')
+    // No Pay form; the one form left is the way to manage billing.
+    expect(html).not.toContain(`<form method="post" action="/pay/${TOKEN}">`)
+    expect(html).toContain(`<form method="post" action="/pay/${TOKEN}/billing">`)
     expect((await app.request(`/pay/${TOKEN}`, form('accept=yes'))).status).toBe(409)
   })
 
@@ -265,10 +310,92 @@ describe('paying through Stripe Checkout (real client, fake Stripe)', () => {
     expect(await text(await app.request(`/pay/${TOKEN}/success?session_id=not-a-session`))).toContain('it can take a minute')
   })
 
+  it('links the paid owner to a fresh Stripe Customer Portal session from the success page (303), and nobody else', async () => {
+    const { app } = paid()
+    // The earlier test paid for REQUEST: its subscription and customer are in the fake.
+    const sub = [...fake.subscriptions.values()].find((x) => x.metadata.buttcloud_request === REQUEST && x.status === 'active')
+    expect(sub).toBeDefined()
+    const session = [...fake.sessions.values()].find((x) => x.subscription === sub?.id)
+    const success = await text(await app.request(`/pay/${TOKEN}/success?session_id=${session?.id}`))
+    expect(success).toContain(`<form method="post" action="/pay/${TOKEN}/billing">`)
+    const res = await app.request(`/pay/${TOKEN}/billing`, { method: 'POST', headers: { Origin: BASE } })
+    expect(res.status).toBe(303)
+    const portal = [...fake.portalSessions.values()].at(-1)
+    expect(res.headers.get('location')).toBe(portal?.url)
+    expect(portal).toMatchObject({ customer: sub?.customer, return_url: `${BASE}/pay/${TOKEN}` })
+    // A request with no subscription has nothing to manage; a forged link reaches nothing.
+    const { app: other, directory } = paid()
+    const unpaid = msgId('unpaid-billing')
+    directory.set({ ...ENTRY, request: unpaid })
+    const none = await other.request(`/pay/${payLinkToken(LINK_SECRET, unpaid)}/billing`, { method: 'POST' })
+    expect(none.status).toBe(409)
+    expect(await text(none)).toContain('No subscription yet')
+    expect((await app.request(`/pay/${TOKEN.slice(0, 44)}${'A'.repeat(42)}A/billing`, { method: 'POST' })).status).toBe(404)
+  })
+
   it('says on the cancel page that nothing was charged, with the way back', async () => {
     const html = await text(await paid().app.request(`/pay/${TOKEN}/cancel`))
     expect(html).toContain('No payment was made')
     expect(html).toContain(`href="/pay/${TOKEN}"`)
+  })
+
+  it('refuses a Pay post from another site (403) before calling Stripe; its own origin passes', async () => {
+    const { app, lines, directory } = paid()
+    // A request of its own: an earlier test paid for REQUEST, and a paid pub gets no second Checkout.
+    const request = msgId('origin-check')
+    directory.set({ ...ENTRY, request })
+    const token = payLinkToken(LINK_SECRET, request)
+    const before = fake.calls.length
+    const from = (headers: Record<string, string>) => app.request(`/pay/${token}`, { ...form('accept=yes'), headers: { ...form('').headers, ...headers } })
+    const evil = await from({ Origin: 'https://evil.example' })
+    expect(evil.status).toBe(403)
+    expect(await text(evil)).toContain('Form from another site')
+    // The same origin on another scheme or port is another origin.
+    expect((await from({ Origin: 'http://pay.example' })).status).toBe(403)
+    expect((await from({ 'Sec-Fetch-Site': 'cross-site' })).status).toBe(403)
+    expect(fake.calls.length).toBe(before)
+    expect(lines.some((l) => l.includes('form post from another site refused'))).toBe(true)
+    expect((await from({ Origin: BASE, 'Sec-Fetch-Site': 'same-origin' })).status).toBe(303)
+  })
+
+  it('limits POSTs per client per minute (429 with Retry-After), then lets the client in again', async () => {
+    let now = 1_000_000
+    const { app } = paid({ trustProxy: true, postLimits: { payPerMinute: 3 }, now: () => now })
+    const post = (client: string) => app.request(`/pay/${TOKEN}`, { ...form('accept=no'), headers: { ...form('').headers, 'X-Forwarded-For': `203.0.113.9, ${client}` } })
+    for (let i = 0; i < 3; i++) expect((await post('198.51.100.1')).status).toBe(400)
+    const limited = await post('198.51.100.1')
+    expect(limited.status).toBe(429)
+    expect(limited.headers.get('retry-after')).toBe('60')
+    // Another client has its own budget; the first one's comes back with the next window.
+    expect((await post('198.51.100.2')).status).toBe(400)
+    now += 60_000
+    expect((await post('198.51.100.1')).status).toBe(400)
+  })
+
+  it('keeps at most maxClients windows: the oldest client is forgotten first', async () => {
+    const { app } = paid({ trustProxy: true, postLimits: { payPerMinute: 1, maxClients: 2 } })
+    const post = (client: string) => app.request(`/pay/${TOKEN}`, { ...form('accept=no'), headers: { ...form('').headers, 'X-Forwarded-For': client } })
+    expect((await post('a')).status).toBe(400)
+    expect((await post('a')).status).toBe(429)
+    await post('b')
+    await post('c')
+    // a's window was dropped to make room for c: the map stays at two entries, and a starts afresh.
+    expect((await post('a')).status).toBe(400)
+  })
+
+  it('limits webhook POSTs per client too, with their own, larger budget', async () => {
+    const { app } = paid({ postLimits: { webhooksPerMinute: 2 } })
+    const hit = () => app.request('/webhooks/stripe', { method: 'POST', headers: { 'Stripe-Signature': 't=1,v1=00' }, body: '{}' })
+    expect((await hit()).status).toBe(400)
+    expect((await hit()).status).toBe(400)
+    const limited = await hit()
+    expect(limited.status).toBe(429)
+    expect(await limited.json()).toEqual({ error: 'too many requests' })
+  })
+
+  it('sends HSTS when the public URL is https, and not over plain http', async () => {
+    expect((await paid().app.request('/terms')).headers.get('strict-transport-security')).toBe('max-age=31536000')
+    expect((await paid({ baseUrl: 'http://127.0.0.1:8119' }).app.request('/terms')).headers.get('strict-transport-security')).toBeNull()
   })
 
   it('never put a secret or key in any page or log line', () => {

@@ -1,8 +1,13 @@
+import type Stripe from 'stripe'
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createPaymentSite } from '../../web/site.js'
 import { serveSite, type RunningSite } from '../../web/server.js'
 import type { PaymentSiteOptions } from '../../web/types.js'
 import { cancelSubscription } from '../../src/drivers/stripe-billing.js'
+import type { PubRecord } from '../../src/control/record.js'
+import { gate } from '../../src/control/gate.js'
+import { paymentConfigFromEnv } from '../../src/payment/config.js'
+import { paymentHooks } from '../../src/provider/payment.js'
 import { paymentStanding } from '../../src/payment/lifecycle.js'
 import { DEFAULT_TIMERS } from '../../src/payment/config.js'
 import { payLinkToken } from '../../src/payment/links.js'
@@ -146,6 +151,32 @@ describe('Stripe webhooks: the full subscription story', () => {
     expect(standingNow()).toMatchObject({ state: 'active', runAllowed: true })
   })
 
+  it('cancel at period end: runs with a warning until the end, renewing undoes it, the end stops it (data kept)', async () => {
+    const subscription = await checkoutAndPay()
+    const periodEnd = fake.subscriptions.get(subscription)?.items.data[0]?.current_period_end ?? 0
+    stripeClock += 10 * DAY_S
+    await fake.cancelAtPeriodEnd(subscription, true)
+    expect(delivered.at(-1)).toEqual({ type: 'customer.subscription.updated', status: 200, outcome: 'recorded' })
+    expect(ledger.facts.at(-1)).toMatchObject({ kind: 'subscription-updated', status: 'active', cancelAt: periodEnd * 1000 })
+    const cancelling = standingNow()
+    expect(cancelling).toMatchObject({ state: 'active', runAllowed: true, cancelAt: periodEnd * 1000, warn: { reason: 'cancel-scheduled' } })
+    // What the owner reads in the pub's status.
+    const record = { request: REQUEST, intent: 'running', rejected: undefined } as Partial<PubRecord> as PubRecord
+    expect(gate(record, { memoryMiB: 128, standing: cancelling }).warning).toContain(`ends on ${new Date(periodEnd * 1000).toISOString().slice(0, 10)}`)
+
+    stripeClock += 5 * DAY_S
+    await fake.cancelAtPeriodEnd(subscription, false)
+    expect(ledger.facts.at(-1)).not.toHaveProperty('cancelAt')
+    expect(standingNow()).toMatchObject({ state: 'active' })
+    expect(standingNow()).not.toHaveProperty('warn')
+
+    stripeClock += DAY_S
+    await fake.cancelAtPeriodEnd(subscription, true)
+    stripeClock = periodEnd
+    await fake.endPeriod(subscription)
+    expect(standingNow()).toMatchObject({ state: 'ended', runAllowed: false, destroyDue: false, destroyDueAt: periodEnd * 1000 + DEFAULT_TIMERS.retentionMs })
+  })
+
   it("the owner's destroy cancels the subscription; Stripe's deletion event ends it", async () => {
     const subscription = await checkoutAndPay()
     const result = await cancelSubscription(fake.client(), subscription, { idempotencyKey: 'destroy-1' })
@@ -239,7 +270,6 @@ describe('Stripe webhooks: what must change nothing', () => {
 
   it.each([
     ['no ButtCloud metadata (another product on the same Stripe account)', {}],
-    ['a request this provider never saw', { buttcloud_request: msgId('unknown'), buttcloud_owner: OWNER }],
     ['an owner that is not the request author', { buttcloud_request: REQUEST, buttcloud_owner: feedId('mallory') }],
     ['a request id that is not a message id', { buttcloud_request: 'pub-1' }],
   ])('ignores a handled type with %s', async (_name, metadata) => {
@@ -266,6 +296,104 @@ describe('Stripe webhooks: what must change nothing', () => {
   it('answers 413 to a body over a megabyte, before verifying anything', async () => {
     const res = await fetch(hook, { method: 'POST', headers: { 'Stripe-Signature': 't=1,v1=00' }, body: 'x'.repeat(1024 * 1024 + 1) })
     expect(res.status).toBe(413)
+  })
+})
+
+describe('webhook edge cases', () => {
+  const hourS = 3600
+  it('refuses a signature dated an hour in the future, accepts one within the tolerance (either way)', async () => {
+    const event = fake.makeEvent('customer.subscription.updated', { object: 'subscription', id: 'sub_fut1', customer: 'cus_1', status: 'active', metadata: { buttcloud_request: REQUEST, buttcloud_owner: OWNER } })
+    const nowS = Math.floor(Date.now() / 1000)
+    expect(await deliver(event, WEBHOOK_SECRET, nowS + hourS)).toEqual({ status: 400, error: 'signature verification failed' })
+    expect(lines.some((l) => l.includes('signature dated in the future'))).toBe(true)
+    expect(ledger.recordCalls).toBe(0)
+    expect(await deliver(event, WEBHOOK_SECRET, nowS + 200)).toMatchObject({ status: 200, outcome: 'recorded' })
+  })
+
+  it.each([
+    ['a JSON array', '[1,2,3]'],
+    ['a JSON string', '"evt_1"'],
+    ['null', 'null'],
+    ['an object that is not an event', '{"id":"evt_1","type":"invoice.paid","created":1,"data":[]}'],
+  ])('answers a signed %s with 400, not 500', async (_name, payload) => {
+    expect(await deliver(payload)).toEqual({ status: 400, error: 'not a Stripe event' })
+    expect(lines.some((l) => l.includes('signed, but not a Stripe event'))).toBe(true)
+    expect(ledger.recordCalls).toBe(0)
+  })
+
+  it('logs a signed body that is not JSON as malformed, not as a bad signature', async () => {
+    expect(await deliver('{"id": "evt_1", ')).toEqual({ status: 400, error: 'malformed JSON' })
+    expect(lines.filter((l) => l.includes('webhook rejected'))).toEqual([expect.stringContaining('malformed JSON')])
+  })
+
+  it('asks Stripe to retry (503) a fresh event for a request not indexed yet, and records it once the request is known', async () => {
+    const late = msgId('restored-later')
+    const sub = { object: 'subscription', id: 'sub_late1', customer: 'cus_1', status: 'active', metadata: { buttcloud_request: late, buttcloud_owner: OWNER } }
+    const event = fake.makeEvent('customer.subscription.updated', sub)
+    expect(await deliver(event)).toMatchObject({ status: 503, outcome: 'retry-later' })
+    expect(ledger.recordCalls).toBe(0)
+    // The provider indexes the request (a restore finished); Stripe's retry now lands.
+    directory.set({ ...ENTRY, request: late })
+    expect(await deliver(event)).toMatchObject({ status: 200, outcome: 'recorded' })
+    expect(ledger.facts).toEqual([expect.objectContaining({ request: late, event: event.id })])
+  })
+
+  it('acknowledges and ignores an event for an unknown request once it is older than the retry window', async () => {
+    const sub = { object: 'subscription', id: 'sub_old2', customer: 'cus_1', status: 'active', metadata: { buttcloud_request: msgId('unknown'), buttcloud_owner: OWNER } }
+    const dayAndAMinuteAgo = Math.floor(Date.now() / 1000) - 24 * hourS - 60
+    expect(await deliver(fake.makeEvent('customer.subscription.updated', sub, dayAndAMinuteAgo))).toMatchObject({ status: 200, outcome: 'ignored' })
+    expect(ledger.recordCalls).toBe(0)
+  })
+})
+
+describe('one subscription per pub', () => {
+  it('refuses a second Checkout for a pub that already has a live subscription, whatever the idempotency key', async () => {
+    await checkoutAndPay()
+    const sessionsBefore = fake.calls.filter((c) => c.path === '/v1/checkout/sessions').length
+    const res = await fetch(`${running?.url}/pay/${payLinkToken(LINK_SECRET, REQUEST)}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: 'accept=yes',
+      redirect: 'manual',
+    })
+    expect(res.status).toBe(409)
+    expect(await res.text()).toContain('Already subscribed')
+    // It looked the subscription up at Stripe and made no new session (which the idempotency key would only stop for 24 h).
+    expect(fake.calls.filter((c) => c.path === '/v1/subscriptions/search')).toHaveLength(2)
+    expect(fake.calls.filter((c) => c.path === '/v1/checkout/sessions')).toHaveLength(sessionsBefore)
+  })
+
+  it("the owner's destroy cancels every subscription of that pub, not only the latest, and no other pub's", async () => {
+    const first = await checkoutAndPay()
+    // A second subscription for the same pub (made before this check existed, or by hand in the dashboard).
+    const params: Stripe.Checkout.SessionCreateParams = {
+      mode: 'subscription',
+      line_items: [{ quantity: 1, price_data: { currency: 'eur', unit_amount: 500, recurring: { interval: 'month' }, product_data: { name: 'pub' } } }],
+      success_url: 'http://127.0.0.1:1/ok',
+      cancel_url: 'http://127.0.0.1:1/no',
+    }
+    const payFor = async (request: string) => {
+      const session = await fake.client().checkout.sessions.create({ ...params, subscription_data: { metadata: { buttcloud_request: request, buttcloud_owner: OWNER } } })
+      expect((await fetch(`${session.url}/pay`, { method: 'POST', redirect: 'manual' })).status).toBe(303)
+      return fake.sessions.get(session.id)?.subscription ?? ''
+    }
+    const second = await payFor(REQUEST)
+    const otherPub = await payFor(msgId('another-pub'))
+    const standing = standingNow()
+    // The ledger knows one of the two as the latest (same second: the tie is broken by id); the other one is found at Stripe.
+    expect([first, second]).toContain(standing.subscription)
+
+    const config = paymentConfigFromEnv({ STRIPE_SECRET_KEY: fake.apiKey, STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, BUTTCLOUD_PAY_LINK_SECRET: LINK_SECRET })
+    const hooks = paymentHooks({ config, stripe: fake.client(), linkSecret: LINK_SECRET, baseUrl: 'http://127.0.0.1:1' }, OFFER.plans, PROVIDER)
+    const record = { request: REQUEST, owner: OWNER, provider: PROVIDER, plan: 'small' } as Partial<PubRecord> as PubRecord
+    const command = msgId('destroy-command')
+    expect(await hooks.onDestroy(record, command, standing, stripeClock * 1000)).toMatchObject({ kind: 'cancel-requested', request: REQUEST })
+    expect(fake.subscriptions.get(first)?.status).toBe('canceled')
+    expect(fake.subscriptions.get(second)?.status).toBe('canceled')
+    expect(fake.subscriptions.get(otherPub)?.status).toBe('active')
+    // A retried destroy is safe: nothing live is left, and the ones cancelled stay cancelled.
+    expect(await hooks.onDestroy(record, command, standing, stripeClock * 1000)).toMatchObject({ kind: 'cancel-requested' })
+    expect([...fake.subscriptions.values()].filter((s) => s.status === 'active').map((s) => s.id)).toEqual([otherPub])
   })
 })
 

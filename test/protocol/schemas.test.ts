@@ -30,6 +30,9 @@ const invalid: Array<[keyof typeof samples, string, (m: Sample) => void, RegExp]
   ['buttcloud/offer', 'payment site not a URL', (m) => (m.paymentSite = 'javascript:alert(1)'), /paymentSite/],
   ['buttcloud/offer', 'missing terms', (m) => delete m.terms, /terms/],
   ['buttcloud/offer', 'oversized name', (m) => (m.name = 'x'.repeat(81)), /name/],
+  ['buttcloud/offer', 'operator without a contact', (m) => delete (m.operator as Sample).contact, /operator\.contact/],
+  ['buttcloud/offer', 'operator name with a newline', (m) => ((m.operator as Sample).name = 'A\nB'), /operator\.name/],
+  ['buttcloud/offer', 'unknown operator field', (m) => ((m.operator as Sample).vat = 'x'), /operator/],
   ['buttcloud/request', 'provider not a feed id', (m) => (m.provider = '@nope.ed25519'), /provider/],
   ['buttcloud/request', 'plan with spaces', (m) => (m.plan = 'big plan'), /plan/],
   ['buttcloud/request', 'name with a newline', (m) => (m.name = 'a\nb'), /name/],
@@ -68,6 +71,14 @@ describe('every field is checked', () => {
       }
     })
   }
+})
+
+describe('offers from before the operator field', () => {
+  it('still parse without it', () => {
+    const old = clone(samples['buttcloud/offer'])
+    delete old.operator
+    expect(parseContent(old)).toEqual({ ok: true, content: old })
+  })
 })
 
 describe('versions and types', () => {

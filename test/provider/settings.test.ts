@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { isLoopbackHost, parseEngine } from '../../src/drivers/engine-endpoint.js'
 import { loadSettings } from '../../src/provider/settings.js'
+import { buildOffer, pluginConfig } from '../../plugins/buttcloud/config.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'bc-settings-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -87,5 +88,26 @@ describe('backoff settings', () => {
     expect(load({ backoff: { baseMs: 500, maxMs: 60_000 } }).runtime.backoff).toEqual({ baseMs: 500, maxMs: 60_000 })
     expect(() => load({ backoff: { baseMs: 60_000, maxMs: 500 } })).toThrow(/backoff\.baseMs must not exceed backoff\.maxMs/)
     expect(() => load({ backoff: { baseMs: 0, maxMs: 500 } })).toThrow(/runtime\.backoff\.baseMs/)
+  })
+})
+
+describe('the operator in the settings', () => {
+  const operator = { name: 'Example Pubs Ltd', contact: 'help@pay.example', jurisdiction: 'Ireland' }
+  /** Load a settings file whose buttcloud section is `section`. */
+  function loadSection(section: Record<string, unknown>) {
+    const file = join(dir, `provider-${n++}.json`)
+    writeFileSync(file, JSON.stringify({ path: join(dir, 'data'), host: '127.0.0.1', port: 0, buttcloud: section }))
+    return loadSettings(file, {})
+  }
+
+  it('reaches the published offer, checked against its schema', () => {
+    const settings = loadSection({ operator })
+    expect(buildOffer(pluginConfig(settings.buttcloud))).toMatchObject({ type: 'buttcloud/offer', operator })
+    // Without one the offer is as before: no operator field at all.
+    expect(buildOffer(pluginConfig(loadSection({}).buttcloud))).not.toHaveProperty('operator')
+  })
+
+  it('is refused at load when incomplete', () => {
+    expect(() => loadSection({ operator: { name: 'Example Pubs Ltd', contact: 'help@pay.example' } })).toThrow(/jurisdiction/)
   })
 })

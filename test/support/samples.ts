@@ -23,6 +23,7 @@ export const samples = {
     plans: [{ id: 'basic', name: 'Basic', memoryMiB: 128, price: 100, currency: 'usd', interval: 'month' }],
     paymentSite: 'https://pay.example.org',
     terms: 'https://pay.example.org/terms',
+    operator: { name: 'Example Pubs Ltd', contact: 'help@pay.example.org', jurisdiction: 'Ireland' },
   },
   'buttcloud/request': { type: 'buttcloud/request', version: 1, provider, plan: 'basic', name: 'my pub', recps: [owner, provider] },
   'buttcloud/command': { type: 'buttcloud/command', version: 1, request: requestId, verb: 'invite', args: { uses: 2 }, recps: [owner, provider] },
