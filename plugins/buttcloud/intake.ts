@@ -7,18 +7,23 @@
  */
 import { NAMESPACE } from '../../src/protocol/common.js'
 import { isButtcloudContent, parseMessage, type Received } from '../../src/protocol/parse.js'
-import type { FeedId } from '../../src/protocol/ids.js'
+import type { FeedId, MsgId } from '../../src/protocol/ids.js'
+import { PrivatePost } from '../../src/protocol/post.js'
 import type { ControlLedger, InvalidInbound } from '../../src/control/ledger.js'
 import type { Db2 } from '../../src/ssb/db2.js'
 import { registerIndex } from '../../src/ssb/db2-index.js'
 import { wasPrivate, type SsbMsg } from '../../src/ssb/message.js'
 
 /** Bump when StoredEntry changes shape: ssb-db2 then rebuilds the index from the log. */
-export const INDEX_VERSION = 2
+export const INDEX_VERSION = 3
 export const INDEX_NAME = 'buttcloud'
 
 /** What the index stores per message: already parsed, so reading it back needs no schema pass. */
-export type StoredEntry = { ok: true; m: Received } | { ok: false; i: InvalidInbound }
+export type StoredEntry =
+  | { ok: true; m: Received }
+  | { ok: false; i: InvalidInbound }
+  /** One of the provider's own notification posts: counted for the per-pub daily bound, nothing else. */
+  | { ok: true; n: { key: MsgId; request: MsgId; at: number } }
 
 export interface IntakeStats {
   stored: number
@@ -36,7 +41,8 @@ export function startIntake(
   const { caughtUp } = registerIndex<StoredEntry>(db, {
     name: INDEX_NAME,
     version: INDEX_VERSION,
-    wantsType: (type) => type.startsWith(NAMESPACE),
+    // Private posts too (notifications we sent, commands sent to us); public posts are skipped before decoding.
+    wantsType: (type, wasPrivate) => type.startsWith(NAMESPACE) || (type === 'post' && wasPrivate()),
     process(raw: SsbMsg) {
       const entry = classify(raw, provider)
       if (!entry) {
@@ -47,19 +53,41 @@ export function startIntake(
       return { key: raw.key, entry }
     },
     onEntry(entry) {
-      const fresh = entry.ok ? ledger.add(entry.m) : (ledger.addInvalid(entry.i), true)
-      if (fresh) onNew()
+      if (applyEntry(ledger, entry)) onNew()
     },
   })
   return { caughtUp, stats }
 }
 
+/** Hand one entry to the ledger; true when it may be owed an answer (a new message, not a notice of ours). */
+export function applyEntry(ledger: ControlLedger, entry: StoredEntry): boolean {
+  if ('n' in entry) {
+    ledger.noteNotice(entry.n.key, entry.n.request, entry.n.at)
+    return false
+  }
+  if (entry.ok) return ledger.add(entry.m)
+  ledger.addInvalid(entry.i)
+  return true
+}
+
 /** Parse a message and decide whether it concerns this provider; undefined when it does not. */
 export function classify(raw: SsbMsg, provider: FeedId): StoredEntry | undefined {
+  if ((raw.value?.content as { type?: unknown } | undefined)?.type === 'post') return classifyPost(raw, provider)
   const parsed = parseMessage(raw, wasPrivate(raw))
   if (parsed.ok) return concerns(parsed.message, provider) ? { ok: true, m: parsed.message } : undefined
   if (parsed.key && parsed.author && addressedTo(raw.value?.content, provider)) {
     return { ok: false, i: { key: parsed.key, author: parsed.author, type: parsed.type ?? 'unknown', reason: parsed.reason, receivedAt: raw.timestamp } }
+  }
+  return undefined
+}
+
+/** A private post: our own notifications (to count them); everything else is not ours to read. */
+function classifyPost(raw: SsbMsg, provider: FeedId): StoredEntry | undefined {
+  if (!wasPrivate(raw)) return undefined
+  const post = PrivatePost.safeParse(raw.value.content)
+  if (!post.success) return undefined
+  if (raw.value.author === provider) {
+    return post.data.request ? { ok: true, n: { key: raw.key, request: post.data.request, at: raw.timestamp } } : undefined
   }
   return undefined
 }

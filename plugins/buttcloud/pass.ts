@@ -18,6 +18,10 @@ import type { CommandReply, ErrorCode, ReplyResult } from '../../src/protocol/re
 import type { PubStatus } from '../../src/protocol/status.js'
 import type { Log } from '../../src/log/logger.js'
 import type { ButtcloudPluginConfig } from './config.js'
+import { notificationText } from '../../src/control/notify.js'
+import { privatePost } from '../../src/protocol/post.js'
+
+const DAY_MS = 24 * 3600_000
 
 /** Where a pass sends what it posts: the sbot in production, a recorder in unit tests. */
 export interface Publisher {
@@ -203,6 +207,22 @@ async function postStatusIfChanged(
   const posted = await deps.publisher.publish(content)
   ledger.notePosted(record.request, posted.sequence, content, deps.now())
   deps.onStatus?.(record.owner, content)
+  await notify(deps, record, last, content)
+}
+
+/**
+ * The same change as a private `post` every SSB client shows, when the owner must act on it or should know. Derived
+ * from the status just posted and never read back as state; at most `noticesPerPubPerDay` per pub, counted from the
+ * provider's own posts by receive time (so a restart does not reset the count).
+ */
+async function notify(deps: PassDeps, record: PubRecord, last: PubStatus | undefined, status: PubStatus): Promise<void> {
+  const text = notificationText(last, status, record)
+  if (!text) return
+  const { ledger } = deps
+  const now = deps.now()
+  if (ledger.noticesSince(record.request, now - DAY_MS) >= deps.config.noticesPerPubPerDay) return
+  const posted = await deps.publisher.publish(privatePost(text, record.owner, ledger.provider, record.request))
+  ledger.noteNotice(posted.key, record.request, now)
 }
 
 /**

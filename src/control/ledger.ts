@@ -40,8 +40,25 @@ export interface InvalidInbound {
   receivedAt: number
 }
 
-/** How many refusal times are kept per author: more than any sane cap, so counting within a window stays exact. */
+/** How many times are kept per author (refusals) or pub (notices): more than any sane cap, so counts stay exact. */
 const REFUSAL_TIMES_KEPT = 256
+
+/** Add `at` to the sorted, bounded list of times kept under `key`. */
+function keepTime(map: Map<string, number[]>, key: string, at: number): void {
+  const times = map.get(key) ?? []
+  times.push(at)
+  if (times.length > 1 && times[times.length - 2]! > at) times.sort((a, b) => a - b)
+  if (times.length > REFUSAL_TIMES_KEPT) times.splice(0, times.length - REFUSAL_TIMES_KEPT)
+  map.set(key, times)
+}
+
+/** How many of the sorted `times` are at or after `since`. */
+function countSince(times: readonly number[] | undefined, since: number): number {
+  if (!times) return 0
+  let n = 0
+  for (let i = times.length - 1; i >= 0 && times[i]! >= since; i--) n++
+  return n
+}
 
 /** Something we published earlier, reduced to what later passes need. */
 export interface PostedStatus {
@@ -89,6 +106,9 @@ export class ControlLedger {
   /** End of the window of the last stats summary posted per pub. */
   private readonly lastStats = new Map<MsgId, number>()
   private readonly cache = new Map<MsgId, PubRecord>()
+  /** When the provider posted each notification, per pub (oldest first, bounded), read back from its own posts. */
+  private readonly noticeTimes = new Map<MsgId, number[]>()
+  private readonly noticePosts = new Set<MsgId>()
 
   constructor(private readonly ctx: FoldContext) {}
 
@@ -242,20 +262,24 @@ export class ControlLedger {
   noteRefusal(reply: MsgId, to: FeedId, at: number): void {
     if (this.refusalReplies.has(reply)) return
     this.refusalReplies.add(reply)
-    const times = this.refusalTimes.get(to) ?? []
-    times.push(at)
-    if (times.length > 1 && times[times.length - 2]! > at) times.sort((a, b) => a - b)
-    if (times.length > REFUSAL_TIMES_KEPT) times.splice(0, times.length - REFUSAL_TIMES_KEPT)
-    this.refusalTimes.set(to, times)
+    keepTime(this.refusalTimes, to, at)
   }
 
   /** How many refusals `to` was sent at or after `since`. */
   refusalsSince(to: FeedId, since: number): number {
-    const times = this.refusalTimes.get(to)
-    if (!times) return 0
-    let n = 0
-    for (let i = times.length - 1; i >= 0 && times[i]! >= since; i--) n++
-    return n
+    return countSince(this.refusalTimes.get(to), since)
+  }
+
+  /** Count one of the provider's own notification posts (key `post`, about `request`, posted at `at`) once. */
+  noteNotice(post: MsgId, request: MsgId, at: number): void {
+    if (this.noticePosts.has(post)) return
+    this.noticePosts.add(post)
+    keepTime(this.noticeTimes, request, at)
+  }
+
+  /** How many notification posts about `request` the provider posted at or after `since`. */
+  noticesSince(request: MsgId, since: number): number {
+    return countSince(this.noticeTimes.get(request), since)
   }
 
   lastPostedStatus(request: MsgId): PubStatus | undefined {
