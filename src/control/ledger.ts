@@ -4,6 +4,7 @@
  * same records. No I/O: the plugin feeds it from ssb-db2, tests feed it directly.
  */
 import type { FeedId, MsgId } from '../protocol/ids.js'
+import type { ErrorCode } from '../protocol/reply.js'
 import type { PubCommand } from '../protocol/command.js'
 import type { PubRequest } from '../protocol/request.js'
 import type { PubStatus } from '../protocol/status.js'
@@ -38,6 +39,18 @@ export interface InvalidInbound {
   reason: string
   /** When the provider received it. */
   receivedAt: number
+  /** The refusal's code when it is not `malformed` (a command post naming no pub of the author's). */
+  code?: ErrorCode
+  /** It was a private post: the refusal is a private post too. */
+  viaPost?: true
+}
+
+/** A question asked by private post (`pubs`, `status <pub>`, `help`): answered once, changes nothing. */
+export interface PostQuery {
+  key: MsgId
+  author: FeedId
+  receivedAt: number
+  ask: { kind: 'pubs' } | { kind: 'help' } | { kind: 'status'; request: MsgId }
 }
 
 /** How many times are kept per author (refusals) or pub (notices): more than any sane cap, so counts stay exact. */
@@ -85,6 +98,8 @@ export class ControlLedger {
   private readonly pendingOrphans = new Map<MsgId, Received<PubCommand>>()
   /** Unparseable messages addressed to us that are still owed a refusal (answered ones leave). */
   private readonly invalid = new Map<MsgId, InvalidInbound>()
+  /** Questions asked by private post and still owed an answer. */
+  private readonly queries = new Map<MsgId, PostQuery>()
   /** Keys of messages the provider has already answered (command replies and refusals). */
   private readonly answered = new Set<MsgId>()
   /**
@@ -222,6 +237,20 @@ export class ControlLedger {
     if (!this.answered.has(item.key)) this.invalid.set(item.key, item)
   }
 
+  /** Remember a question asked by private post. */
+  addQuery(query: PostQuery): boolean {
+    if (this.seen.has(query.key)) return false
+    this.seen.add(query.key)
+    this.messages++
+    if (!this.answered.has(query.key)) this.queries.set(query.key, query)
+    return true
+  }
+
+  /** Questions asked by private post, not answered yet, in arrival order. */
+  unansweredQueries(): PostQuery[] {
+    return [...this.queries.values()].sort((a, b) => a.receivedAt - b.receivedAt)
+  }
+
   /** The record of one pub, folded from its messages (cached until they change). */
   record(request: MsgId): PubRecord | undefined {
     const cached = this.cache.get(request)
@@ -255,6 +284,7 @@ export class ControlLedger {
   markAnswered(key: MsgId): void {
     this.answered.add(key)
     this.invalid.delete(key)
+    this.queries.delete(key)
     this.pendingOrphans.delete(key)
   }
 

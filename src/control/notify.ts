@@ -14,7 +14,8 @@ export function pubHandle(record: Pick<PubRecord, 'name' | 'request'>): string {
   return record.name ? `"${record.name}"` : record.request.slice(0, 8)
 }
 
-const JOIN_HINT =
+/** How to use an invite code, in the words of the clients people use. */
+export const JOIN_HINT =
   'To join: in Patchwork use "Join Pub" (or in Manyverse "Paste invite") with the invite code, or run `ssb-server invite.accept <code>`.'
 
 /** The notification text for this transition, or undefined when the owner need not hear of it. */
