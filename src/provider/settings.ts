@@ -49,6 +49,8 @@ export const ProviderSettings = z.strictObject({
       debounceMs: z.number().int().min(0).optional(),
       refusalsPerAuthor: z.number().int().min(0).max(10_000).optional(),
       refusalWindowMs: z.number().int().min(1000).optional(),
+      /** Notification posts (private `post`s beside statuses) per pub per day at most; 0 sends none. */
+      noticesPerPubPerDay: z.number().int().min(0).max(100).optional(),
       terms: z.string().optional(),
     })
     .default({}),
