@@ -4,6 +4,8 @@
  * time while passes keep running, so a few seconds cover several days: statuses are posted only when what is observed
  * changes (so a steady pub costs none however many passes run), and a stats summary at most once a day. Bytes are the
  * messages as they replicate (the signed JSON value, private ones as their ciphertext). Target: <= 1 KB per pub per day.
+ * Notification posts (private `post`s beside statuses) come only with transitions: their cost is shown from the
+ * start-up's "up" notices, with the worst case the daily cap allows.
  *
  * Run alone: node --import tsx bench/feedcost.ts [pubs] [days]
  */
@@ -15,6 +17,7 @@ import { dbOps, publish } from '../src/ssb/db2.js'
 import type { SsbMsg } from '../src/ssb/message.js'
 import type { Sbot } from '../src/ssb/server.js'
 import { joinWithInvite, messagesOfType, startPeer, startTestProvider, testProviderSettings } from '../testkit/sbots.js'
+import { NOTICES_PER_PUB_PER_DAY } from '../src/control/notify.js'
 import { runAsMain, type BenchResult } from './report.js'
 import { waitFor } from '../testkit/wait.js'
 
@@ -114,6 +117,15 @@ export async function run(pubs = 5, days = 3): Promise<BenchResult> {
         per_pub_per_day: '',
       })
     }
+    // Notification posts come only with transitions (none in steady state): the start-up's "up" notices show what one
+    // costs, and the daily cap bounds what a flapping pub can cost.
+    const notices = before.byType.get('post')
+    const noticeBytes = notices && notices.count > 0 ? Math.round(notices.bytes / notices.count) : 0
+    const noticeCap = provider.settings.buttcloud.noticesPerPubPerDay ?? NOTICES_PER_PUB_PER_DAY
+    if (notices) {
+      rows.push({ what: `start-up: post (notification) messages, one "up" per pub`, count: notices.count, bytes: notices.bytes, per_pub_per_day: '' })
+      rows.push({ what: `  worst case: ${noticeCap} notices per pub per day (the cap) at ${noticeBytes} B`, count: '', bytes: '', per_pub_per_day: noticeCap * noticeBytes })
+    }
     const statuses = grownBy.get('buttcloud/status')?.bytes ?? 0
     const passesPerDay = Math.round(realMs / PASS_INTERVAL_MS / days)
     rows.push({ what: `total over ${days} days, ${pubs} pubs (~${passesPerDay} passes/day)`, count: after.count - before.count, bytes: grown, per_pub_per_day: perPubPerDay })
@@ -129,6 +141,8 @@ export async function run(pubs = 5, days = 3): Promise<BenchResult> {
         messages: after.count - before.count,
         byType: Object.fromEntries(grownBy),
         statusBytes: statuses,
+        noticeBytes,
+        noticeWorstPerPubPerDay: noticeCap * noticeBytes,
         perPubPerDay,
         target: TARGET_BYTES,
         pass: perPubPerDay <= TARGET_BYTES,

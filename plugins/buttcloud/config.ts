@@ -1,6 +1,7 @@
 /** The plugin's own config section (`config.buttcloud`), with defaults. */
 import type { Offer, Operator, Plan } from '../../src/protocol/offer.js'
 import { checkOutgoing } from '../../src/protocol/parse.js'
+import { NOTICES_PER_PUB_PER_DAY } from '../../src/control/notify.js'
 
 export interface ButtcloudPluginConfig {
   /** The provider's name in its offer. */
@@ -36,6 +37,8 @@ export interface ButtcloudPluginConfig {
   statsIntervalMs: number
   /** How often the owner's live stats stream samples. */
   liveStatsMs: number
+  /** Notification posts (the private `post` beside a status) one pub gets per day at most; 0 turns them off. */
+  noticesPerPubPerDay: number
 }
 
 export const DEFAULT_PLUGIN_CONFIG: ButtcloudPluginConfig = {
@@ -54,6 +57,7 @@ export const DEFAULT_PLUGIN_CONFIG: ButtcloudPluginConfig = {
   refusalWindowMs: 24 * 3600_000,
   statsIntervalMs: 24 * 3600_000,
   liveStatsMs: 10_000,
+  noticesPerPubPerDay: NOTICES_PER_PUB_PER_DAY,
 }
 
 /** Merge a (partial) config section over the defaults. */

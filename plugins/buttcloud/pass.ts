@@ -18,6 +18,12 @@ import type { CommandReply, ErrorCode, ReplyResult } from '../../src/protocol/re
 import type { PubStatus } from '../../src/protocol/status.js'
 import type { Log } from '../../src/log/logger.js'
 import type { ButtcloudPluginConfig } from './config.js'
+import { notificationText } from '../../src/control/notify.js'
+import { privatePost } from '../../src/protocol/post.js'
+import { answerText, pubsText, statusText } from '../../src/control/answers.js'
+import { HELP_TEXT } from '../../src/control/command-line.js'
+
+const DAY_MS = 24 * 3600_000
 
 /** Where a pass sends what it posts: the sbot in production, a recorder in unit tests. */
 export interface Publisher {
@@ -53,12 +59,12 @@ export function newPassMemory(startedAt: number): PassMemory {
 }
 
 type ReplyBody = Pick<CommandReply, 'ok' | 'error' | 'result' | 'request'>
-/** What a refusal needs to know about the message it answers. */
-type Unanswered = { key: MsgId; author: FeedId; receivedAt: number }
+/** What an answer needs to know about the message it answers; `viaPost` names what a post answer speaks of. */
+type Unanswered = { key: MsgId; author: FeedId; receivedAt: number; viaPost?: true; verb?: string }
 
 /** How a pass answers a message: a reply, or a refusal bounded per author (see `answering`). */
 interface Answering {
-  answer(answers: MsgId, to: FeedId, body: ReplyBody): Promise<void>
+  answer(item: Omit<Unanswered, 'receivedAt'>, body: ReplyBody, text?: string): Promise<void>
   refuse(item: Unanswered, code: ErrorCode, reason: string, request?: MsgId): Promise<void>
 }
 
@@ -66,6 +72,7 @@ interface Answering {
 export async function runPass(deps: PassDeps, memory: PassMemory): Promise<void> {
   const answering = answeringFor(deps)
   await refuseUnanswerable(deps.ledger, answering)
+  await answerQueries(deps.ledger, answering)
   const records = deps.ledger.records()
   const now = deps.now()
   const gated = gatePubs(deps, records, now)
@@ -77,25 +84,30 @@ export async function runPass(deps: PassDeps, memory: PassMemory): Promise<void>
   await postDueStats(deps, memory, records)
 }
 
-/** Replies boxed to the author (and the provider), each marking its message answered. */
+/**
+ * Replies boxed to the author (and the provider), each marking its message answered. A message that came as a private
+ * post is answered by a private post too, after the typed reply: the reply is what marks it answered, so a crash in
+ * between loses the post rather than sending it twice.
+ */
 function answeringFor(deps: PassDeps): Answering {
   const { ledger } = deps
   const provider = ledger.provider
-  const reply = async (answers: MsgId, to: FeedId, body: ReplyBody): Promise<MsgId> => {
+  const reply = async (item: Omit<Unanswered, 'receivedAt'>, body: ReplyBody, text?: string): Promise<MsgId> => {
     const content = checkOutgoing('buttcloud/reply', {
       type: 'buttcloud/reply',
       version: 1,
-      command: answers,
+      command: item.key,
       ...body,
-      recps: to === provider ? [provider] : [to, provider],
+      recps: item.author === provider ? [provider] : [item.author, provider],
     })
     const posted = await deps.publisher.publish(content)
-    ledger.markAnswered(answers)
+    ledger.markAnswered(item.key)
+    if (item.viaPost) await deps.publisher.publish(privatePost(text ?? answerText(item.verb ?? 'post', body), item.author, provider))
     return posted.key
   }
   return {
-    async answer(answers, to, body) {
-      await reply(answers, to, body)
+    async answer(item, body, text) {
+      await reply(item, body, text)
     },
     // A stranger (or a broken client) gets a bounded number of refusals per window, counted from the provider's own
     // replies in its log (so a restart does not reset it): past that, answering amplifies spam. A message older than
@@ -107,16 +119,40 @@ function answeringFor(deps: PassDeps): Answering {
         ledger.markAnswered(item.key)
         return
       }
-      const key = await reply(item.key, item.author, { ok: false, error: { code, reason }, request })
+      const key = await reply(item, { ok: false, error: { code, reason }, request })
       ledger.noteRefusal(key, item.author, now)
     },
+  }
+}
+
+/** Questions asked by private post (`pubs`, `status`, `help`): answered from the ledger, changing nothing. */
+async function answerQueries(ledger: ControlLedger, answering: Answering): Promise<void> {
+  for (const q of ledger.unansweredQueries()) {
+    const item = { key: q.key, author: q.author, viaPost: true as const }
+    if (q.ask.kind === 'help') {
+      await answering.answer(item, { ok: true, result: { message: 'help sent as a private post' } }, HELP_TEXT)
+      continue
+    }
+    if (q.ask.kind === 'pubs') {
+      const pubs = ledger.recordsOf(q.author).map((record) => ({ record, status: ledger.lastPostedStatus(record.request) }))
+      await answering.answer(item, { ok: true, result: { message: `${pubs.length} pubs` } }, pubsText(pubs))
+      continue
+    }
+    const record = ledger.record(q.ask.request)
+    // The same answer for "no such pub" and "not yours": nothing about other people's pubs leaks.
+    if (!record || record.owner !== q.author) {
+      await answering.refuse({ ...q, viaPost: true, verb: 'status' }, 'unknown-pub', 'no such pub of yours')
+      continue
+    }
+    const status = ledger.lastPostedStatus(record.request)
+    await answering.answer(item, { ok: true, request: record.request, result: { message: status?.state ?? 'requested' } }, statusText(record, status))
   }
 }
 
 /** Messages addressed to us that fail the schema, and commands for pubs nobody requested: each gets a refusal. */
 async function refuseUnanswerable(ledger: ControlLedger, answering: Answering): Promise<void> {
   for (const bad of ledger.unansweredInvalid()) {
-    await answering.refuse(bad, 'malformed', `${bad.type}: ${bad.reason}`.slice(0, 300))
+    await answering.refuse(bad, bad.code ?? 'malformed', bad.viaPost ? bad.reason : `${bad.type}: ${bad.reason}`.slice(0, 300))
   }
   for (const cmd of ledger.unansweredOrphans()) {
     await answering.refuse(cmd, 'unknown-pub', `no pub ${cmd.content.request} is known to this provider`, cmd.content.request)
@@ -169,7 +205,7 @@ async function reconcile(deps: PassDeps, memory: PassMemory, gated: ReadonlyMap<
 async function answerCommands(deps: PassDeps, record: PubRecord, answering: Answering): Promise<void> {
   for (const cmd of record.commands) {
     if (deps.ledger.isAnswered(cmd.key)) continue
-    await answerCommand(deps, record, cmd, answering.answer, answering.refuse)
+    await answerCommand(deps, record, cmd, answering)
   }
 }
 
@@ -203,6 +239,22 @@ async function postStatusIfChanged(
   const posted = await deps.publisher.publish(content)
   ledger.notePosted(record.request, posted.sequence, content, deps.now())
   deps.onStatus?.(record.owner, content)
+  await notify(deps, record, last, content)
+}
+
+/**
+ * The same change as a private `post` every SSB client shows, when the owner must act on it or should know. Derived
+ * from the status just posted and never read back as state; at most `noticesPerPubPerDay` per pub, counted from the
+ * provider's own posts by receive time (so a restart does not reset the count).
+ */
+async function notify(deps: PassDeps, record: PubRecord, last: PubStatus | undefined, status: PubStatus): Promise<void> {
+  const text = notificationText(last, status, record)
+  if (!text) return
+  const { ledger } = deps
+  const now = deps.now()
+  if (ledger.noticesSince(record.request, now - DAY_MS) >= deps.config.noticesPerPubPerDay) return
+  const posted = await deps.publisher.publish(privatePost(text, record.owner, ledger.provider, record.request))
+  ledger.noteNotice(posted.key, record.request, now)
 }
 
 /**
@@ -266,11 +318,12 @@ async function answerCommand(
   deps: PassDeps,
   record: PubRecord,
   cmd: JudgedCommand,
-  reply: (answers: MsgId, to: FeedId, body: ReplyBody) => Promise<void>,
-  refuse: (item: Unanswered, code: ErrorCode, reason: string, request?: MsgId) => Promise<void>,
+  answering: Answering,
 ): Promise<void> {
   const { verdict } = cmd
-  if (!verdict.ok) return refuse(cmd, verdict.code, verdict.reason, record.request)
+  const item = { key: cmd.key, author: cmd.author, receivedAt: cmd.receivedAt, verb: cmd.verb, ...(cmd.viaPost ? { viaPost: cmd.viaPost } : {}) }
+  const reply = (body: ReplyBody) => answering.answer(item, body)
+  if (!verdict.ok) return answering.refuse(item, verdict.code, verdict.reason, record.request)
   const request = record.request
   if (cmd.verb === 'destroy' && deps.payment) {
     try {
@@ -282,13 +335,13 @@ async function answerCommand(
       // Cancelling failed (Stripe unreachable): keep the command pending until the deadline, then say so.
       if (deps.now() - cmd.receivedAt < deps.config.oneShotDeadlineMs) return
       const reason = `destroyed, but cancelling the subscription failed: ${err instanceof Error ? err.message : String(err)}`
-      return reply(cmd.key, cmd.author, { ok: true, request, result: { message: reason.slice(0, 300) } })
+      return reply({ ok: true, request, result: { message: reason.slice(0, 300) } })
     }
   }
   if (cmd.verb === 'billing') {
     const portal = deps.payment?.billingPortalUrl
     if (!deps.payment || !portal) {
-      return reply(cmd.key, cmd.author, { ok: false, request, error: { code: 'unavailable', reason: 'this provider takes no payments, so there is no billing to manage' } })
+      return reply({ ok: false, request, error: { code: 'unavailable', reason: 'this provider takes no payments, so there is no billing to manage' } })
     }
     let url: string | undefined
     try {
@@ -297,16 +350,16 @@ async function answerCommand(
       // Stripe unreachable: keep it pending (the next pass retries) until the deadline, then say so.
       if (deps.now() - cmd.receivedAt < deps.config.oneShotDeadlineMs) return
       const reason = `billing failed: ${err instanceof Error ? err.message : String(err)}`.slice(0, 300)
-      return reply(cmd.key, cmd.author, { ok: false, request, error: { code: 'internal', reason } })
+      return reply({ ok: false, request, error: { code: 'internal', reason } })
     }
-    if (!url) return reply(cmd.key, cmd.author, { ok: false, request, error: { code: 'invalid-state', reason: 'this pub has no subscription to manage yet' } })
-    return reply(cmd.key, cmd.author, { ok: true, request, result: { billing: { url }, message: 'open this private link within a few minutes: it is valid only briefly' } })
+    if (!url) return reply({ ok: false, request, error: { code: 'invalid-state', reason: 'this pub has no subscription to manage yet' } })
+    return reply({ ok: true, request, result: { billing: { url }, message: 'open this private link within a few minutes: it is valid only briefly' } })
   }
   if (cmd.verb !== 'invite' && cmd.verb !== 'stats' && cmd.verb !== 'backup') {
-    return reply(cmd.key, cmd.author, { ok: true, request, result: { message: verdict.note } })
+    return reply({ ok: true, request, result: { message: verdict.note } })
   }
   if (!deps.runtime) {
-    return reply(cmd.key, cmd.author, {
+    return reply({
       ok: false,
       request,
       error: { code: 'unavailable', reason: `${cmd.verb} needs a running pub, and this provider runs none yet` },
@@ -326,11 +379,11 @@ async function answerCommand(
     // Still being carried out: a later pass (the runtime asks for one when it is done) answers it.
     if (err instanceof RuntimePending) return
     // A clear "no" (no room, one already running) is the owner's to hear now; retrying would not change it soon.
-    if (err instanceof RuntimeRefusal) return reply(cmd.key, cmd.author, { ok: false, request, error: { code: 'unavailable', reason: err.message.slice(0, 300) } })
+    if (err instanceof RuntimeRefusal) return reply({ ok: false, request, error: { code: 'unavailable', reason: err.message.slice(0, 300) } })
     // Leave it pending (the next pass retries) until the deadline; then say what went wrong.
     if (deps.now() - cmd.receivedAt < deps.config.oneShotDeadlineMs) return
     const reason = `${cmd.verb} failed: ${err instanceof Error ? err.message : String(err)}`.slice(0, 300)
-    return reply(cmd.key, cmd.author, { ok: false, request, error: { code: 'internal', reason } })
+    return reply({ ok: false, request, error: { code: 'internal', reason } })
   }
-  return reply(cmd.key, cmd.author, { ok: true, request, result })
+  return reply({ ok: true, request, result })
 }

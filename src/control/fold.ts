@@ -81,6 +81,7 @@ export function foldPub(
           receivedAt: cmd.receivedAt,
           verb: cmd.content.verb,
           args: cmd.content.args,
+          ...(cmd.viaPost ? { viaPost: true as const } : {}),
           verdict,
         },
       ],

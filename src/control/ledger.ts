@@ -4,6 +4,7 @@
  * same records. No I/O: the plugin feeds it from ssb-db2, tests feed it directly.
  */
 import type { FeedId, MsgId } from '../protocol/ids.js'
+import type { ErrorCode } from '../protocol/reply.js'
 import type { PubCommand } from '../protocol/command.js'
 import type { PubRequest } from '../protocol/request.js'
 import type { PubStatus } from '../protocol/status.js'
@@ -38,10 +39,39 @@ export interface InvalidInbound {
   reason: string
   /** When the provider received it. */
   receivedAt: number
+  /** The refusal's code when it is not `malformed` (a command post naming no pub of the author's). */
+  code?: ErrorCode
+  /** It was a private post: the refusal is a private post too. */
+  viaPost?: true
 }
 
-/** How many refusal times are kept per author: more than any sane cap, so counting within a window stays exact. */
+/** A question asked by private post (`pubs`, `status <pub>`, `help`): answered once, changes nothing. */
+export interface PostQuery {
+  key: MsgId
+  author: FeedId
+  receivedAt: number
+  ask: { kind: 'pubs' } | { kind: 'help' } | { kind: 'status'; request: MsgId }
+}
+
+/** How many times are kept per author (refusals) or pub (notices): more than any sane cap, so counts stay exact. */
 const REFUSAL_TIMES_KEPT = 256
+
+/** Add `at` to the sorted, bounded list of times kept under `key`. */
+function keepTime(map: Map<string, number[]>, key: string, at: number): void {
+  const times = map.get(key) ?? []
+  times.push(at)
+  if (times.length > 1 && times[times.length - 2]! > at) times.sort((a, b) => a - b)
+  if (times.length > REFUSAL_TIMES_KEPT) times.splice(0, times.length - REFUSAL_TIMES_KEPT)
+  map.set(key, times)
+}
+
+/** How many of the sorted `times` are at or after `since`. */
+function countSince(times: readonly number[] | undefined, since: number): number {
+  if (!times) return 0
+  let n = 0
+  for (let i = times.length - 1; i >= 0 && times[i]! >= since; i--) n++
+  return n
+}
 
 /** Something we published earlier, reduced to what later passes need. */
 export interface PostedStatus {
@@ -68,6 +98,8 @@ export class ControlLedger {
   private readonly pendingOrphans = new Map<MsgId, Received<PubCommand>>()
   /** Unparseable messages addressed to us that are still owed a refusal (answered ones leave). */
   private readonly invalid = new Map<MsgId, InvalidInbound>()
+  /** Questions asked by private post and still owed an answer. */
+  private readonly queries = new Map<MsgId, PostQuery>()
   /** Keys of messages the provider has already answered (command replies and refusals). */
   private readonly answered = new Set<MsgId>()
   /**
@@ -89,6 +121,9 @@ export class ControlLedger {
   /** End of the window of the last stats summary posted per pub. */
   private readonly lastStats = new Map<MsgId, number>()
   private readonly cache = new Map<MsgId, PubRecord>()
+  /** When the provider posted each notification, per pub (oldest first, bounded), read back from its own posts. */
+  private readonly noticeTimes = new Map<MsgId, number[]>()
+  private readonly noticePosts = new Set<MsgId>()
 
   constructor(private readonly ctx: FoldContext) {}
 
@@ -202,6 +237,20 @@ export class ControlLedger {
     if (!this.answered.has(item.key)) this.invalid.set(item.key, item)
   }
 
+  /** Remember a question asked by private post. */
+  addQuery(query: PostQuery): boolean {
+    if (this.seen.has(query.key)) return false
+    this.seen.add(query.key)
+    this.messages++
+    if (!this.answered.has(query.key)) this.queries.set(query.key, query)
+    return true
+  }
+
+  /** Questions asked by private post, not answered yet, in arrival order. */
+  unansweredQueries(): PostQuery[] {
+    return [...this.queries.values()].sort((a, b) => a.receivedAt - b.receivedAt)
+  }
+
   /** The record of one pub, folded from its messages (cached until they change). */
   record(request: MsgId): PubRecord | undefined {
     const cached = this.cache.get(request)
@@ -235,6 +284,7 @@ export class ControlLedger {
   markAnswered(key: MsgId): void {
     this.answered.add(key)
     this.invalid.delete(key)
+    this.queries.delete(key)
     this.pendingOrphans.delete(key)
   }
 
@@ -242,20 +292,24 @@ export class ControlLedger {
   noteRefusal(reply: MsgId, to: FeedId, at: number): void {
     if (this.refusalReplies.has(reply)) return
     this.refusalReplies.add(reply)
-    const times = this.refusalTimes.get(to) ?? []
-    times.push(at)
-    if (times.length > 1 && times[times.length - 2]! > at) times.sort((a, b) => a - b)
-    if (times.length > REFUSAL_TIMES_KEPT) times.splice(0, times.length - REFUSAL_TIMES_KEPT)
-    this.refusalTimes.set(to, times)
+    keepTime(this.refusalTimes, to, at)
   }
 
   /** How many refusals `to` was sent at or after `since`. */
   refusalsSince(to: FeedId, since: number): number {
-    const times = this.refusalTimes.get(to)
-    if (!times) return 0
-    let n = 0
-    for (let i = times.length - 1; i >= 0 && times[i]! >= since; i--) n++
-    return n
+    return countSince(this.refusalTimes.get(to), since)
+  }
+
+  /** Count one of the provider's own notification posts (key `post`, about `request`, posted at `at`) once. */
+  noteNotice(post: MsgId, request: MsgId, at: number): void {
+    if (this.noticePosts.has(post)) return
+    this.noticePosts.add(post)
+    keepTime(this.noticeTimes, request, at)
+  }
+
+  /** How many notification posts about `request` the provider posted at or after `since`. */
+  noticesSince(request: MsgId, since: number): number {
+    return countSince(this.noticeTimes.get(request), since)
   }
 
   lastPostedStatus(request: MsgId): PubStatus | undefined {

@@ -21,6 +21,8 @@ export interface JudgedCommand {
   receivedAt: number
   verb: Verb
   args: PubCommand['args']
+  /** Sent as a private post's command line: the answer is a private post too. */
+  viaPost?: true
   verdict: { ok: true; note: string } | { ok: false; code: ErrorCode; reason: string }
 }
 

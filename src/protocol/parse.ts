@@ -106,6 +106,8 @@ export interface Received<C = ButtcloudContent> {
   receivedAt: number
   /** True when it arrived encrypted (box): who else could read it is then bounded by its recps. */
   private: boolean
+  /** It arrived as a private `post` whose text was a command line (see src/control/command-line.ts): answer in kind. */
+  viaPost?: true
   content: C
 }
 

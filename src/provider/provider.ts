@@ -1,4 +1,5 @@
 /** Start and stop a provider: the sbot with the standard stack and the buttcloud plugin, and its payment site. */
+import { quietSsbRefDeprecations } from '../ssb/quiet-ssb-ref.js'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createButtcloudPlugin, type ButtcloudApi, type PluginDeps } from '../../plugins/buttcloud/index.js'
@@ -78,6 +79,7 @@ export async function startProvider(
   const runtime = deps.runtime ?? runtimeFromSettings(settings)
   const minFree = settings.minFreeMiB * 1024 * 1024
   applyDb2Patches()
+  quietSsbRefDeprecations()
   const sbot = createSbot(config, [
     createButtcloudPlugin({ payment: hooks, diskShortage: () => diskShortage(settings.path, minFree), ...deps, log, runtime }),
     inviteExpiryPlugin({ defaultTtlMs: settings.inviteTtlMs, ...(deps.now ? { now: deps.now } : {}) }),

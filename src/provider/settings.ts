@@ -17,6 +17,9 @@ export const DEFAULT_CONFIG_FILE = join(ROOT, 'ssb-config', 'provider.json')
 
 const Port = z.number().int().min(0).max(65535)
 
+/** The payment site when the file has no `web` section. */
+const WEB_DEFAULTS = { enabled: true, host: '127.0.0.1', port: 8119, publicUrl: 'http://127.0.0.1:8119' }
+
 export const ProviderSettings = z.strictObject({
   /** Data folder (relative paths are relative to the working directory). */
   path: z.string().min(1),
@@ -49,6 +52,8 @@ export const ProviderSettings = z.strictObject({
       debounceMs: z.number().int().min(0).optional(),
       refusalsPerAuthor: z.number().int().min(0).max(10_000).optional(),
       refusalWindowMs: z.number().int().min(1000).optional(),
+      /** Notification posts (private `post`s beside statuses) per pub per day at most; 0 sends none. */
+      noticesPerPubPerDay: z.number().int().min(0).max(100).optional(),
       terms: z.string().optional(),
       /** Who operates this provider: name, contact (email or web address) and jurisdiction; shown in the offer and the pay site. */
       operator: Operator.optional(),
@@ -67,7 +72,7 @@ export const ProviderSettings = z.strictObject({
       /** Behind our own TLS-terminating proxy: rate-limit clients by the last X-Forwarded-For hop. */
       trustProxy: z.boolean().optional(),
     })
-    .default({ enabled: true, host: '127.0.0.1', port: 8119, publicUrl: 'http://127.0.0.1:8119' }),
+    .default(WEB_DEFAULTS),
   runtime: z.lazy(() => RuntimeSettings).default({ kind: 'none' }),
 })
 export type ProviderSettings = z.infer<typeof ProviderSettings>
@@ -166,9 +171,11 @@ export const ENV_OVERRIDES: Record<string, (s: RawSettings, v: string) => void> 
   BUTTCLOUD_EXTERNAL_HOST: (s, v) => (s.externalHost = v),
   BUTTCLOUD_CAPS: (s, v) => (s.caps = v),
   BUTTCLOUD_ALLOW_PRIVATE: (s, v) => (s.allowPrivate = v === 'true' || v === '1'),
-  BUTTCLOUD_WEB_PORT: (s, v) => (s.web = { ...s.web, port: Number(v) }),
-  BUTTCLOUD_WEB_ENABLED: (s, v) => (s.web = { ...s.web, enabled: v === 'true' || v === '1' }),
-  BUTTCLOUD_PUBLIC_URL: (s, v) => (s.web = { ...s.web, publicUrl: v }),
+  // A public URL that pointed at the site itself (the old port) moves with it; BUTTCLOUD_PUBLIC_URL, applied after, wins.
+  // A file without a web section has the defaults: an override changes one of them, not the whole section.
+  BUTTCLOUD_WEB_PORT: (s, v) => (s.web = { ...(s.web ?? WEB_DEFAULTS), port: Number(v), ...movedPublicUrl(s.web, Number(v)) }),
+  BUTTCLOUD_WEB_ENABLED: (s, v) => (s.web = { ...(s.web ?? WEB_DEFAULTS), enabled: v === 'true' || v === '1' }),
+  BUTTCLOUD_PUBLIC_URL: (s, v) => (s.web = { ...(s.web ?? WEB_DEFAULTS), publicUrl: v }),
   BUTTCLOUD_RUNTIME: (s, v) => (s.runtime = { ...s.runtime, kind: v }),
   BUTTCLOUD_BACKUPS: (s, v) => (s.runtime = { ...s.runtime, backupDir: v }),
   // "first-last", e.g. 8200-8999: the ports pubs get on each hub.
@@ -176,6 +183,20 @@ export const ENV_OVERRIDES: Record<string, (s: RawSettings, v: string) => void> 
     const [first, last] = v.split('-').map(Number)
     s.runtime = { ...s.runtime, ports: { first, last: last ?? first } }
   },
+}
+
+/** The public URL with the site's new port, when it pointed at the site directly (at its old port); else nothing. */
+function movedPublicUrl(web: Record<string, unknown> | undefined, port: number): { publicUrl?: string } {
+  const oldPort = typeof web?.port === 'number' ? web.port : 8119
+  const current = typeof web?.publicUrl === 'string' ? web.publicUrl : `http://127.0.0.1:${oldPort}`
+  try {
+    const url = new URL(current)
+    if (Number(url.port || (url.protocol === 'https:' ? 443 : 80)) !== oldPort) return {}
+    url.port = String(port)
+    return { publicUrl: url.toString().replace(/\/$/, current.endsWith('/') ? '/' : '') }
+  } catch {
+    return {}
+  }
 }
 
 /** Load settings from a file plus environment overrides; throws with a readable reason. */

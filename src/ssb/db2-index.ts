@@ -31,6 +31,8 @@ const IndexPlugin: new (log: unknown, dir: string, name: string, version: number
 
 const B_CONTENT = bipf.allocAndEncode('content')
 const B_TYPE = bipf.allocAndEncode('type')
+const B_META = bipf.allocAndEncode('meta')
+const B_PRIVATE = bipf.allocAndEncode('private')
 
 /**
  * How a custom leveldb index sees the log: every message once (decrypted where we can read it), on first
@@ -40,8 +42,8 @@ export interface IndexHandlers<E> {
   name: string
   /** Bump when the stored entry shape changes: the index then rebuilds from the log. */
   version: number
-  /** Cheap pre-check on the content's type string, before the message is decoded. */
-  wantsType(type: string): boolean
+  /** Cheap pre-check on the content's type string (and, lazily, whether it was boxed) before the message is decoded. */
+  wantsType(type: string, wasPrivate: () => boolean): boolean
   /** Turn one decoded message into an entry to store (and hand over), or undefined to skip it. */
   process(msg: SsbMsg): { key: string; entry: E } | undefined
   /** Called with every entry: stored ones at start-up, new ones shortly after they are processed. */
@@ -80,7 +82,7 @@ export abstract class QueuedIndex<E> extends IndexPlugin {
     if (pContent < 0 || bipf.getEncodedType(buf, pContent) !== bipf.types.object) return
     const pType = bipf.seekKey2(buf, pContent, B_TYPE, 0)
     if (pType < 0 || bipf.getEncodedType(buf, pType) !== bipf.types.string) return
-    if (!this.handlers.wantsType(bipf.decode(buf, pType))) return
+    if (!this.handlers.wantsType(bipf.decode(buf, pType), () => privateFlag(buf))) return
     const out = this.handlers.process(bipf.decode(buf, 0) as SsbMsg)
     if (!out) return
     this.batch.push({ type: 'put', key: out.key, value: out.entry })
@@ -102,6 +104,14 @@ export abstract class QueuedIndex<E> extends IndexPlugin {
     this.queued = []
     for (const entry of entries) this.handlers.onEntry(entry)
   }
+}
+
+/** ssb-db2's `meta.private` of a record, read without decoding the message. */
+function privateFlag(buf: Buffer): boolean {
+  const pMeta = bipf.seekKey2(buf, 0, B_META, 0)
+  if (pMeta < 0 || bipf.getEncodedType(buf, pMeta) !== bipf.types.object) return false
+  const pPrivate = bipf.seekKey2(buf, pMeta, B_PRIVATE, 0)
+  return pPrivate >= 0 && bipf.decode(buf, pPrivate) === true
 }
 
 /**

@@ -7,7 +7,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { classify } from '../../plugins/buttcloud/intake.js'
+import { applyEntry, classify } from '../../plugins/buttcloud/intake.js'
 import { pluginConfig } from '../../plugins/buttcloud/config.js'
 import { newPassMemory, runPass, type PassDeps, type PassMemory } from '../../plugins/buttcloud/pass.js'
 import { ControlLedger } from '../../src/control/ledger.js'
@@ -168,8 +168,7 @@ async function runHistory(steps: Step[]): Promise<number> {
   const feed = (target: ControlLedger, raw: SsbMsg) => {
     const entry = classify(raw, PROVIDER)
     if (!entry) return
-    if (entry.ok) target.add(entry.m)
-    else target.addInvalid(entry.i)
+    applyEntry(target, entry)
   }
   const arrive = (author: FeedId, content: Record<string, unknown>, claimed: number) => {
     const sequence = (seqs.get(author) ?? 0) + 1
@@ -180,8 +179,8 @@ async function runHistory(steps: Step[]): Promise<number> {
     fed++
     feed(ledger, raw)
     const entry = classify(raw, PROVIDER)
-    if (entry?.ok && entry.m.content.type === 'buttcloud/request' && entry.m.content.provider === PROVIDER) requests.push(entry.m as Received<PubRequest>)
-    if (entry?.ok && entry.m.content.type === 'buttcloud/command') {
+    if (entry?.ok && 'm' in entry && entry.m.content.type === 'buttcloud/request' && entry.m.content.provider === PROVIDER) requests.push(entry.m as Received<PubRequest>)
+    if (entry?.ok && 'm' in entry && entry.m.content.type === 'buttcloud/command') {
       const c = entry.m as Received<PubCommand>
       commandsByRequest.set(c.content.request, [...(commandsByRequest.get(c.content.request) ?? []), c])
     }
@@ -309,8 +308,7 @@ function recordsOf(messages: readonly SsbMsg[]): unknown[] {
   const ledger = new ControlLedger(CTX)
   for (const raw of messages) {
     const entry = classify(raw, PROVIDER)
-    if (entry?.ok) ledger.add(entry.m)
-    else if (entry) ledger.addInvalid(entry.i)
+    if (entry) applyEntry(ledger, entry)
   }
   return ledger
     .records()

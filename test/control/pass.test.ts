@@ -59,6 +59,8 @@ class ScriptedRuntime implements PubRuntime {
 function setup(opts: { now?: () => number; payment?: PassDeps['payment']; config?: Partial<ButtcloudPluginConfig> } = {}) {
   const ledger = new ControlLedger({ provider, plans: new Set(['free', 'paid']), versions: new Set(['1']), pubsPerOwner: 3 })
   const posted: Array<Record<string, any>> = []
+  /** The private posts beside the typed messages (notifications, answers to command posts). */
+  const posts: Array<Record<string, any>> = []
   const runtime = new ScriptedRuntime()
   let seq = 0
   const deps: PassDeps = {
@@ -70,7 +72,7 @@ function setup(opts: { now?: () => number; payment?: PassDeps['payment']; config
     payment: opts.payment,
     publisher: {
       async publish(content) {
-        posted.push(content)
+        ;(content.type === 'post' ? posts : posted).push(content)
         const key = msgId(`posted-${++seq}`)
         // What the log would feed back: our own message, parsed.
         ledger.add({ key, author: provider, sequence: seq, timestamp: deps.now(), receivedAt: deps.now(), private: true, content: content as any })
@@ -81,7 +83,7 @@ function setup(opts: { now?: () => number; payment?: PassDeps['payment']; config
   const memory = newPassMemory(deps.now() - DAY)
   const req = received({ type: 'buttcloud/request', version: 1, provider, plan: 'free', recps: [owner, provider] }, 1)
   ledger.add(req)
-  return { ledger, posted, runtime, deps, pass: () => runPass(deps, memory), req }
+  return { ledger, posted, posts, runtime, deps, pass: () => runPass(deps, memory), req }
 }
 
 describe('a control-plane pass', () => {
@@ -185,6 +187,42 @@ describe('a control-plane pass', () => {
     expect(posted).toEqual([
       expect.objectContaining({ state: 'awaiting-payment', paymentUrl: 'https://pay.example.org/pay/52', recps: [owner, provider] }),
     ])
+  })
+})
+
+describe('notification posts', () => {
+  it('go beside the statuses an owner must know of, boxed to owner and provider, mentioning the owner', async () => {
+    const { posts, runtime, pass, req } = setup()
+    runtime.observations.set(req.key, { state: 'up', pub: { id: owner, address: ADDRESS } })
+    await pass()
+    runtime.failing = new Error('engine gone')
+    await pass()
+    runtime.failing = undefined
+    await pass()
+    expect(posts).toEqual([
+      { type: 'post', text: expect.stringContaining(`Invite code: ${INVITE}`), mentions: [{ link: owner }], request: req.key, recps: [owner, provider] },
+      expect.objectContaining({ text: expect.stringMatching(/is down/) }),
+      expect.objectContaining({ text: expect.stringMatching(/is back up/) }),
+    ])
+  })
+
+  it('stop at the daily maximum per pub, counted by receive time, and resume the next day', async () => {
+    let clock = 1_700_000_100_000
+    const { posts, posted, runtime, pass, req } = setup({ now: () => clock, config: { noticesPerPubPerDay: 2 } })
+    const flap = async () => {
+      runtime.observations.set(req.key, { state: 'up', pub: { id: owner, address: ADDRESS } })
+      await pass()
+      runtime.observations.set(req.key, { state: 'down', reason: 'crashed' })
+      await pass()
+      clock += 60_000
+    }
+    await flap()
+    await flap()
+    expect(posted.filter((p) => p.type === 'buttcloud/status')).toHaveLength(4)
+    expect(posts).toHaveLength(2)
+    clock += DAY
+    await flap()
+    expect(posts).toHaveLength(4)
   })
 })
 

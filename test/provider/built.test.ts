@@ -60,6 +60,8 @@ describe('the built provider', () => {
     expect(InviteCode.safeParse(up.value.content.invite).success).toBe(true)
     // The pub answers on its port (an SSB handshake needs its key; a TCP connect is enough to see it listen).
     expect(await canConnect(pubPort)).toBe(true)
+    // Start-up, an invite made and used, a pub run: no stack trace in the output (ssb-ref's deprecation traces were).
+    expect(child.output()).not.toMatch(/Trace:|^\s+at /m)
 
     expect(await child.stop()).toBe(0)
     // Its pubs outlive it (as Swarm services do; a restart adopts them): this one still serves, until the test ends it.

@@ -111,3 +111,22 @@ describe('the operator in the settings', () => {
     expect(() => loadSection({ operator: { name: 'Example Pubs Ltd', contact: 'help@pay.example' } })).toThrow(/jurisdiction/)
   })
 })
+
+describe('the payment site port from the environment', () => {
+  /** Load a settings file with this web section. */
+  function loadWeb(web: Record<string, unknown> | undefined, env: NodeJS.ProcessEnv) {
+    const file = join(dir, `provider-${n++}.json`)
+    writeFileSync(file, JSON.stringify({ path: join(dir, 'data'), host: '127.0.0.1', port: 0, ...(web ? { web } : {}) }))
+    return loadSettings(file, env).web
+  }
+
+  it('BUTTCLOUD_WEB_PORT alone moves pay links that pointed at the site itself', () => {
+    expect(loadWeb({ host: '127.0.0.1', port: 8119, publicUrl: 'http://127.0.0.1:8119' }, { BUTTCLOUD_WEB_PORT: '9119' })).toMatchObject({ port: 9119, publicUrl: 'http://127.0.0.1:9119' })
+    expect(loadWeb(undefined, { BUTTCLOUD_WEB_PORT: '9120' })).toMatchObject({ port: 9120, publicUrl: 'http://127.0.0.1:9120' })
+  })
+
+  it('keeps a public URL behind a proxy, and BUTTCLOUD_PUBLIC_URL wins', () => {
+    expect(loadWeb({ host: '127.0.0.1', port: 8119, publicUrl: 'https://pay.example.org' }, { BUTTCLOUD_WEB_PORT: '9119' })).toMatchObject({ port: 9119, publicUrl: 'https://pay.example.org' })
+    expect(loadWeb({ host: '127.0.0.1', port: 8119, publicUrl: 'http://127.0.0.1:8119' }, { BUTTCLOUD_WEB_PORT: '9119', BUTTCLOUD_PUBLIC_URL: 'http://127.0.0.1:7000' })).toMatchObject({ port: 9119, publicUrl: 'http://127.0.0.1:7000' })
+  })
+})
