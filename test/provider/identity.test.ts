@@ -134,12 +134,19 @@ describe('provider identity backup and restore', () => {
     const p2 = await startTestProvider(settings2, { runtime: fakeRuntime() })
     cleanup.push(() => p2.stop())
     expect(p2.id).toBe(p1.id)
-    // Every pub is known, with the placement the old machine recorded, the one after the backup included.
+    // Every pub is known, with the placement the old machine recorded, the one after the backup included. The
+    // placements are its own records (restored and caught up); the requests are the user's, replicated once the two
+    // are connected.
     expect(new Map(p2.api.ledger().placements())).toEqual(placements1)
-    expect(p2.api.ledger().records().map((r) => r.request).sort()).toEqual([...before, third].sort())
+    await call(user.sbot.conn.connect, p2.address)
+    const everyPub = [...before, third].sort()
+    await waitFor('the restored provider to know every pub', () => {
+      const known = p2.api.ledger().records().map((r) => r.request).sort()
+      return known.length === everyPub.length ? known : undefined
+    }, { timeoutMs: 30_000 })
+    expect(p2.api.ledger().records().map((r) => r.request).sort()).toEqual(everyPub)
 
     // Its first new message follows the peer's latest: sequence latest + 1, linked to it.
-    await call(user.sbot.conn.connect, p2.address)
     await publish(user.sbot.db, { type: 'buttcloud/command', version: 1, request: before[0], verb: 'stop', recps: [user.id, p2.id] })
     await waitFor("the restored provider's reply at the user", async () => ((await latestOf(user.sbot, p2.id)) > oldLatest ? true : undefined), { timeoutMs: 30_000 })
     const atUser = await feedOf(user.sbot, p2.id)
