@@ -135,6 +135,9 @@ class Orchestrator implements OrchestratorRuntime {
   private readonly shelf: BackupShelf | undefined
   /** One backup at a time per pub: the command it is for, and its outcome once finished. */
   private readonly backupJobs = new Map<MsgId, BackupJob>()
+  /** A pass asked for soon because a placed pub is still coming up (see `recheckWhileMoving`). */
+  private recheck: NodeJS.Timeout | undefined
+  private recheckDelayMs = RECHECK_FIRST_MS
 
   constructor(
     private readonly opts: OrchestratorOptions,
@@ -217,6 +220,7 @@ class Orchestrator implements OrchestratorRuntime {
     for (const a of result.done) if (a.kind === 'record-placement') placed.set(a.request, { hub: a.hub, port: a.port })
     const view = placed.size === 0 ? desired : desired.map((d) => (placed.has(d.request) ? { ...d, placement: placed.get(d.request)! } : d))
 
+    this.recheckWhileMoving(desired, states)
     this.actions = pass.actions
     this.remember(view, observed)
     this.finishNotes()
@@ -446,14 +450,39 @@ class Orchestrator implements OrchestratorRuntime {
     return this.actions
   }
 
+  /**
+   * A placed pub that should run but is not up yet (starting, or restarted by its driver after a crash or on adoption)
+   * is looked at again soon, not only at the next scheduled pass: nothing else would tell the owner it came up. How
+   * soon grows while nothing settles (1 s doubling to 16 s), so a pub that stays down costs little; all up resets it.
+   */
+  private recheckWhileMoving(desired: readonly DesiredPub[], states: ReadonlyMap<MsgId, ObservedPubState>): void {
+    const moving = desired.some((d) => d.intent === 'running' && d.placement !== undefined && states.get(d.request)?.state !== 'up')
+    if (!moving) {
+      this.recheckDelayMs = RECHECK_FIRST_MS
+      return
+    }
+    if (this.recheck || !this.host.requestPass || this.closed) return
+    this.recheck = setTimeout(() => {
+      this.recheck = undefined
+      if (!this.closed) this.host.requestPass?.()
+    }, this.recheckDelayMs)
+    this.recheck.unref()
+    this.recheckDelayMs = Math.min(this.recheckDelayMs * 2, RECHECK_MAX_MS)
+  }
+
   async close(): Promise<void> {
     this.closed = true
+    clearTimeout(this.recheck)
     if (this.sampler) clearInterval(this.sampler)
     this.shelf?.close()
     await this.sampling?.catch(() => undefined)
     await this.driver.close()
   }
 }
+
+/** The first and the longest wait before looking again at a pub that is still coming up. */
+const RECHECK_FIRST_MS = 1000
+const RECHECK_MAX_MS = 16_000
 
 /** What the owner asked of a pub: a new goal (a command since the failure) is attempted at once, not held back. */
 function goalOf(d: DesiredPub): string {

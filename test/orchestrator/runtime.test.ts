@@ -53,6 +53,18 @@ describe('orchestrator runtime', () => {
     expect(engine.serviceOf(r.request)?.identity.keys.id).toBe(pubId)
   })
 
+  it('asks for a pass again soon while a placed pub is still coming up', async () => {
+    const { engine, host, runtime } = setup({ settleMs: 0 })
+    const requestPass = vi.fn()
+    host.requestPass = requestPass
+    engine.startPolls = 1000
+    const r = record(30)
+    await runtime.reconcile([runtimePub(r, host)], Date.now())
+    const built = await runtime.reconcile([runtimePub(r, host)], Date.now())
+    expect(built.get(r.request)?.state).toBe('provisioning')
+    await vi.waitFor(() => expect(requestPass).toHaveBeenCalledTimes(1), { timeout: 5000 })
+  })
+
   it('does nothing in a converged pass, with one read of each kind', async () => {
     const { engine, host, runtime } = setup()
     const r = record(2)
