@@ -53,24 +53,37 @@ export interface PostQuery {
   ask: { kind: 'pubs' } | { kind: 'help' } | { kind: 'status'; request: MsgId }
 }
 
-/** How many times are kept per author (refusals) or pub (notices): more than any sane cap, so counts stay exact. */
-const REFUSAL_TIMES_KEPT = 256
+/** How many times are kept per subject: more than any sane cap, so counts within a window stay exact. */
+const TIMES_KEPT = 256
 
-/** Add `at` to the sorted, bounded list of times kept under `key`. */
-function keepTime(map: Map<string, number[]>, key: string, at: number): void {
-  const times = map.get(key) ?? []
-  times.push(at)
-  if (times.length > 1 && times[times.length - 2]! > at) times.sort((a, b) => a - b)
-  if (times.length > REFUSAL_TIMES_KEPT) times.splice(0, times.length - REFUSAL_TIMES_KEPT)
-  map.set(key, times)
-}
+/**
+ * When the provider posted messages of one kind, per subject (a refusal's recipient, a notice's pub), read back from
+ * its own log so a cap on them holds across restarts. Each message counts once, whether the pass notes it first or
+ * the log does; times are kept sorted and bounded.
+ */
+class PostedTimes {
+  private readonly times = new Map<string, number[]>()
+  private readonly counted = new Set<MsgId>()
 
-/** How many of the sorted `times` are at or after `since`. */
-function countSince(times: readonly number[] | undefined, since: number): number {
-  if (!times) return 0
-  let n = 0
-  for (let i = times.length - 1; i >= 0 && times[i]! >= since; i--) n++
-  return n
+  /** Count message `key`, about `subject`, posted at `at` (once). */
+  note(key: MsgId, subject: string, at: number): void {
+    if (this.counted.has(key)) return
+    this.counted.add(key)
+    const times = this.times.get(subject) ?? []
+    times.push(at)
+    if (times.length > 1 && times[times.length - 2]! > at) times.sort((a, b) => a - b)
+    if (times.length > TIMES_KEPT) times.splice(0, times.length - TIMES_KEPT)
+    this.times.set(subject, times)
+  }
+
+  /** How many were posted about `subject` at or after `since`. */
+  since(subject: string, since: number): number {
+    const times = this.times.get(subject)
+    if (!times) return 0
+    let n = 0
+    for (let i = times.length - 1; i >= 0 && times[i]! >= since; i--) n++
+    return n
+  }
 }
 
 /** Something we published earlier, reduced to what later passes need. */
@@ -106,8 +119,7 @@ export class ControlLedger {
    * When the provider posted each refusal, per recipient (oldest first, bounded), read back from its own replies:
    * the refusal cap holds across restarts. Counted once per reply message.
    */
-  private readonly refusalTimes = new Map<FeedId, number[]>()
-  private readonly refusalReplies = new Set<MsgId>()
+  private readonly refusals = new PostedTimes()
   private readonly lastStatus = new Map<MsgId, PostedStatus>()
   private readonly firstUpSent = new Set<MsgId>()
   private ownOffer: { sequence: number; content: Offer } | undefined
@@ -121,9 +133,8 @@ export class ControlLedger {
   /** End of the window of the last stats summary posted per pub. */
   private readonly lastStats = new Map<MsgId, number>()
   private readonly cache = new Map<MsgId, PubRecord>()
-  /** When the provider posted each notification, per pub (oldest first, bounded), read back from its own posts. */
-  private readonly noticeTimes = new Map<MsgId, number[]>()
-  private readonly noticePosts = new Set<MsgId>()
+  /** When the provider posted each notification, per pub, read back from its own posts. */
+  private readonly notices = new PostedTimes()
 
   constructor(private readonly ctx: FoldContext) {}
 
@@ -290,26 +301,22 @@ export class ControlLedger {
 
   /** Count a refusal (reply `reply`, to `to`, posted at `at`) once, whether we note it first or the log does. */
   noteRefusal(reply: MsgId, to: FeedId, at: number): void {
-    if (this.refusalReplies.has(reply)) return
-    this.refusalReplies.add(reply)
-    keepTime(this.refusalTimes, to, at)
+    this.refusals.note(reply, to, at)
   }
 
   /** How many refusals `to` was sent at or after `since`. */
   refusalsSince(to: FeedId, since: number): number {
-    return countSince(this.refusalTimes.get(to), since)
+    return this.refusals.since(to, since)
   }
 
   /** Count one of the provider's own notification posts (key `post`, about `request`, posted at `at`) once. */
   noteNotice(post: MsgId, request: MsgId, at: number): void {
-    if (this.noticePosts.has(post)) return
-    this.noticePosts.add(post)
-    keepTime(this.noticeTimes, request, at)
+    this.notices.note(post, request, at)
   }
 
   /** How many notification posts about `request` the provider posted at or after `since`. */
   noticesSince(request: MsgId, since: number): number {
-    return countSince(this.noticeTimes.get(request), since)
+    return this.notices.since(request, since)
   }
 
   lastPostedStatus(request: MsgId): PubStatus | undefined {
