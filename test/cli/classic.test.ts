@@ -51,24 +51,27 @@ describe('buttcloud against a classic ssb-server 16', () => {
     expect(human.stdout).toMatch(/big\s+Big\s+1 GiB\s+9\.00 EUR\/month/)
   })
 
-  it('requests a pub with the defaults: the only provider, its cheapest plan, a valid public message', async () => {
+  it('requests a pub with the defaults: the only provider, its cheapest plan, boxed to the user and the provider', async () => {
     const r = await cli('request', '--name', 'classic pub')
     expect(r.code).toBe(0)
     const id = /Request id: (%\S+)/.exec(r.stdout)?.[1]
     expect(id, r.stdout + r.stderr).toBeDefined()
     requestId = id as MsgId
+    expect(r.stdout).toContain('privately (to you and the provider)')
     expect(r.stdout).toContain('Next: buttcloud watch')
 
-    const parsed = parseMessage(await rawOnUser(requestId))
+    expect(typeof (await rawOnUser(requestId))!.value.content).toBe('string') // ciphertext to everyone else
+    const atProvider = await waitFor('the request to reach the provider', () => provider.message(requestId))
+    const parsed = parseMessage(atProvider, true)
     expect(parsed.ok && parsed.message.content).toEqual({
       type: 'buttcloud/request',
       version: 1,
       provider: provider.id,
       plan: 'tiny',
       name: 'classic pub',
+      recps: recps(),
     })
     expect(parsed.ok && parsed.message.author).toBe(user.id)
-    await waitFor('the request to reach the provider', () => provider.message(requestId))
   })
 
   it('watch shows the provider\'s private statuses as they come and exits 0 once the pub is up', async () => {
@@ -76,7 +79,7 @@ describe('buttcloud against a classic ssb-server 16', () => {
     const arrived = await waitFor('the status to reach the user', () => rawOnUser(provisioning.key))
     expect(typeof arrived.value.content).toBe('string') // boxed: only the CLI's private read opens it
 
-    const watching = startBin(['watch', 'classic pub', '--timeout', '20', '--ssb-dir', user.dir])
+    const watching = startBin(['watch', 'classic pub', '--timeout', '20', '--no-connect', '--ssb-dir', user.dir])
     await waitFor('watch to catch up', () => (watching.stdout().includes('Watching') ? true : undefined))
     expect(watching.stdout()).toMatch(/Watching %\S+ \(classic pub\): provisioning for \d+s/)
 
@@ -102,7 +105,7 @@ describe('buttcloud against a classic ssb-server 16', () => {
   it('pubs and status --json show what the provider sent', async () => {
     const pubs = json<PubView[]>(await cli('pubs', '--json'))
     expect(pubs).toHaveLength(1)
-    expect(pubs[0]).toMatchObject({ id: requestId, name: 'classic pub', plan: 'tiny', provider: provider.id, providerName: 'Stand-in Cloud', state: 'up', private: false })
+    expect(pubs[0]).toMatchObject({ id: requestId, name: 'classic pub', plan: 'tiny', provider: provider.id, providerName: 'Stand-in Cloud', state: 'up', private: true })
 
     const byPrefix = await cli('status', requestId.slice(0, 9), '--json')
     expect(byPrefix.code).toBe(0)
@@ -144,11 +147,12 @@ describe('buttcloud against a classic ssb-server 16', () => {
     expect(done.stderr).toContain('The provider refused restart: unavailable: restarts are not possible yet')
   })
 
-  it('watch exits 4 when the pub does not settle in time; a private request stays private', async () => {
-    const r = await cli('request', '--provider', provider.id, '--plan', 'small', '--private', '--json')
+  it('watch exits 4 when the pub does not settle in time; --public posts the request in the clear', async () => {
+    const r = await cli('request', '--provider', provider.id, '--plan', 'small', '--public', '--json')
     expect(r.code).toBe(0)
     const { request } = json<{ request: MsgId; plan: string; private: boolean }>(r)
-    expect(typeof (await rawOnUser(request))!.value.content).toBe('string')
+    expect(parseMessage(await rawOnUser(request))).toMatchObject({ ok: true, message: { content: { type: 'buttcloud/request', plan: 'small' } } })
+    expect((await rawOnUser(request))!.value.content).not.toHaveProperty('recps')
 
     const watched = await cli('watch', request.slice(0, 12), '--timeout', '1')
     expect(watched.code).toBe(4)
