@@ -28,7 +28,9 @@ describe('the CLI joins the owner to its pub', () => {
     assertPubBuilt()
     const port = await freePort()
     user = await startClassicSbot()
-    provider = await startTestProvider(testProviderSettings({ runtime: { kind: 'local', ports: { first: port, last: port }, statsIntervalMs: 0 } }))
+    const second = await freePort()
+    const ports = { first: Math.min(port, second), last: Math.max(port, second) }
+    provider = await startTestProvider(testProviderSettings({ runtime: { kind: 'local', ports, statsIntervalMs: 0 } }))
     // The user joins the provider through the CLI too, as the README says.
     const joined = await cli('join', await provider.createInvite(1))
     expect(joined.code, joined.stderr).toBe(0)
@@ -72,5 +74,21 @@ describe('the CLI joins the owner to its pub', () => {
     expect(jsonLines(again.stderr)).toEqual([])
     const human = await cli('connect', 'my-pub')
     expect(human.stdout).toMatch(/^Your sbot already knows "my-pub"; connected\.$/m)
+  })
+
+  it('pubs joins a pub it sees up that the sbot does not know yet, and stays quiet about known ones', async () => {
+    const watched = await cli('request', '--provider', provider.id, '--plan', 'free', '--name', 'second', '--watch', '--no-connect', '--timeout', '90')
+    expect(watched.code, watched.stdout + watched.stderr).toBe(0)
+    expect(watched.stderr).not.toMatch(/remembers|Joined/)
+    const second = json<PubView>(await cli('status', 'second', '--json'))
+    const known = async () => (await clientCall<Array<{ key: string }>>(user.client, 'gossip.peers')).map((p) => p.key)
+    expect(await known()).not.toContain(second.pub!.id)
+
+    const listed = await cli('pubs')
+    expect(listed.code, listed.stderr).toBe(0)
+    expect(listed.stdout).toMatch(/second\s+free\s+up/)
+    expect(listed.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^(Joined "second" with its invite|Your sbot now remembers "second" \(gossip\))/)])
+    expect(await known()).toContain(second.pub!.id)
+    expect((await cli('pubs')).stderr).toBe('')
   })
 })
