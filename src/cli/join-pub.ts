@@ -63,14 +63,21 @@ function peerTable(client: SbotClient): 'conn' | 'gossip' | undefined {
   return undefined
 }
 
-/** Whether the sbot's peer table has the pub, by its key or its address. */
+/**
+ * Whether the sbot's peer table has the pub at its current address. An entry with the pub's key at another address
+ * (the pub was moved to another port or hub) is dropped, so the pub is remembered afresh where it is now.
+ */
 async function knows(client: SbotClient, table: 'conn' | 'gossip', pub: PubTarget): Promise<boolean> {
-  if (table === 'conn') {
-    const peers = await clientCall<Array<[string, { key?: string } | undefined]>>(client, 'conn.dbPeers')
-    return Array.isArray(peers) && peers.some(([address, data]) => address === pub.address || data?.key === pub.id)
-  }
-  const peers = await clientCall<Array<{ key?: string; address?: string }>>(client, 'gossip.peers')
-  return Array.isArray(peers) && peers.some((p) => p.key === pub.id || p.address === pub.address)
+  const entries =
+    table === 'conn'
+      ? ((await clientCall<Array<[string, { key?: string } | undefined]>>(client, 'conn.dbPeers')) ?? []).map(([address, data]) => ({ address, key: data?.key }))
+      : ((await clientCall<Array<{ key?: string; address?: string }>>(client, 'gossip.peers')) ?? []).map((p) => ({ address: p.address, key: p.key }))
+  if (entries.some((e) => e.address === pub.address)) return true
+  const stale = entries.filter((e) => e.key === pub.id && e.address)
+  // ssb-conn forgets by address; ssb-gossip keeps one entry per key and finds it by the key.
+  if (table === 'conn') for (const e of stale) await clientCall(client, 'conn.forget', e.address)
+  else if (stale.length) await clientCall(client, 'gossip.remove', pub.id)
+  return false
 }
 
 async function remember(client: SbotClient, table: 'conn' | 'gossip', pub: PubTarget): Promise<void> {

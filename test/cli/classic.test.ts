@@ -4,7 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startClassicSbot, type ClassicSbot } from '../support/classic-sbot.js'
-import { call } from '../../src/ssb/client.js'
+import { call, clientCall } from '../../src/ssb/client.js'
+import { generateKeys } from '../../src/ssb/keys.js'
 import { queryTypes } from '../../src/ssb/db2.js'
 import type { SsbMsg } from '../../src/ssb/message.js'
 import { collect } from '../../src/ssb/pull.js'
@@ -12,7 +13,7 @@ import { parseMessage, type ContentOf } from '../../src/protocol/index.js'
 import type { MsgId } from '../../src/protocol/ids.js'
 import type { PubView } from '../../src/cli/view.js'
 import { OFFER } from './messages.js'
-import { json, requireBuild, runBin, startBin, startStandInProvider, type StandInProvider } from './support.js'
+import { json, jsonLines, requireBuild, runBin, startBin, startStandInProvider, type StandInProvider } from './support.js'
 import { waitFor } from '../../testkit/wait.js'
 
 describe('buttcloud against a classic ssb-server 16', () => {
@@ -83,7 +84,7 @@ describe('buttcloud against a classic ssb-server 16', () => {
     await waitFor('watch to catch up', () => (watching.stdout().includes('Watching') ? true : undefined))
     expect(watching.stdout()).toMatch(/Watching %\S+ \(classic pub\): provisioning for \d+s/)
 
-    const hosted = provider.keys.id // any valid feed id stands for the hosted pub's identity
+    const hosted = generateKeys().id // no pub runs behind it: the CLI's join finds nobody there
     const address = `net:127.0.0.1:9999~shs:${hosted.slice(1, -'.ed25519'.length)}`
     const invite = `127.0.0.1:9999:${hosted}~aW52aXRlLXNlZWQ=`
     await provider.post('buttcloud/status', {
@@ -102,9 +103,16 @@ describe('buttcloud against a classic ssb-server 16', () => {
     expect(done.stdout).toContain(invite)
   })
 
-  it('pubs and status --json show what the provider sent', async () => {
-    const pubs = json<PubView[]>(await cli('pubs', '--json'))
+  it('pubs and status --json show what the provider sent; pubs makes the sbot remember the pub it sees up', async () => {
+    const listed = await cli('pubs', '--json')
+    const pubs = json<PubView[]>(listed)
     expect(pubs).toHaveLength(1)
+    // Nothing listens at the pub's address: the invite fails, ssb-gossip remembers the pub and will retry.
+    expect(jsonLines(listed.stderr)).toEqual([
+      { note: expect.stringMatching(/^Your sbot now remembers "classic pub" \(gossip\) .*not reachable right now .*your sbot will retry\.$/) },
+    ])
+    const peers = await clientCall<Array<{ key: string; address: string }>>(user.client, 'gossip.peers')
+    expect(peers).toContainEqual(expect.objectContaining({ key: pubs[0]!.pub!.id, address: pubs[0]!.pub!.address }))
     expect(pubs[0]).toMatchObject({ id: requestId, name: 'classic pub', plan: 'tiny', provider: provider.id, providerName: 'Stand-in Cloud', state: 'up', private: true })
 
     const byPrefix = await cli('status', requestId.slice(0, 9), '--json')
@@ -115,6 +123,7 @@ describe('buttcloud against a classic ssb-server 16', () => {
     expect(pub.invite).toMatch(/~aW52aXRlLXNlZWQ=$/)
 
     const human = await cli('pubs')
+    expect(human.stderr).toBe('') // known now: nothing more to do
     expect(human.stdout).toMatch(new RegExp(`${escape(requestId.slice(0, 9))}\\s+classic pub\\s+tiny\\s+up\\s+\\d+s ago\\s+Stand-in Cloud`))
   })
 
