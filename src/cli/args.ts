@@ -10,7 +10,7 @@ import { describeIssues } from '../protocol/parse.js'
 import { CliError, EXIT } from './exit-codes.js'
 import type { z } from 'zod'
 
-export const COMMAND_NAMES = ['join', 'offers', 'request', 'pubs', 'status', 'watch', 'command'] as const
+export const COMMAND_NAMES = ['join', 'offers', 'request', 'pubs', 'status', 'watch', 'connect', 'command'] as const
 export type CommandName = (typeof COMMAND_NAMES)[number]
 
 /** Where the user's sbot is and how to print. */
@@ -18,16 +18,20 @@ export interface GlobalOptions {
   ssbDir?: string
   remote?: string
   keyFile?: string
+  /** Dial the sbot over TCP at this host and port instead of what its folder says (Manyverse desktop). */
+  host?: string
+  port?: number
   json: boolean
 }
 
 export type CommandArgs =
   | { name: 'join'; invite: string }
   | { name: 'offers' }
-  | { name: 'request'; plan?: string; pubName?: string; provider?: FeedId; private: boolean; watch: boolean; timeoutMs?: number }
-  | { name: 'pubs' }
+  | { name: 'request'; plan?: string; pubName?: string; provider?: FeedId; private: boolean; watch: boolean; connect: boolean; timeoutMs?: number }
+  | { name: 'pubs'; connect: boolean }
   | { name: 'status'; pub: string }
-  | { name: 'watch'; pub: string; timeoutMs?: number }
+  | { name: 'watch'; pub: string; connect: boolean; timeoutMs?: number }
+  | { name: 'connect'; pub: string }
   | { name: 'command'; pub: string; verb: Verb; uses?: number; version?: string; wait: boolean; timeoutMs?: number }
 
 export type Invocation =
@@ -41,6 +45,8 @@ const GLOBAL_OPTIONS = {
   'ssb-dir': { type: 'string' },
   remote: { type: 'string' },
   'key-file': { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
@@ -55,12 +61,15 @@ const COMMAND_OPTIONS = {
     name: { type: 'string' },
     provider: { type: 'string' },
     private: { type: 'boolean' },
+    public: { type: 'boolean' },
     watch: { type: 'boolean' },
+    'no-connect': { type: 'boolean' },
     timeout: { type: 'string' },
   },
-  pubs: {},
+  pubs: { 'no-connect': { type: 'boolean' } },
   status: {},
-  watch: { timeout: { type: 'string' } },
+  watch: { timeout: { type: 'string' }, 'no-connect': { type: 'boolean' } },
+  connect: {},
   command: {
     uses: { type: 'string' },
     version: { type: 'string' },
@@ -124,9 +133,12 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
     ...(typeof values['ssb-dir'] === 'string' && { ssbDir: nonEmpty('--ssb-dir', values['ssb-dir']) }),
     ...(typeof values.remote === 'string' && { remote: nonEmpty('--remote', values.remote) }),
     ...(typeof values['key-file'] === 'string' && { keyFile: nonEmpty('--key-file', values['key-file']) }),
+    ...(typeof values.host === 'string' && { host: nonEmpty('--host', values.host) }),
+    ...(typeof values.port === 'string' && { port: portNumber(values.port) }),
     json: values.json === true,
   }
   if (global.ssbDir && global.remote) throw usage('use --ssb-dir or --remote, not both')
+  if (global.remote && (global.host !== undefined || global.port !== undefined)) throw usage('--remote already names the address; drop --host and --port')
   const args = parsed.positionals.slice(1)
   return { kind: 'run', global, command: commandArgs(word, args, values) }
 }
@@ -149,14 +161,18 @@ function commandArgs(word: CommandName, args: string[], values: Record<string, s
       return { name: 'offers' }
     case 'pubs':
       positionals([])
-      return { name: 'pubs' }
+      return { name: 'pubs', connect: values['no-connect'] !== true }
     case 'status': {
       const [pub] = positionals(['pub'])
       return { name: 'status', pub: pub! }
     }
     case 'watch': {
       const [pub] = positionals(['pub'])
-      return { name: 'watch', pub: pub!, ...timeout(str('timeout')) }
+      return { name: 'watch', pub: pub!, connect: values['no-connect'] !== true, ...timeout(str('timeout')) }
+    }
+    case 'connect': {
+      const [pub] = positionals(['pub'])
+      return { name: 'connect', pub: pub! }
     }
     case 'request': {
       positionals([])
@@ -164,13 +180,17 @@ function commandArgs(word: CommandName, args: string[], values: Record<string, s
       const pubName = str('name')
       const provider = str('provider')
       if (values.timeout !== undefined && values.watch !== true) throw usage('request: --timeout needs --watch')
+      if (values['no-connect'] === true && values.watch !== true) throw usage('request: --no-connect goes with --watch')
+      if (values.public === true && values.private === true) throw usage('request: --public or --private, not both')
       return {
         name: 'request',
         ...(plan !== undefined && { plan: checked('--plan', Slug, plan) }),
         ...(pubName !== undefined && { pubName: checked('--name', PubName, pubName) }),
         ...(provider !== undefined && { provider: checked('--provider', FeedId, provider) }),
-        private: values.private === true,
+        // Private unless asked: a public request tells everyone who is a customer of whom.
+        private: values.public !== true,
         watch: values.watch === true,
+        connect: values['no-connect'] !== true,
         ...timeout(str('timeout')),
       }
     }
@@ -207,6 +227,12 @@ function checked<T>(what: string, schema: z.ZodType<T>, value: string): T {
   const result = schema.safeParse(value)
   if (!result.success) throw usage(`${what}: ${describeIssues(result.error).replace(/^\(message\): /, '')}`)
   return result.data
+}
+
+function portNumber(value: string): number {
+  const n = /^\d{1,5}$/.test(value) ? Number(value) : 0
+  if (n < 1 || n > 65535) throw usage('--port: expected a port number, 1-65535')
+  return n
 }
 
 function integer(option: string, value: string): number {

@@ -1,8 +1,10 @@
 /**
- * Reaching the user's own sbot. Patchwork's embedded ssb-server keeps its folder in ~/.ssb: `secret` (the user's
- * key), an optional `config` (JSON, as ssb-config reads it) and, with ssb-unix-socket, `socket`, where a local
- * client gets full rights without a handshake (noauth). We prefer the socket and fall back to shs over TCP on the
- * port the config names (8008 by default).
+ * Reaching the user's own sbot. Patchwork's embedded ssb-server keeps its folder in ~/.ssb (~/.$ssb_appname):
+ * `secret` (the user's key), an optional `config` (JSON, as ssb-config reads it) and, with ssb-unix-socket,
+ * `socket`, where a local client gets full rights without a handshake (noauth). We prefer the socket and fall back
+ * to shs over TCP on each address the config says the sbot listens on (8008 by default). Manyverse desktop writes no
+ * config and has no socket: it listens with shs on port 26831 of the machine's LAN address (multiserver's `private`
+ * scope), which the user names with --host and --port (README).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { homedir, tmpdir } from 'node:os'
@@ -22,21 +24,34 @@ export function defaultSsbDir(env: NodeJS.ProcessEnv = process.env, home: string
 }
 
 /**
- * Where and how to dial a local sbot: from its folder's config text (absent when there is no config file), whether
- * its socket exists, and the sbot's own public key (base64, from its secret) for the shs address.
+ * Where and how to dial a local sbot, as ssb-config reads its folder: the socket first (noauth, full rights), then
+ * every incoming `net` entry of the config that speaks shs, then, when the config names no `net` entries, the legacy
+ * top-level `host`/`port` (8008 by default). `host`/`port` given by the user replace all of that with one address.
+ * `configText` is absent when there is no config file; `serverKey` is the sbot's public key (base64, from its secret).
  */
-export function planConnection(input: { dir: string; configText?: string; socketExists: boolean; serverKey: string }): {
-  caps: string
-  remotes: string[]
-} {
+export function planConnection(input: {
+  dir: string
+  configText?: string
+  socketExists: boolean
+  serverKey: string
+  host?: string
+  port?: number
+}): { caps: string; remotes: string[] } {
   const config = input.configText === undefined ? {} : parseConfig(input.configText)
   const caps = stringAt(config, ['caps', 'shs']) ?? MAIN_NETWORK_CAPS
-  const net = firstNetIncoming(config)
-  const port = numberAt(net, ['port']) ?? numberAt(config, ['port']) ?? 8008
-  const host = dialHost(stringAt(net, ['host']) ?? stringAt(config, ['host']))
+  const shs = (host: string | undefined, port: number) => `net:${dialHost(host)}:${port}~shs:${input.serverKey}`
+  if (input.host !== undefined || input.port !== undefined) {
+    const legacyPort = numberAt(config, ['port'])
+    return { caps, remotes: [shs(input.host, input.port ?? netEntries(config)[0]?.port ?? legacyPort ?? 8008)] }
+  }
   const remotes: string[] = []
   if (input.socketExists) remotes.push(`unix:${join(input.dir, 'socket')}~noauth`)
-  remotes.push(`net:${host}:${port}~shs:${input.serverKey}`)
+  const entries = netEntries(config)
+  if (entries.length === 0) entries.push({ host: stringAt(config, ['host']), port: numberAt(config, ['port']) ?? 8008 })
+  for (const e of entries) {
+    const remote = shs(e.host, e.port)
+    if (!remotes.includes(remote)) remotes.push(remote)
+  }
   return { caps, remotes }
 }
 
@@ -68,7 +83,14 @@ export async function connectToSbot(global: GlobalOptions): Promise<Connection> 
     const serverKey = (keyFile === join(dir, 'secret') ? keys : (tryLoadKeys(join(dir, 'secret')) ?? keys)).public.replace(/\.ed25519$/, '')
     try {
       const configText = existsSync(join(dir, 'config')) ? readFileSync(join(dir, 'config'), 'utf8') : undefined
-      ;({ caps, remotes } = planConnection({ dir, configText, socketExists: existsSync(join(dir, 'socket')), serverKey }))
+      ;({ caps, remotes } = planConnection({
+        dir,
+        configText,
+        socketExists: existsSync(join(dir, 'socket')),
+        serverKey,
+        ...(global.host !== undefined && { host: global.host }),
+        ...(global.port !== undefined && { port: global.port }),
+      }))
     } catch (err) {
       throw new CliError(EXIT.UNREACHABLE, `cannot read ${join(dir, 'config')}: ${(err as Error).message}`, { cause: err })
     }
@@ -121,12 +143,24 @@ function numberAt(obj: unknown, path: string[]): number | undefined {
   return typeof v === 'number' && Number.isInteger(v) && v > 0 && v < 65536 ? v : undefined
 }
 
-function firstNetIncoming(config: unknown): unknown {
+/**
+ * The config's incoming `net` entries a client can dial: with a port (an entry without one listens on a random
+ * port) and the shs transform (the only one ssb-config writes for `net`).
+ */
+function netEntries(config: unknown): Array<{ host: string | undefined; port: number }> {
   const net = at(config, ['connections', 'incoming', 'net'])
-  return Array.isArray(net) ? net[0] : undefined
+  if (!Array.isArray(net)) return []
+  return net.flatMap((entry: unknown) => {
+    const port = numberAt(entry, ['port'])
+    const transform = stringAt(entry, ['transform']) ?? 'shs'
+    return port !== undefined && transform === 'shs' ? [{ host: stringAt(entry, ['host']), port }] : []
+  })
 }
 
-/** A host a local client can dial: wildcard and name forms of "this machine" become 127.0.0.1. */
+/**
+ * A host a local client can dial: wildcard and name forms of "this machine" become 127.0.0.1, and so does no host at
+ * all (ssb-config then binds every interface, loopback included).
+ */
 function dialHost(host: string | undefined): string {
   // Node 20 may resolve localhost to ::1 first, where an sbot bound to 127.0.0.1 does not listen.
   if (host === undefined || ['::', '0.0.0.0', 'localhost'].includes(host)) return '127.0.0.1'

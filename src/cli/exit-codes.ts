@@ -19,6 +19,18 @@ export const EXIT = {
 } as const
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT]
 
+/** Each exit code's name: the `code` of a JSON error (`--json`), stable for scripts. */
+export const EXIT_NAMES: Readonly<Record<ExitCode, string>> = {
+  [EXIT.OK]: 'ok',
+  [EXIT.FAILED]: 'failed',
+  [EXIT.USAGE]: 'usage',
+  [EXIT.UNREACHABLE]: 'sbot-unreachable',
+  [EXIT.TIMEOUT]: 'timeout',
+  [EXIT.NOT_FOUND]: 'not-found',
+  [EXIT.PAYMENT_REQUIRED]: 'payment-required',
+  [EXIT.INTERRUPTED]: 'interrupted',
+}
+
 /** One line per exit code, for `--help`. */
 export const EXIT_CODE_HELP: ReadonlyArray<readonly [ExitCode, string]> = [
   [EXIT.OK, 'done (watch: the pub is up, stopped or destroyed)'],

@@ -2,11 +2,12 @@
 import { readFileSync } from 'node:fs'
 import { parseCommandLine, type CommandArgs } from './args.js'
 import { connectToSbot, type Connection } from './connect.js'
-import { CliError, EXIT, type ExitCode } from './exit-codes.js'
+import { CliError, EXIT, EXIT_NAMES, type ExitCode } from './exit-codes.js'
 import type { Io } from './format.js'
 import { commandHelp, globalHelp } from './help.js'
 import type { Context } from './commands/context.js'
 import { command } from './commands/command.js'
+import { connect } from './commands/connect.js'
 import { join } from './commands/join.js'
 import { offers } from './commands/offers.js'
 import { pubs } from './commands/pubs.js'
@@ -14,9 +15,14 @@ import { request } from './commands/request.js'
 import { status } from './commands/status.js'
 import { watch } from './commands/watch.js'
 
-/** Run one command and resolve to its exit code; never throws. */
+/**
+ * Run one command and resolve to its exit code; never throws. Under `--json` every line on stderr is a JSON object
+ * too: `{"note": "…"}` for progress and notes, and one `{"error": {"code", "exit", "message"}}` when it fails.
+ */
 export async function runCli(argv: readonly string[], io: Io, onConnection?: (conn: Connection) => void): Promise<ExitCode> {
   let conn: Connection | undefined
+  // Known before parsing, so a usage error is JSON too; parseArgs would refuse `--json` as another option's value.
+  let json = argv.includes('--json')
   try {
     const invocation = parseCommandLine(argv)
     if (invocation.kind === 'help') {
@@ -27,8 +33,9 @@ export async function runCli(argv: readonly string[], io: Io, onConnection?: (co
       io.out(cliVersion())
       return EXIT.OK
     }
+    json = invocation.global.json
     const ctx: Context = {
-      io,
+      io: json ? jsonLines(io) : io,
       global: invocation.global,
       sbot: async () => {
         conn ??= await connectToSbot(invocation.global)
@@ -38,12 +45,11 @@ export async function runCli(argv: readonly string[], io: Io, onConnection?: (co
     }
     return await dispatch(ctx, invocation.command)
   } catch (err) {
-    if (err instanceof CliError) {
-      io.err(`buttcloud: ${err.message}`)
-      return err.code
-    }
-    io.err(`buttcloud: ${(err as Error).message ?? String(err)}`)
-    return EXIT.FAILED
+    const code = err instanceof CliError ? err.code : EXIT.FAILED
+    const message = err instanceof Error ? err.message : String(err)
+    if (json) io.err(JSON.stringify({ error: { code: EXIT_NAMES[code], exit: code, message } }))
+    else io.err(`buttcloud: ${message}`)
+    return code
   } finally {
     await conn?.close()
   }
@@ -63,17 +69,24 @@ function dispatch(ctx: Context, args: CommandArgs): Promise<ExitCode> {
       return status(ctx, args)
     case 'watch':
       return watch(ctx, args)
+    case 'connect':
+      return connect(ctx, args)
     case 'command':
       return command(ctx, args)
   }
 }
 
-/** The package's version, read next to the built or source tree. */
+/** stderr as JSON lines: notes become `{"note": …}`; no spinner. */
+function jsonLines(io: Io): Io {
+  return { ...io, err: (line) => io.err(JSON.stringify({ note: line })), errRaw: () => undefined, errIsTTY: false }
+}
+
+/** The package's version, read next to the built or source tree (the repository's, or the CLI package's in cli/). */
 function cliVersion(): string {
   for (const rel of ['../../../package.json', '../../package.json']) {
     try {
       const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string }
-      if (pkg.name === 'buttcloud' && pkg.version) return pkg.version
+      if ((pkg.name === 'buttcloud' || pkg.name === 'buttcloud-cli') && pkg.version) return pkg.version
     } catch {
       // try the next layout
     }

@@ -22,7 +22,12 @@ describe('parseCommandLine', () => {
     expect(parseCommandLine(['--ssb-dir', '/x', 'pubs', '--json'])).toEqual({
       kind: 'run',
       global: { ssbDir: '/x', json: true },
-      command: { name: 'pubs' },
+      command: { name: 'pubs', connect: true },
+    })
+    expect(parseCommandLine(['pubs', '--ssb-dir', '/m', '--host', 'sbot.example', '--port', '26831', '--no-connect'])).toEqual({
+      kind: 'run',
+      global: { ssbDir: '/m', host: 'sbot.example', port: 26831, json: false },
+      command: { name: 'pubs', connect: false },
     })
     expect(parseCommandLine(['status', '--remote', 'net:h:1~shs:k', '%abc', '--key-file', '/k'])).toEqual({
       kind: 'run',
@@ -36,8 +41,13 @@ describe('parseCommandLine', () => {
     expect(inv).toEqual({
       kind: 'run',
       global: { json: false },
-      command: { name: 'request', plan: 'small', pubName: 'My pub', provider: PROVIDER, private: true, watch: true, timeoutMs: 2500 },
+      command: { name: 'request', plan: 'small', pubName: 'My pub', provider: PROVIDER, private: true, watch: true, connect: true, timeoutMs: 2500 },
     })
+    // Private unless --public says otherwise: a public request names the user as a customer.
+    expect(parseCommandLine(['request'])).toMatchObject({ command: { name: 'request', private: true, watch: false } })
+    expect(parseCommandLine(['request', '--public', '--watch', '--no-connect'])).toMatchObject({ command: { private: false, watch: true, connect: false } })
+    expect(usageError(['request', '--public', '--private'])).toMatch(/--public or --private, not both/)
+    expect(usageError(['request', '--no-connect'])).toMatch(/--no-connect goes with --watch/)
     expect(usageError(['request', '--plan', 'Not A Slug'])).toMatch(/--plan: expected lowercase letters/)
     expect(usageError(['request', '--provider', '@nope'])).toMatch(/--provider: expected a feed id/)
     expect(usageError(['request', '--name', 'x'.repeat(65)])).toMatch(/--name:/)
@@ -84,6 +94,10 @@ describe('parseCommandLine', () => {
     expect(usageError(['pubs', 'extra'])).toMatch(/unexpected argument "extra"/)
     expect(usageError(['status'])).toMatch(/missing <pub>/)
     expect(usageError(['--ssb-dir', '/a', '--remote', 'net:h:1~shs:k', 'pubs'])).toMatch(/not both/)
+    expect(usageError(['--remote', 'net:h:1~shs:k', '--port', '8008', 'pubs'])).toMatch(/drop --host and --port/)
+    expect(usageError(['pubs', '--port', '70000'])).toMatch(/--port: expected a port number/)
+    expect(usageError(['pubs', '--port', 'x'])).toMatch(/--port: expected a port number/)
+    expect(usageError(['connect'])).toMatch(/missing <pub>/)
     expect(usageError(['help', 'nope'])).toMatch(/unknown command "nope"/)
   })
 })
@@ -95,6 +109,41 @@ describe('planConnection', () => {
     expect(planConnection({ dir: '/home/u/.ssb', socketExists: true, serverKey })).toEqual({
       caps: MAIN_NETWORK_CAPS,
       remotes: ['unix:/home/u/.ssb/socket~noauth', `net:127.0.0.1:8008~shs:${serverKey}`],
+    })
+  })
+
+  it('tries every incoming shs net entry of the config after the socket, in order, without duplicates', () => {
+    const configText = JSON.stringify({
+      port: 1111,
+      connections: {
+        incoming: {
+          net: [
+            { host: '::', port: 8008, scope: 'public', transform: 'shs' },
+            { port: 8009, scope: 'device', transform: 'shs' },
+            { host: 'localhost', port: 8008, transform: 'shs' },
+            { host: '::1', port: 8010, transform: 'shs' },
+            { host: '127.0.0.1', transform: 'shs' },
+            { host: '127.0.0.1', port: 8011, transform: 'noauth' },
+          ],
+          unix: [{ scope: 'device', transform: 'noauth' }],
+        },
+      },
+    })
+    expect(planConnection({ dir: '/d', configText, socketExists: true, serverKey }).remotes).toEqual([
+      'unix:/d/socket~noauth',
+      `net:127.0.0.1:8008~shs:${serverKey}`,
+      `net:127.0.0.1:8009~shs:${serverKey}`,
+      `net:[::1]:8010~shs:${serverKey}`,
+    ])
+  })
+
+  it('dials only the address --host/--port name, defaulting the other half from the config', () => {
+    const configText = JSON.stringify({ connections: { incoming: { net: [{ host: '127.0.0.1', port: 2222, transform: 'shs' }] } } })
+    expect(planConnection({ dir: '/d', configText, socketExists: true, serverKey, host: 'sbot.example' }).remotes).toEqual([`net:sbot.example:2222~shs:${serverKey}`])
+    // Manyverse desktop: no config, no socket, shs on 26831.
+    expect(planConnection({ dir: '/m', socketExists: false, serverKey, port: 26831 })).toEqual({
+      caps: MAIN_NETWORK_CAPS,
+      remotes: [`net:127.0.0.1:26831~shs:${serverKey}`],
     })
   })
 

@@ -4,7 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startClassicSbot, type ClassicSbot } from '../support/classic-sbot.js'
-import { call } from '../../src/ssb/client.js'
+import { call, clientCall } from '../../src/ssb/client.js'
+import { generateKeys } from '../../src/ssb/keys.js'
 import { queryTypes } from '../../src/ssb/db2.js'
 import type { SsbMsg } from '../../src/ssb/message.js'
 import { collect } from '../../src/ssb/pull.js'
@@ -12,7 +13,7 @@ import { parseMessage, type ContentOf } from '../../src/protocol/index.js'
 import type { MsgId } from '../../src/protocol/ids.js'
 import type { PubView } from '../../src/cli/view.js'
 import { OFFER } from './messages.js'
-import { json, requireBuild, runBin, startBin, startStandInProvider, type StandInProvider } from './support.js'
+import { json, jsonLines, requireBuild, runBin, startBin, startStandInProvider, type StandInProvider } from './support.js'
 import { waitFor } from '../../testkit/wait.js'
 
 describe('buttcloud against a classic ssb-server 16', () => {
@@ -51,24 +52,27 @@ describe('buttcloud against a classic ssb-server 16', () => {
     expect(human.stdout).toMatch(/big\s+Big\s+1 GiB\s+9\.00 EUR\/month/)
   })
 
-  it('requests a pub with the defaults: the only provider, its cheapest plan, a valid public message', async () => {
+  it('requests a pub with the defaults: the only provider, its cheapest plan, boxed to the user and the provider', async () => {
     const r = await cli('request', '--name', 'classic pub')
     expect(r.code).toBe(0)
     const id = /Request id: (%\S+)/.exec(r.stdout)?.[1]
     expect(id, r.stdout + r.stderr).toBeDefined()
     requestId = id as MsgId
+    expect(r.stdout).toContain('privately (to you and the provider)')
     expect(r.stdout).toContain('Next: buttcloud watch')
 
-    const parsed = parseMessage(await rawOnUser(requestId))
+    expect(typeof (await rawOnUser(requestId))!.value.content).toBe('string') // ciphertext to everyone else
+    const atProvider = await waitFor('the request to reach the provider', () => provider.message(requestId))
+    const parsed = parseMessage(atProvider, true)
     expect(parsed.ok && parsed.message.content).toEqual({
       type: 'buttcloud/request',
       version: 1,
       provider: provider.id,
       plan: 'tiny',
       name: 'classic pub',
+      recps: recps(),
     })
     expect(parsed.ok && parsed.message.author).toBe(user.id)
-    await waitFor('the request to reach the provider', () => provider.message(requestId))
   })
 
   it('watch shows the provider\'s private statuses as they come and exits 0 once the pub is up', async () => {
@@ -76,11 +80,11 @@ describe('buttcloud against a classic ssb-server 16', () => {
     const arrived = await waitFor('the status to reach the user', () => rawOnUser(provisioning.key))
     expect(typeof arrived.value.content).toBe('string') // boxed: only the CLI's private read opens it
 
-    const watching = startBin(['watch', 'classic pub', '--timeout', '20', '--ssb-dir', user.dir])
+    const watching = startBin(['watch', 'classic pub', '--timeout', '20', '--no-connect', '--ssb-dir', user.dir])
     await waitFor('watch to catch up', () => (watching.stdout().includes('Watching') ? true : undefined))
     expect(watching.stdout()).toMatch(/Watching %\S+ \(classic pub\): provisioning for \d+s/)
 
-    const hosted = provider.keys.id // any valid feed id stands for the hosted pub's identity
+    const hosted = generateKeys().id // no pub runs behind it: the CLI's join finds nobody there
     const address = `net:127.0.0.1:9999~shs:${hosted.slice(1, -'.ed25519'.length)}`
     const invite = `127.0.0.1:9999:${hosted}~aW52aXRlLXNlZWQ=`
     await provider.post('buttcloud/status', {
@@ -99,10 +103,17 @@ describe('buttcloud against a classic ssb-server 16', () => {
     expect(done.stdout).toContain(invite)
   })
 
-  it('pubs and status --json show what the provider sent', async () => {
-    const pubs = json<PubView[]>(await cli('pubs', '--json'))
+  it('pubs and status --json show what the provider sent; pubs makes the sbot remember the pub it sees up', async () => {
+    const listed = await cli('pubs', '--json')
+    const pubs = json<PubView[]>(listed)
     expect(pubs).toHaveLength(1)
-    expect(pubs[0]).toMatchObject({ id: requestId, name: 'classic pub', plan: 'tiny', provider: provider.id, providerName: 'Stand-in Cloud', state: 'up', private: false })
+    // Nothing listens at the pub's address: the invite fails, ssb-gossip remembers the pub and will retry.
+    expect(jsonLines(listed.stderr)).toEqual([
+      { note: expect.stringMatching(/^Your sbot now remembers "classic pub" \(gossip\) .*not reachable right now .*your sbot will retry\.$/) },
+    ])
+    const peers = await clientCall<Array<{ key: string; address: string }>>(user.client, 'gossip.peers')
+    expect(peers).toContainEqual(expect.objectContaining({ key: pubs[0]!.pub!.id, address: pubs[0]!.pub!.address }))
+    expect(pubs[0]).toMatchObject({ id: requestId, name: 'classic pub', plan: 'tiny', provider: provider.id, providerName: 'Stand-in Cloud', state: 'up', private: true })
 
     const byPrefix = await cli('status', requestId.slice(0, 9), '--json')
     expect(byPrefix.code).toBe(0)
@@ -112,6 +123,7 @@ describe('buttcloud against a classic ssb-server 16', () => {
     expect(pub.invite).toMatch(/~aW52aXRlLXNlZWQ=$/)
 
     const human = await cli('pubs')
+    expect(human.stderr).toBe('') // known now: nothing more to do
     expect(human.stdout).toMatch(new RegExp(`${escape(requestId.slice(0, 9))}\\s+classic pub\\s+tiny\\s+up\\s+\\d+s ago\\s+Stand-in Cloud`))
   })
 
@@ -144,11 +156,12 @@ describe('buttcloud against a classic ssb-server 16', () => {
     expect(done.stderr).toContain('The provider refused restart: unavailable: restarts are not possible yet')
   })
 
-  it('watch exits 4 when the pub does not settle in time; a private request stays private', async () => {
-    const r = await cli('request', '--provider', provider.id, '--plan', 'small', '--private', '--json')
+  it('watch exits 4 when the pub does not settle in time; --public posts the request in the clear', async () => {
+    const r = await cli('request', '--provider', provider.id, '--plan', 'small', '--public', '--json')
     expect(r.code).toBe(0)
     const { request } = json<{ request: MsgId; plan: string; private: boolean }>(r)
-    expect(typeof (await rawOnUser(request))!.value.content).toBe('string')
+    expect(parseMessage(await rawOnUser(request))).toMatchObject({ ok: true, message: { content: { type: 'buttcloud/request', plan: 'small' } } })
+    expect((await rawOnUser(request))!.value.content).not.toHaveProperty('recps')
 
     const watched = await cli('watch', request.slice(0, 12), '--timeout', '1')
     expect(watched.code).toBe(4)

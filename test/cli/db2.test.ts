@@ -15,7 +15,7 @@ import { multiserverAddress, type MsgId } from '../../src/protocol/ids.js'
 import type { PubView } from '../../src/cli/view.js'
 import { freePort } from '../../testkit/ports.js'
 import { OFFER } from './messages.js'
-import { json, requireBuild, runBin, startBin, startDb2Node, startStandInProvider, type Db2Node, type StandInProvider } from './support.js'
+import { json, jsonLines, requireBuild, runBin, startBin, startDb2Node, startStandInProvider, type Db2Node, type StandInProvider } from './support.js'
 import { waitFor } from '../../testkit/wait.js'
 
 describe('buttcloud against a db2 sbot', () => {
@@ -74,12 +74,27 @@ describe('buttcloud against a db2 sbot', () => {
     const waiting = await cli('watch', 'db2 pub', '--timeout', '1', '--json')
     expect(waiting.code).toBe(4)
     expect(json<PubView>(waiting)).toMatchObject({ id: requestId, state: 'queued' })
+    // Under --json, stderr is JSON lines too: the commentary as notes, then the error.
+    const lines = jsonLines(waiting.stderr)
+    expect(lines[0]).toEqual({ note: expect.stringMatching(/^Watching %\S+ \(db2 pub\): queued for/) })
+    expect(lines.at(-1)).toEqual({ error: { code: 'timeout', exit: 4, message: expect.stringMatching(/^still queued after 1\.0s/) } })
 
     const failed = await status('failed', { reason: 'no capacity left' })
     await waitFor('the failed status', () => user.message(failed.key))
     const ended = await cli('watch', requestId)
     expect(ended.code).toBe(1)
     expect(ended.stderr).toContain('db2 pub failed: no capacity left')
+  })
+
+  it('reaches an sbot with no config and no socket (as Manyverse desktop keeps its folder) with --port', async () => {
+    // The stand-in provider's folder holds only its secret; its sbot listens with shs on 127.0.0.1, no socket.
+    const port = Number(/^net:127\.0\.0\.1:(\d+)~/.exec(provider.sbot.getAddress()!)![1])
+    const guessed = await runBin(['offers', '--ssb-dir', provider.dir, '--json'])
+    expect(guessed.code).toBe(3)
+    expect(jsonLines(guessed.stderr).at(-1)).toEqual({ error: { code: 'sbot-unreachable', exit: 3, message: expect.stringContaining('net:127.0.0.1:8008') } })
+    const told = await runBin(['offers', '--ssb-dir', provider.dir, '--port', String(port), '--json'])
+    expect(told.code, told.stderr).toBe(0)
+    expect(json<Array<{ provider: string }>>(told)).toEqual([expect.objectContaining({ provider: provider.id })])
   })
 
   it('reads over shs with --remote and --key-file; statuses that fail the schema change nothing', async () => {
@@ -164,5 +179,15 @@ describe('buttcloud without a reachable sbot', () => {
     const bad = await runBin(['pubs', '--bogus'])
     expect(bad.code).toBe(2)
     expect(bad.stderr).toContain("Unknown option '--bogus'")
+  })
+
+  it('under --json, a failure is one JSON error on stderr with its exit code', async () => {
+    const unreachable = await runBin(['pubs', '--ssb-dir', dir, '--json'])
+    expect(unreachable.code).toBe(3)
+    expect(unreachable.stdout).toBe('')
+    expect(jsonLines(unreachable.stderr)).toEqual([{ error: { code: 'sbot-unreachable', exit: 3, message: expect.stringContaining('cannot reach your sbot') } }])
+    const usage = await runBin(['pubs', '--bogus', '--json'])
+    expect(usage.code).toBe(2)
+    expect(jsonLines(usage.stderr)).toEqual([{ error: { code: 'usage', exit: 2, message: expect.stringContaining("Unknown option '--bogus'") } }])
   })
 })

@@ -114,6 +114,20 @@ export async function startStandInProvider(): Promise<StandInProvider> {
   }
 }
 
+/** Parse stderr under --json: every line must be a JSON object. */
+export function jsonLines(stderr: string): unknown[] {
+  return stderr
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      try {
+        return JSON.parse(line) as unknown
+      } catch (err) {
+        throw new Error(`a stderr line is not JSON: ${line}`, { cause: err })
+      }
+    })
+}
+
 /** Parse a bin's stdout as JSON, showing the whole run when it is not JSON. */
 export function json<T>(r: BinResult): T {
   try {

@@ -98,8 +98,7 @@ function printReply(ctx: Context, request: MsgId, c: CommandView): ExitCode {
   if (ctx.global.json) printJson(ctx, { command: c.key, request, verb: c.verb, reply })
   if (!reply.ok) {
     const why = reply.error ? `${reply.error.code}: ${clean(reply.error.reason)}` : 'no reason given'
-    ctx.io.err(`The provider refused ${c.verb}: ${why}`)
-    return EXIT.FAILED
+    throw new CliError(EXIT.FAILED, `The provider refused ${c.verb}: ${why}`)
   }
   if (!ctx.global.json) {
     const lines = formatResult(reply.result)

@@ -42,7 +42,7 @@ export const request: Command<RequestArgs> = async (ctx, args) => {
   const short = shortId(msg.key)
   if (args.watch) {
     ctx.io.err(`Requested ${msg.key}`)
-    return watchPub(ctx, conn, msg.key, args.timeoutMs)
+    return watchPub(ctx, conn, msg.key, { connect: args.connect, ...(args.timeoutMs !== undefined && { timeoutMs: args.timeoutMs }) })
   }
   if (ctx.global.json) {
     printJson(ctx, { request: msg.key, provider, plan, ...(args.pubName !== undefined && { name: args.pubName }), private: args.private })
@@ -51,7 +51,7 @@ export const request: Command<RequestArgs> = async (ctx, args) => {
   ctx.io.out(
     `Requested a pub${args.pubName ? ` "${clean(args.pubName)}"` : ''} from ${offer ? clean(offer.name) : provider}: plan ${plan}` +
       (planInfo ? ` (${formatMemory(planInfo.memoryMiB)}, ${formatPrice(planInfo)})` : '') +
-      (args.private ? ', privately' : ''),
+      (args.private ? ', privately (to you and the provider)' : ', publicly'),
   )
   ctx.io.out(`Request id: ${msg.key}`)
   ctx.io.out(`Next: buttcloud watch ${short}   (waits for the provider's answer${planInfo && planInfo.price > 0 ? ': a payment link, then the pub' : ''})`)

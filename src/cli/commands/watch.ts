@@ -10,12 +10,22 @@ import { clean, formatDuration, formatElapsed, type Io } from '../format.js'
 import { followLog, type LiveRead } from '../log.js'
 import { foldView, settledState, shortId, type PubView, type Settled } from '../view.js'
 import { printJson, resolvePub, type Command, type Context } from './context.js'
+import { connectSeenUp } from './connect.js'
 
-export const watch: Command<{ name: 'watch'; pub: string; timeoutMs?: number }> = async (ctx, args) =>
-  watchPub(ctx, await ctx.sbot(), args.pub, args.timeoutMs)
+export const watch: Command<{ name: 'watch'; pub: string; connect: boolean; timeoutMs?: number }> = async (ctx, args) =>
+  watchPub(ctx, await ctx.sbot(), args.pub, { connect: args.connect, ...(args.timeoutMs !== undefined && { timeoutMs: args.timeoutMs }) })
 
-/** Watch one pub (by id, prefix or name) until it settles or `timeoutMs` passes; resolves to the exit code. */
-export function watchPub(ctx: Context, conn: Connection, ref: string, timeoutMs?: number): Promise<ExitCode> {
+/**
+ * Watch one pub (by id, prefix or name) until it settles or `timeoutMs` passes; resolves to the exit code. A pub that
+ * comes up is joined by the user's sbot (`connect`), so its owner needs no other step.
+ */
+export async function watchPub(ctx: Context, conn: Connection, ref: string, opts: { timeoutMs?: number; connect: boolean }): Promise<ExitCode> {
+  const { code, pub } = await followPub(ctx, conn, ref, opts.timeoutMs)
+  if (code === EXIT.OK && pub?.state === 'up' && opts.connect) await connectSeenUp(ctx, conn, pub, true)
+  return code
+}
+
+function followPub(ctx: Context, conn: Connection, ref: string, timeoutMs?: number): Promise<{ code: ExitCode; pub?: PubView }> {
   const { io } = ctx
   const started = io.now()
   // In JSON mode stdout carries only the final document; the running commentary goes to stderr.
@@ -33,7 +43,7 @@ export function watchPub(ctx: Context, conn: Connection, ref: string, timeoutMs?
   let live: LiveRead | undefined
   let timer: NodeJS.Timeout | undefined
 
-  return new Promise<ExitCode>((resolve, reject) => {
+  return new Promise<{ code: ExitCode; pub?: PubView }>((resolve, reject) => {
     let finished = false
     const finish = (outcome: ExitCode | Error) => {
       if (finished) return
@@ -42,7 +52,7 @@ export function watchPub(ctx: Context, conn: Connection, ref: string, timeoutMs?
       spinner.stop()
       live?.stop()
       if (outcome instanceof Error) reject(outcome)
-      else resolve(outcome)
+      else resolve({ code: outcome, ...(current && { pub: current }) })
     }
 
     const check = () => {
@@ -85,8 +95,7 @@ export function watchPub(ctx: Context, conn: Connection, ref: string, timeoutMs?
         if (current) {
           if (ctx.global.json) printJson(ctx, current)
           spinner.clear()
-          io.err(`still ${current.state} after ${formatElapsed(timeoutMs)}; watch again later: buttcloud watch ${shortId(current.id)}`)
-          finish(EXIT.TIMEOUT)
+          finish(new CliError(EXIT.TIMEOUT, `still ${current.state} after ${formatElapsed(timeoutMs)}; watch again later: buttcloud watch ${shortId(current.id)}`))
         } else finish(new CliError(EXIT.TIMEOUT, `your sbot did not deliver its log within ${formatElapsed(timeoutMs)}`))
       }, timeoutMs)
     }
@@ -109,9 +118,8 @@ function conclude(ctx: Context, pub: PubView, settled: Settled, say: (line: stri
       say(`${name} is ${settled}.`)
       break
     case 'failed':
-      ctx.io.err(`${name} failed${pub.reason ? `: ${clean(pub.reason)}` : ''}`)
-      code = EXIT.FAILED
-      break
+      if (ctx.global.json) printJson(ctx, pub)
+      throw new CliError(EXIT.FAILED, `${name} failed${pub.reason ? `: ${clean(pub.reason)}` : ''}`)
     case 'awaiting-payment':
       say(`${name} waits for payment${pub.paymentUrl ? `; pay here:\n${clean(pub.paymentUrl)}` : ' (the provider sent no link yet)'}`)
       say(`Then watch it come up: buttcloud watch ${shortId(pub.id)}`)
