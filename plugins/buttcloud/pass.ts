@@ -20,7 +20,7 @@ import type { Log } from '../../src/log/logger.js'
 import type { ButtcloudPluginConfig } from './config.js'
 import { notificationText } from '../../src/control/notify.js'
 import { privatePost } from '../../src/protocol/post.js'
-import { answerText, pubsText, statusText } from '../../src/control/answers.js'
+import { RESUBSCRIBE_MESSAGE, answerText, pubsText, statusText } from '../../src/control/answers.js'
 import { HELP_TEXT } from '../../src/control/command-line.js'
 
 const DAY_MS = 24 * 3600_000
@@ -291,10 +291,12 @@ async function postDueStats(deps: PassDeps, memory: PassMemory, records: readonl
 
 /** Payment's words win over the runtime's for a pub that payment stopped, destroyed, or is warning about. */
 function withPaymentWords(body: StatusBody, g: Gated): StatusBody {
-  if (g.reason && (body.state === 'stopped' || body.state === 'destroyed')) return { ...body, reason: g.reason }
-  if (g.warning && body.state !== 'stopped' && body.state !== 'destroyed') {
-    return { ...body, reason: g.warning, ...(g.paymentUrl ? { paymentUrl: g.paymentUrl } : {}) }
-  }
+  const pay = g.paymentUrl ? { paymentUrl: g.paymentUrl } : {}
+  // A pub whose subscription ended carries its pay link: paying again brings it back while its data is kept.
+  if (g.reason && (body.state === 'stopped' || body.state === 'destroyed')) return { ...body, reason: g.reason, ...(body.state === 'stopped' ? pay : {}) }
+  if (g.warning && body.state !== 'stopped' && body.state !== 'destroyed') return { ...body, reason: g.warning, ...pay }
+  // The runtime's own words (why it is down) come first.
+  if (g.note && !body.reason && (body.state === 'up' || body.state === 'provisioning')) return { ...body, reason: g.note }
   return body
 }
 
@@ -343,9 +345,16 @@ async function answerCommand(
     if (!deps.payment || !portal) {
       return reply({ ok: false, request, error: { code: 'unavailable', reason: 'this provider takes no payments, so there is no billing to manage' } })
     }
+    const standing = deps.payment.standing(record, deps.ledger.paymentsOf(request), deps.now())
+    const payAgain = standing?.state === 'ended' && !standing.destroyDue && standing.endedAt !== undefined ? deps.payment.paymentUrl(record) : undefined
+    if (payAgain) {
+      // The subscription is over: the portal cannot start a new one, a Checkout through the pay link can (it revives the pub).
+      const until = new Date(standing!.destroyDueAt ?? 0).toISOString().slice(0, 10)
+      return reply({ ok: true, request, result: { billing: { url: payAgain }, message: `${RESUBSCRIBE_MESSAGE} before ${until} to bring the pub back with its data` } })
+    }
     let url: string | undefined
     try {
-      url = await portal(record, deps.payment.standing(record, deps.ledger.paymentsOf(request), deps.now()))
+      url = await portal(record, standing)
     } catch (err) {
       // Stripe unreachable: keep it pending (the next pass retries) until the deadline, then say so.
       if (deps.now() - cmd.receivedAt < deps.config.oneShotDeadlineMs) return

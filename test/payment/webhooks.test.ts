@@ -162,7 +162,7 @@ describe('Stripe webhooks: the full subscription story', () => {
     expect(cancelling).toMatchObject({ state: 'active', runAllowed: true, cancelAt: periodEnd * 1000, warn: { reason: 'cancel-scheduled' } })
     // What the owner reads in the pub's status.
     const record = { request: REQUEST, intent: 'running', rejected: undefined } as Partial<PubRecord> as PubRecord
-    expect(gate(record, { memoryMiB: 128, standing: cancelling }).warning).toContain(`ends on ${new Date(periodEnd * 1000).toISOString().slice(0, 10)}`)
+    expect(gate(record, { memoryMiB: 128, standing: cancelling }).warning).toContain(`runs until ${new Date(periodEnd * 1000).toISOString().slice(0, 10)}`)
 
     stripeClock += 5 * DAY_S
     await fake.cancelAtPeriodEnd(subscription, false)
