@@ -177,6 +177,84 @@ describe('Stripe webhooks: the full subscription story', () => {
     expect(standingNow()).toMatchObject({ state: 'ended', runAllowed: false, destroyDue: false, destroyDueAt: periodEnd * 1000 + DEFAULT_TIMERS.retentionMs })
   })
 
+  it('a renewal held for the customer’s authentication starts the grace period; confirming it pays and ends it', async () => {
+    const subscription = await checkoutAndPay()
+    stripeClock += 30 * DAY_S
+    await fake.renew(subscription, 'action-required')
+    expect(delivered.slice(-3)).toEqual([
+      { type: 'invoice.payment_failed', status: 200, outcome: 'recorded' },
+      { type: 'invoice.payment_action_required', status: 200, outcome: 'recorded' },
+      { type: 'customer.subscription.updated', status: 200, outcome: 'recorded' },
+    ])
+    expect(ledger.facts.filter((f) => f.kind === 'invoice-payment-failed')).toHaveLength(2)
+    // Both events of the one failed attempt start one grace period, counted from the attempt.
+    expect(standingNow()).toMatchObject({ state: 'grace', runAllowed: true, graceEndsAt: stripeClock * 1000 + DEFAULT_TIMERS.graceMs })
+    stripeClock += DAY_S
+    await fake.renew(subscription, 'paid')
+    expect(standingNow()).toMatchObject({ state: 'active', runAllowed: true })
+    expect(standingNow()).not.toHaveProperty('graceEndsAt')
+  })
+
+  it('after the subscription ended at period end, a new Checkout through the same pay link revives the pub (while its data is kept)', async () => {
+    const first = await checkoutAndPay()
+    const periodEnd = fake.subscriptions.get(first)?.items.data[0]?.current_period_end ?? 0
+    stripeClock += 10 * DAY_S
+    await fake.cancelAtPeriodEnd(first, true)
+    stripeClock = periodEnd
+    await fake.endPeriod(first)
+    const ended = standingNow()
+    expect(ended).toMatchObject({ state: 'ended', runAllowed: false, destroyDue: false, endedAt: periodEnd * 1000 })
+    // What the provider's directory says of such a pub (src/provider/payment.ts): stopped, and payable again.
+    directory.set({ ...ENTRY, state: 'stopped', resubscribe: { endedAt: ended.endedAt!, dataKeptUntil: ended.destroyDueAt! } })
+    const page = await (await fetch(`${running?.url}/pay/${payLinkToken(LINK_SECRET, REQUEST)}`)).text()
+    expect(page).toContain('Subscribe again')
+    expect(page).toContain(`kept until ${new Date(ended.destroyDueAt!).toISOString().slice(0, 10)}`)
+
+    stripeClock += 2 * DAY_S
+    const second = await checkoutAndPay()
+    expect(second).not.toBe(first)
+    expect(delivered.slice(-3).map((d) => [d.type, d.outcome])).toEqual([
+      ['customer.subscription.created', 'ignored'],
+      ['invoice.paid', 'recorded'],
+      ['checkout.session.completed', 'recorded'],
+    ])
+    expect(standingNow()).toMatchObject({ state: 'active', runAllowed: true, subscription: second, revivedAt: stripeClock * 1000 })
+    // Two Checkouts of one request, each under its own idempotency key (a replayed first session would be useless).
+    const keys = fake.calls.filter((c) => c.path === '/v1/checkout/sessions').map((c) => c.idempotencyKey)
+    expect(new Set(keys).size).toBe(2)
+  })
+
+  it('after payment failed past the grace and Stripe gave up, paying again revives the pub', async () => {
+    const first = await checkoutAndPay()
+    stripeClock += 30 * DAY_S
+    await fake.renew(first, 'failed')
+    stripeClock += 8 * DAY_S
+    expect(standingNow()).toMatchObject({ state: 'lapsed', runAllowed: false })
+    // While the failed subscription lives, a second one is refused: the open invoice is paid in the portal instead.
+    const token = payLinkToken(LINK_SECRET, REQUEST)
+    directory.set({ ...ENTRY, state: 'stopped' })
+    const refused = await fetch(`${running?.url}/pay/${token}`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'accept=yes', redirect: 'manual' })
+    expect(refused.status).toBe(409)
+    await fake.giveUp(first)
+    const ended = standingNow()
+    expect(ended).toMatchObject({ state: 'ended', destroyDue: false })
+    directory.set({ ...ENTRY, state: 'stopped', resubscribe: { endedAt: ended.endedAt!, dataKeptUntil: ended.destroyDueAt! } })
+    stripeClock += DAY_S
+    const second = await checkoutAndPay()
+    expect(standingNow()).toMatchObject({ state: 'active', runAllowed: true, subscription: second })
+    expect(standingNow()).not.toHaveProperty('graceEndsAt')
+  })
+
+  it('once the data is gone, the pay link offers no Checkout: a new request is needed', async () => {
+    directory.set({ ...ENTRY, state: 'stopped', resubscribe: { endedAt: Date.now() - 40 * DAY_S * 1000, dataKeptUntil: Date.now() - 10 * DAY_S * 1000 } })
+    const token = payLinkToken(LINK_SECRET, REQUEST)
+    const res = await fetch(`${running?.url}/pay/${token}`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'accept=yes', redirect: 'manual' })
+    expect(res.status).toBe(409)
+    directory.set({ ...ENTRY, state: 'destroyed' })
+    expect((await fetch(`${running?.url}/pay/${token}`)).status).toBe(410)
+    expect(fake.calls.filter((c) => c.path === '/v1/checkout/sessions')).toEqual([])
+  })
+
   it("the owner's destroy cancels the subscription; Stripe's deletion event ends it", async () => {
     const subscription = await checkoutAndPay()
     const result = await cancelSubscription(fake.client(), subscription, { idempotencyKey: 'destroy-1' })
