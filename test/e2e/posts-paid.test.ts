@@ -2,9 +2,9 @@
  * A Patchwork-like user on a provider that takes payments, by private posts alone: a classic ssb-server 16 posts
  * `request my-pub`, gets a private post with its pay link, pays through the fake Stripe (the real `stripe` client in
  * the provider, signed webhooks to its site), and gets a private post with the pub's invite once it is up. Then the
- * subscription as a subscriber lives it: a cancellation scheduled in the portal and undone is told once each; the
- * period runs out and the pub stops with its data kept; paying again through the same link brings back the same pub
- * (same identity, same port), and the owner hears so.
+ * subscription as a subscriber lives it: a cancellation scheduled in the portal and undone is told once each; a
+ * failed renewal and its payment are told; the period runs out and the pub stops with its data kept; paying again
+ * through the same link brings back the same pub (same identity, same port), and the owner hears so.
  */
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -52,7 +52,8 @@ describe('a Patchwork user pays for a pub by private posts and a pay link (Strip
     })
     const sitePort = await freePort()
     pubPort = await freePort()
-    const settings = testProviderSettings({ buttcloud: { plans: PLANS }, runtime: { kind: 'local', ports: { first: pubPort, last: pubPort }, statsIntervalMs: 0 } })
+    // A whole subscription story in one day: more notices than the daily cap (8) allows a pub.
+    const settings = testProviderSettings({ buttcloud: { plans: PLANS, noticesPerPubPerDay: 20 }, runtime: { kind: 'local', ports: { first: pubPort, last: pubPort }, statsIntervalMs: 0 } })
     ;[user, provider] = await Promise.all([
       startClassicSbot(),
       startTestProvider({ ...settings, web: { ...settings.web, port: sitePort, publicUrl: `http://127.0.0.1:${sitePort}` } }, {}, {
@@ -132,6 +133,19 @@ describe('a Patchwork user pays for a pub by private posts and a pay link (Strip
     later()
     await fake.cancelAtPeriodEnd(subscription, false)
     await postMatching('the notice that the cancellation is undone', /the cancellation is undone/, told.value.sequence)
+  })
+
+  it('a failed renewal is told with the grace end and the pay link; the payment made good is told too', async () => {
+    const subscription = [...fake.subscriptions.values()].find((s) => s.status === 'active')!.id
+    const before = await lastSeq()
+    later()
+    await fake.renew(subscription, 'failed')
+    const failed = await postMatching('the payment-failed notice', /still running, but the last payment failed; pay before \d{4}-\d\d-\d\d/, before)
+    expect(failed.value.content.text).toContain(`Pay here: ${payLink}`)
+    later()
+    await fake.renew(subscription, 'paid')
+    await postMatching('the notice that the payment arrived', /the payment arrived, and the subscription is in good standing again/, failed.value.sequence)
+    expect(latestStatus()).toMatchObject({ state: 'up', pub: firstUp.pub })
   })
 
   it('when the period runs out the pub stops with its data kept; paying again through the same link brings back the same pub', async () => {
