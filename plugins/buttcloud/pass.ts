@@ -18,7 +18,7 @@ import type { CommandReply, ErrorCode, ReplyResult } from '../../src/protocol/re
 import type { PubStatus } from '../../src/protocol/status.js'
 import type { Log } from '../../src/log/logger.js'
 import type { ButtcloudPluginConfig } from './config.js'
-import { notificationText } from '../../src/control/notify.js'
+import { PURGE_NOTICE_MS, notificationText, purgeReminderText } from '../../src/control/notify.js'
 import { privatePost } from '../../src/protocol/post.js'
 import { RESUBSCRIBE_MESSAGE, answerText, pubsText, statusText } from '../../src/control/answers.js'
 import { HELP_TEXT } from '../../src/control/command-line.js'
@@ -80,6 +80,7 @@ export async function runPass(deps: PassDeps, memory: PassMemory): Promise<void>
   for (const record of records) {
     await answerCommands(deps, record, answering)
     await postStatusIfChanged(deps, memory, record, gated.get(record.request)!, observations)
+    await remindBeforePurge(deps, record, gated.get(record.request)!)
   }
   await postDueStats(deps, memory, records)
 }
@@ -254,6 +255,29 @@ async function notify(deps: PassDeps, record: PubRecord, last: PubStatus | undef
   const now = deps.now()
   if (ledger.noticesSince(record.request, now - DAY_MS) >= deps.config.noticesPerPubPerDay) return
   const posted = await deps.publisher.publish(privatePost(text, record.owner, ledger.provider, record.request))
+  ledger.noteNotice(posted.key, record.request, now)
+}
+
+/**
+ * A few days before a destroyed pub's data is purged (by the owner's destroy, or at the end of an ended
+ * subscription's retention), its owner gets one reminder post. A destroyed pub's status never changes again, so this
+ * is the one notice not beside a status; it is sent once because it is the only notice about a destroyed pub posted
+ * after the reminder time, counted from the provider's own log. When the retention is shorter than the lead, the
+ * destroyed notice itself is the one at the start of the retention.
+ */
+async function remindBeforePurge(deps: PassDeps, record: PubRecord, g: Gated): Promise<void> {
+  const keep = deps.config.purgeAfterMs
+  if (keep === undefined || g.pub.intent !== 'destroyed' || g.pub.destroyedAt === undefined || record.silent) return
+  // Nothing to purge of a pub that never held a place, or whose place was already released (purged).
+  const placed = deps.ledger.placements().get(record.request)
+  if (!placed || placed.released) return
+  const purgeAt = g.pub.destroyedAt + keep
+  const remindAt = Math.max(g.pub.destroyedAt, purgeAt - PURGE_NOTICE_MS)
+  const { ledger } = deps
+  const now = deps.now()
+  if (now < remindAt || now >= purgeAt || ledger.noticesSince(record.request, remindAt) > 0) return
+  if (ledger.noticesSince(record.request, now - DAY_MS) >= deps.config.noticesPerPubPerDay) return
+  const posted = await deps.publisher.publish(privatePost(purgeReminderText(record, purgeAt), record.owner, ledger.provider, record.request))
   ledger.noteNotice(posted.key, record.request, now)
 }
 

@@ -85,6 +85,14 @@ export function notificationText(prev: PubStatus | undefined, next: PubStatus, r
   }
 }
 
+/** How long before a destroyed pub's data is purged its owner is reminded (at the destroy when the retention is shorter). */
+export const PURGE_NOTICE_MS = 3 * 24 * 3_600_000
+
+/** The reminder that a destroyed pub's data is about to be purged. */
+export function purgeReminderText(record: PubRecord, purgeAt: number): string {
+  return `Your pub ${pubHandle(record)} was destroyed, and its data is purged on ${new Date(purgeAt).toISOString().slice(0, 10)}. After that nothing of it can be recovered.`
+}
+
 /** The word the command grammar accepts for this pub. */
 function handleWord(record: Pick<PubRecord, 'name' | 'request'>): string {
   return record.name && /^\S+$/.test(record.name) ? record.name : record.request.slice(0, 8)

@@ -422,3 +422,31 @@ describe('a subscription told to its owner, through the statuses and their notif
     expect(statusesOf().filter((s) => s.invite)).toHaveLength(1)
   })
 })
+
+describe('the reminder before a destroyed pub is purged', () => {
+  it('comes once, a few days before the purge, only for a pub that held a place', async () => {
+    let clock = 1_700_000_100_000
+    const { ledger, posts, runtime, pass, req } = setup({ now: () => clock, config: { purgeAfterMs: 10 * DAY } })
+    const never = received({ type: 'buttcloud/request', version: 1, provider, plan: 'free', name: 'never-placed', recps: [owner, provider] }, 2)
+    ledger.add(never)
+    ledger.add(received({ type: 'buttcloud/placement', version: 1, request: req.key, hub: 'local', port: 8200, recps: [provider] }, 500, provider))
+    runtime.observations.set(req.key, { state: 'up', pub: { id: owner, address: ADDRESS } })
+    await pass()
+    const destroyedAt = clock
+    for (const [seq, request] of [[3, req.key], [4, never.key]] as const) {
+      ledger.add(received({ type: 'buttcloud/command', version: 1, request, verb: 'destroy', recps: [owner, provider] }, seq, owner, destroyedAt))
+    }
+    runtime.observations.clear()
+    await pass()
+    const reminders = () => posts.filter((p) => /data is purged on/.test(p.text)).map((p) => [p.request, p.text])
+    clock = destroyedAt + 7 * DAY - 1
+    await pass()
+    expect(reminders()).toEqual([])
+    clock = destroyedAt + 7 * DAY
+    await pass()
+    await pass()
+    clock += DAY
+    await pass()
+    expect(reminders()).toEqual([[req.key, `Your pub ${req.key.slice(0, 8)} was destroyed, and its data is purged on ${new Date(destroyedAt + 10 * DAY).toISOString().slice(0, 10)}. After that nothing of it can be recovered.`]])
+  })
+})
