@@ -24,6 +24,8 @@ const WEBHOOK_SECRET = `whsec_test${randomBytes(16).toString('hex')}`
 const PLANS = [{ id: 'basic', name: 'Basic', memoryMiB: 128, price: 500, currency: 'eur', interval: 'month' as const }]
 const PAY_LINK_RE = /(http:\/\/127\.0\.0\.1:\d+\/pay\/[A-Za-z0-9_.-]+)/
 const INVITE_RE = /invite code:\s+(\S+)/i
+/** Room for two or three waits on a loaded machine (the whole suite runs beside it). */
+const STEP_MS = 150_000
 
 describe('a Patchwork user pays for a pub by private posts and a pay link (Stripe configured)', () => {
   let user: ClassicSbot
@@ -71,7 +73,8 @@ describe('a Patchwork user pays for a pub by private posts and a pay link (Strip
     await fake?.close()
   })
 
-  const posts = privatePosts(() => user, () => provider, 30_000)
+  // Each wait ends (with the provider's view of things) well before its test's own timeout (STEP_MS).
+  const posts = privatePosts(() => user, () => provider, 45_000)
   const { say, postsToUser } = posts
   const lastSeq = async () => Math.max(0, ...(await postsToUser()).map((m) => m.value.sequence))
   const postMatching = (what: string, re: RegExp, after = 0) =>
@@ -116,7 +119,7 @@ describe('a Patchwork user pays for a pub by private posts and a pay link (Strip
     firstUp = latestStatus()!
     expect(firstUp).toMatchObject({ state: 'up', pub: { address: expect.stringContaining(`:${pubPort}~shs:`) } })
     expect(fake.unhandled).toEqual([])
-  })
+  }, STEP_MS)
 
   it('a cancellation scheduled in the portal is told once, with its dates and the way back; undoing it is told too', async () => {
     const subscription = [...fake.subscriptions.values()].find((s) => s.status === 'active')!.id
@@ -133,7 +136,7 @@ describe('a Patchwork user pays for a pub by private posts and a pay link (Strip
     later()
     await fake.cancelAtPeriodEnd(subscription, false)
     await postMatching('the notice that the cancellation is undone', /the cancellation is undone/, told.value.sequence)
-  })
+  }, STEP_MS)
 
   it('a failed renewal is told with the grace end and the pay link; the payment made good is told too', async () => {
     const subscription = [...fake.subscriptions.values()].find((s) => s.status === 'active')!.id
@@ -146,7 +149,7 @@ describe('a Patchwork user pays for a pub by private posts and a pay link (Strip
     await fake.renew(subscription, 'paid')
     await postMatching('the notice that the payment arrived', /the payment arrived, and the subscription is in good standing again/, failed.value.sequence)
     expect(latestStatus()).toMatchObject({ state: 'up', pub: firstUp.pub })
-  })
+  }, STEP_MS)
 
   it('when the period runs out the pub stops with its data kept; paying again through the same link brings back the same pub', async () => {
     const subscription = [...fake.subscriptions.values()].find((s) => s.status === 'active')!.id
@@ -157,18 +160,18 @@ describe('a Patchwork user pays for a pub by private posts and a pay link (Strip
     await fake.endPeriod(subscription)
     const stopped = await postMatching('the stopped notice with the pay link', /is stopped: the subscription ended.*kept until.*Pay here: /s, before)
     expect(stopped.value.content.text).toContain(payLink)
-    await waitFor('the stopped status', async () => (latestStatus()?.state === 'stopped' ? true : undefined), { timeoutMs: 30_000 })
+    await waitFor('the stopped status', async () => (latestStatus()?.state === 'stopped' ? true : undefined), { timeoutMs: 45_000 })
 
     later()
     const again = await pay()
     expect(again).not.toBe(subscription)
     const back = await postMatching('the notice that the pub runs again', /is running again on its new subscription/, stopped.value.sequence)
     expect(back.value.content.text).toContain(`:${pubPort}~shs:`)
-    const status = await waitFor('the "up" status after paying again', async () => (latestStatus()?.state === 'up' ? latestStatus() : undefined), { timeoutMs: 30_000 })
+    const status = await waitFor('the "up" status after paying again', async () => (latestStatus()?.state === 'up' ? latestStatus() : undefined), { timeoutMs: 45_000 })
     // The same pub: the same identity and address (port) as before it stopped.
     expect(status.pub).toEqual(firstUp.pub)
     expect(status.reason).toMatch(/^running again on a new subscription/)
     expect(provider.api.ledger().records().filter((r) => r.owner === user.id)).toHaveLength(1)
     expect(fake.unhandled).toEqual([])
-  })
+  }, STEP_MS)
 })
