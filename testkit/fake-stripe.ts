@@ -101,8 +101,13 @@ export interface FakeStripe {
   unhandled: string[]
   /** Every event emitted so far. */
   events: FakeEvent[]
-  /** A renewal of a subscription: paid or failed, with the events Stripe sends for it (emitted to onEvents). */
-  renew(subscriptionId: string, outcome: 'paid' | 'failed'): Promise<FakeEvent[]>
+  /**
+   * A renewal of a subscription: paid, failed, or held for the customer's authentication (3-D Secure), with the
+   * events Stripe sends for it (emitted to onEvents).
+   */
+  renew(subscriptionId: string, outcome: 'paid' | 'failed' | 'action-required'): Promise<FakeEvent[]>
+  /** Every retry of a failed renewal failed, and the account's setting says to cancel: Stripe deletes it. */
+  giveUp(subscriptionId: string): Promise<FakeEvent[]>
   /** The owner cancels (true) or renews (false) at period end in the portal: emits the update. */
   cancelAtPeriodEnd(subscriptionId: string, on: boolean): Promise<FakeEvent[]>
   /** The period of a subscription cancelled at period end is over: emits its deletion. */
@@ -335,7 +340,7 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
     ])
   }
 
-  async function renew(subscriptionId: string, outcome: 'paid' | 'failed'): Promise<FakeEvent[]> {
+  async function renew(subscriptionId: string, outcome: 'paid' | 'failed' | 'action-required'): Promise<FakeEvent[]> {
     const sub = subscriptions.get(subscriptionId)
     if (!sub || sub.status === 'canceled') throw new Error(`fake-stripe: no live subscription ${subscriptionId}`)
     const item = sub.items.data[0]
@@ -347,10 +352,23 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
       item.current_period_end = periodEnd
     }
     sub.status = outcome === 'paid' ? 'active' : 'past_due'
-    return emit([
-      makeEvent(outcome === 'paid' ? 'invoice.paid' : 'invoice.payment_failed', invoiceFor(sub, outcome === 'paid' ? 'paid' : 'open', periodEnd), t),
-      makeEvent('customer.subscription.updated', sub, t),
-    ])
+    const invoice = invoiceFor(sub, outcome === 'paid' ? 'paid' : 'open', periodEnd)
+    // An off-session renewal that needs authentication fails its attempt and asks the customer to act.
+    const invoiceEvents =
+      outcome === 'paid'
+        ? [makeEvent('invoice.paid', invoice, t)]
+        : outcome === 'failed'
+          ? [makeEvent('invoice.payment_failed', invoice, t)]
+          : [makeEvent('invoice.payment_failed', invoice, t), makeEvent('invoice.payment_action_required', invoice, t)]
+    return emit([...invoiceEvents, makeEvent('customer.subscription.updated', sub, t)])
+  }
+
+  async function giveUp(subscriptionId: string): Promise<FakeEvent[]> {
+    const sub = subscriptions.get(subscriptionId)
+    if (sub?.status !== 'past_due') throw new Error(`fake-stripe: ${subscriptionId} is not past due`)
+    sub.status = 'canceled'
+    sub.canceled_at = now()
+    return emit([makeEvent('customer.subscription.deleted', sub)])
   }
 
   /** What the portal's "Cancel plan" (true) and "Renew plan" (false) do: an update, no deletion yet. */
@@ -471,6 +489,7 @@ ${portal.return_url ? `<p><a href="${escapeHtml(portal.return_url)}">Return</a><
     unhandled,
     events,
     renew,
+    giveUp,
     cancelAtPeriodEnd,
     endPeriod,
     makeEvent,

@@ -11,8 +11,10 @@ import type { DirectoryEntry } from './types.js'
  * One key per request: a double click, a reload or two tabs get the same session back from Stripe instead of a
  * second subscription. It is a hash, so the request id (with its `%`, `+`, `/`) never has to fit Stripe's key rules.
  */
-export function checkoutIdempotencyKey(request: MsgId): string {
-  return `buttcloud-checkout-${createHash('sha256').update(request).digest('hex')}`
+export function checkoutIdempotencyKey(request: MsgId, resubscribe?: { endedAt: number }): string {
+  // A resubscription after the subscription ended is a new Checkout: its own key, one per ended subscription.
+  const episode = resubscribe ? `\nafter ${resubscribe.endedAt}` : ''
+  return `buttcloud-checkout-${createHash('sha256').update(request + episode).digest('hex')}`
 }
 
 /**

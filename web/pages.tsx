@@ -120,6 +120,9 @@ const GONE_TEXT: Partial<Record<PubState, string>> = {
   destroyed: 'This pub has been destroyed; there is nothing to pay.',
 }
 
+/** A day as the pages show it (UTC, like the statuses). */
+const day = (ms: number) => new Date(ms).toISOString().slice(0, 10)
+
 /** Which version of the pay page to show. */
 export type PayPageMode = 'pay' | 'free' | 'settled' | 'gone'
 
@@ -132,12 +135,19 @@ export function PayPage(props: {
 }) {
   const { entry, plan } = props
   const price = plan.price === 0 ? 'Free' : formatPrice(plan)
+  const again = entry.resubscribe
   return (
     <Layout title="Your pub" provider={props.provider}>
-      <h1>{props.mode === 'pay' ? 'Pay for your pub' : 'Your pub'}</h1>
+      <h1>{props.mode === 'pay' ? (again ? 'Subscribe again' : 'Pay for your pub') : 'Your pub'}</h1>
       <PubFacts entry={entry} plan={plan} />
       {props.mode === 'pay' && (
         <>
+          {again && (
+            <p class="note">
+              The subscription of this pub ended on {day(again.endedAt)}. Its data, identity and address are kept until{' '}
+              {day(again.dataKeptUntil)}: subscribe again before then and the same pub comes back as it was.
+            </p>
+          )}
           <p class="price">{price}</p>
           <p>
             A subscription, billed in advance each {plan.interval} until you cancel. Sending your pub a destroy command

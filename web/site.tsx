@@ -52,13 +52,14 @@ interface Site {
   directory: PaymentSiteOptions['directory']
   linkSecret: string
   log: Logger
+  now: () => number
 }
 
 /** Build the payment site's Hono app. */
 export function createPaymentSite(options: PaymentSiteOptions): Hono {
   const { baseUrl, offer } = checkOptions(options)
   const provider: Brand = { name: offer.name, ...(offer.operator ? { operator: offer.operator } : {}) }
-  const site: Site = { baseUrl, offer, provider, stripe: options.stripe, directory: options.directory, linkSecret: options.linkSecret, log: options.log ?? logTo(createLogger('site')) }
+  const site: Site = { baseUrl, offer, provider, stripe: options.stripe, directory: options.directory, linkSecret: options.linkSecret, log: options.log ?? logTo(createLogger('site')), now: options.now ?? Date.now }
   const app = new Hono()
   app.use(securityHeaders)
   app.use(hsts(baseUrl))
@@ -129,6 +130,7 @@ async function resolvePayLink(site: Site, token: string): Promise<{ request: Msg
 function modeFor(site: Site, entry: DirectoryEntry, plan: Plan): PayPageMode {
   if (FINAL_STATES.includes(entry.state)) return 'gone'
   if (!site.stripe || plan.price === 0) return 'free'
+  if (entry.resubscribe && site.now() < entry.resubscribe.dataKeptUntil) return 'pay'
   return entry.state === 'awaiting-payment' ? 'pay' : 'settled'
 }
 
@@ -197,7 +199,7 @@ async function startCheckout(c: Context, site: Site): Promise<Response> {
       throw new PageError(409, 'Already subscribed', 'This pub already has a subscription, so there is nothing more to pay. Open the payment link again in a minute to see where it stands.')
     }
     const session = await stripe.checkout.sessions.create(checkoutParams({ entry, plan, offer: site.offer, baseUrl: site.baseUrl, token }), {
-      idempotencyKey: checkoutIdempotencyKey(request),
+      idempotencyKey: checkoutIdempotencyKey(request, entry.resubscribe),
     })
     url = session.url
   } catch (err) {

@@ -8,11 +8,16 @@ import type Stripe from 'stripe'
 import { MSG_ID_RE, type FeedId, type MsgId } from '../src/protocol/ids.js'
 import { PAYMENT_STATUSES, PaymentFact, STRIPE_META_OWNER, STRIPE_META_REQUEST, type PaymentKind, type PaymentStatus } from '../src/protocol/payment.js'
 
-/** The Stripe event types we turn into facts, and the kind each becomes. */
+/**
+ * The Stripe event types we turn into facts, and the kind each becomes (the webhook endpoint must be subscribed to
+ * each; docs/PROTOCOL.md lists them, and the ones deliberately left out). A renewal held for the customer's
+ * authentication is not paid: it counts as a failed payment, so its grace period starts.
+ */
 export const HANDLED_EVENTS = {
   'checkout.session.completed': 'checkout-completed',
   'invoice.paid': 'invoice-paid',
   'invoice.payment_failed': 'invoice-payment-failed',
+  'invoice.payment_action_required': 'invoice-payment-failed',
   'customer.subscription.updated': 'subscription-updated',
   'customer.subscription.deleted': 'subscription-deleted',
 } as const satisfies Record<string, PaymentKind>
@@ -87,7 +92,8 @@ function extract(type: HandledEventType, object: unknown): Extracted | string {
       return { metadata: s.data.metadata, subscription: s.data.subscription, customer: s.data.customer, status: s.data.payment_status ?? undefined }
     }
     case 'invoice.paid':
-    case 'invoice.payment_failed': {
+    case 'invoice.payment_failed':
+    case 'invoice.payment_action_required': {
       const i = Invoice.safeParse(object)
       if (!i.success) return 'not an invoice'
       const details = i.data.parent?.subscription_details

@@ -18,6 +18,11 @@ export interface DirectoryEntry {
   name?: string
   /** The pub's current state, as in its latest `buttcloud/status`. */
   state: PubState
+  /**
+   * The pub's subscription ended (not by the owner's destroy) and its data is still kept: a new Checkout brings the
+   * same pub back. Times in ms.
+   */
+  resubscribe?: { endedAt: number; dataKeptUntil: number }
 }
 
 /** Read-only view of the provider's requests. */

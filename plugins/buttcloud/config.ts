@@ -39,6 +39,11 @@ export interface ButtcloudPluginConfig {
   liveStatsMs: number
   /** Notification posts (the private `post` beside a status) one pub gets per day at most; 0 turns them off. */
   noticesPerPubPerDay: number
+  /**
+   * How long the runtime keeps a destroyed pub's data before it purges it (its retention), so the owner can be
+   * reminded before the purge. Absent: no runtime purges anything, and there is nothing to remind of.
+   */
+  purgeAfterMs?: number
 }
 
 export const DEFAULT_PLUGIN_CONFIG: ButtcloudPluginConfig = {

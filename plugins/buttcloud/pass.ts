@@ -18,9 +18,9 @@ import type { CommandReply, ErrorCode, ReplyResult } from '../../src/protocol/re
 import type { PubStatus } from '../../src/protocol/status.js'
 import type { Log } from '../../src/log/logger.js'
 import type { ButtcloudPluginConfig } from './config.js'
-import { notificationText } from '../../src/control/notify.js'
+import { PURGE_NOTICE_MS, notificationText, purgeReminderText } from '../../src/control/notify.js'
 import { privatePost } from '../../src/protocol/post.js'
-import { answerText, pubsText, statusText } from '../../src/control/answers.js'
+import { RESUBSCRIBE_MESSAGE, answerText, pubsText, statusText } from '../../src/control/answers.js'
 import { HELP_TEXT } from '../../src/control/command-line.js'
 
 const DAY_MS = 24 * 3600_000
@@ -80,6 +80,7 @@ export async function runPass(deps: PassDeps, memory: PassMemory): Promise<void>
   for (const record of records) {
     await answerCommands(deps, record, answering)
     await postStatusIfChanged(deps, memory, record, gated.get(record.request)!, observations)
+    await remindBeforePurge(deps, record, gated.get(record.request)!)
   }
   await postDueStats(deps, memory, records)
 }
@@ -258,6 +259,29 @@ async function notify(deps: PassDeps, record: PubRecord, last: PubStatus | undef
 }
 
 /**
+ * A few days before a destroyed pub's data is purged (by the owner's destroy, or at the end of an ended
+ * subscription's retention), its owner gets one reminder post. A destroyed pub's status never changes again, so this
+ * is the one notice not beside a status; it is sent once because it is the only notice about a destroyed pub posted
+ * after the reminder time, counted from the provider's own log. When the retention is shorter than the lead, the
+ * destroyed notice itself is the one at the start of the retention.
+ */
+async function remindBeforePurge(deps: PassDeps, record: PubRecord, g: Gated): Promise<void> {
+  const keep = deps.config.purgeAfterMs
+  if (keep === undefined || g.pub.intent !== 'destroyed' || g.pub.destroyedAt === undefined || record.silent) return
+  // Nothing to purge of a pub that never held a place, or whose place was already released (purged).
+  const placed = deps.ledger.placements().get(record.request)
+  if (!placed || placed.released) return
+  const purgeAt = g.pub.destroyedAt + keep
+  const remindAt = Math.max(g.pub.destroyedAt, purgeAt - PURGE_NOTICE_MS)
+  const { ledger } = deps
+  const now = deps.now()
+  if (now < remindAt || now >= purgeAt || ledger.noticesSince(record.request, remindAt) > 0) return
+  if (ledger.noticesSince(record.request, now - DAY_MS) >= deps.config.noticesPerPubPerDay) return
+  const posted = await deps.publisher.publish(privatePost(purgeReminderText(record, purgeAt), record.owner, ledger.provider, record.request))
+  ledger.noteNotice(posted.key, record.request, now)
+}
+
+/**
  * One stats summary per running pub per interval (a day by default): bounded feed growth whatever the number of
  * passes. The first one is due one interval after the pub came up, not at once. Summaries are boxed to the owner
  * alone, to keep them small, so the provider cannot read its own back: after a restart it counts from its start
@@ -291,10 +315,12 @@ async function postDueStats(deps: PassDeps, memory: PassMemory, records: readonl
 
 /** Payment's words win over the runtime's for a pub that payment stopped, destroyed, or is warning about. */
 function withPaymentWords(body: StatusBody, g: Gated): StatusBody {
-  if (g.reason && (body.state === 'stopped' || body.state === 'destroyed')) return { ...body, reason: g.reason }
-  if (g.warning && body.state !== 'stopped' && body.state !== 'destroyed') {
-    return { ...body, reason: g.warning, ...(g.paymentUrl ? { paymentUrl: g.paymentUrl } : {}) }
-  }
+  const pay = g.paymentUrl ? { paymentUrl: g.paymentUrl } : {}
+  // A pub whose subscription ended carries its pay link: paying again brings it back while its data is kept.
+  if (g.reason && (body.state === 'stopped' || body.state === 'destroyed')) return { ...body, reason: g.reason, ...(body.state === 'stopped' ? pay : {}) }
+  if (g.warning && body.state !== 'stopped' && body.state !== 'destroyed') return { ...body, reason: g.warning, ...pay }
+  // The runtime's own words (why it is down) come first.
+  if (g.note && !body.reason && (body.state === 'up' || body.state === 'provisioning')) return { ...body, reason: g.note }
   return body
 }
 
@@ -343,9 +369,16 @@ async function answerCommand(
     if (!deps.payment || !portal) {
       return reply({ ok: false, request, error: { code: 'unavailable', reason: 'this provider takes no payments, so there is no billing to manage' } })
     }
+    const standing = deps.payment.standing(record, deps.ledger.paymentsOf(request), deps.now())
+    const payAgain = standing?.state === 'ended' && !standing.destroyDue && standing.endedAt !== undefined ? deps.payment.paymentUrl(record) : undefined
+    if (payAgain) {
+      // The subscription is over: the portal cannot start a new one, a Checkout through the pay link can (it revives the pub).
+      const until = new Date(standing!.destroyDueAt ?? 0).toISOString().slice(0, 10)
+      return reply({ ok: true, request, result: { billing: { url: payAgain }, message: `${RESUBSCRIBE_MESSAGE} before ${until} to bring the pub back with its data` } })
+    }
     let url: string | undefined
     try {
-      url = await portal(record, deps.payment.standing(record, deps.ledger.paymentsOf(request), deps.now()))
+      url = await portal(record, standing)
     } catch (err) {
       // Stripe unreachable: keep it pending (the next pass retries) until the deadline, then say so.
       if (deps.now() - cmd.receivedAt < deps.config.oneShotDeadlineMs) return

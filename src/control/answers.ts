@@ -8,6 +8,9 @@ import { HELP_TEXT } from './command-line.js'
 import { JOIN_HINT, pubHandle } from './notify.js'
 import type { PubRecord } from './record.js'
 
+/** The start of a `billing` answer's message when the subscription ended: its link is the pay link, not the portal. */
+export const RESUBSCRIBE_MESSAGE = 'the subscription ended; subscribe again through this private link'
+
 /** The text of the answer to `what` (a verb, or "message" for an unparseable post). */
 export function answerText(what: string, reply: Pick<CommandReply, 'ok' | 'error' | 'result'>): string {
   if (!reply.ok) {
@@ -17,6 +20,7 @@ export function answerText(what: string, reply: Pick<CommandReply, 'ok' | 'error
   }
   const r = reply.result ?? {}
   if (r.invite) return `A new invite code:\n\n${r.invite}\n\n${JOIN_HINT}`
+  if (r.billing && r.message?.startsWith(RESUBSCRIBE_MESSAGE)) return `Your pub's ${r.message}:\n\n${r.billing.url}`
   if (r.billing) return `Manage your card, invoices and subscription here (the link works only for a few minutes; send "billing" again for a new one):\n\n${r.billing.url}`
   if (r.backup) return `Your backup is ready: ${r.backup.url} (${r.backup.bytes} bytes; until ${new Date(r.backup.expires).toISOString()})`
   if (r.stats) {

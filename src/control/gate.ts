@@ -15,9 +15,26 @@ export interface Gated {
   reason?: string
   /** A warning for a pub that still runs (payment failed, grace period): shown with whatever state it is in. */
   warning?: string
-  /** Where to pay, alongside the warning. */
+  /** Where to pay, alongside the warning (or the reason, for a pub whose subscription ended). */
   paymentUrl?: string
+  /** Words for a pub that runs normally but should say why (revived by a new subscription), unless the runtime has its own. */
+  note?: string
 }
+
+/** A day as the owner reads it in a status (UTC). */
+const day = (ms: number) => new Date(ms).toISOString().slice(0, 10)
+
+/**
+ * The first words of the payment reasons, so the notification texts (notify.ts) can tell them apart. The rest of
+ * each reason holds its dates.
+ */
+export const PAYMENT_REASON = {
+  cancelScheduled: 'the subscription is cancelled',
+  ended: 'stopped: the subscription ended',
+  retentionEnds: 'stopped: the data of this pub is deleted on',
+  revived: 'running again on a new subscription',
+  lapsed: 'stopped: payment failed',
+} as const
 
 /** Apply the owner's intent and the payment standing (absent = free) to one record. */
 export function gate(
@@ -46,12 +63,14 @@ export function gate(
   const standing = opts.standing
   if (standing?.state === 'active' && standing.cancelAt !== undefined) {
     // Cancelled at the end of the period: it runs until then; say what happens after, and when.
-    const day = (ms: number) => new Date(ms).toISOString().slice(0, 10)
     const deleteAfter = standing.warn?.reason === 'cancel-scheduled' ? standing.warn.destroyDueAt : standing.cancelAt
     return {
       pub: pub(record.intent),
-      warning: `the subscription was cancelled and ends on ${day(standing.cancelAt)}; the pub stops then and its data is deleted after ${day(deleteAfter)}; renew before the end (billing command) to keep it`,
+      warning: `${PAYMENT_REASON.cancelScheduled}: the pub runs until ${day(standing.cancelAt)}, then stops; its data is kept until ${day(deleteAfter)}, then deleted. To undo it, renew in the billing portal (billing command) before ${day(standing.cancelAt)}`,
     }
+  }
+  if (standing?.state === 'active' && standing.revivedAt !== undefined) {
+    return { pub: pub(record.intent), note: `${PAYMENT_REASON.revived} since ${day(standing.revivedAt)}, with its data, identity and address as before` }
   }
   if (!standing || standing.state === 'free' || standing.state === 'active') return { pub: pub(record.intent) }
   switch (standing.state) {
@@ -75,9 +94,24 @@ export function gate(
         ...(opts.paymentUrl ? { paymentUrl: opts.paymentUrl } : {}),
       }
     case 'lapsed':
-      return { pub: pub('stopped'), reason: 'stopped: payment failed and the grace period is over; data is kept' }
-    case 'ended':
+      return { pub: pub('stopped'), reason: `${PAYMENT_REASON.lapsed} and the grace period is over; data is kept. Pay the open invoice in the billing portal (billing command) to start it again` }
+    case 'ended': {
       if (standing.destroyDue) return { pub: pub('destroyed', standing.destroyDueAt), reason: 'destroyed: the subscription ended' }
-      return { pub: pub('stopped'), reason: 'stopped: the subscription ended; data is kept for the retention period' }
+      const pay = opts.paymentUrl ? { paymentUrl: opts.paymentUrl } : {}
+      const keptUntil = day(standing.destroyDueAt ?? 0)
+      if (standing.warn?.reason === 'retention-ends') {
+        return {
+          pub: pub('stopped'),
+          reason: `${PAYMENT_REASON.retentionEnds} ${keptUntil}: its subscription ended on ${day(standing.warn.endedAt)}. Subscribe again through the pay link before then to bring it back as it was`,
+          ...pay,
+        }
+      }
+      const endedAt = standing.endedAt !== undefined ? ` on ${day(standing.endedAt)}` : ''
+      return {
+        pub: pub('stopped'),
+        reason: `${PAYMENT_REASON.ended}${endedAt}; its data, identity and address are kept until ${keptUntil}. Subscribe again through the pay link to bring it back as it was`,
+        ...pay,
+      }
+    }
   }
 }

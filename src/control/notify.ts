@@ -5,6 +5,7 @@
  */
 import type { PubStatus } from '../protocol/status.js'
 import type { PubRecord } from './record.js'
+import { PAYMENT_REASON } from './gate.js'
 
 /** The most notification posts one pub gets per day (counted from the provider's own log by receive time). */
 export const NOTICES_PER_PUB_PER_DAY = 8
@@ -30,20 +31,50 @@ export function notificationText(prev: PubStatus | undefined, next: PubStatus, r
     case 'up': {
       const address = next.pub ? ` Address: ${next.pub.address}` : ''
       const invite = next.invite ? `\n\nInvite code: ${next.invite}\n\n${JOIN_HINT}` : ''
-      if (next.reason && next.reason.startsWith('the last payment failed')) {
-        if (was === 'up' && prev?.reason === next.reason) return undefined
+      const said = was === 'up' && prev?.reason === next.reason
+      if (next.reason?.startsWith('the last payment failed')) {
+        if (said) return undefined
         return `${pub} is still running, but ${next.reason}.${next.paymentUrl ? ` Pay here: ${next.paymentUrl}` : ''}`
+      }
+      if (next.reason?.startsWith(PAYMENT_REASON.cancelScheduled)) {
+        if (said) return undefined
+        return `${pub}: ${next.reason}: send "billing ${handleWord(record)}" for a private link to it.`
+      }
+      if (was === 'up' && prev?.reason?.startsWith(PAYMENT_REASON.cancelScheduled)) {
+        return `${pub}: the cancellation is undone. The subscription renews as before and the pub keeps running.`
+      }
+      if (was === 'up' && prev?.reason?.startsWith('the last payment failed')) {
+        return `${pub}: the payment arrived, and the subscription is in good standing again. Thank you.`
+      }
+      if (next.reason?.startsWith(PAYMENT_REASON.revived) && was !== 'up') {
+        return `${pub} is running again on its new subscription, with its data, identity and address as before.${address}${invite}`
       }
       if (was === 'up') return undefined
       if (was === 'down') return `${pub} is back up.${address}`
+      if (was === 'stopped' && prev?.reason?.startsWith(PAYMENT_REASON.lapsed)) return `${pub} is running again: the payment arrived.${address}`
       return `${pub} is up.${address}${invite}`
     }
     case 'down':
       if (was === 'down') return undefined
       return `${pub} is down; the provider keeps trying to bring it back.${reason}`
-    case 'stopped':
+    case 'stopped': {
+      const payHere = next.paymentUrl ? ` Pay here: ${next.paymentUrl}` : ''
+      // Payment's stops: said again only when the words change (the reminder that the data goes is one such change).
+      if (next.reason?.startsWith(PAYMENT_REASON.retentionEnds)) {
+        if (was === 'stopped' && prev?.reason === next.reason) return undefined
+        return `${pub} is stopped, and ${next.reason.slice('stopped: '.length)}.${payHere}`
+      }
+      if (next.reason?.startsWith(PAYMENT_REASON.ended)) {
+        if (was === 'stopped' && prev?.reason === next.reason) return undefined
+        return `${pub} is stopped: ${next.reason.slice('stopped: '.length)}.${payHere}`
+      }
+      if (next.reason?.startsWith(PAYMENT_REASON.lapsed)) {
+        if (was === 'stopped' && prev?.reason === next.reason) return undefined
+        return `${pub} is stopped: ${next.reason.slice('stopped: '.length)}: send "billing ${handleWord(record)}" for a private link to it.`
+      }
       if (was === 'stopped') return undefined
       return `${pub} is stopped.${reason} Send "start ${handleWord(record)}" to start it again.`
+    }
     case 'failed':
       return `${pub} could not be created.${reason}`
     case 'destroyed':
@@ -52,6 +83,14 @@ export function notificationText(prev: PubStatus | undefined, next: PubStatus, r
     case 'provisioning':
       return undefined
   }
+}
+
+/** How long before a destroyed pub's data is purged its owner is reminded (at the destroy when the retention is shorter). */
+export const PURGE_NOTICE_MS = 3 * 24 * 3_600_000
+
+/** The reminder that a destroyed pub's data is about to be purged. */
+export function purgeReminderText(record: PubRecord, purgeAt: number): string {
+  return `Your pub ${pubHandle(record)} was destroyed, and its data is purged on ${new Date(purgeAt).toISOString().slice(0, 10)}. After that nothing of it can be recovered.`
 }
 
 /** The word the command grammar accepts for this pub. */

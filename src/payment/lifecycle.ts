@@ -8,7 +8,8 @@
  *     |                 +-------paid again---------+---------------------+
  *     +--unpaid expiry--> expired (final: nothing ever ran)
  *   any paid state --subscription deleted--> ended (stopped) --retention--> destroy due
- *   any paid state --owner's destroy (cancel-requested)--> ended, destroy due at once
+ *   ended, data still kept --a new subscription pays--> active again (revived: same pub, data, identity, port)
+ *   any paid state --owner's destroy (cancel-requested)--> ended for good, destroy due at once
  *   active --cancelled at period end--> active with cancelAt (runs; renewing undoes it) --Stripe deletes it--> ended
  */
 import type { MsgId } from '../protocol/ids.js'
@@ -27,6 +28,13 @@ export type PaymentWarning =
   | { reason: 'stopped-unpaid'; key: string; since: number; stoppedAt: number }
   | { reason: 'subscription-ended'; key: string; endedAt: number; destroyDueAt: number }
   | { reason: 'cancel-scheduled'; key: string; cancelAt: number; destroyDueAt: number }
+  | { reason: 'retention-ends'; key: string; endedAt: number; destroyDueAt: number }
+
+/**
+ * How long before the end of the retention the owner of an ended subscription is reminded that the data goes (at the
+ * start of the retention when it is shorter): time enough to pay again.
+ */
+export const RETENTION_NOTICE_MS = 3 * 24 * 3_600_000
 
 export interface PaymentStanding {
   state: PaymentState
@@ -46,6 +54,10 @@ export interface PaymentStanding {
   paidUntil?: number
   /** The owner cancelled at the end of the period: it runs until then, then ends (retention, then destroyed). */
   cancelAt?: number
+  /** In `active`: when a new subscription brought the pub back after an earlier one had ended. */
+  revivedAt?: number
+  /** In `ended` (not by the owner's destroy): when the subscription ended; a new one revives the pub until `destroyDueAt`. */
+  endedAt?: number
   /** The latest subscription seen: what the owner's destroy command cancels. */
   subscription?: string
   customer?: string
@@ -104,10 +116,25 @@ interface Folded {
   subscription?: string
   customer?: string
   cancelAt?: number
+  /** Subscriptions that ended: their late events change nothing. */
+  endedSubscriptions: Set<string>
+  revivedAt?: number
 }
 
-function fold(ordered: readonly PaymentFact[]): Folded {
-  const s: Folded = {}
+/** Does this fact say that money arrived (what a new subscription must show before it revives an ended pub)? */
+function pays(f: PaymentFact): boolean {
+  if (f.kind === 'invoice-paid') return true
+  if (f.kind === 'checkout-completed') return f.status !== 'unpaid'
+  return f.kind === 'subscription-updated' && (f.status === 'active' || f.status === 'trialing')
+}
+
+/** Does this fact end its subscription? */
+function ends(f: PaymentFact): boolean {
+  return f.kind === 'subscription-deleted' || (f.kind === 'subscription-updated' && f.status === 'canceled')
+}
+
+function fold(ordered: readonly PaymentFact[], retentionMs: number): Folded {
+  const s: Folded = { endedSubscriptions: new Set() }
   const paid = (at: number) => {
     s.paidAt ??= at
     s.failingSince = undefined
@@ -116,14 +143,36 @@ function fold(ordered: readonly PaymentFact[]): Folded {
   const failing = (at: number) => {
     if (s.paidAt !== undefined) s.failingSince ??= at
   }
+  const end = (f: PaymentFact) => {
+    s.endedAt = f.created
+    s.cancelAt = undefined
+    s.revivedAt = undefined
+    if (f.subscription !== undefined) s.endedSubscriptions.add(f.subscription)
+  }
   for (const f of ordered) {
     if (f.kind === 'cancel-requested') {
       s.endedAt ??= f.created
       s.ownerCancelAt ??= f.created
       continue
     }
-    // A deleted subscription cannot come back in Stripe, so the end is final for this request.
-    if (s.endedAt !== undefined) continue
+    // The owner's destroy is final; so is a deleted subscription in Stripe: its own late events change nothing.
+    if (s.ownerCancelAt !== undefined) continue
+    if (f.subscription !== undefined && s.endedSubscriptions.has(f.subscription)) continue
+    if (ends(f) && f.subscription !== undefined && s.subscription !== undefined && f.subscription !== s.subscription) {
+      // The end of a subscription the pub no longer runs on (an older one) ends nothing else.
+      s.endedSubscriptions.add(f.subscription)
+      continue
+    }
+    if (s.endedAt !== undefined) {
+      // While the data is kept, a new subscription that pays brings the same pub back (the owner paid again
+      // through the pay link); after the retention the data is gone and nothing revives it.
+      if (f.subscription === undefined || !pays(f) || f.created >= s.endedAt + retentionMs) continue
+      s.endedAt = undefined
+      s.failingSince = undefined
+      s.cancelAt = undefined
+      s.paidAt = undefined
+      s.revivedAt = f.created
+    }
     s.subscription = f.subscription ?? s.subscription
     s.customer = f.customer ?? s.customer
     if (f.periodEnd !== undefined) s.paidUntil = Math.max(s.paidUntil ?? 0, f.periodEnd)
@@ -143,10 +192,10 @@ function fold(ordered: readonly PaymentFact[]): Folded {
         s.cancelAt = f.cancelAt
         if (f.status === 'active' || f.status === 'trialing') paid(f.created)
         else if (f.status === 'past_due' || f.status === 'unpaid' || f.status === 'paused') failing(f.created)
-        else if (f.status === 'canceled') s.endedAt = f.created
+        else if (f.status === 'canceled') end(f)
         break
       case 'subscription-deleted':
-        s.endedAt = f.created
+        end(f)
         break
     }
   }
@@ -156,7 +205,7 @@ function fold(ordered: readonly PaymentFact[]): Folded {
 /** The payment standing of one request at `now`. */
 export function paymentStanding(request: MsgId, facts: readonly PaymentFact[], opts: StandingOptions): PaymentStanding {
   if (opts.free) return { state: 'free', runAllowed: true, destroyDue: false }
-  return standingFrom(fold(orderFacts(request, facts)), opts)
+  return standingFrom(fold(orderFacts(request, facts), opts.timers.retentionMs), opts)
 }
 
 /**
@@ -165,21 +214,29 @@ export function paymentStanding(request: MsgId, facts: readonly PaymentFact[], o
  * a webhook outage.
  */
 function standingFrom(s: Folded, { requestedAt, now, timers }: StandingOptions): PaymentStanding {
-  const ids = { subscription: s.subscription, customer: s.customer, paidUntil: s.paidUntil }
+  const ids = { subscription: s.subscription, customer: s.customer, paidUntil: s.paidUntil, revivedAt: s.revivedAt }
   if (s.endedAt !== undefined) {
     // The owner asked for the destroy: nothing to keep. Otherwise keep the data for the retention period.
     const destroyDueAt = Math.min(s.ownerCancelAt ?? Infinity, s.endedAt + timers.retentionMs)
     const destroyDue = now >= destroyDueAt
+    if (s.ownerCancelAt !== undefined) {
+      return clean({ state: 'ended', runAllowed: false, destroyDueAt, destroyDue, changesAt: destroyDue ? undefined : destroyDueAt, ...ids })
+    }
+    const endedAt = s.endedAt
+    // The reminder that the data goes: a few days before, or at once when the retention is shorter than that.
+    const remindAt = Math.max(endedAt, destroyDueAt - RETENTION_NOTICE_MS)
+    const reminding = now >= remindAt
     return clean({
       state: 'ended',
       runAllowed: false,
       destroyDueAt,
       destroyDue,
-      changesAt: destroyDue ? undefined : destroyDueAt,
+      endedAt,
+      changesAt: destroyDue ? undefined : reminding ? destroyDueAt : remindAt,
       ...ids,
-      warn: s.ownerCancelAt !== undefined
-        ? undefined
-        : { reason: 'subscription-ended', key: `subscription-ended:${s.endedAt}`, endedAt: s.endedAt, destroyDueAt },
+      warn: reminding
+        ? { reason: 'retention-ends', key: `retention-ends:${endedAt}`, endedAt, destroyDueAt }
+        : { reason: 'subscription-ended', key: `subscription-ended:${endedAt}`, endedAt, destroyDueAt },
     })
   }
   if (s.paidAt === undefined) {

@@ -23,7 +23,7 @@ export const StripeCustomerId = stripeId('cus')
 export const PAYMENT_KINDS = [
   'checkout-completed', // checkout.session.completed
   'invoice-paid', // invoice.paid
-  'invoice-payment-failed', // invoice.payment_failed
+  'invoice-payment-failed', // invoice.payment_failed, invoice.payment_action_required (a renewal held for authentication)
   'subscription-updated', // customer.subscription.updated
   'subscription-deleted', // customer.subscription.deleted
   'cancel-requested', // the provider cancelled the subscription on the owner's destroy command

@@ -18,6 +18,9 @@ import { cancelSubscriptionsOf } from '../drivers/stripe-billing.js'
 import { findBackup } from '../orchestrator/backups.js'
 import type { Log } from '../log/logger.js'
 import type { FeedId } from '../protocol/ids.js'
+import type { PaymentFact } from '../protocol/payment.js'
+import type { PubRecord } from '../control/record.js'
+import type { DirectoryEntry } from '../../web/types.js'
 import type { Offer, Plan } from '../protocol/offer.js'
 import type { SsbKeys } from '../ssb/keys.js'
 import { createPaymentSite, serveSite, type RunningSite } from '../../web/index.js'
@@ -113,7 +116,7 @@ export async function startPaymentSite(opts: {
         const record = api.ledger().record(request)
         if (!record) return undefined
         const state = api.ledger().lastPostedStatus(request)?.state ?? 'queued'
-        return { request, owner: record.owner, plan: record.plan, name: record.name, state }
+        return { request, owner: record.owner, plan: record.plan, name: record.name, state, ...resubscribable(setup, record, api.ledger().paymentsOf(request)) }
       },
     },
     ledger: {
@@ -123,6 +126,17 @@ export async function startPaymentSite(opts: {
   })
   if (opts.backupsDir) serveBackups(app, opts.backupsDir)
   return serveSite(app, { host: opts.host, port: opts.port })
+}
+
+/**
+ * A pub whose subscription ended (Stripe deleted it; not the owner's destroy) while its data is kept may be paid
+ * for again through its pay link: the new subscription revives the same pub (src/payment/lifecycle.ts).
+ */
+function resubscribable(setup: PaymentSetup, record: PubRecord, payments: readonly PaymentFact[]): Pick<DirectoryEntry, 'resubscribe'> {
+  if (record.intent === 'destroyed' || record.rejected) return {}
+  const s = paymentStanding(record.request, payments, { requestedAt: record.requestedAt, now: Date.now(), timers: setup.config.timers, free: false })
+  if (s.state !== 'ended' || s.destroyDue || s.endedAt === undefined || s.destroyDueAt === undefined) return {}
+  return { resubscribe: { endedAt: s.endedAt, dataKeptUntil: s.destroyDueAt } }
 }
 
 /**

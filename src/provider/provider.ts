@@ -15,7 +15,7 @@ import { inviteExpiryPlugin } from '../ssb/invite-expiry.js'
 import type { RunningSite } from '../../web/index.js'
 import { paymentHooks, paymentSetup, startPaymentSite, type PaymentSetup } from './payment.js'
 import type { ProviderSettings } from './settings.js'
-import { backupDirFromSettings, runtimeFromSettings } from './runtime-from-settings.js'
+import { backupDirFromSettings, capacityFromSettings, runtimeFromSettings } from './runtime-from-settings.js'
 import { restorePending } from './identity-store.js'
 import { makePrivateTree, usePrivateUmask } from '../files/private.js'
 import { diskShortage } from '../files/disk.js'
@@ -59,6 +59,8 @@ export async function startProvider(
     ...settings.buttcloud,
     terms: settings.buttcloud.terms ?? `${publicUrl}/terms`,
     ...(payment.stripe ? { paymentSite: publicUrl } : {}),
+    // The runtime's retention, so owners are reminded before their destroyed pub's data is purged.
+    ...(settings.runtime.kind !== 'none' ? { purgeAfterMs: capacityFromSettings(settings).retentionMs } : {}),
   })
   const config = {
     ...sbotConfig({

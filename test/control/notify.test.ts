@@ -38,6 +38,32 @@ describe('notification texts', () => {
     expect(notificationText(status('stopped'), status('destroyed', { reason: 'destroyed by its owner' }), record)).toMatch(/destroyed.*retention period, then purged/)
     expect(notificationText(undefined, status('failed', { reason: 'unknown plan "gold"' }), record)).toMatch(/could not be created\. unknown plan "gold"/)
   })
+  it('a scheduled cancellation is told once with the way to undo it, and its undoing is told', () => {
+    const cancelling = status('up', { reason: 'the subscription is cancelled: the pub runs until 2026-12-30, then stops; its data is kept until 2027-01-29, then deleted' })
+    expect(notificationText(status('up'), cancelling, record)).toMatch(/runs until 2026-12-30.*kept until 2027-01-29.*send "billing my-pub"/s)
+    expect(notificationText(cancelling, cancelling, record)).toBeUndefined()
+    expect(notificationText(cancelling, status('up'), record)).toMatch(/the cancellation is undone/)
+  })
+  it('an ended subscription, the reminder before the data goes, and the pub revived each say what to do', () => {
+    const pay = { paymentUrl: 'http://127.0.0.1:8119/pay/x' }
+    const ended = status('stopped', { reason: 'stopped: the subscription ended on 2026-12-30; its data, identity and address are kept until 2027-01-29', ...pay })
+    const reminder = status('stopped', { reason: 'stopped: the data of this pub is deleted on 2027-01-29: its subscription ended on 2026-12-30', ...pay })
+    expect(notificationText(status('up'), ended, record)).toMatch(/is stopped: the subscription ended.*Pay here: http/s)
+    expect(notificationText(status('up'), ended, record)).not.toMatch(/send "start/)
+    expect(notificationText(ended, ended, record)).toBeUndefined()
+    expect(notificationText(ended, reminder, record)).toMatch(/is stopped, and the data of this pub is deleted on 2027-01-29.*Pay here/s)
+    expect(notificationText(reminder, reminder, record)).toBeUndefined()
+    const revived = status('up', { reason: 'running again on a new subscription since 2027-01-10, with its data, identity and address as before', pub: { id: owner, address: ADDRESS } })
+    expect(notificationText(reminder, revived, record)).toMatch(/is running again on its new subscription.*Address/s)
+    expect(notificationText(revived, revived, record)).toBeUndefined()
+  })
+  it('a failed payment made good is told, after grace (still up) and after the stop alike', () => {
+    const warned = status('up', { reason: 'the last payment failed; pay before 2026-12-07 or the pub stops (data is kept)' })
+    expect(notificationText(warned, status('up'), record)).toMatch(/payment arrived.*good standing/)
+    const lapsed = status('stopped', { reason: 'stopped: payment failed and the grace period is over; data is kept' })
+    expect(notificationText(status('up'), lapsed, record)).toMatch(/send "billing my-pub"/)
+    expect(notificationText(lapsed, status('up', { pub: { id: owner, address: ADDRESS } }), record)).toMatch(/running again: the payment arrived/)
+  })
   it('says nothing of queueing, provisioning, or a change the owner already heard', () => {
     expect(notificationText(undefined, status('queued'), record)).toBeUndefined()
     expect(notificationText(status('queued'), status('provisioning'), record)).toBeUndefined()

@@ -323,3 +323,130 @@ describe('the billing command', () => {
     ])
   })
 })
+
+describe('a subscription told to its owner, through the statuses and their notification posts', () => {
+  it('cancel scheduled and undone, payment failed and back, ended, reminded before the data goes, and revived by paying again', async () => {
+    let clock = 1_700_000_100_000
+    const config = paymentConfigFromEnv({ STRIPE_SECRET_KEY: 'sk_test_passnotices', STRIPE_WEBHOOK_SECRET: 'whsec_test_pass', BUTTCLOUD_PAY_LINK_SECRET: 'x'.repeat(64) })
+    const plans = [{ id: 'paid', name: 'Paid', memoryMiB: 128, price: 500, currency: 'eur', interval: 'month' as const }]
+    const hooks = paymentHooks({ config, linkSecret: 'x'.repeat(64), baseUrl: 'https://pay.example.org' }, plans, provider)
+    const { ledger, posted, posts, runtime, pass } = setup({ now: () => clock, payment: hooks })
+    const req = received({ type: 'buttcloud/request', version: 1, provider, plan: 'paid', name: 'paid-pub', recps: [owner, provider] }, 2)
+    ledger.add(req)
+    let factSeq = 1000
+    const fact = (kind: string, more: Record<string, unknown> = {}) =>
+      ledger.add(
+        received(
+          { type: 'buttcloud/payment', version: 1, request: req.key, event: `evt_${++factSeq}`, kind, subscription: 'sub_first', customer: 'cus_one', created: clock, recps: [provider], ...more },
+          factSeq,
+          provider,
+        ),
+      )
+    const statusesOf = () => posted.filter((p) => p.type === 'buttcloud/status' && p.request === req.key)
+    const noticesOf = () => posts.filter((p) => p.request === req.key).map((p) => p.text as string)
+    const day = (ms: number) => new Date(ms).toISOString().slice(0, 10)
+    const payLink = hooks.paymentUrl(ledger.record(req.key)!)!
+    /** Passes until quiet: the notices the step caused. */
+    const step = async () => {
+      const before = noticesOf().length
+      await pass()
+      await pass()
+      return noticesOf().slice(before)
+    }
+
+    fact('checkout-completed', { status: 'paid' })
+    runtime.observations.set(req.key, { state: 'up', pub: { id: owner, address: ADDRESS } })
+    expect(await step()).toEqual([expect.stringMatching(/is up\./)])
+
+    // Cancelled in the portal at the end of the period: one notice, with both dates and the way to undo it.
+    clock += DAY
+    const cancelAt = clock + 20 * DAY
+    fact('subscription-updated', { status: 'active', cancelAt, periodEnd: cancelAt })
+    const scheduled = await step()
+    expect(scheduled).toEqual([expect.stringContaining(`runs until ${day(cancelAt)}, then stops; its data is kept until ${day(cancelAt + config.timers.retentionMs)}`)])
+    expect(scheduled[0]).toContain('send "billing paid-pub"')
+    expect(statusesOf().at(-1)).toMatchObject({ state: 'up', reason: expect.stringMatching(/^the subscription is cancelled/) })
+    // Stripe sends an update again (another field changed, the same cancellation): nothing new for the owner.
+    fact('subscription-updated', { status: 'active', cancelAt, periodEnd: cancelAt })
+    expect(await step()).toEqual([])
+
+    clock += DAY
+    fact('subscription-updated', { status: 'active', periodEnd: cancelAt })
+    expect(await step()).toEqual([expect.stringMatching(/the cancellation is undone/)])
+    expect(statusesOf().at(-1)!.reason).toBeUndefined()
+
+    // A renewal fails (grace, with its end), then is paid: back in good standing, said once.
+    clock += DAY
+    fact('invoice-payment-failed')
+    expect(await step()).toEqual([expect.stringContaining(`the last payment failed; pay before ${day(clock + config.timers.graceMs)}`)])
+    clock += DAY
+    fact('invoice-paid', { status: 'paid' })
+    expect(await step()).toEqual([expect.stringMatching(/payment arrived, and the subscription is in good standing again/)])
+
+    // Stripe deletes the subscription: stopped, data kept, and the pay link to come back.
+    clock += DAY
+    const endedAt = clock
+    const dataGoes = endedAt + config.timers.retentionMs
+    fact('subscription-deleted', { status: 'canceled' })
+    runtime.observations.set(req.key, { state: 'stopped' })
+    const ended = await step()
+    expect(ended).toEqual([expect.stringContaining(`kept until ${day(dataGoes)}`)])
+    expect(ended[0]).toContain(`Pay here: ${payLink}`)
+    expect(runtime.seen.at(-1)!.find((p) => p.record.request === req.key)).toMatchObject({ intent: 'stopped' })
+    expect(statusesOf().at(-1)).toMatchObject({ state: 'stopped', paymentUrl: payLink })
+
+    // The billing command now answers with the pay link: the portal cannot start a new subscription.
+    ledger.add(received({ type: 'buttcloud/command', version: 1, request: req.key, verb: 'billing', recps: [owner, provider] }, 3))
+    await step()
+    expect(posted.filter((p) => p.type === 'buttcloud/reply').at(-1)).toMatchObject({ ok: true, result: { billing: { url: payLink }, message: expect.stringContaining(`before ${day(dataGoes)}`) } })
+
+    // Three days before the data goes: one reminder, however many passes run.
+    clock = dataGoes - 3 * DAY - 1
+    expect(await step()).toEqual([])
+    clock = dataGoes - 3 * DAY
+    const reminder = await step()
+    expect(reminder).toEqual([expect.stringContaining(`the data of this pub is deleted on ${day(dataGoes)}`)])
+    expect(reminder[0]).toContain(`Pay here: ${payLink}`)
+    clock += DAY
+    expect(await step()).toEqual([])
+
+    // The owner pays again through the pay link: a new subscription revives the same pub.
+    fact('checkout-completed', { status: 'paid', subscription: 'sub_second', customer: 'cus_two' })
+    expect(runtime.seen.at(-1)!.find((p) => p.record.request === req.key)).toMatchObject({ intent: 'stopped' })
+    await pass()
+    expect(runtime.seen.at(-1)!.find((p) => p.record.request === req.key)).toMatchObject({ intent: 'running' })
+    runtime.observations.set(req.key, { state: 'up', pub: { id: owner, address: ADDRESS } })
+    expect(await step()).toEqual([expect.stringMatching(/is running again on its new subscription, with its data, identity and address as before\. Address: net:/)])
+    expect(statusesOf().at(-1)).toMatchObject({ state: 'up', reason: expect.stringMatching(/^running again on a new subscription since/) })
+    // No second first invite: it is the same pub.
+    expect(statusesOf().filter((s) => s.invite)).toHaveLength(1)
+  })
+})
+
+describe('the reminder before a destroyed pub is purged', () => {
+  it('comes once, a few days before the purge, only for a pub that held a place', async () => {
+    let clock = 1_700_000_100_000
+    const { ledger, posts, runtime, pass, req } = setup({ now: () => clock, config: { purgeAfterMs: 10 * DAY } })
+    const never = received({ type: 'buttcloud/request', version: 1, provider, plan: 'free', name: 'never-placed', recps: [owner, provider] }, 2)
+    ledger.add(never)
+    ledger.add(received({ type: 'buttcloud/placement', version: 1, request: req.key, hub: 'local', port: 8200, recps: [provider] }, 500, provider))
+    runtime.observations.set(req.key, { state: 'up', pub: { id: owner, address: ADDRESS } })
+    await pass()
+    const destroyedAt = clock
+    for (const [seq, request] of [[3, req.key], [4, never.key]] as const) {
+      ledger.add(received({ type: 'buttcloud/command', version: 1, request, verb: 'destroy', recps: [owner, provider] }, seq, owner, destroyedAt))
+    }
+    runtime.observations.clear()
+    await pass()
+    const reminders = () => posts.filter((p) => /data is purged on/.test(p.text)).map((p) => [p.request, p.text])
+    clock = destroyedAt + 7 * DAY - 1
+    await pass()
+    expect(reminders()).toEqual([])
+    clock = destroyedAt + 7 * DAY
+    await pass()
+    await pass()
+    clock += DAY
+    await pass()
+    expect(reminders()).toEqual([[req.key, `Your pub ${req.key.slice(0, 8)} was destroyed, and its data is purged on ${new Date(destroyedAt + 10 * DAY).toISOString().slice(0, 10)}. After that nothing of it can be recovered.`]])
+  })
+})

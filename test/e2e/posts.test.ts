@@ -9,15 +9,14 @@ import { startClassicSbot, type ClassicSbot } from '../support/classic-sbot.js'
 import { joinWithInvite, messagesOfType, startPeer, startTestProvider, testProviderSettings, type TestPeer } from '../../testkit/sbots.js'
 import { freePort } from '../../testkit/ports.js'
 import { waitFor } from '../../testkit/wait.js'
-import { call, clientCall, clientSource } from '../../src/ssb/client.js'
-import { collect } from '../../src/ssb/pull.js'
+import { call, clientCall } from '../../src/ssb/client.js'
 import { publish } from '../../src/ssb/db2.js'
 import type { SsbMsg } from '../../src/ssb/message.js'
 import type { MsgId } from '../../src/protocol/ids.js'
 import { assertPubBuilt } from '../../testkit/pub-process.js'
+import { privatePosts, type Post } from '../support/private-posts.js'
 
 type Provider = Awaited<ReturnType<typeof startTestProvider>>
-type Post = { type: 'post'; text: string; mentions?: Array<{ link: string }>; recps?: string[] }
 /** The invite code in a notification ("Invite code: …") or an answer ("A new invite code:\n\n…"). */
 const INVITE_RE = /invite code:\s+(\S+)/i
 
@@ -43,17 +42,7 @@ describe('a Patchwork user gets and runs a pub by private posts alone', () => {
     await user?.stop()
   })
 
-  /** The user posts a private line to the provider, as Patchwork's private message box does. */
-  const say = async (text: string): Promise<MsgId> =>
-    (await clientCall<SsbMsg>(user.client, 'publish', { type: 'post', text, recps: [user.id, provider.id] })).key
-
-  /** The provider's private posts as the user's classic server reads them (messagesByType, decrypted). */
-  const postsToUser = async (): Promise<Array<SsbMsg<Post>>> => {
-    const all = (await collect(clientSource(user.client, 'messagesByType', { type: 'post', private: true }))) as Array<SsbMsg<Post | string>>
-    return all.filter((m) => m.value.author === provider.id && typeof m.value.content === 'object') as Array<SsbMsg<Post>>
-  }
-  const postMatching = (what: string, re: RegExp, after = 0) =>
-    waitFor(what, async () => (await postsToUser()).find((m) => m.value.sequence > after && re.test(m.value.content.text)), { timeoutMs: 60_000 })
+  const { say, postsToUser, postMatching } = privatePosts(() => user, () => provider)
 
   it('request my-pub: the pub comes up and its invite arrives as a private post mentioning the owner', async () => {
     const asked = await say('request my-pub')

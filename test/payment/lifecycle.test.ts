@@ -97,9 +97,83 @@ const table: Row[] = [
       runAllowed: false,
       destroyDue: false,
       destroyDueAt: T0 + 90 * D,
-      changesAt: T0 + 90 * D,
+      endedAt: T0 + 60 * D,
+      // The next change by the clock: the reminder, three days before the data goes.
+      changesAt: T0 + 87 * D,
       warn: { reason: 'subscription-ended', key: `subscription-ended:${T0 + 60 * D}`, endedAt: T0 + 60 * D, destroyDueAt: T0 + 90 * D },
     },
+  ],
+  [
+    'three days before the retention ends: the owner is reminded that the data goes (once: one key)',
+    [paid, deleted],
+    T0 + 87 * D,
+    {
+      state: 'ended',
+      runAllowed: false,
+      destroyDue: false,
+      changesAt: T0 + 90 * D,
+      warn: { reason: 'retention-ends', key: `retention-ends:${T0 + 60 * D}`, endedAt: T0 + 60 * D, destroyDueAt: T0 + 90 * D },
+    },
+  ],
+  [
+    'ended, then a new subscription pays while the data is kept: the same pub is active again',
+    [paid, deleted, fact('checkout-completed', T0 + 70 * D, { status: 'paid', subscription: 'sub_test2', event: 'evt_again' })],
+    T0 + 71 * D,
+    { state: 'active', runAllowed: true, destroyDue: false, subscription: 'sub_test2', revivedAt: T0 + 70 * D, destroyDueAt: undefined, warn: undefined },
+  ],
+  [
+    'resubscribed by invoice.paid alone (the checkout event still on its way): active again',
+    [paid, deleted, fact('invoice-paid', T0 + 70 * D, { subscription: 'sub_test2', event: 'evt_again_paid' })],
+    T0 + 71 * D,
+    { state: 'active', subscription: 'sub_test2', revivedAt: T0 + 70 * D },
+  ],
+  [
+    'resubscribed while in the reminder window: active again, no warning left',
+    [paid, deleted, fact('invoice-paid', T0 + 89 * D, { subscription: 'sub_test2', event: 'evt_again_late' })],
+    T0 + 89 * D + H,
+    { state: 'active', warn: undefined, changesAt: undefined },
+  ],
+  [
+    'a new checkout still settling (async method) does not revive the pub yet',
+    [paid, deleted, fact('checkout-completed', T0 + 70 * D, { status: 'unpaid', subscription: 'sub_test2', event: 'evt_again_unpaid' })],
+    T0 + 71 * D,
+    { state: 'ended', runAllowed: false },
+  ],
+  [
+    'a new subscription after the retention: the data is gone, nothing revives (a new request is needed)',
+    [paid, deleted, fact('invoice-paid', T0 + 90 * D, { subscription: 'sub_test2', event: 'evt_too_late' })],
+    T0 + 91 * D,
+    { state: 'ended', destroyDue: true, revivedAt: undefined },
+  ],
+  [
+    'after the payment-failed lapse Stripe gives up (deletes it); a new subscription revives the pub',
+    [paid, failed, fact('subscription-deleted', T0 + 45 * D, { status: 'canceled' }), fact('invoice-paid', T0 + 50 * D, { subscription: 'sub_test2', event: 'evt_after_lapse' })],
+    T0 + 51 * D,
+    { state: 'active', runAllowed: true, graceEndsAt: undefined, revivedAt: T0 + 50 * D },
+  ],
+  [
+    "late events of the ended subscription do not touch the new one",
+    [
+      paid,
+      deleted,
+      fact('invoice-paid', T0 + 70 * D, { subscription: 'sub_test2', event: 'evt_new_paid' }),
+      fact('invoice-payment-failed', T0 + 71 * D, { event: 'evt_old_failed' }),
+      fact('subscription-deleted', T0 + 72 * D, { status: 'canceled', event: 'evt_old_deleted_again' }),
+    ],
+    T0 + 73 * D,
+    { state: 'active', subscription: 'sub_test2' },
+  ],
+  [
+    'the revived subscription ends too: a new retention counts from its end',
+    [paid, deleted, fact('invoice-paid', T0 + 70 * D, { subscription: 'sub_test2', event: 'evt_new_paid' }), fact('subscription-deleted', T0 + 100 * D, { subscription: 'sub_test2', status: 'canceled', event: 'evt_new_deleted' })],
+    T0 + 101 * D,
+    { state: 'ended', destroyDue: false, destroyDueAt: T0 + 130 * D, revivedAt: undefined },
+  ],
+  [
+    "after the owner's destroy nothing revives the pub",
+    [paid, cancelled, fact('invoice-paid', T0 + 45 * D, { subscription: 'sub_test2', event: 'evt_after_destroy' })],
+    T0 + 46 * D,
+    { state: 'ended', destroyDue: true },
   ],
   ['retention over: destroy due', [paid, deleted], T0 + 90 * D, { state: 'ended', destroyDue: true, changesAt: undefined }],
   [
@@ -221,6 +295,12 @@ describe('payment lifecycle', () => {
         previous = current
       }
     }
+  })
+
+  it('with a retention shorter than the reminder lead, the reminder is due at once when the subscription ends', () => {
+    const short = { ...timers, retentionMs: 2 * D }
+    const s = paymentStanding(REQUEST, [paid, deleted], { requestedAt: T0, now: T0 + 60 * D, timers: short, free: false })
+    expect(s).toMatchObject({ state: 'ended', destroyDueAt: T0 + 62 * D, changesAt: T0 + 62 * D, warn: { reason: 'retention-ends', destroyDueAt: T0 + 62 * D } })
   })
 
   it('walks one pub through its whole life with an injected clock', () => {

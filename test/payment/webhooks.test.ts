@@ -88,6 +88,10 @@ async function checkoutAndPay(): Promise<string> {
   return session?.subscription ?? ''
 }
 
+/** Press Pay on the pay page (terms accepted), without following the redirect. */
+const pressPay = (token: string) =>
+  fetch(`${running?.url}/pay/${token}`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'accept=yes', redirect: 'manual' })
+
 const snapshot = () => JSON.stringify({ facts: ledger.facts, effects: [...ledger.effects] })
 const standingNow = () =>
   paymentStanding(REQUEST, ledger.facts, { requestedAt: 0, now: stripeClock * 1000, timers: DEFAULT_TIMERS, free: false })
@@ -135,20 +139,25 @@ describe('Stripe webhooks: the full subscription story', () => {
     expect(standingNow()).toMatchObject({ state: 'active', runAllowed: true, subscription })
   })
 
-  it('maps a failed renewal to grace, a paid one back to active', async () => {
+  it.each([
+    ['a failed renewal', 'failed', ['invoice.payment_failed']],
+    // Held for the customer's authentication (3-D Secure): not paid, so it counts as a failure and starts the grace.
+    ['a renewal held for authentication', 'action-required', ['invoice.payment_failed', 'invoice.payment_action_required']],
+  ] as const)('maps %s to grace (one grace from the attempt), a paid one back to active', async (_name, outcome, invoiceEvents) => {
     const subscription = await checkoutAndPay()
     stripeClock += 30 * DAY_S
-    await fake.renew(subscription, 'failed')
-    expect(delivered.slice(-2)).toEqual([
-      { type: 'invoice.payment_failed', status: 200, outcome: 'recorded' },
+    await fake.renew(subscription, outcome)
+    expect(delivered.slice(-invoiceEvents.length - 1)).toEqual([
+      ...invoiceEvents.map((type) => ({ type, status: 200, outcome: 'recorded' })),
       { type: 'customer.subscription.updated', status: 200, outcome: 'recorded' },
     ])
     expect(ledger.facts.at(-1)).toMatchObject({ kind: 'subscription-updated', status: 'past_due', subscription })
-    expect(standingNow()).toMatchObject({ state: 'grace', runAllowed: true, warn: { reason: 'payment-failed' } })
+    expect(standingNow()).toMatchObject({ state: 'grace', runAllowed: true, graceEndsAt: stripeClock * 1000 + DEFAULT_TIMERS.graceMs, warn: { reason: 'payment-failed' } })
     stripeClock += 2 * DAY_S
     await fake.renew(subscription, 'paid')
     expect(ledger.facts.at(-2)).toMatchObject({ kind: 'invoice-paid', subscription })
     expect(standingNow()).toMatchObject({ state: 'active', runAllowed: true })
+    expect(standingNow()).not.toHaveProperty('graceEndsAt')
   })
 
   it('cancel at period end: runs with a warning until the end, renewing undoes it, the end stops it (data kept)', async () => {
@@ -162,7 +171,7 @@ describe('Stripe webhooks: the full subscription story', () => {
     expect(cancelling).toMatchObject({ state: 'active', runAllowed: true, cancelAt: periodEnd * 1000, warn: { reason: 'cancel-scheduled' } })
     // What the owner reads in the pub's status.
     const record = { request: REQUEST, intent: 'running', rejected: undefined } as Partial<PubRecord> as PubRecord
-    expect(gate(record, { memoryMiB: 128, standing: cancelling }).warning).toContain(`ends on ${new Date(periodEnd * 1000).toISOString().slice(0, 10)}`)
+    expect(gate(record, { memoryMiB: 128, standing: cancelling }).warning).toContain(`runs until ${new Date(periodEnd * 1000).toISOString().slice(0, 10)}`)
 
     stripeClock += 5 * DAY_S
     await fake.cancelAtPeriodEnd(subscription, false)
@@ -175,6 +184,66 @@ describe('Stripe webhooks: the full subscription story', () => {
     stripeClock = periodEnd
     await fake.endPeriod(subscription)
     expect(standingNow()).toMatchObject({ state: 'ended', runAllowed: false, destroyDue: false, destroyDueAt: periodEnd * 1000 + DEFAULT_TIMERS.retentionMs })
+  })
+
+  it('after the subscription ended at period end, a new Checkout through the same pay link revives the pub (while its data is kept)', async () => {
+    const first = await checkoutAndPay()
+    const periodEnd = fake.subscriptions.get(first)?.items.data[0]?.current_period_end ?? 0
+    stripeClock += 10 * DAY_S
+    await fake.cancelAtPeriodEnd(first, true)
+    stripeClock = periodEnd
+    await fake.endPeriod(first)
+    const ended = standingNow()
+    expect(ended).toMatchObject({ state: 'ended', runAllowed: false, destroyDue: false, endedAt: periodEnd * 1000 })
+    // What the provider's directory says of such a pub (src/provider/payment.ts): stopped, and payable again.
+    directory.set({ ...ENTRY, state: 'stopped', resubscribe: { endedAt: ended.endedAt!, dataKeptUntil: ended.destroyDueAt! } })
+    const page = await (await fetch(`${running?.url}/pay/${payLinkToken(LINK_SECRET, REQUEST)}`)).text()
+    expect(page).toContain('Subscribe again')
+    expect(page).toContain(`kept until ${new Date(ended.destroyDueAt!).toISOString().slice(0, 10)}`)
+
+    stripeClock += 2 * DAY_S
+    const second = await checkoutAndPay()
+    expect(second).not.toBe(first)
+    expect(delivered.slice(-3).map((d) => [d.type, d.outcome])).toEqual([
+      ['customer.subscription.created', 'ignored'],
+      ['invoice.paid', 'recorded'],
+      ['checkout.session.completed', 'recorded'],
+    ])
+    expect(standingNow()).toMatchObject({ state: 'active', runAllowed: true, subscription: second, revivedAt: stripeClock * 1000 })
+    // Two Checkouts of one request, each under its own idempotency key (a replayed first session would be useless).
+    const keys = fake.calls.filter((c) => c.path === '/v1/checkout/sessions').map((c) => c.idempotencyKey)
+    expect(new Set(keys).size).toBe(2)
+  })
+
+  it('after payment failed past the grace and Stripe gave up, paying again revives the pub', async () => {
+    const first = await checkoutAndPay()
+    stripeClock += 30 * DAY_S
+    await fake.renew(first, 'failed')
+    stripeClock += 8 * DAY_S
+    expect(standingNow()).toMatchObject({ state: 'lapsed', runAllowed: false })
+    // While the failed subscription lives, a second one is refused: the open invoice is paid in the portal instead.
+    const token = payLinkToken(LINK_SECRET, REQUEST)
+    directory.set({ ...ENTRY, state: 'stopped' })
+    const refused = await pressPay(token)
+    expect(refused.status).toBe(409)
+    await fake.giveUp(first)
+    const ended = standingNow()
+    expect(ended).toMatchObject({ state: 'ended', destroyDue: false })
+    directory.set({ ...ENTRY, state: 'stopped', resubscribe: { endedAt: ended.endedAt!, dataKeptUntil: ended.destroyDueAt! } })
+    stripeClock += DAY_S
+    const second = await checkoutAndPay()
+    expect(standingNow()).toMatchObject({ state: 'active', runAllowed: true, subscription: second })
+    expect(standingNow()).not.toHaveProperty('graceEndsAt')
+  })
+
+  it('once the data is gone, the pay link offers no Checkout: a new request is needed', async () => {
+    directory.set({ ...ENTRY, state: 'stopped', resubscribe: { endedAt: Date.now() - 40 * DAY_S * 1000, dataKeptUntil: Date.now() - 10 * DAY_S * 1000 } })
+    const token = payLinkToken(LINK_SECRET, REQUEST)
+    const res = await pressPay(token)
+    expect(res.status).toBe(409)
+    directory.set({ ...ENTRY, state: 'destroyed' })
+    expect((await fetch(`${running?.url}/pay/${token}`)).status).toBe(410)
+    expect(fake.calls.filter((c) => c.path === '/v1/checkout/sessions')).toEqual([])
   })
 
   it("the owner's destroy cancels the subscription; Stripe's deletion event ends it", async () => {
