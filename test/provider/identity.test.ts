@@ -2,7 +2,8 @@
  * Provider identity backup and restore, with real sbots and the built operator tool (`node dist/src/provider/
  * identity.js`): a provider with pubs is backed up while it runs, posts more afterwards (which a user's sbot holds),
  * and dies; a fresh data folder restored from the backup refuses to start until it has fetched the newer messages
- * from that user, then carries on from the peer's latest message (no fork) with every pub and placement known.
+ * from that user, then carries on from the peer's latest message (no fork) with every pub and placement known (the
+ * placements and members from the backup's private journals).
  * The runtime is the orchestrator on the in-memory engine: what matters here is the provider's feed.
  */
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
@@ -13,6 +14,7 @@ import type { RuntimeFactory } from '../../src/control/runtime.js'
 import { createOrchestratorRuntime } from '../../src/orchestrator/runtime.js'
 import type { FeedId, MsgId } from '../../src/protocol/ids.js'
 import { ProviderBackup } from '../../src/provider/identity-store.js'
+import { RECORDS_FILE } from '../../plugins/buttcloud/private-records.js'
 import type { ProviderSettings } from '../../src/provider/settings.js'
 import { call } from '../../src/ssb/client.js'
 import { publish } from '../../src/ssb/db2.js'
@@ -96,18 +98,21 @@ describe('provider identity backup and restore', () => {
     const backup = ProviderBackup.parse(JSON.parse(readFileSync(backupFile, 'utf8')))
     expect(backup.id).toBe(p1.id)
     expect(backup.messages.length).toBe(await latestOf(p1.sbot, p1.id))
-    // Placements are boxed to the provider alone: in the backup as ciphertext, as published.
-    expect(backup.messages.filter((m) => typeof m.content === 'string').length).toBeGreaterThanOrEqual(2)
+    // Placements are the provider's private records: in the backup's journal, none on its feed.
+    const journaled = (backup.journals?.[RECORDS_FILE] ?? '').split('\n').filter((l) => l.includes('"buttcloud/placement"'))
+    expect(journaled.length).toBe(2)
+    expect(backup.messages.length).toBeGreaterThan(0)
+    expect((await messagesOfType(p1.sbot, 'buttcloud/placement')).length).toBe(0)
 
-    // After the backup the provider posts more (a third pub: its placement and statuses), which the user holds.
-    const third = await request('three')
-    await waitFor('the third pub up', async () => ((await statusOf(user.sbot, third)) === 'up' ? true : undefined), { timeoutMs: 30_000 })
+    // After the backup the provider posts more (a restart's reply and statuses), which the user holds.
+    const restart = await publish(user.sbot.db, { type: 'buttcloud/command', version: 1, request: before[1], verb: 'restart', recps: [user.id, p1.id] })
+    await waitFor('the reply to restart', async () => ((await messagesOfType<{ command: MsgId }>(user.sbot, 'buttcloud/reply')).some((m) => m.value.content.command === restart.key) ? true : undefined), { timeoutMs: 30_000 })
     await p1.api.settled()
     const oldLatest = await latestOf(p1.sbot, p1.id)
     expect(oldLatest).toBeGreaterThan(backup.messages.length)
     await waitFor("the user to hold the provider's latest", async () => ((await latestOf(user.sbot, p1.id)) === oldLatest ? true : undefined), { timeoutMs: 20_000 })
     const placements1 = new Map(p1.api.ledger().placements())
-    expect([...placements1.keys()].sort()).toEqual([...before, third].sort())
+    expect([...placements1.keys()].sort()).toEqual([...before].sort())
     await p1.stop({ keepData: true })
 
     // A restore never overwrites a folder that holds a provider.
@@ -134,12 +139,13 @@ describe('provider identity backup and restore', () => {
     const p2 = await startTestProvider(settings2, { runtime: fakeRuntime() })
     cleanup.push(() => p2.stop())
     expect(p2.id).toBe(p1.id)
-    // Every pub is known, with the placement the old machine recorded, the one after the backup included. The
-    // placements are its own records (restored and caught up); the requests are the user's, replicated once the two
-    // are connected.
+    // Every pub is known, with the placement the old machine recorded. The placements are its own records (restored
+    // from the backup's journal); the requests are the user's, replicated once the two are connected (the user is a
+    // member in the restored journal, so it is replicated without any follow).
+    expect(await call(p2.sbot.friends.isFollowing, { source: p2.id, dest: user.id })).toBe(false)
     expect(new Map(p2.api.ledger().placements())).toEqual(placements1)
     await call(user.sbot.conn.connect, p2.address)
-    const everyPub = [...before, third].sort()
+    const everyPub = [...before].sort()
     await waitFor('the restored provider to know every pub', () => {
       const known = p2.api.ledger().records().map((r) => r.request).sort()
       return known.length === everyPub.length ? known : undefined
