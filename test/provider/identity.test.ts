@@ -10,8 +10,6 @@ import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from '
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import type { RuntimeFactory } from '../../src/control/runtime.js'
-import { createOrchestratorRuntime } from '../../src/orchestrator/runtime.js'
 import type { FeedId, MsgId } from '../../src/protocol/ids.js'
 import { ProviderBackup } from '../../src/provider/identity-store.js'
 import { RECORDS_FILE } from '../../plugins/buttcloud/private-records.js'
@@ -21,7 +19,7 @@ import { publish } from '../../src/ssb/db2.js'
 import type { SsbMsg } from '../../src/ssb/message.js'
 import { collect, type Source } from '../../src/ssb/pull.js'
 import type { Sbot } from '../../src/ssb/server.js'
-import { FakeEngine, noInvites } from '../orchestrator/fakes.js'
+import { inMemoryRuntime } from '../orchestrator/fakes.js'
 import { freePort } from '../../testkit/ports.js'
 import { startNode } from '../support/processes.js'
 import { joinWithInvite, messagesOfType, removeLater, startPeer, startTestProvider, testProviderSettings, type TestPeer } from '../../testkit/sbots.js'
@@ -31,18 +29,6 @@ const TOOL = resolve('dist/src/provider/identity.js')
 const work = mkdtempSync(join(tmpdir(), 'bc-identity-'))
 removeLater(work)
 
-/** The orchestrator on a fresh in-memory engine: it records placements in the provider's feed like the real one. */
-function fakeRuntime(): RuntimeFactory {
-  return createOrchestratorRuntime({
-    driver: new FakeEngine().driver(),
-    inviter: noInvites,
-    capacity: { hubMemoryMiB: 4096, headroomMiB: 0, ports: { first: 9000, last: 9009 }, retentionMs: 60_000 },
-    defaultImageVersion: '1',
-    settleMs: 2000,
-    settlePollMs: 5,
-    stats: { sampleIntervalMs: 0 },
-  })
-}
 
 /** Write settings where the tool reads them. */
 function configFile(name: string, settings: ProviderSettings): string {
@@ -77,7 +63,7 @@ describe('provider identity backup and restore', () => {
     expect(existsSync(TOOL), 'run `npm run build` first (npm test does)').toBe(true)
     const settings1 = testProviderSettings()
     const config1 = configFile('provider-1.json', settings1)
-    const p1 = await startTestProvider(settings1, { runtime: fakeRuntime() })
+    const p1 = await startTestProvider(settings1, { runtime: inMemoryRuntime() })
     cleanup.push(() => p1.stop())
     const user: TestPeer = startPeer()
     cleanup.push(() => user.stop())
@@ -129,14 +115,14 @@ describe('provider identity backup and restore', () => {
     expect(stuck.code).toBe(4)
     expect(statSync(join(settings2.path, 'secret')).mode & 0o777).toBe(0o600)
     // ...and the provider refuses to start (so publishes nothing) until it has.
-    await expect(startTestProvider(settings2, { runtime: fakeRuntime() })).rejects.toThrow(/has not caught up with its peers/)
+    await expect(startTestProvider(settings2, { runtime: inMemoryRuntime() })).rejects.toThrow(/has not caught up with its peers/)
 
     const userAddress = user.sbot.getAddress()!.split(';')[0]!
     const caught = await tool('catch-up', '--config', config2, '--peer', userAddress, '--timeout-ms', '30000')
     expect(caught.output).toMatch(new RegExp(`caught up at sequence ${oldLatest}\\b`))
     expect(caught.code).toBe(0)
 
-    const p2 = await startTestProvider(settings2, { runtime: fakeRuntime() })
+    const p2 = await startTestProvider(settings2, { runtime: inMemoryRuntime() })
     cleanup.push(() => p2.stop())
     expect(p2.id).toBe(p1.id)
     // Every pub is known, with the placement the old machine recorded. The placements are its own records (restored

@@ -12,8 +12,6 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { readPrivateRecords } from '../../plugins/buttcloud/private-records.js'
-import type { RuntimeFactory } from '../../src/control/runtime.js'
-import { createOrchestratorRuntime } from '../../src/orchestrator/runtime.js'
 import type { FeedId, MsgId } from '../../src/protocol/ids.js'
 import { checkOutgoing } from '../../src/protocol/parse.js'
 import { call } from '../../src/ssb/client.js'
@@ -27,25 +25,13 @@ import { closeSbot, createSbot, type Sbot } from '../../src/ssb/server.js'
 import { freePort } from '../../testkit/ports.js'
 import { joinWithInvite, messagesOfType, startPeer, startTestProvider, testProviderSettings, type TestPeer } from '../../testkit/sbots.js'
 import { waitFor } from '../../testkit/wait.js'
-import { FakeEngine, noInvites } from '../orchestrator/fakes.js'
+import { inMemoryRuntime } from '../orchestrator/fakes.js'
 
 const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined)
 })
 
-/** The orchestrator on an in-memory engine; ports 9000-9009, so a kept placement on 9003 is not a fresh pick. */
-function fakeRuntime(): RuntimeFactory {
-  return createOrchestratorRuntime({
-    driver: new FakeEngine().driver(),
-    inviter: noInvites,
-    capacity: { hubMemoryMiB: 4096, headroomMiB: 0, ports: { first: 9000, last: 9009 }, retentionMs: 60_000 },
-    defaultImageVersion: '1',
-    settleMs: 2000,
-    settlePollMs: 5,
-    stats: { sampleIntervalMs: 0 },
-  })
-}
 
 /** The provider's own contact messages, in feed order. */
 async function contactsOf(provider: Sbot): Promise<Array<{ contact: FeedId; following: boolean; pub?: boolean }>> {
@@ -77,7 +63,8 @@ describe('upgrading a data folder made by the previous release', () => {
       requests.push((await publish(user.sbot.db, { type: 'buttcloud/request', version: 1, provider: old.id, plan: 'free', name, recps: [user.id, old.id] })).key)
     }
     await waitFor('the old provider to hold both requests', async () => ((await messagesOfType(old, 'buttcloud/request')).length === 2 ? true : undefined), { timeoutMs: 20_000 })
-    // Its records, as the release's plugin published them: placements on ports 9003 and 9005, a payment fact.
+    // Its records, as the release's plugin published them: placements on ports 9003 and 9005 (a fresh pick from the
+    // runtime's 9000-9009 would be 9000), and a payment fact.
     for (const [i, request] of requests.entries()) {
       await publish(old.db, checkOutgoing('buttcloud/placement', { type: 'buttcloud/placement', version: 1, request, hub: 'local', port: 9003 + 2 * i, recps: [old.id] }))
     }
@@ -103,7 +90,7 @@ describe('upgrading a data folder made by the previous release', () => {
     writeFileSync(join(settings.path, MEMBERS_FILE), `${JSON.stringify({ feed: halfway, at: 1, via: 'follow' })}\n`, { mode: 0o600 })
 
     // The upgrade.
-    let p = await startTestProvider(settings, { runtime: fakeRuntime() })
+    let p = await startTestProvider(settings, { runtime: inMemoryRuntime() })
     cleanups.push(() => p.stop())
     expect(p.id).toBe(keys.id)
     const ledger = () => p.api.ledger()
@@ -127,7 +114,7 @@ describe('upgrading a data folder made by the previous release', () => {
 
     // A restart moves nothing again, and the provider still hears the user (replicated as a member, not followed).
     await p.stop({ keepData: true })
-    p = await startTestProvider(settings, { runtime: fakeRuntime() })
+    p = await startTestProvider(settings, { runtime: inMemoryRuntime() })
     await (p.sbot.privateMembers as PrivateMembersApi).migrated()
     expect(await contactsOf(p.sbot)).toEqual(afterUpgrade)
     expect(placed()).toEqual(new Map([[requests[0]!, 'local:9003'], [requests[1]!, 'local:9005']]))
