@@ -48,7 +48,7 @@ export interface ButtcloudApi {
   settled(): Promise<void>
   /** In-process only: the ledger, for the payment site and the operator tools. */
   ledger(): ControlLedger
-  /** In-process only: record a payment fact once (by its event), as a message boxed to the provider alone. */
+  /** In-process only: record a payment fact once (by its event), in the private records journal (on no feed). */
   recordPayment(fact: PaymentFact): Promise<'recorded' | 'duplicate'>
 }
 
