@@ -109,7 +109,8 @@ describe('customers stay private from each other', () => {
     expect(provider.api.ledger().records().map((r) => r.request).sort()).toEqual([...requests.values()].sort())
 
     for (const c of customers) {
-      // The customer's sbot redials the provider on its own schedule; dialling now only saves the wait.
+      // ssb-invite 2 added the provider as a gossip seed, which the customer's sbot redials on its own schedule
+      // (that can take a while); dialling now keeps the test short.
       await clientCall(c.client, 'gossip.connect', provider.address).catch(() => undefined)
       const cmd = await clientCall<SsbMsg>(c.client, 'publish', { type: 'buttcloud/command', version: 1, request: requests.get(c.id), verb: 'restart', recps: [c.id, provider.id] })
       const reply = await waitFor(`the provider's reply to ${c.id}'s restart`, async () =>
