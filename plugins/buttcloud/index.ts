@@ -24,6 +24,7 @@ import type { MsgId } from '../../src/protocol/ids.js'
 import { createScheduler, type PassScheduler } from './scheduler.js'
 import { crashPoint } from '../../src/faults/crash-point.js'
 import { summarise, type PubSummary } from './views.js'
+import { openPrivateRecords, type PrivateRecords } from './private-records.js'
 
 export const manifest = {
   myPubs: 'async',
@@ -47,7 +48,7 @@ export interface ButtcloudApi {
   settled(): Promise<void>
   /** In-process only: the ledger, for the payment site and the operator tools. */
   ledger(): ControlLedger
-  /** In-process only: record a payment fact once (by its event), as a message boxed to the provider alone. */
+  /** In-process only: record a payment fact once (by its event), in the private records journal (on no feed). */
   recordPayment(fact: PaymentFact): Promise<'recorded' | 'duplicate'>
 }
 
@@ -82,12 +83,13 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
     manifest: { ...manifest },
     // Strangers may ask only about their own pubs; listAll and health are for the operator (master).
     permissions: { anonymous: { allow: ['myPubs', 'watch', 'stats'] } },
-    init(sbot: Sbot, config: { keys: SsbKeys; buttcloud?: Partial<ButtcloudPluginConfig> }): ButtcloudApi {
+    init(sbot: Sbot, config: { path: string; keys: SsbKeys; buttcloud?: Partial<ButtcloudPluginConfig> }): ButtcloudApi {
       const cfg = pluginConfig(config.buttcloud)
       const now = deps.now ?? Date.now
       const log = deps.log ?? logTo(createLogger('provider'))
       const ledger = ledgerFor(sbot.id, cfg)
-      const own = ownRecords(sbot, ledger)
+      const records = openPrivateRecords({ dataPath: config.path, ledger, now, feedLatest: () => feedLatest(sbot) })
+      const own = ownRecords(sbot, ledger, records)
       const watchers = new Watchers(ledger)
       const memory = newPassMemory(now())
       const requestPass = () => loop.scheduler.request()
@@ -99,7 +101,7 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
         loop.caughtUp = true
         requestPass()
       })
-      closeWithSbot(sbot, loop.scheduler, watchers, runtime, log)
+      closeWithSbot(sbot, loop.scheduler, watchers, runtime, log, records)
       return rpcApi({ sbot, ledger, cfg, log, runtime, watchers, loop, recordPayment, health: () => healthOf(loop, ledger, runtime, memory, intake.stats) })
     },
   }
@@ -115,24 +117,26 @@ function ledgerFor(provider: FeedId, cfg: ButtcloudPluginConfig): ControlLedger 
   })
 }
 
-/** How the provider writes to its own feed. */
+/** How the provider writes its own records: the offer on its feed, placements and payments in its private journal. */
 interface OwnRecords {
   /**
-   * Publish one of the provider's own records (offer, placement, payment), wait until it is on disk (ssb-db2
-   * answers a publish before its write is flushed), and put it into the ledger at once, so the next pass sees
-   * it even before the index has caught up.
+   * Publish the provider's offer, wait until it is on disk (ssb-db2 answers a publish before its write is flushed),
+   * and put it into the ledger at once, so the next pass sees it even before the index has caught up.
    */
   publishOwn(content: ButtcloudContent & { recps?: FeedId[] }): Promise<void>
+  /** Placements, releases and payment facts: only the provider reads them, so they stay off the feed. */
+  records: PrivateRecords
   /** Replies, statuses and stats: the pass notes them in the ledger itself. */
   publisher: Publisher
   /** Resolves once everything published so far is written to the log on disk. */
   drained(): Promise<void>
 }
 
-function ownRecords(sbot: Sbot, ledger: ControlLedger): OwnRecords {
+function ownRecords(sbot: Sbot, ledger: ControlLedger, records: PrivateRecords): OwnRecords {
   const drained = () => new Promise<void>((resolve) => sbot.db.onDrain(() => resolve()))
   return {
     drained,
+    records,
     async publishOwn(content) {
       const msg = await publish(sbot.db, content)
       crashPoint(`published:${content.type}`)
@@ -166,11 +170,11 @@ function startRuntime(
     requestPass,
     async recordPlacement(request, hub, port) {
       // On disk before anything is built on it.
-      await own.publishOwn(checkOutgoing('buttcloud/placement', { type: 'buttcloud/placement', version: 1, request, hub, port, recps: [sbot.id] }))
+      await own.records.write(checkOutgoing('buttcloud/placement', { type: 'buttcloud/placement', version: 1, request, hub, port, recps: [sbot.id] }))
     },
     async releasePlacement(request, hub, port) {
       // On disk before the next pass may hand the port out again.
-      await own.publishOwn(checkOutgoing('buttcloud/release', { type: 'buttcloud/release', version: 1, request, hub, port, recps: [sbot.id] }))
+      await own.records.write(checkOutgoing('buttcloud/release', { type: 'buttcloud/release', version: 1, request, hub, port, recps: [sbot.id] }))
     },
   })
 }
@@ -192,7 +196,7 @@ function paymentRecorder(
     recording.add(fact.event)
     try {
       // On disk before the webhook is answered: Stripe then stops retrying, so this must not be lost.
-      await own.publishOwn(checkOutgoing('buttcloud/payment', { ...fact, recps: [ledger.provider] }))
+      await own.records.write(checkOutgoing('buttcloud/payment', { ...fact, recps: [ledger.provider] }))
       requestPass()
       return 'recorded'
     } finally {
@@ -310,14 +314,25 @@ function passLoop(opts: {
   return loop
 }
 
-/** On close: stop passing, end the watchers, close the runtime, then let the sbot close. */
-function closeWithSbot(sbot: Sbot, scheduler: PassScheduler, watchers: Watchers, runtime: PubRuntime | undefined, log: Log): void {
+/** On close: stop passing, end the watchers, close the runtime and the records journal, then let the sbot close. */
+function closeWithSbot(sbot: Sbot, scheduler: PassScheduler, watchers: Watchers, runtime: PubRuntime | undefined, log: Log, records: PrivateRecords): void {
   sbot.close.hook?.((fn: Function, args: unknown[]) => {
     scheduler.stop()
     watchers.endAll()
     const closeRuntime = runtime?.close() ?? Promise.resolve()
-    closeRuntime.catch((err) => log(`closing the runtime failed: ${err}`, {}, 'error')).finally(() => fn.apply(sbot, args))
+    closeRuntime
+      .catch((err) => log(`closing the runtime failed: ${err}`, {}, 'error'))
+      .finally(() => {
+        records.close()
+        fn.apply(sbot, args)
+      })
   })
+}
+
+/** The sequence of the provider's latest message on its feed (0 for a new feed). */
+function feedLatest(sbot: Sbot): Promise<number> {
+  const getFeedState = sbot.getFeedState as (id: FeedId, cb: (err: Error | null, state?: { sequence: number }) => void) => void
+  return new Promise((resolve, reject) => getFeedState(sbot.id, (err, state) => (err || !state ? reject(err ?? new Error('no feed state')) : resolve(state.sequence))))
 }
 
 function healthOf(loop: PassLoop, ledger: ControlLedger, runtime: PubRuntime | undefined, memory: PassMemory, intake: IntakeStats): ProviderHealth {

@@ -1,8 +1,9 @@
 /**
  * `buttcloud/payment` v1: one payment fact about one request, as the provider learned it (a Stripe webhook event,
- * or the provider's own cancellation on the owner's destroy command). The provider publishes it encrypted to
- * itself alone (recps: exactly the provider), so its own log stays the one record of who paid what and when: the
- * planner folds these facts into a payment standing, and a restored provider rebuilds it from the log.
+ * or the provider's own cancellation on the owner's destroy command). The provider writes it to its private records
+ * journal (on no feed; recps: exactly the provider, as when it was boxed to itself on its feed), the one record of
+ * who paid what and when: the planner folds these facts into a payment standing, and a restored provider rebuilds it
+ * from the journal in its backup (docs/PROTOCOL.md, "Where things live").
  */
 import { z } from 'zod'
 import { FeedId, MsgId } from './ids.js'

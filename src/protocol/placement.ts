@@ -17,7 +17,8 @@ export type HubId = z.infer<typeof HubId>
 
 /**
  * What a placement and its release both name: the pub (its request message), the hub and the port (unprivileged
- * only: a pub never needs root to bind), boxed to the provider alone.
+ * only: a pub never needs root to bind), for the provider alone (its private records journal; boxed to itself when
+ * an older release put them on its feed).
  */
 export const placementFields = {
   request: MsgId,

@@ -1,11 +1,11 @@
 /**
- * The provider's identity on disk: what a backup holds (its key, its settings, every message of its own feed, which
- * carry its boxed placement and payment records), reading that feed out, and putting it back into a fresh data
- * folder. Messages go back through ssb-db2's `add`, so each signature and the chain of previous-links is checked
+ * The provider's identity on disk: what a backup holds (its key, its settings, every message of its own feed, and its
+ * private journals: placements, payments and members, which never go on the feed), reading them out, and putting them
+ * back into a fresh data folder. Messages go back through ssb-db2's `add`, so each signature and the chain of previous-links is checked
  * again: a tampered backup cannot be restored.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { z } from 'zod'
 import { FeedId } from '../protocol/ids.js'
 import { call, clientSource, connectClient } from '../ssb/client.js'
@@ -14,6 +14,9 @@ import { collect } from '../ssb/pull.js'
 import { applyDb2Patches } from '../ssb/patches.js'
 import { closeSbot, createSbot, type Sbot } from '../ssb/server.js'
 import { sbotConfig, socketPath } from '../ssb/config.js'
+import { journalText } from '../ssb/journal.js'
+import { MEMBERS_FILE } from '../ssb/private-members.js'
+import { RECORDS_FILE } from '../../plugins/buttcloud/private-records.js'
 import type { ProviderSettings } from './settings.js'
 
 export const BACKUP_FORMAT = 'buttcloud/provider-backup'
@@ -32,6 +35,11 @@ export const ProviderBackup = z.strictObject({
   /** The settings file the provider ran with (null when it ran on built-in defaults only). */
   settings: z.record(z.string(), z.unknown()).nullable(),
   messages: z.array(SignedMessage),
+  /**
+   * The private journals, by path under the data folder (absent in backups made before they existed, whose records
+   * are all on the feed). Whole lines only, as written.
+   */
+  journals: z.record(z.enum([RECORDS_FILE, MEMBERS_FILE]), z.string()).optional(),
 })
 export type ProviderBackup = z.infer<typeof ProviderBackup>
 
@@ -123,7 +131,9 @@ export async function makeBackup(settings: ProviderSettings, settingsFile: strin
   const keys = loadKeys(keyFile)
   const { messages, online } = await readOwnFeed(settings, keys)
   const raw = settingsFile && existsSync(settingsFile) ? (JSON.parse(readFileSync(settingsFile, 'utf8')) as Record<string, unknown>) : null
-  return { format: BACKUP_FORMAT, version: 1, createdAt: now, id: keys.id, secret: keysFileText(keys), settings: raw, messages, online }
+  // Read after the feed: a record a running provider writes meanwhile is in the journal, never lost to the backup's gap.
+  const journals = Object.fromEntries(PRIVATE_JOURNALS.map((f) => [f, journalText(join(settings.path, f))]))
+  return { format: BACKUP_FORMAT, version: 1, createdAt: now, id: keys.id, secret: keysFileText(keys), settings: raw, messages, journals, online }
 }
 
 /** Read and check a backup file; throws with what is wrong. */
@@ -144,6 +154,9 @@ export function readBackup(file: string): ProviderBackup {
   })
   return b
 }
+
+/** The journals a backup carries (src/ssb/journal.ts): what only the provider reads, kept off its feed. */
+const PRIVATE_JOURNALS = [RECORDS_FILE, MEMBERS_FILE] as const
 
 /** Why a restore was refused rather than failed: the target already holds something that must not be overwritten. */
 export class RestoreRefused extends Error {}
@@ -166,6 +179,10 @@ export async function restoreBackup(backup: ProviderBackup, settings: ProviderSe
   const pending: RestorePending = { restoredAt: now, backupLatest: backup.messages.length }
   // The marker first: a restore cut short must not leave a folder the provider would start from.
   writePrivateFile(join(settings.path, RESTORE_PENDING_FILE), `${JSON.stringify(pending)}\n`)
+  for (const [file, text] of Object.entries(backup.journals ?? {})) {
+    mkdirSync(dirname(join(settings.path, file)), { recursive: true, mode: 0o700 })
+    writePrivateFile(join(settings.path, file), text)
+  }
   const sbot = openOwnSbot(settings, keys, { network: false })
   try {
     for (const value of backup.messages) {

@@ -21,11 +21,11 @@ Usage:
   node dist/src/provider/identity.js restore FILE [--config FILE] (--peer ADDRESS ... | --no-peer-has-newer)
   node dist/src/provider/identity.js catch-up [--config FILE] (--peer ADDRESS ... | --no-peer-has-newer)
 
-backup    writes FILE (mode 0600): the provider's key, its settings file, and every message of its own feed (its
-          placement and payment records among them). Works with the provider running or stopped.
+backup    writes FILE (mode 0600): the provider's key, its settings file, every message of its own feed, and its
+          private journals (placements, payments, members). Works with the provider running or stopped.
 restore   into the data folder of the settings (which must not hold a key or log yet): writes the settings file if
-          there is none at --config, the key (0600) and the feed (each message's signature is checked again); then
-          catches up as below. Until it has, the provider refuses to start.
+          there is none at --config, the key (0600), the journals and the feed (each message's signature is
+          checked again); then catches up as below. Until it has, the provider refuses to start.
 catch-up  replicates the provider's own feed from each --peer (its users' sbots, its pubs: anyone who replicates
           it) until it holds as much as every one of them. Only then may the provider publish again.
 
@@ -108,7 +108,7 @@ async function main(argv: string[]): Promise<number> {
       const { online, ...backup } = await makeBackup(settings, existsSync(configFile) ? configFile : undefined)
       mkdirSync(dirname(resolve(file)), { recursive: true })
       writePrivateFile(file, `${JSON.stringify(backup)}\n`)
-      process.stdout.write(`backed up ${backup.id}: ${backup.messages.length} messages, key and settings, into ${file} (${online ? 'from the running provider' : 'from its data folder'})\n`)
+      process.stdout.write(`backed up ${backup.id}: ${backup.messages.length} messages, private journals, key and settings, into ${file} (${online ? 'from the running provider' : 'from its data folder'})\n`)
       return IDENTITY_EXIT.OK
     }
     case 'restore': {

@@ -12,6 +12,7 @@ import { applyDb2Patches } from '../ssb/patches.js'
 import { closeSbot, createSbot, type Sbot } from '../ssb/server.js'
 import { sbotConfig } from '../ssb/config.js'
 import { inviteExpiryPlugin } from '../ssb/invite-expiry.js'
+import { privateMembersPlugin } from '../ssb/private-members.js'
 import type { RunningSite } from '../../web/index.js'
 import { paymentHooks, paymentSetup, startPaymentSite, type PaymentSetup } from './payment.js'
 import type { ProviderSettings } from './settings.js'
@@ -85,6 +86,8 @@ export async function startProvider(
   const sbot = createSbot(config, [
     createButtcloudPlugin({ payment: hooks, diskShortage: () => diskShortage(settings.path, minFree), ...deps, log, runtime }),
     inviteExpiryPlugin({ defaultTtlMs: settings.inviteTtlMs, ...(deps.now ? { now: deps.now } : {}) }),
+    // Invitees are replicated without a public follow, and recorded where only the provider reads them.
+    privateMembersPlugin({ ...(deps.now ? { now: deps.now } : {}), log: (line) => log(line, {}, 'warn') }),
   ])
   const api = sbot.buttcloud as ButtcloudApi
   let site: RunningSite | undefined

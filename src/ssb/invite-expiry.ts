@@ -4,7 +4,8 @@
  * so an invite printed once works until it is used up, however old. This plugin wraps the two methods: `create`
  * gives every invite an expiry (`ttlMs`, or the default) kept in `<path>/invite-expiry.json`, and `use` refuses an
  * invite that has expired, or that has no expiry here (made before this plugin, or behind its back), before
- * ssb-invite counts a use or follows anyone. The file is written whole and renamed, before the code is returned.
+ * ssb-invite counts a use or anyone is admitted (src/ssb/private-members.ts). The file is written whole and renamed,
+ * before the code is returned.
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'

@@ -4,7 +4,8 @@
  */
 import { createHash } from 'node:crypto'
 import type { PubRecord } from '../../src/control/record.js'
-import type { RuntimeHost, RuntimePub } from '../../src/control/runtime.js'
+import type { RuntimeFactory, RuntimeHost, RuntimePub } from '../../src/control/runtime.js'
+import { createOrchestratorRuntime } from '../../src/orchestrator/runtime.js'
 import type { MsgId } from '../../src/protocol/ids.js'
 import { labelsFor, objectName, type Hub, type ObservedTask, type ServiceListing, type ServiceSpec, type TaskListing, type VolumeListing } from '../../src/planner/index.js'
 import type { PubDriver, PubIdentity, PubInviter } from '../../src/control/driver.js'
@@ -198,4 +199,17 @@ function listingOf(id: string, spec: ServiceSpec): ServiceListing {
 /** An inviter for runtimes that must not reach a pub: any invite fails the test. */
 export const noInvites: PubInviter = async () => {
   throw new Error('this test set up no pub to invite to')
+}
+
+/** The orchestrator on a fresh in-memory engine (ports 9000-9009): a provider's runtime when only its records matter. */
+export function inMemoryRuntime(): RuntimeFactory {
+  return createOrchestratorRuntime({
+    driver: new FakeEngine().driver(),
+    inviter: noInvites,
+    capacity: { hubMemoryMiB: 4096, headroomMiB: 0, ports: { first: 9000, last: 9009 }, retentionMs: 60_000 },
+    defaultImageVersion: '1',
+    settleMs: 2000,
+    settlePollMs: 5,
+    stats: { sampleIntervalMs: 0 },
+  })
 }

@@ -2,24 +2,24 @@
  * Provider identity backup and restore, with real sbots and the built operator tool (`node dist/src/provider/
  * identity.js`): a provider with pubs is backed up while it runs, posts more afterwards (which a user's sbot holds),
  * and dies; a fresh data folder restored from the backup refuses to start until it has fetched the newer messages
- * from that user, then carries on from the peer's latest message (no fork) with every pub and placement known.
+ * from that user, then carries on from the peer's latest message (no fork) with every pub and placement known (the
+ * placements and members from the backup's private journals).
  * The runtime is the orchestrator on the in-memory engine: what matters here is the provider's feed.
  */
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import type { RuntimeFactory } from '../../src/control/runtime.js'
-import { createOrchestratorRuntime } from '../../src/orchestrator/runtime.js'
 import type { FeedId, MsgId } from '../../src/protocol/ids.js'
 import { ProviderBackup } from '../../src/provider/identity-store.js'
+import { RECORDS_FILE } from '../../plugins/buttcloud/private-records.js'
 import type { ProviderSettings } from '../../src/provider/settings.js'
 import { call } from '../../src/ssb/client.js'
 import { publish } from '../../src/ssb/db2.js'
 import type { SsbMsg } from '../../src/ssb/message.js'
 import { collect, type Source } from '../../src/ssb/pull.js'
 import type { Sbot } from '../../src/ssb/server.js'
-import { FakeEngine, noInvites } from '../orchestrator/fakes.js'
+import { inMemoryRuntime } from '../orchestrator/fakes.js'
 import { freePort } from '../../testkit/ports.js'
 import { startNode } from '../support/processes.js'
 import { joinWithInvite, messagesOfType, removeLater, startPeer, startTestProvider, testProviderSettings, type TestPeer } from '../../testkit/sbots.js'
@@ -29,18 +29,6 @@ const TOOL = resolve('dist/src/provider/identity.js')
 const work = mkdtempSync(join(tmpdir(), 'bc-identity-'))
 removeLater(work)
 
-/** The orchestrator on a fresh in-memory engine: it records placements in the provider's feed like the real one. */
-function fakeRuntime(): RuntimeFactory {
-  return createOrchestratorRuntime({
-    driver: new FakeEngine().driver(),
-    inviter: noInvites,
-    capacity: { hubMemoryMiB: 4096, headroomMiB: 0, ports: { first: 9000, last: 9009 }, retentionMs: 60_000 },
-    defaultImageVersion: '1',
-    settleMs: 2000,
-    settlePollMs: 5,
-    stats: { sampleIntervalMs: 0 },
-  })
-}
 
 /** Write settings where the tool reads them. */
 function configFile(name: string, settings: ProviderSettings): string {
@@ -75,7 +63,7 @@ describe('provider identity backup and restore', () => {
     expect(existsSync(TOOL), 'run `npm run build` first (npm test does)').toBe(true)
     const settings1 = testProviderSettings()
     const config1 = configFile('provider-1.json', settings1)
-    const p1 = await startTestProvider(settings1, { runtime: fakeRuntime() })
+    const p1 = await startTestProvider(settings1, { runtime: inMemoryRuntime() })
     cleanup.push(() => p1.stop())
     const user: TestPeer = startPeer()
     cleanup.push(() => user.stop())
@@ -96,18 +84,21 @@ describe('provider identity backup and restore', () => {
     const backup = ProviderBackup.parse(JSON.parse(readFileSync(backupFile, 'utf8')))
     expect(backup.id).toBe(p1.id)
     expect(backup.messages.length).toBe(await latestOf(p1.sbot, p1.id))
-    // Placements are boxed to the provider alone: in the backup as ciphertext, as published.
-    expect(backup.messages.filter((m) => typeof m.content === 'string').length).toBeGreaterThanOrEqual(2)
+    // Placements are the provider's private records: in the backup's journal, none on its feed.
+    const journaled = (backup.journals?.[RECORDS_FILE] ?? '').split('\n').filter((l) => l.includes('"buttcloud/placement"'))
+    expect(journaled.length).toBe(2)
+    expect(backup.messages.length).toBeGreaterThan(0)
+    expect((await messagesOfType(p1.sbot, 'buttcloud/placement')).length).toBe(0)
 
-    // After the backup the provider posts more (a third pub: its placement and statuses), which the user holds.
-    const third = await request('three')
-    await waitFor('the third pub up', async () => ((await statusOf(user.sbot, third)) === 'up' ? true : undefined), { timeoutMs: 30_000 })
+    // After the backup the provider posts more (a restart's reply and statuses), which the user holds.
+    const restart = await publish(user.sbot.db, { type: 'buttcloud/command', version: 1, request: before[1], verb: 'restart', recps: [user.id, p1.id] })
+    await waitFor('the reply to restart', async () => ((await messagesOfType<{ command: MsgId }>(user.sbot, 'buttcloud/reply')).some((m) => m.value.content.command === restart.key) ? true : undefined), { timeoutMs: 30_000 })
     await p1.api.settled()
     const oldLatest = await latestOf(p1.sbot, p1.id)
     expect(oldLatest).toBeGreaterThan(backup.messages.length)
     await waitFor("the user to hold the provider's latest", async () => ((await latestOf(user.sbot, p1.id)) === oldLatest ? true : undefined), { timeoutMs: 20_000 })
     const placements1 = new Map(p1.api.ledger().placements())
-    expect([...placements1.keys()].sort()).toEqual([...before, third].sort())
+    expect([...placements1.keys()].sort()).toEqual([...before].sort())
     await p1.stop({ keepData: true })
 
     // A restore never overwrites a folder that holds a provider.
@@ -124,22 +115,23 @@ describe('provider identity backup and restore', () => {
     expect(stuck.code).toBe(4)
     expect(statSync(join(settings2.path, 'secret')).mode & 0o777).toBe(0o600)
     // ...and the provider refuses to start (so publishes nothing) until it has.
-    await expect(startTestProvider(settings2, { runtime: fakeRuntime() })).rejects.toThrow(/has not caught up with its peers/)
+    await expect(startTestProvider(settings2, { runtime: inMemoryRuntime() })).rejects.toThrow(/has not caught up with its peers/)
 
     const userAddress = user.sbot.getAddress()!.split(';')[0]!
     const caught = await tool('catch-up', '--config', config2, '--peer', userAddress, '--timeout-ms', '30000')
     expect(caught.output).toMatch(new RegExp(`caught up at sequence ${oldLatest}\\b`))
     expect(caught.code).toBe(0)
 
-    const p2 = await startTestProvider(settings2, { runtime: fakeRuntime() })
+    const p2 = await startTestProvider(settings2, { runtime: inMemoryRuntime() })
     cleanup.push(() => p2.stop())
     expect(p2.id).toBe(p1.id)
-    // Every pub is known, with the placement the old machine recorded, the one after the backup included. The
-    // placements are its own records (restored and caught up); the requests are the user's, replicated once the two
-    // are connected.
+    // Every pub is known, with the placement the old machine recorded. The placements are its own records (restored
+    // from the backup's journal); the requests are the user's, replicated once the two are connected (the user is a
+    // member in the restored journal, so it is replicated without any follow).
+    expect(await call(p2.sbot.friends.isFollowing, { source: p2.id, dest: user.id })).toBe(false)
     expect(new Map(p2.api.ledger().placements())).toEqual(placements1)
     await call(user.sbot.conn.connect, p2.address)
-    const everyPub = [...before, third].sort()
+    const everyPub = [...before].sort()
     await waitFor('the restored provider to know every pub', () => {
       const known = p2.api.ledger().records().map((r) => r.request).sort()
       return known.length === everyPub.length ? known : undefined

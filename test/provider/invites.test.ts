@@ -9,6 +9,8 @@ import { call } from '../../src/ssb/client.js'
 import { publish } from '../../src/ssb/db2.js'
 import type { Sbot } from '../../src/ssb/server.js'
 import { INVITE_EXPIRY_FILE, inviteKeyId } from '../../src/ssb/invite-expiry.js'
+import type { PrivateMembersApi } from '../../src/ssb/private-members.js'
+import type { FeedId } from '../../src/protocol/ids.js'
 import { joinWithInvite, messagesOfType, startPeer, startTestProvider, testProviderSettings, type TestPeer } from '../../testkit/sbots.js'
 import { waitFor } from '../../testkit/wait.js'
 
@@ -25,9 +27,11 @@ function peer(): TestPeer {
 }
 
 const follows = (provider: Sbot, user: string) => call<boolean>(provider.friends.isFollowing, { source: provider.id, dest: user })
+/** Did the invite admit `user`: a member in the provider's private record (never a public follow)? */
+const admitted = (provider: Sbot, user: FeedId) => (provider.privateMembers as PrivateMembersApi).list().includes(user)
 
 describe('invite caps', () => {
-  it('refuses the start invite once it has expired, before a use is counted or anyone is followed', async () => {
+  it('refuses the start invite once it has expired, before a use is counted or anyone is admitted; an invite admits without a public follow', async () => {
     let clock = Date.now()
     const settings = testProviderSettings()
     const p = await startTestProvider(settings, { now: () => clock })
@@ -39,18 +43,20 @@ describe('invite caps', () => {
 
     const early = peer()
     await call(early.sbot.invite.accept!, invite)
-    expect(await follows(p.sbot, early.id)).toBe(true)
+    expect(admitted(p.sbot, early.id)).toBe(true)
+    expect(await follows(p.sbot, early.id)).toBe(false)
 
     clock += 24 * HOUR
     const late = peer()
     await expect(call(late.sbot.invite.accept!, invite)).rejects.toThrow(/invite not accepted/)
-    expect(await follows(p.sbot, late.id)).toBe(false)
+    expect(admitted(p.sbot, late.id)).toBe(false)
     // The refusal names its reason (the client above sees it wrapped): called as muxrpc calls it, as the invite's key.
     await expect(call(p.sbot.invite.use!.bind({ id: inviteKeyId(invite) }), { feed: late.id })).rejects.toThrow('invite has expired')
 
     // A fresh invite made now works: expiry counts from each invite's making.
     await joinWithInvite(late.sbot, await p.createInvite(1), p.address)
-    expect(await follows(p.sbot, late.id)).toBe(true)
+    expect(admitted(p.sbot, late.id)).toBe(true)
+    expect(await follows(p.sbot, late.id)).toBe(false)
   })
 
   it("answers an owner's invite command over the cap with a reply that gives the cap", async () => {
