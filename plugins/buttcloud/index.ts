@@ -11,6 +11,7 @@ import type { FeedId } from '../../src/protocol/ids.js'
 import type { Offer } from '../../src/protocol/offer.js'
 import type { PubStatus } from '../../src/protocol/status.js'
 import { publish } from '../../src/ssb/db2.js'
+import { isStatusPost } from '../../src/protocol/post.js'
 import type { SsbKeys } from '../../src/ssb/keys.js'
 import { pull, pushable, type Source } from '../../src/ssb/pull.js'
 import type { Sbot, SbotPlugin } from '../../src/ssb/server.js'
@@ -123,7 +124,7 @@ interface OwnRecords {
    * it even before the index has caught up.
    */
   publishOwn(content: ButtcloudContent & { recps?: FeedId[] }): Promise<void>
-  /** Replies, statuses and stats: the pass notes them in the ledger itself. */
+  /** Replies, status posts and stats: the pass notes them in the ledger itself. */
   publisher: Publisher
   /** Resolves once everything published so far is written to the log on disk. */
   drained(): Promise<void>
@@ -143,7 +144,8 @@ function ownRecords(sbot: Sbot, ledger: ControlLedger): OwnRecords {
     publisher: {
       async publish(content) {
         const msg = await publish(sbot.db, content)
-        crashPoint(`published:${content.type}`)
+        // A status post is named by the status it carries, so crash points keep naming the step, whatever the form.
+        crashPoint(`published:${isStatusPost(content) ? 'buttcloud/status' : content.type}`)
         return { key: msg.key, sequence: msg.value.sequence }
       },
     },

@@ -1,12 +1,14 @@
 /**
- * The human side of a status change: a short text for a private `post`, which every SSB client shows, derived
- * from the typed status that stays the source of truth. Pure: (status posted before, status posted now, the pub's
- * record) -> text, or undefined when the change is not worth a notification (queue shuffles, provisioning).
+ * The human side of a status change: the text of the one private `post` that announces it (every SSB client shows
+ * it; the typed status rides in the same post, see src/protocol/post.ts). Pure: (status posted before, status now,
+ * the pub's record) -> text, or undefined when the change is not worth a message on the provider's feed (queue
+ * shuffles, provisioning): such a change is not posted at all, so a pub costs the shared feed a few messages in
+ * its whole life and nothing at steady state.
  */
 import type { PubStatus } from '../protocol/status.js'
 import type { PubRecord } from './record.js'
 
-/** The most notification posts one pub gets per day (counted from the provider's own log by receive time). */
+/** The most status posts one pub gets per day (counted from the provider's own log by receive time). */
 export const NOTICES_PER_PUB_PER_DAY = 8
 
 /** A human handle for a pub: its name, else the start of its request id (what the command grammar accepts). */
@@ -15,8 +17,7 @@ export function pubHandle(record: Pick<PubRecord, 'name' | 'request'>): string {
 }
 
 /** How to use an invite code, in the words of the clients people use. */
-export const JOIN_HINT =
-  'To join: in Patchwork use "Join Pub" (or in Manyverse "Paste invite") with the invite code, or run `ssb-server invite.accept <code>`.'
+export const JOIN_HINT = 'To join: Patchwork "Join Pub", Manyverse "Paste invite", or `ssb-server invite.accept <code>`.'
 
 /** The notification text for this transition, or undefined when the owner need not hear of it. */
 export function notificationText(prev: PubStatus | undefined, next: PubStatus, record: PubRecord): string | undefined {
@@ -29,14 +30,17 @@ export function notificationText(prev: PubStatus | undefined, next: PubStatus, r
       return `${pub} is waiting for its first payment.${next.paymentUrl ? ` Pay here: ${next.paymentUrl}` : ''} It is created as soon as the payment arrives.`
     case 'up': {
       const address = next.pub ? ` Address: ${next.pub.address}` : ''
-      const invite = next.invite ? `\n\nInvite code: ${next.invite}\n\n${JOIN_HINT}` : ''
       if (next.reason && next.reason.startsWith('the last payment failed')) {
         if (was === 'up' && prev?.reason === next.reason) return undefined
         return `${pub} is still running, but ${next.reason}.${next.paymentUrl ? ` Pay here: ${next.paymentUrl}` : ''}`
       }
-      if (was === 'up') return undefined
+      if (was === 'up') {
+        // Moved to another hub or port: the owner's clients need the new address.
+        return prev?.pub && next.pub && prev.pub.address !== next.pub.address ? `${pub} moved.${address}` : undefined
+      }
       if (was === 'down') return `${pub} is back up.${address}`
-      return `${pub} is up.${address}${invite}`
+      // The invite names the address already: no need to say it twice in one small box.
+      return next.invite ? `${pub} is up.\n\nInvite code: ${next.invite}\n\n${JOIN_HINT}` : `${pub} is up.${address}`
     }
     case 'down':
       if (was === 'down') return undefined
@@ -49,6 +53,8 @@ export function notificationText(prev: PubStatus | undefined, next: PubStatus, r
     case 'destroyed':
       return `${pub} was destroyed.${reason} Its data is kept for the retention period, then purged; this cannot be undone after that.`
     case 'queued':
+      // Said once, on entering the queue (with why); moves in the queue are not news.
+      return was === 'queued' ? undefined : `${pub} is queued.${reason}`
     case 'provisioning':
       return undefined
   }

@@ -17,7 +17,7 @@ import type { MsgId } from '../../src/protocol/ids.js'
 import { assertPubBuilt } from '../../testkit/pub-process.js'
 
 type Provider = Awaited<ReturnType<typeof startTestProvider>>
-type Post = { type: 'post'; text: string; mentions?: Array<{ link: string }>; recps?: string[] }
+type Post = { type: 'post'; text: string; mentions?: Array<{ link: string }>; buttcloud?: Record<string, unknown>; recps?: string[] }
 /** The invite code in a notification ("Invite code: …") or an answer ("A new invite code:\n\n…"). */
 const INVITE_RE = /invite code:\s+(\S+)/i
 
@@ -63,10 +63,12 @@ describe('a Patchwork user gets and runs a pub by private posts alone', () => {
     const record = provider.api.ledger().records().find((r) => r.owner === user.id)!
     expect(record).toMatchObject({ request: asked, name: 'my-pub', plan: 'free', intent: 'running' })
     request = record.request
-    // The invite in the post is a real one: the typed status carries the same code.
+    // One message: the post carries the typed status too (read by the CLI), with the same invite as its text.
     const code = INVITE_RE.exec(up.value.content.text)![1]
+    expect(up.value.content.buttcloud).toMatchObject({ type: 'buttcloud/status', version: 1, request: asked, state: 'up', invite: code })
     const status = (await messagesOfType<Record<string, any>>(provider.sbot, 'buttcloud/status')).find((m) => m.value.content.invite)
     expect(status?.value.content.invite).toBe(code)
+    expect(status?.key).toBe(up.key)
   })
 
   it('invite my-pub 2: a new invite as a private post, with the typed reply beside it', async () => {
