@@ -33,7 +33,7 @@ function create(db: Db2, content: { type: string; recps?: string[]; [field: stri
 }
 
 /** Write a provider log with `pubs` records into a fresh folder; returns the folder. */
-async function generate(pubs: number): Promise<{ dir: string; seconds: number }> {
+export async function generate(pubs: number): Promise<{ dir: string; seconds: number }> {
   const t0 = performance.now()
   const dir = mkdtempSync(join(tmpdir(), 'bc-coldstart-'))
   const keys = generateKeys()
