@@ -92,14 +92,11 @@ interface PubCost {
   control: Tally
 }
 
+/** A day's stats summary as the old layout posted it (realistic figures for a small pub). */
 const SUMMARY = {
-  window: { from: T0, to: T0 + DAY },
-  samples: 288,
-  cpu: { avgPercent: 0.7, maxPercent: 4.2 },
-  memory: { avgBytes: 31_457_280, maxBytes: 41_943_040, limitBytes: 134_217_728 },
+  ...{ window: { from: T0, to: T0 + DAY }, samples: 288, uptimeSeconds: 86_400, restarts: 0 },
+  ...{ cpu: { avgPercent: 0.7, maxPercent: 4.2 }, memory: { avgBytes: 31_457_280, maxBytes: 41_943_040, limitBytes: 134_217_728 } },
   network: { rxBytes: 1_234_567, txBytes: 2_345_678 },
-  uptimeSeconds: 86_400,
-  restarts: 0,
 }
 
 /** Build one customer's pub life on both layouts (the provider's feeds are shared across customers). */
