@@ -18,6 +18,7 @@ import { applyDb2Patches } from '../src/ssb/patches.js'
 import { closeSbot, createSbot } from '../src/ssb/server.js'
 import { sbotConfig } from '../src/ssb/config.js'
 import { NO_RUNTIME_REASON } from '../src/control/status.js'
+import { BOX1_KEYS_FILE, installBox1KeyCache } from '../src/ssb/box1-key-cache.js'
 import { runAsMain, type BenchResult } from './report.js'
 
 const PUBS_PER_OWNER = 5
@@ -40,6 +41,8 @@ export async function generate(pubs: number): Promise<{ dir: string; seconds: nu
   writeFileSync(join(dir, 'secret'), keysFileText(keys), { mode: 0o600 })
   applyDb2Patches()
   const sbot = createSbot(sbotConfig({ path: dir, keys, host: '127.0.0.1', port: 0, allowPrivate: true }))
+  // As the provider's own sbot would (its plugin installs it): the keys of what it reads are remembered meanwhile.
+  const keyCache = installBox1KeyCache(sbot, join(dir, BOX1_KEYS_FILE))
   const provider = keys.id
   let providerMessages = 0
   const owners = Math.ceil(pubs / PUBS_PER_OWNER)
@@ -58,6 +61,7 @@ export async function generate(pubs: number): Promise<{ dir: string; seconds: nu
       providerMessages++
     }
   }
+  keyCache?.flush()
   await closeSbot(sbot)
   // ssb-db2 finishes index writes shortly after close (docs/ssb-stack.md).
   await new Promise((r) => setTimeout(r, 2000))

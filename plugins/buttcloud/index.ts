@@ -12,6 +12,8 @@ import type { Offer } from '../../src/protocol/offer.js'
 import type { PubStatus } from '../../src/protocol/status.js'
 import { publish } from '../../src/ssb/db2.js'
 import { isStatusPost } from '../../src/protocol/post.js'
+import { BOX1_KEYS_FILE, installBox1KeyCache } from '../../src/ssb/box1-key-cache.js'
+import { join } from 'node:path'
 import type { SsbKeys } from '../../src/ssb/keys.js'
 import { pull, pushable, type Source } from '../../src/ssb/pull.js'
 import type { Sbot, SbotPlugin } from '../../src/ssb/server.js'
@@ -83,7 +85,9 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
     manifest: { ...manifest },
     // Strangers may ask only about their own pubs; listAll and health are for the operator (master).
     permissions: { anonymous: { allow: ['myPubs', 'watch', 'stats'] } },
-    init(sbot: Sbot, config: { keys: SsbKeys; buttcloud?: Partial<ButtcloudPluginConfig> }): ButtcloudApi {
+    init(sbot: Sbot, config: { keys: SsbKeys; path?: string; buttcloud?: Partial<ButtcloudPluginConfig> }): ButtcloudApi {
+      // Before ssb-db2 reads the log: a rebuilt index then opens each private message with its remembered key.
+      const keyCache = config.path ? installBox1KeyCache(sbot, join(config.path, BOX1_KEYS_FILE)) : undefined
       const cfg = pluginConfig(config.buttcloud)
       const now = deps.now ?? Date.now
       const log = deps.log ?? logTo(createLogger('provider'))
@@ -100,7 +104,7 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
         loop.caughtUp = true
         requestPass()
       })
-      closeWithSbot(sbot, loop.scheduler, watchers, runtime, log)
+      closeWithSbot(sbot, loop.scheduler, watchers, runtime, log, () => keyCache?.flush())
       return rpcApi({ sbot, ledger, cfg, log, runtime, watchers, loop, recordPayment, health: () => healthOf(loop, ledger, runtime, memory, intake.stats) })
     },
   }
@@ -312,11 +316,12 @@ function passLoop(opts: {
   return loop
 }
 
-/** On close: stop passing, end the watchers, close the runtime, then let the sbot close. */
-function closeWithSbot(sbot: Sbot, scheduler: PassScheduler, watchers: Watchers, runtime: PubRuntime | undefined, log: Log): void {
+/** On close: stop passing, end the watchers, write the key cache, close the runtime, then let the sbot close. */
+function closeWithSbot(sbot: Sbot, scheduler: PassScheduler, watchers: Watchers, runtime: PubRuntime | undefined, log: Log, flush: () => void): void {
   sbot.close.hook?.((fn: Function, args: unknown[]) => {
     scheduler.stop()
     watchers.endAll()
+    flush()
     const closeRuntime = runtime?.close() ?? Promise.resolve()
     closeRuntime.catch((err) => log(`closing the runtime failed: ${err}`, {}, 'error')).finally(() => fn.apply(sbot, args))
   })
