@@ -24,7 +24,7 @@ export const PrivatePost = z.strictObject({
   text: z.string().min(1).max(MAX_POST_TEXT),
   /** The owner, mentioned so their client notifies them. */
   mentions: z.array(z.strictObject({ link: FeedId, name: z.string().max(64).optional() })).max(7).optional(),
-  /** Old form only: the pub a provider's notice was about (a status post names it in `buttcloud.request`). */
+  /** The pub a provider's notice that is no status is about (a status post names it in `buttcloud.request`). */
   request: MsgId.optional(),
   /** The typed status this post announces (a status post); absent from answers and notices of the old form. */
   buttcloud: PostedStatus.optional(),
@@ -39,13 +39,16 @@ export function checkPost(content: PrivatePost): PrivatePost {
   return result.data
 }
 
-/** A private post from `from` to `to` (and the sender), mentioning `to` so their client notifies them. */
-export function privatePost(text: string, to: FeedId, from: FeedId, status?: PostedStatus): PrivatePost {
+/**
+ * A private post from `from` to `to` (and the sender), mentioning `to` so their client notifies them. `about` is the
+ * status it announces (a status post), or the pub a notice that is no status is about (counted in the pub's daily cap).
+ */
+export function privatePost(text: string, to: FeedId, from: FeedId, about?: PostedStatus | MsgId): PrivatePost {
   return checkPost({
     type: 'post',
     text: text.length > MAX_POST_TEXT ? `${text.slice(0, MAX_POST_TEXT - 1)}…` : text,
     mentions: [{ link: to }],
-    ...(status ? { buttcloud: status } : {}),
+    ...(typeof about === 'string' ? { request: about } : about ? { buttcloud: about } : {}),
     recps: to === from ? [from] : [to, from],
   })
 }

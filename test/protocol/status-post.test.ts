@@ -30,6 +30,11 @@ describe('a status post', () => {
     withRecps.buttcloud.recps = [owner]
     expect(statusOfPost(withRecps)).toMatchObject({ ok: false })
   })
+  it('a notice that is no status names its pub instead, and is no status post', () => {
+    const notice = privatePost('Your pub "my pub" will be purged tomorrow.', owner, provider, samples['buttcloud/status'].request)
+    expect(notice).toEqual({ type: 'post', text: 'Your pub "my pub" will be purged tomorrow.', mentions: [{ link: owner }], request: samples['buttcloud/status'].request, recps: [owner, provider] })
+    expect(statusOfPost(notice)).toEqual({ ok: false, reason: 'not a status post' })
+  })
   it('an ordinary post is no status post', () => {
     expect(statusOfPost({ type: 'post', text: 'hello', recps: [owner, provider] })).toEqual({ ok: false, reason: 'not a status post' })
     expect(parseMessage(envelope({ type: 'post', text: 'hello' }))).toMatchObject({ ok: false })
