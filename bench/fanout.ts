@@ -17,6 +17,14 @@
  * Command replies (a typed reply per command) are the same in both and counted in both. Both layouts use today's
  * notification texts, a little shorter than the old ones, so the old figures are if anything low.
  *
+ * What the provider stores per customer is their control messages and its own about the pub, against their whole
+ * feed, which it replicates today only to read those few. Keeping only the former (partial replication) would take
+ * the customer's control messages out of the hash chain of their main feed: classic feeds are verified message by
+ * message from the first (`previous`), so a provider holding a feed must hold all of it. Options: ssb-db2's
+ * out-of-order add (`addOOO`: a message checked by its signature alone, fetched by id, which needs the id first: a
+ * post to the provider's inbox or the customer's client naming it), or a subfeed for ButtCloud messages
+ * (ssb-meta-feeds; Manyverse and Patchwork do not write those today).
+ *
  * Targets: a new customer downloads <= 2 KB per existing pub; a customer downloads <= 100 B per pub per day at steady
  * state; no other customer's feed.
  *
