@@ -124,8 +124,8 @@ export async function run(pubs = 5, days = 3): Promise<BenchResult> {
     const noticeBytes = notices && notices.count > 0 ? Math.round(notices.bytes / notices.count) : 0
     const noticeCap = provider.settings.buttcloud.noticesPerPubPerDay ?? NOTICES_PER_PUB_PER_DAY
     if (notices) {
-      rows.push({ what: `start-up: post (notification) messages, one "up" per pub`, count: notices.count, bytes: notices.bytes, per_pub_per_day: '' })
-      rows.push({ what: `  worst case: ${noticeCap} notices per pub per day (the cap) at ${noticeBytes} B`, count: '', bytes: '', per_pub_per_day: noticeCap * noticeBytes })
+      rows.push({ what: `start-up: status posts, one "up" (with its invite) per pub`, count: notices.count, bytes: notices.bytes, per_pub_per_day: '' })
+      rows.push({ what: `  worst case: ${noticeCap} status posts per pub per day (the cap) at ${noticeBytes} B`, count: '', bytes: '', per_pub_per_day: noticeCap * noticeBytes })
     }
     const statuses = grownBy.get('buttcloud/status')?.bytes ?? 0
     const passesPerDay = Math.round(realMs / PASS_INTERVAL_MS / days)
