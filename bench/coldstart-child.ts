@@ -18,6 +18,12 @@ import { ProviderSettings } from '../src/provider/settings.js'
 const [mode, dir] = process.argv.slice(2) as ['provider' | 'floor', string]
 const meta = JSON.parse(readFileSync(join(dir, 'bench-meta.json'), 'utf8')) as { pubs: number; pubsPerOwner: number }
 
+/** CPU time this process has used (user and system): on a shared, loaded machine wall time says little alone. */
+function cpuMsSinceStart(): number {
+  const { user, system } = process.cpuUsage()
+  return (user + system) / 1000
+}
+
 const t0 = performance.now()
 if (mode === 'provider') {
   const settings = ProviderSettings.parse({
@@ -30,13 +36,14 @@ if (mode === 'provider') {
   const provider = await startProvider(settings, { log: () => undefined })
   const all = await call<unknown[]>(provider.api.listAll)
   const ms = performance.now() - t0
+  const cpuMs = cpuMsSinceStart()
   const rss = process.memoryUsage().rss
   const health = await call<{ messages: number }>(provider.api.health)
   // Messages published since the log was generated (only the offer, on the first start): compare sequences.
   const state = await call<{ sequence: number }>(provider.sbot.getFeedState as (...a: unknown[]) => void, provider.id)
   const published = state.sequence - (meta as unknown as { providerMessages: number }).providerMessages
   await provider.close()
-  console.log(JSON.stringify({ mode, ms, rss, pubs: all.length, messages: health.messages, published }))
+  console.log(JSON.stringify({ mode, ms, cpuMs, rss, pubs: all.length, messages: health.messages, published }))
 } else {
   // The floor: the same sbot stack opening the same log until its base index has caught up, reading nothing.
   const keys = loadKeys(join(dir, 'secret'))
@@ -44,9 +51,10 @@ if (mode === 'provider') {
   const sbot = createSbot(sbotConfig({ path: dir, keys, host: '127.0.0.1', port: 0, allowPrivate: true }))
   await new Promise<void>((resolve) => sbot.db.onDrain('base', () => resolve()))
   const ms = performance.now() - t0
+  const cpuMs = cpuMsSinceStart()
   const rss = process.memoryUsage().rss
   const logBytes = sbot.db.getStatus().value.log
   await closeSbot(sbot)
-  console.log(JSON.stringify({ mode, ms, rss, messages: meta.pubs * 10, logBytes }))
+  console.log(JSON.stringify({ mode, ms, cpuMs, rss, messages: meta.pubs * 10, logBytes }))
 }
 process.exit(0)

@@ -2,7 +2,9 @@
  * Cold start at scale: a provider whose log holds N pub records (10 control messages each: request, four owner
  * commands, four replies, one status). Measures the time until the plugin has caught up and answers the
  * operator's list, and its RSS, in a fresh process; the floor is a plain sbot reading the same messages.
- * Targets: < 10 s, < 300 MB at 10,000 pubs (100,000 messages).
+ * Targets at 10,000 pubs (100,000 messages): first start after an index rebuild < 5 s and < 250 MB; restart < 2 s.
+ * The log is written as the provider's sbot writes it, with its box1 key cache (src/ssb/box1-key-cache.ts) filling
+ * as it goes; a provider upgraded from a release without the cache pays the full decryption once, on its first start.
  *
  * Run alone: node --import tsx bench/coldstart.ts [pubs]
  */
@@ -18,11 +20,13 @@ import { applyDb2Patches } from '../src/ssb/patches.js'
 import { closeSbot, createSbot } from '../src/ssb/server.js'
 import { sbotConfig } from '../src/ssb/config.js'
 import { NO_RUNTIME_REASON } from '../src/control/status.js'
+import { BOX1_KEYS_FILE, installBox1KeyCache } from '../src/ssb/box1-key-cache.js'
 import { runAsMain, type BenchResult } from './report.js'
 
 const PUBS_PER_OWNER = 5
-const TARGET_MS = 10_000
-const TARGET_RSS = 300 * 1024 * 1024
+const TARGET_MS = 5_000
+const TARGET_RESTART_MS = 2_000
+const TARGET_RSS = 250 * 1024 * 1024
 
 function create(db: Db2, content: { type: string; recps?: string[]; [field: string]: unknown }, keys?: SsbKeys): Promise<{ key: string }> {
   return new Promise((resolve, reject) =>
@@ -33,13 +37,15 @@ function create(db: Db2, content: { type: string; recps?: string[]; [field: stri
 }
 
 /** Write a provider log with `pubs` records into a fresh folder; returns the folder. */
-async function generate(pubs: number): Promise<{ dir: string; seconds: number }> {
+export async function generate(pubs: number): Promise<{ dir: string; seconds: number }> {
   const t0 = performance.now()
   const dir = mkdtempSync(join(tmpdir(), 'bc-coldstart-'))
   const keys = generateKeys()
   writeFileSync(join(dir, 'secret'), keysFileText(keys), { mode: 0o600 })
   applyDb2Patches()
   const sbot = createSbot(sbotConfig({ path: dir, keys, host: '127.0.0.1', port: 0, allowPrivate: true }))
+  // As the provider's own sbot would (its plugin installs it): the keys of what it reads are remembered meanwhile.
+  const keyCache = installBox1KeyCache(sbot, join(dir, BOX1_KEYS_FILE))
   const provider = keys.id
   let providerMessages = 0
   const owners = Math.ceil(pubs / PUBS_PER_OWNER)
@@ -58,6 +64,7 @@ async function generate(pubs: number): Promise<{ dir: string; seconds: number }>
       providerMessages++
     }
   }
+  keyCache?.flush()
   await closeSbot(sbot)
   // ssb-db2 finishes index writes shortly after close (docs/ssb-stack.md).
   await new Promise((r) => setTimeout(r, 2000))
@@ -65,7 +72,7 @@ async function generate(pubs: number): Promise<{ dir: string; seconds: number }>
   return { dir, seconds: (performance.now() - t0) / 1000 }
 }
 
-function child(mode: 'provider' | 'floor', dir: string): { ms: number; rss: number; messages: number; pubs?: number; published?: number } {
+function child(mode: 'provider' | 'floor', dir: string): { ms: number; cpuMs: number; rss: number; messages: number; pubs?: number; published?: number } {
   const js = fileURLToPath(new URL('./coldstart-child.js', import.meta.url))
   const args = existsSync(js) ? [js] : ['--import', 'tsx', fileURLToPath(new URL('./coldstart-child.ts', import.meta.url))]
   const out = execFileSync(process.execPath, [...args, mode, dir], { encoding: 'utf8', maxBuffer: 1 << 20, stdio: ['ignore', 'pipe', 'ignore'] })
@@ -83,16 +90,17 @@ export async function run(pubs = 10_000): Promise<BenchResult> {
     const restart = child('provider', dir)
     const mb = (b: number) => Math.round(b / 1024 / 1024)
     // The only message a cold start may publish is the offer, once, on the very first start.
-    const ok = (r: typeof restart) => r.ms < TARGET_MS && r.rss < TARGET_RSS && r.pubs === pubs && r.published === 1
+    const ok = (r: typeof restart, ms: number) => r.ms < ms && r.rss < TARGET_RSS && r.pubs === pubs && r.published === 1
     return {
       name: 'coldstart',
       rows: [
-        { run: 'floor: plain sbot opens the log (base index drained)', messages: floor.messages, seconds: floor.ms / 1000, rss_mb: mb(floor.rss) },
-        { run: 'provider, first start: builds its index, listAll answered', messages: firstStart.messages, seconds: firstStart.ms / 1000, rss_mb: mb(firstStart.rss) },
-        { run: 'provider, restart: reads its index, listAll answered', messages: restart.messages, seconds: restart.ms / 1000, rss_mb: mb(restart.rss) },
-        { run: 'targets', messages: pubs * 10, seconds: TARGET_MS / 1000, rss_mb: mb(TARGET_RSS) },
+        { run: 'floor: plain sbot opens the log (base index drained)', messages: floor.messages, seconds: floor.ms / 1000, cpu_seconds: floor.cpuMs / 1000, rss_mb: mb(floor.rss) },
+        { run: 'provider, first start: builds its index, listAll answered', messages: firstStart.messages, seconds: firstStart.ms / 1000, cpu_seconds: firstStart.cpuMs / 1000, rss_mb: mb(firstStart.rss) },
+        { run: 'provider, restart: reads its index, listAll answered', messages: restart.messages, seconds: restart.ms / 1000, cpu_seconds: restart.cpuMs / 1000, rss_mb: mb(restart.rss) },
+        { run: 'targets: first start', messages: pubs * 10, seconds: TARGET_MS / 1000, rss_mb: mb(TARGET_RSS) },
+        { run: 'targets: restart', messages: pubs * 10, seconds: TARGET_RESTART_MS / 1000, rss_mb: mb(TARGET_RSS) },
       ],
-      json: { pubs, generateSeconds: seconds, floor, firstStart, restart, pass: ok(firstStart) && ok(restart) },
+      json: { pubs, generateSeconds: seconds, floor, firstStart, restart, pass: ok(firstStart, TARGET_MS) && ok(restart, TARGET_RESTART_MS) },
     }
   } finally {
     rmSync(dir, { recursive: true, force: true })

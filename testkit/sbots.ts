@@ -8,6 +8,7 @@ import { backupDirFromSettings } from '../src/provider/runtime-from-settings.js'
 import type { PluginDeps } from '../plugins/buttcloud/index.js'
 import { call } from '../src/ssb/client.js'
 import { queryTypes } from '../src/ssb/db2.js'
+import { isStatusPost, statusOfPost } from '../src/protocol/post.js'
 import { generateKeys, keysFileText, type SsbKeys } from '../src/ssb/keys.js'
 import type { SsbMsg } from '../src/ssb/message.js'
 import { collect } from '../src/ssb/pull.js'
@@ -155,7 +156,20 @@ export async function joinWithInvite(peer: Sbot, invite: string, address: string
   await call(peer.conn.connect, address)
 }
 
-/** Every message of these types in a db2 sbot's log (private ones decrypted where it can). */
-export function messagesOfType<C = Record<string, unknown>>(sbot: Sbot, ...types: string[]): Promise<SsbMsg<C>[]> {
-  return collect(queryTypes(sbot.db, types, { live: 'old' })) as Promise<SsbMsg<C>[]>
+/**
+ * Every message of these types in a db2 sbot's log (private ones decrypted where it can). Asked for
+ * `buttcloud/status`, it also gives the provider's status posts (docs/PROTOCOL.md), each read as the typed status it
+ * carries, by the protocol's own parser: tests check what the owner was told, in either form.
+ */
+export async function messagesOfType<C = Record<string, unknown>>(sbot: Sbot, ...types: string[]): Promise<SsbMsg<C>[]> {
+  const wantStatus = types.includes('buttcloud/status')
+  const queried = types.includes('post') || !wantStatus ? types : [...types, 'post']
+  const msgs = (await collect(queryTypes(sbot.db, queried, { live: 'old' }))) as SsbMsg[]
+  const out: SsbMsg[] = []
+  for (const m of msgs) {
+    const status = wantStatus && isStatusPost(m.value.content) ? statusOfPost(m.value.content) : undefined
+    if (status?.ok) out.push({ ...m, value: { ...m.value, content: status.status } })
+    if (!status && types.includes((m.value.content as { type?: string } | undefined)?.type ?? '')) out.push(m)
+  }
+  return out as SsbMsg<C>[]
 }

@@ -33,11 +33,14 @@ export interface ButtcloudPluginConfig {
   refusalsPerAuthor: number
   /** The refusal window, on the provider's clock; a message older than this when first looked at gets no answer. */
   refusalWindowMs: number
-  /** A stats summary per running pub is posted at most this often (default: daily). 0 turns it off. */
+  /**
+   * A stats summary per running pub is posted this often; 0 (the default) posts none: owners ask with `stats`.
+   * WEEK_MS is the shortest period that keeps a pub within 100 bytes a day of the shared feed.
+   */
   statsIntervalMs: number
   /** How often the owner's live stats stream samples. */
   liveStatsMs: number
-  /** Notification posts (the private `post` beside a status) one pub gets per day at most; 0 turns them off. */
+  /** Status posts one pub gets per day at most (a change past it waits until the day allows); 0: no cap. */
   noticesPerPubPerDay: number
   /**
    * How long the runtime keeps a destroyed pub's data before it purges it (its retention), so the owner can be
@@ -45,6 +48,9 @@ export interface ButtcloudPluginConfig {
    */
   purgeAfterMs?: number
 }
+
+/** A week, the period for operators who want stats summaries posted (`statsIntervalMs`). */
+export const WEEK_MS = 7 * 24 * 3600_000
 
 export const DEFAULT_PLUGIN_CONFIG: ButtcloudPluginConfig = {
   name: 'ButtCloud',
@@ -60,7 +66,7 @@ export const DEFAULT_PLUGIN_CONFIG: ButtcloudPluginConfig = {
   oneShotDeadlineMs: 10 * 60_000,
   refusalsPerAuthor: 20,
   refusalWindowMs: 24 * 3600_000,
-  statsIntervalMs: 24 * 3600_000,
+  statsIntervalMs: 0,
   liveStatsMs: 10_000,
   noticesPerPubPerDay: NOTICES_PER_PUB_PER_DAY,
 }

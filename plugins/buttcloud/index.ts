@@ -11,6 +11,9 @@ import type { FeedId } from '../../src/protocol/ids.js'
 import type { Offer } from '../../src/protocol/offer.js'
 import type { PubStatus } from '../../src/protocol/status.js'
 import { publish } from '../../src/ssb/db2.js'
+import { isStatusPost } from '../../src/protocol/post.js'
+import { BOX1_KEYS_FILE, installBox1KeyCache } from '../../src/ssb/box1-key-cache.js'
+import { join } from 'node:path'
 import type { SsbKeys } from '../../src/ssb/keys.js'
 import { pull, pushable, type Source } from '../../src/ssb/pull.js'
 import type { Sbot, SbotPlugin } from '../../src/ssb/server.js'
@@ -84,6 +87,8 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
     // Strangers may ask only about their own pubs; listAll and health are for the operator (master).
     permissions: { anonymous: { allow: ['myPubs', 'watch', 'stats'] } },
     init(sbot: Sbot, config: { path: string; keys: SsbKeys; buttcloud?: Partial<ButtcloudPluginConfig> }): ButtcloudApi {
+      // Before ssb-db2 reads the log: a rebuilt index then opens each private message with its remembered key.
+      const keyCache = installBox1KeyCache(sbot, join(config.path, BOX1_KEYS_FILE))
       const cfg = pluginConfig(config.buttcloud)
       const now = deps.now ?? Date.now
       const log = deps.log ?? logTo(createLogger('provider'))
@@ -101,7 +106,7 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
         loop.caughtUp = true
         requestPass()
       })
-      closeWithSbot(sbot, loop.scheduler, watchers, runtime, log, records)
+      closeWithSbot(sbot, loop.scheduler, watchers, runtime, log, records, () => keyCache?.flush())
       return rpcApi({ sbot, ledger, cfg, log, runtime, watchers, loop, recordPayment, health: () => healthOf(loop, ledger, runtime, memory, intake.stats) })
     },
   }
@@ -126,7 +131,7 @@ interface OwnRecords {
   publishOwn(content: ButtcloudContent & { recps?: FeedId[] }): Promise<void>
   /** Placements, releases and payment facts: only the provider reads them, so they stay off the feed. */
   records: PrivateRecords
-  /** Replies, statuses and stats: the pass notes them in the ledger itself. */
+  /** Replies, status posts and stats: the pass notes them in the ledger itself. */
   publisher: Publisher
   /** Resolves once everything published so far is written to the log on disk. */
   drained(): Promise<void>
@@ -147,7 +152,8 @@ function ownRecords(sbot: Sbot, ledger: ControlLedger, records: PrivateRecords):
     publisher: {
       async publish(content) {
         const msg = await publish(sbot.db, content)
-        crashPoint(`published:${content.type}`)
+        // A status post is named by the status it carries, so crash points keep naming the step, whatever the form.
+        crashPoint(`published:${isStatusPost(content) ? 'buttcloud/status' : content.type}`)
         return { key: msg.key, sequence: msg.value.sequence }
       },
     },
@@ -314,11 +320,12 @@ function passLoop(opts: {
   return loop
 }
 
-/** On close: stop passing, end the watchers, close the runtime and the records journal, then let the sbot close. */
-function closeWithSbot(sbot: Sbot, scheduler: PassScheduler, watchers: Watchers, runtime: PubRuntime | undefined, log: Log, records: PrivateRecords): void {
+/** On close: stop passing, end the watchers, write the key cache, close the runtime and the records journal, then let the sbot close. */
+function closeWithSbot(sbot: Sbot, scheduler: PassScheduler, watchers: Watchers, runtime: PubRuntime | undefined, log: Log, records: PrivateRecords, flush: () => void): void {
   sbot.close.hook?.((fn: Function, args: unknown[]) => {
     scheduler.stop()
     watchers.endAll()
+    flush()
     const closeRuntime = runtime?.close() ?? Promise.resolve()
     closeRuntime
       .catch((err) => log(`closing the runtime failed: ${err}`, {}, 'error'))

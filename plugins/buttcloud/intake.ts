@@ -10,7 +10,7 @@ import { Envelope, isButtcloudContent, parseContent, parseMessage, type Received
 import { parseCommandLine, resolvePub, type NamedPub } from '../../src/control/command-line.js'
 import type { ErrorCode } from '../../src/protocol/reply.js'
 import type { FeedId, MsgId } from '../../src/protocol/ids.js'
-import { MAX_POST_TEXT, PrivatePost } from '../../src/protocol/post.js'
+import { MAX_POST_TEXT, PrivatePost, isStatusPost } from '../../src/protocol/post.js'
 import type { ControlLedger, InvalidInbound, PostQuery } from '../../src/control/ledger.js'
 import type { Db2 } from '../../src/ssb/db2.js'
 import { registerIndex } from '../../src/ssb/db2-index.js'
@@ -24,7 +24,7 @@ export const INDEX_NAME = 'buttcloud'
 export type StoredEntry =
   | { ok: true; m: Received }
   | { ok: false; i: InvalidInbound }
-  /** One of the provider's own notification posts: counted for the per-pub daily bound, nothing else. */
+  /** One of the provider's own notification posts of the old form: counted for the per-pub daily bound, nothing else. */
   | { ok: true; n: { key: MsgId; request: MsgId; at: number } }
   /** A question asked by private post. */
   | { ok: true; q: PostQuery }
@@ -106,6 +106,12 @@ function classifyPost(raw: SsbMsg, provider: FeedId, reading: PostReading | unde
   const content = env.data.value.content as { text?: unknown; recps?: unknown; request?: unknown }
   const author = env.data.value.author
   if (author === provider) {
+    // A status post of ours: the typed status it carries (which the ledger also counts as a notice).
+    if (isStatusPost(content)) {
+      const parsed = parseMessage(raw, true)
+      return parsed.ok ? { ok: true, m: parsed.message } : undefined
+    }
+    // The old form: a notice beside a typed status, counted for the daily cap.
     const own = PrivatePost.safeParse(content)
     return own.success && own.data.request ? { ok: true, n: { key: raw.key, request: own.data.request, at: raw.timestamp } } : undefined
   }

@@ -19,7 +19,7 @@ import type { PubStatus } from '../../src/protocol/status.js'
 import type { Log } from '../../src/log/logger.js'
 import type { ButtcloudPluginConfig } from './config.js'
 import { PURGE_NOTICE_MS, notificationText, purgeReminderText } from '../../src/control/notify.js'
-import { privatePost } from '../../src/protocol/post.js'
+import { privatePost, type PostedStatus } from '../../src/protocol/post.js'
 import { RESUBSCRIBE_MESSAGE, answerText, pubsText, statusText } from '../../src/control/answers.js'
 import { HELP_TEXT } from '../../src/control/command-line.js'
 
@@ -210,7 +210,13 @@ async function answerCommands(deps: PassDeps, record: PubRecord, answering: Answ
   }
 }
 
-/** Post the pub's status when it differs from the last one posted (with its first invite once it is up). */
+/**
+ * Post the pub's status when it differs from the last one posted and the owner should hear of it: one private `post`
+ * per transition, its text for people and the typed status (with the first invite once it is up) in its `buttcloud`
+ * field. Changes the owner need not hear of (provisioning, moves in a queue) are not posted: the next posted status
+ * compares against the last posted one. At most `noticesPerPubPerDay` per pub in any 24 hours, counted from the
+ * provider's own posts by receive time (so a restart does not reset the count); past it, the change waits.
+ */
 async function postStatusIfChanged(
   deps: PassDeps,
   memory: PassMemory,
@@ -223,6 +229,10 @@ async function postStatusIfChanged(
   const body = g.status ?? withPaymentWords(statusFor(record, observe(deps, memory, record, g, observations)), g)
   const last = ledger.lastPostedStatus(record.request)
   if (!statusChanged(last, body)) return
+  const draft: PostedStatus = { type: 'buttcloud/status', version: 1, ...body }
+  if (!notificationText(last, { ...draft, recps: [record.owner] }, record)) return
+  const now = deps.now()
+  if (deps.config.noticesPerPubPerDay > 0 && ledger.noticesSince(record.request, now - DAY_MS) >= deps.config.noticesPerPubPerDay) return
   let invite: string | undefined
   if (body.state === 'up' && deps.runtime && !ledger.hasSentFirstInvite(record.request)) {
     invite = await deps.runtime.invite(record, 1).catch((err: unknown) => {
@@ -230,32 +240,13 @@ async function postStatusIfChanged(
       return undefined
     })
   }
-  const content = checkOutgoing('buttcloud/status', {
-    type: 'buttcloud/status',
-    version: 1,
-    ...body,
-    ...(invite ? { invite } : {}),
-    recps: [record.owner, ledger.provider],
-  })
-  const posted = await deps.publisher.publish(content)
-  ledger.notePosted(record.request, posted.sequence, content, deps.now())
-  deps.onStatus?.(record.owner, content)
-  await notify(deps, record, last, content)
-}
-
-/**
- * The same change as a private `post` every SSB client shows, when the owner must act on it or should know. Derived
- * from the status just posted and never read back as state; at most `noticesPerPubPerDay` per pub, counted from the
- * provider's own posts by receive time (so a restart does not reset the count).
- */
-async function notify(deps: PassDeps, record: PubRecord, last: PubStatus | undefined, status: PubStatus): Promise<void> {
-  const text = notificationText(last, status, record)
-  if (!text) return
-  const { ledger } = deps
-  const now = deps.now()
-  if (ledger.noticesSince(record.request, now - DAY_MS) >= deps.config.noticesPerPubPerDay) return
-  const posted = await deps.publisher.publish(privatePost(text, record.owner, ledger.provider, record.request))
+  const status = checkOutgoing('buttcloud/status', { ...draft, ...(invite ? { invite } : {}), recps: [record.owner, ledger.provider] })
+  const { recps: _recps, ...carried } = status
+  const post = privatePost(notificationText(last, status, record)!, record.owner, ledger.provider, carried)
+  const posted = await deps.publisher.publish(post)
+  ledger.notePosted(record.request, posted.sequence, status, now)
   ledger.noteNotice(posted.key, record.request, now)
+  deps.onStatus?.(record.owner, status)
 }
 
 /**
@@ -276,14 +267,15 @@ async function remindBeforePurge(deps: PassDeps, record: PubRecord, g: Gated): P
   const { ledger } = deps
   const now = deps.now()
   if (now < remindAt || now >= purgeAt || ledger.noticesSince(record.request, remindAt) > 0) return
-  if (ledger.noticesSince(record.request, now - DAY_MS) >= deps.config.noticesPerPubPerDay) return
+  if (deps.config.noticesPerPubPerDay > 0 && ledger.noticesSince(record.request, now - DAY_MS) >= deps.config.noticesPerPubPerDay) return
   const posted = await deps.publisher.publish(privatePost(purgeReminderText(record, purgeAt), record.owner, ledger.provider, record.request))
   ledger.noteNotice(posted.key, record.request, now)
 }
 
 /**
- * One stats summary per running pub per interval (a day by default): bounded feed growth whatever the number of
- * passes. The first one is due one interval after the pub came up, not at once. Summaries are boxed to the owner
+ * One stats summary per running pub per interval, when the operator set one (`statsIntervalMs`, off by default: the
+ * owner asks with the `stats` command; a week is the shortest period that keeps a pub under 100 bytes a day of
+ * shared feed, see docs/PROTOCOL.md): bounded feed growth whatever the number of passes. The first one is due one interval after the pub came up, not at once. Summaries are boxed to the owner
  * alone, to keep them small, so the provider cannot read its own back: after a restart it counts from its start
  * (a summary may come late after a restart, never twice).
  */

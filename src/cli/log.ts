@@ -18,14 +18,19 @@ import { foldView, type UserView } from './view.js'
 /** One item of a live read: a parsed message, or the marker that all old messages have been delivered. */
 export type LogItem = { kind: 'message'; message: Received } | { kind: 'sync' }
 
-/** The raw source of ButtCloud messages (plus, when live, a `{ sync: true }` marker after the old ones). */
-function namespaceSource(client: SbotClient, live: boolean): Source<unknown> {
+/**
+ * The raw sources of ButtCloud messages (each, when live, with a `{ sync: true }` marker after its old ones). With
+ * ssb-query, two: our namespace, and the providers' status posts (private `post`s carrying a typed status, see
+ * docs/PROTOCOL.md), which the `typ` index finds among posts alone. Without it, the one log stream holds both.
+ */
+function namespaceSources(client: SbotClient, live: boolean): Source<unknown>[] {
   const liveOpts = live ? { live: true, old: true, sync: true } : {}
   if (clientHas(client, 'query.read')) {
-    const query = [{ $filter: { value: { content: { type: { $prefix: NAMESPACE } } } } }]
-    return clientSource(client, 'query.read', { query, private: true, ...liveOpts })
+    const ours = [{ $filter: { value: { content: { type: { $prefix: NAMESPACE } } } } }]
+    const statusPosts = [{ $filter: { value: { content: { type: 'post', buttcloud: { type: 'buttcloud/status' } } } } }]
+    return [ours, statusPosts].map((query) => clientSource(client, 'query.read', { query, private: true, ...liveOpts }))
   }
-  return clientSource(client, 'createLogStream', { private: true, ...liveOpts })
+  return [clientSource(client, 'createLogStream', { private: true, ...liveOpts })]
 }
 
 /** Turn one raw stream item into a log item; undefined for anything that is not a valid ButtCloud message. */
@@ -43,20 +48,23 @@ function isDecrypted(raw: object): boolean {
 }
 
 /** Read every ButtCloud message the sbot has now. */
-export function readMessages(client: SbotClient): Promise<Received[]> {
-  return new Promise((resolve, reject) => {
-    const messages: Received[] = []
-    pull(
-      namespaceSource(client, false),
-      pull.drain(
-        (raw: unknown) => {
-          const item = toLogItem(raw)
-          if (item?.kind === 'message') messages.push(item.message)
-        },
-        (err: unknown) => (err && err !== true ? reject(asError(err)) : resolve(messages)),
+export async function readMessages(client: SbotClient): Promise<Received[]> {
+  const messages: Received[] = []
+  for (const source of namespaceSources(client, false)) {
+    await new Promise<void>((resolve, reject) =>
+      pull(
+        source,
+        pull.drain(
+          (raw: unknown) => {
+            const item = toLogItem(raw)
+            if (item?.kind === 'message') messages.push(item.message)
+          },
+          (err: unknown) => (err && err !== true ? reject(asError(err)) : resolve()),
+        ),
       ),
     )
-  })
+  }
+  return messages
 }
 
 /** Read the log once and fold it. */
@@ -70,8 +78,24 @@ export interface LiveRead {
   ended: Promise<void>
 }
 
-/** Follow the log live, old messages first. */
+/** Follow the log live, old messages first: one sync marker once every source has delivered its old messages. */
 export function followLog(client: SbotClient, onItem: (item: LogItem) => void): LiveRead {
+  const sources = namespaceSources(client, true)
+  let unsynced = sources.length
+  const reads = sources.map((source) =>
+    followSource(source, (item) => {
+      if (item.kind !== 'sync') return onItem(item)
+      if (--unsynced === 0) onItem(item)
+    }),
+  )
+  return {
+    stop: () => reads.forEach((r) => r.stop()),
+    ended: Promise.all(reads.map((r) => r.ended)).then(() => undefined),
+  }
+}
+
+/** Follow one raw source live. */
+function followSource(source: Source<unknown>, onItem: (item: LogItem) => void): LiveRead {
   let abort: (() => void) | undefined
   let stopped = false
   const ended = new Promise<void>((resolve, reject) => {
@@ -86,7 +110,7 @@ export function followLog(client: SbotClient, onItem: (item: LogItem) => void): 
       (err: unknown) => (err && err !== true && !stopped ? reject(asError(err)) : resolve()),
     ) as Sink<unknown> & { abort(): void }
     abort = () => drain.abort()
-    pull(namespaceSource(client, true), drain)
+    pull(source, drain)
   })
   return {
     stop() {

@@ -189,6 +189,8 @@ export class ControlLedger {
         const prev = this.lastStatus.get(c.request)
         if (!prev || prev.sequence < msg.sequence) this.lastStatus.set(c.request, { sequence: msg.sequence, at: msg.receivedAt, content: c })
         if (c.state === 'up' && c.invite) this.firstUpSent.add(c.request)
+        // A status post is also the owner's notification: it counts towards the pub's daily cap.
+        if (msg.viaPost) this.notices.note(msg.key, c.request, msg.receivedAt)
         return true
       }
       case 'buttcloud/placement': {

@@ -1,13 +1,15 @@
 /**
- * The human side of a status change: a short text for a private `post`, which every SSB client shows, derived
- * from the typed status that stays the source of truth. Pure: (status posted before, status posted now, the pub's
- * record) -> text, or undefined when the change is not worth a notification (queue shuffles, provisioning).
+ * The human side of a status change: the text of the one private `post` that announces it (every SSB client shows
+ * it; the typed status rides in the same post, see src/protocol/post.ts). Pure: (status posted before, status now,
+ * the pub's record) -> text, or undefined when the change is not worth a message on the provider's feed (queue
+ * shuffles, provisioning): such a change is not posted at all, so a pub costs the shared feed a few messages in
+ * its whole life and nothing at steady state.
  */
 import type { PubStatus } from '../protocol/status.js'
 import type { PubRecord } from './record.js'
 import { PAYMENT_REASON } from './gate.js'
 
-/** The most notification posts one pub gets per day (counted from the provider's own log by receive time). */
+/** The most status posts one pub gets per day (counted from the provider's own log by receive time). */
 export const NOTICES_PER_PUB_PER_DAY = 8
 
 /** A human handle for a pub: its name, else the start of its request id (what the command grammar accepts). */
@@ -16,8 +18,7 @@ export function pubHandle(record: Pick<PubRecord, 'name' | 'request'>): string {
 }
 
 /** How to use an invite code, in the words of the clients people use. */
-export const JOIN_HINT =
-  'To join: in Patchwork use "Join Pub" (or in Manyverse "Paste invite") with the invite code, or run `ssb-server invite.accept <code>`.'
+export const JOIN_HINT = 'To join: Patchwork "Join Pub", Manyverse "Paste invite", or `ssb-server invite.accept <code>`.'
 
 /** The notification text for this transition, or undefined when the owner need not hear of it. */
 export function notificationText(prev: PubStatus | undefined, next: PubStatus, record: PubRecord): string | undefined {
@@ -47,12 +48,16 @@ export function notificationText(prev: PubStatus | undefined, next: PubStatus, r
         return `${pub}: the payment arrived, and the subscription is in good standing again. Thank you.`
       }
       if (next.reason?.startsWith(PAYMENT_REASON.revived) && was !== 'up') {
-        return `${pub} is running again on its new subscription, with its data, identity and address as before.${address}${invite}`
+        return `${pub} is running again on its new subscription, with its data, identity and address as before.${next.invite ? invite : address}`
       }
-      if (was === 'up') return undefined
+      if (was === 'up') {
+        // Moved to another hub or port: the owner's clients need the new address.
+        return prev?.pub && next.pub && prev.pub.address !== next.pub.address ? `${pub} moved.${address}` : undefined
+      }
       if (was === 'down') return `${pub} is back up.${address}`
       if (was === 'stopped' && prev?.reason?.startsWith(PAYMENT_REASON.lapsed)) return `${pub} is running again: the payment arrived.${address}`
-      return `${pub} is up.${address}${invite}`
+      // The invite names the address already: no need to say it twice in one small box.
+      return next.invite ? `${pub} is up.${invite}` : `${pub} is up.${address}`
     }
     case 'down':
       if (was === 'down') return undefined
@@ -80,6 +85,8 @@ export function notificationText(prev: PubStatus | undefined, next: PubStatus, r
     case 'destroyed':
       return `${pub} was destroyed.${reason} Its data is kept for the retention period, then purged; this cannot be undone after that.`
     case 'queued':
+      // Said once, on entering the queue (with why); moves in the queue are not news.
+      return was === 'queued' ? undefined : `${pub} is queued.${reason}`
     case 'provisioning':
       return undefined
   }

@@ -14,6 +14,7 @@ import { PaymentFact } from './payment.js'
 import { PubPlacement } from './placement.js'
 import { PubRelease } from './release.js'
 import { FeedId, MsgId } from './ids.js'
+import { isStatusPost, statusOfPost } from './post.js'
 
 export const SCHEMAS = {
   'buttcloud/offer': Offer,
@@ -106,7 +107,10 @@ export interface Received<C = ButtcloudContent> {
   receivedAt: number
   /** True when it arrived encrypted (box): who else could read it is then bounded by its recps. */
   private: boolean
-  /** It arrived as a private `post` whose text was a command line (see src/control/command-line.ts): answer in kind. */
+  /**
+   * It arrived as a private `post`: a command line (see src/control/command-line.ts), answered in kind, or the
+   * provider's status post (see post.ts), which also counts as a notice.
+   */
   viaPost?: true
   content: C
 }
@@ -115,23 +119,22 @@ export type ParsedMessage =
   | { ok: true; message: Received }
   | { ok: false; key?: MsgId; author?: FeedId; type: string | undefined; reason: string; private: boolean }
 
-/** Parse a whole message (envelope and content). */
+/**
+ * Parse a whole message (envelope and content). A status post (a private `post` carrying a typed status in its
+ * `buttcloud` field, see post.ts) reads as that `buttcloud/status`, marked `viaPost`, so every reader of statuses
+ * takes both forms.
+ */
 export function parseMessage(raw: unknown, isPrivate = false): ParsedMessage {
   const env = Envelope.safeParse(raw)
   if (!env.success) return { ok: false, type: undefined, reason: `bad envelope: ${describeIssues(env.error)}`, private: isPrivate }
   const { key, value, timestamp: receivedAt } = env.data
+  const base = { key, author: value.author, sequence: value.sequence, timestamp: value.timestamp, receivedAt, private: isPrivate }
+  if (isStatusPost(value.content)) {
+    const status = statusOfPost(value.content)
+    if (!status.ok) return { ok: false, key, author: value.author, type: 'post', reason: status.reason, private: isPrivate }
+    return { ok: true, message: { ...base, viaPost: true, content: status.status } }
+  }
   const parsed = parseContent(value.content)
   if (!parsed.ok) return { ok: false, key, author: value.author, type: parsed.type, reason: parsed.reason, private: isPrivate }
-  return {
-    ok: true,
-    message: {
-      key,
-      author: value.author,
-      sequence: value.sequence,
-      timestamp: value.timestamp,
-      receivedAt,
-      private: isPrivate,
-      content: parsed.content,
-    },
-  }
+  return { ok: true, message: { ...base, content: parsed.content } }
 }

@@ -52,8 +52,14 @@ export const ProviderSettings = z.strictObject({
       debounceMs: z.number().int().min(0).optional(),
       refusalsPerAuthor: z.number().int().min(0).max(10_000).optional(),
       refusalWindowMs: z.number().int().min(1000).optional(),
-      /** Notification posts (private `post`s beside statuses) per pub per day at most; 0 sends none. */
+      /** Status posts (one private `post` per transition) per pub per day at most; 0: no cap. */
       noticesPerPubPerDay: z.number().int().min(0).max(100).optional(),
+      /** Stats summaries posted per running pub: 0 (default) none, owners ask with `stats`; else a week or longer. */
+      statsIntervalMs: z
+        .number()
+        .int()
+        .refine((ms) => ms === 0 || ms >= 7 * 24 * 3600_000, '0 (off) or at least a week (604800000): a daily summary would cost every pub ~900 bytes of shared feed a day')
+        .optional(),
       terms: z.string().optional(),
       /** Who operates this provider: name, contact (email or web address) and jurisdiction; shown in the offer and the pay site. */
       operator: Operator.optional(),

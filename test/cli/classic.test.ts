@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startClassicSbot, type ClassicSbot } from '../support/classic-sbot.js'
 import { call, clientCall } from '../../src/ssb/client.js'
 import { generateKeys } from '../../src/ssb/keys.js'
-import { queryTypes } from '../../src/ssb/db2.js'
+import { publish, queryTypes } from '../../src/ssb/db2.js'
+import { privatePost } from '../../src/protocol/post.js'
 import type { SsbMsg } from '../../src/ssb/message.js'
 import { collect } from '../../src/ssb/pull.js'
 import { parseMessage, type ContentOf } from '../../src/protocol/index.js'
@@ -87,15 +88,11 @@ describe('buttcloud against a classic ssb-server 16', () => {
     const hosted = generateKeys().id // no pub runs behind it: the CLI's join finds nobody there
     const address = `net:127.0.0.1:9999~shs:${hosted.slice(1, -'.ed25519'.length)}`
     const invite = `127.0.0.1:9999:${hosted}~aW52aXRlLXNlZWQ=`
-    await provider.post('buttcloud/status', {
-      type: 'buttcloud/status',
-      version: 1,
-      request: requestId,
-      state: 'up',
-      pub: { id: hosted, address },
-      invite,
-      recps: recps(),
-    })
+    // Today's form: one private post per transition, the typed status inside (the provisioning above is the old form).
+    await publish(
+      provider.sbot.db,
+      privatePost('Your pub "classic pub" is up.', user.id, provider.id, { type: 'buttcloud/status', version: 1, request: requestId, state: 'up', pub: { id: hosted, address }, invite }),
+    )
     const done = await watching.result
     expect(done.code, done.stdout + done.stderr).toBe(0)
     expect(done.stdout).toMatch(/\[\d+\.\ds\] up/)

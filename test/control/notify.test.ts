@@ -18,11 +18,22 @@ describe('notification texts', () => {
       /Your pub "my-pub" is waiting for its first payment\. Pay here: http:\/\/127\.0\.0\.1:8119\/pay\/x/,
     )
   })
-  it('up carries the address, the invite and how to join', () => {
+  it('up carries the invite (which names the address) and how to join; without an invite, the address', () => {
     const text = notificationText(status('provisioning'), status('up', { pub: { id: owner, address: ADDRESS }, invite: INVITE }), record)!
-    expect(text).toContain(`Address: ${ADDRESS}`)
     expect(text).toContain(`Invite code: ${INVITE}`)
     expect(text).toMatch(/Join Pub/)
+    expect(text).not.toContain(ADDRESS)
+    expect(notificationText(undefined, status('up', { pub: { id: owner, address: ADDRESS } }), record)).toContain(`Address: ${ADDRESS}`)
+  })
+  it('a pub that moved gives its new address', () => {
+    const moved = `net:127.0.0.1:20002~shs:${owner.slice(1, -8)}`
+    expect(notificationText(status('up', { pub: { id: owner, address: ADDRESS } }), status('up', { pub: { id: owner, address: moved } }), record)).toBe(
+      `Your pub "my-pub" moved. Address: ${moved}`,
+    )
+  })
+  it('queued is said once, with why', () => {
+    expect(notificationText(undefined, status('queued', { reason: 'waiting for room' }), record)).toBe('Your pub "my-pub" is queued. waiting for room.')
+    expect(notificationText(status('queued', { reason: 'number 2' }), status('queued', { reason: 'number 1' }), record)).toBeUndefined()
   })
   it('down, then back up', () => {
     expect(notificationText(status('up'), status('down', { reason: 'crashed' }), record)).toMatch(/is down.*crashed/)
@@ -64,8 +75,8 @@ describe('notification texts', () => {
     expect(notificationText(status('up'), lapsed, record)).toMatch(/send "billing my-pub"/)
     expect(notificationText(lapsed, status('up', { pub: { id: owner, address: ADDRESS } }), record)).toMatch(/running again: the payment arrived/)
   })
-  it('says nothing of queueing, provisioning, or a change the owner already heard', () => {
-    expect(notificationText(undefined, status('queued'), record)).toBeUndefined()
+  it('says nothing of provisioning, or a change the owner already heard', () => {
+    expect(notificationText(undefined, status('provisioning'), record)).toBeUndefined()
     expect(notificationText(status('queued'), status('provisioning'), record)).toBeUndefined()
     expect(notificationText(status('up'), status('up', { pub: { id: owner, address: ADDRESS } }), record)).toBeUndefined()
     expect(notificationText(status('down'), status('down', { reason: 'still down' }), record)).toBeUndefined()

@@ -72,10 +72,16 @@ function setup(opts: { now?: () => number; payment?: PassDeps['payment']; config
     payment: opts.payment,
     publisher: {
       async publish(content) {
-        ;(content.type === 'post' ? posts : posted).push(content)
         const key = msgId(`posted-${++seq}`)
-        // What the log would feed back: our own message, parsed.
-        ledger.add({ key, author: provider, sequence: seq, timestamp: deps.now(), receivedAt: deps.now(), private: true, content: content as any })
+        // What the log would feed back: our own message, parsed as every reader parses it (a status post reads as the
+        // typed status it carries, which tests find in `posted`; its post is in `posts`).
+        const env = { ...envelope(content as any, { author: provider as any, sequence: seq, timestamp: deps.now() }), key, timestamp: deps.now() }
+        const parsed = parseMessage(env, true)
+        if (content.type === 'post') posts.push(content)
+        if (parsed.ok) {
+          if (content.type !== 'post' || parsed.message.viaPost) posted.push(parsed.message.content)
+          ledger.add(parsed.message)
+        }
         return { key, sequence: seq }
       },
     },
@@ -155,9 +161,21 @@ describe('a control-plane pass', () => {
     expect(ledger.isAnswered(first.key)).toBe(false)
   })
 
-  it('posts one stats summary per day per running pub', async () => {
+  it('posts no stats summary by default: owners ask with the stats command', async () => {
     let now = 1_700_000_100_000
     const { posted, runtime, pass, req } = setup({ now: () => now })
+    runtime.observations.set(req.key, { state: 'up', pub: { id: owner, address: ADDRESS } })
+    runtime.stat = samples['buttcloud/stats'].summary
+    for (let day = 0; day < 10; day++) {
+      await pass()
+      now += DAY
+    }
+    expect(posted.map((p) => p.type)).toEqual(['buttcloud/status'])
+  })
+
+  it('posts one stats summary per interval per running pub, when the operator sets one', async () => {
+    let now = 1_700_000_100_000
+    const { posted, runtime, pass, req } = setup({ now: () => now, config: { statsIntervalMs: DAY } })
     runtime.observations.set(req.key, { state: 'up', pub: { id: owner, address: ADDRESS } })
     runtime.stat = samples['buttcloud/stats'].summary
     await pass()
@@ -190,8 +208,8 @@ describe('a control-plane pass', () => {
   })
 })
 
-describe('notification posts', () => {
-  it('go beside the statuses an owner must know of, boxed to owner and provider, mentioning the owner', async () => {
+describe('status posts', () => {
+  it('one per transition an owner must know of, boxed to owner and provider, mentioning the owner, the status inside', async () => {
     const { posts, runtime, pass, req } = setup()
     runtime.observations.set(req.key, { state: 'up', pub: { id: owner, address: ADDRESS } })
     await pass()
@@ -200,10 +218,37 @@ describe('notification posts', () => {
     runtime.failing = undefined
     await pass()
     expect(posts).toEqual([
-      { type: 'post', text: expect.stringContaining(`Invite code: ${INVITE}`), mentions: [{ link: owner }], request: req.key, recps: [owner, provider] },
+      {
+        type: 'post',
+        text: expect.stringContaining(`Invite code: ${INVITE}`),
+        mentions: [{ link: owner }],
+        buttcloud: { type: 'buttcloud/status', version: 1, request: req.key, state: 'up', pub: { id: owner, address: ADDRESS }, invite: INVITE },
+        recps: [owner, provider],
+      },
       expect.objectContaining({ text: expect.stringMatching(/is down/) }),
       expect.objectContaining({ text: expect.stringMatching(/is back up/) }),
     ])
+  })
+
+  it('a whole life, request to destroyed, costs the provider\'s feed at most 6 messages beside the command replies', async () => {
+    let now = 1_700_000_100_000
+    const { posted, posts, runtime, pass, req, ledger } = setup({ now: () => now })
+    runtime.observations.set(req.key, { state: 'provisioning' })
+    await pass()
+    runtime.observations.set(req.key, { state: 'up', pub: { id: owner, address: ADDRESS } })
+    for (let day = 0; day < 30; day++) {
+      await pass()
+      now += DAY
+    }
+    ledger.add(received({ type: 'buttcloud/command', version: 1, request: req.key, verb: 'destroy', recps: [owner, provider] }, 2))
+    runtime.observations.set(req.key, { state: 'destroyed', reason: 'destroyed by its owner' })
+    await pass()
+    await pass()
+    const replies = posted.filter((p) => p.type === 'buttcloud/reply')
+    expect(replies).toHaveLength(1)
+    expect(posted.filter((p) => p.type === 'buttcloud/status').map((p) => p.state)).toEqual(['up', 'destroyed'])
+    expect(posts).toHaveLength(2)
+    expect(posted.length - replies.length).toBeLessThanOrEqual(6)
   })
 
   it('stop at the daily maximum per pub, counted by receive time, and resume the next day', async () => {
@@ -218,10 +263,12 @@ describe('notification posts', () => {
     }
     await flap()
     await flap()
-    expect(posted.filter((p) => p.type === 'buttcloud/status')).toHaveLength(4)
+    // One message per transition: the cap holds the statuses too (the change waits for the next day).
+    expect(posted.filter((p) => p.type === 'buttcloud/status').map((p) => p.state)).toEqual(['up', 'down'])
     expect(posts).toHaveLength(2)
     clock += DAY
     await flap()
+    expect(posted.filter((p) => p.type === 'buttcloud/status').map((p) => p.state)).toEqual(['up', 'down', 'up', 'down'])
     expect(posts).toHaveLength(4)
   })
 })

@@ -52,10 +52,12 @@ describe('a Patchwork user gets and runs a pub by private posts alone', () => {
     const record = provider.api.ledger().records().find((r) => r.owner === user.id)!
     expect(record).toMatchObject({ request: asked, name: 'my-pub', plan: 'free', intent: 'running' })
     request = record.request
-    // The invite in the post is a real one: the typed status carries the same code.
+    // One message: the post carries the typed status too (read by the CLI), with the same invite as its text.
     const code = INVITE_RE.exec(up.value.content.text)![1]
+    expect(up.value.content.buttcloud).toMatchObject({ type: 'buttcloud/status', version: 1, request: asked, state: 'up', invite: code })
     const status = (await messagesOfType<Record<string, any>>(provider.sbot, 'buttcloud/status')).find((m) => m.value.content.invite)
     expect(status?.value.content.invite).toBe(code)
+    expect(status?.key).toBe(up.key)
   })
 
   it('invite my-pub 2: a new invite as a private post, with the typed reply beside it', async () => {

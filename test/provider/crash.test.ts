@@ -27,8 +27,8 @@ const POINTS = [
   'after:record-placement',
   'after:create-volume',
   'after:create-service',
-  'published:buttcloud/status#1',
-  'published:buttcloud/status#2',
+  'published:buttcloud/status#1', // up (one status post per transition; provisioning is not posted)
+  'published:buttcloud/status#2', // the next one (stopped, or a restart seen as down)
   'published:buttcloud/reply#1', // restart
   'after:update-service#1',
   'published:buttcloud/reply#2', // invite

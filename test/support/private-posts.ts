@@ -9,7 +9,7 @@ import type { FeedId, MsgId } from '../../src/protocol/ids.js'
 import { waitFor } from '../../testkit/wait.js'
 import type { ClassicSbot } from './classic-sbot.js'
 
-export type Post = { type: 'post'; text: string; mentions?: Array<{ link: string }>; recps?: string[] }
+export type Post = { type: 'post'; text: string; mentions?: Array<{ link: string }>; buttcloud?: Record<string, unknown>; recps?: string[] }
 
 /** The user's private-post helpers towards `provider` (read lazily: the test may start its sbots later). */
 export function privatePosts(user: () => ClassicSbot, provider: () => { id: FeedId }, timeoutMs = 60_000) {
