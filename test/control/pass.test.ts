@@ -390,7 +390,7 @@ describe('a subscription told to its owner, through the statuses and their notif
         ),
       )
     const statusesOf = () => posted.filter((p) => p.type === 'buttcloud/status' && p.request === req.key)
-    const noticesOf = () => posts.filter((p) => p.request === req.key).map((p) => p.text as string)
+    const noticesOf = () => posts.filter((p) => (p.request ?? p.buttcloud?.request) === req.key).map((p) => p.text as string)
     const day = (ms: number) => new Date(ms).toISOString().slice(0, 10)
     const payLink = hooks.paymentUrl(ledger.record(req.key)!)!
     /** Passes until quiet: the notices the step caused. */
