@@ -177,10 +177,13 @@ function startRuntime(
     async recordPlacement(request, hub, port) {
       // On disk before anything is built on it.
       await own.records.write(checkOutgoing('buttcloud/placement', { type: 'buttcloud/placement', version: 1, request, hub, port, recps: [sbot.id] }))
+      // A journal write wakes nothing (a feed message used to, through the index): the next step is built on it now.
+      requestPass()
     },
     async releasePlacement(request, hub, port) {
       // On disk before the next pass may hand the port out again.
       await own.records.write(checkOutgoing('buttcloud/release', { type: 'buttcloud/release', version: 1, request, hub, port, recps: [sbot.id] }))
+      requestPass()
     },
   })
 }
