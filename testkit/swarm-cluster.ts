@@ -198,6 +198,7 @@ export async function startSwarmCluster(opts: { lockWaitMs?: number } = {}): Pro
         const pid = readPid(nodePaths(dir, node.name).pidfile) ?? pids[node.name]
         if (pid !== undefined && ownedBy(pid, dir)) await endProcess(pid)
         await endContainerd(nodePaths(dir, node.name).execRoot, dir)
+        await endProcessesIn(node.netns, new Set(pids.registry !== undefined ? [pids.registry] : []))
       },
       startNode: async (node) => {
         const def = NODES.find((n) => n.name === node.name)!
@@ -291,6 +292,17 @@ async function endContainerd(execRoot: string, dir: string): Promise<void> {
   }
 }
 
+/**
+ * End whatever still runs in one of our network namespaces (a container whose shim was killed keeps running there,
+ * holding its port): every process in it was started by the harness's dockerd or registry, since we made it.
+ */
+async function endProcessesIn(netns: string, keep: ReadonlySet<number> = new Set()): Promise<void> {
+  if (!existsSync(`/run/netns/${netns}`)) return
+  const out = spawnSync('ip', ['netns', 'pids', netns], { encoding: 'utf8' }).stdout ?? ''
+  const left = out.split('\n').map(Number).filter((pid) => Number.isInteger(pid) && pid > 0 && !keep.has(pid))
+  await Promise.all(left.map((pid) => endProcess(pid)))
+}
+
 /** Remove everything a cluster in `dir` made; safe to repeat, and used on what a dead run left. */
 async function stopCluster(dir: string): Promise<void> {
   let pids: Record<string, number> = {}
@@ -307,6 +319,7 @@ async function stopCluster(dir: string): Promise<void> {
   if (pids.registry !== undefined && ownedBy(pids.registry, dir)) ends.push(endProcess(pids.registry))
   await Promise.all(ends)
   for (const n of NODES) await endContainerd(nodePaths(dir, n.name).execRoot, dir).catch(() => undefined)
+  for (const n of NODES) await endProcessesIn(n.netns)
   // Removing a namespace removes its end of the veth, and so the pair.
   unmountUnder(dir)
   removeNetwork()
