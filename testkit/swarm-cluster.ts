@@ -174,7 +174,8 @@ export async function startSwarmCluster(opts: { lockWaitMs?: number } = {}): Pro
       const list = (await managerEngine.listNodes()) as Array<{ Status?: { State?: string } }>
       return list.length === 3 && list.every((x) => x.Status?.State === 'ready')
     }, { timeoutMs: API_TIMEOUT_MS })
-    // After the joins (workers joining bring it back). No IPVS here: the routing mesh cannot work, and its networks would put private ranges into the namespaces.
+    // After the joins (a join brings it back). No IPVS here: the routing mesh cannot work, and its networks would
+    // put private ranges into the namespaces.
     await waitFor('the ingress network removed', async () => {
       await managerEngine.getNetwork('ingress').remove().catch((err: { statusCode?: number }) => {
         if (err.statusCode !== 404) throw err
