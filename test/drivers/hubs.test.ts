@@ -3,17 +3,21 @@
  * a manager and two workers, and a private registry on the manager that every hub pulls the pub image from. The
  * provider places pubs on different hubs when one hub is full, each pub answers SSB on its own hub's address (dialled
  * from this process through the cluster's bridge), a stopped worker's pub is "down" with the reason and "up" again
- * when the worker returns, the capacity report lists every hub, and an upgrade to a version that only the registry
- * has rolls out.
+ * when the worker returns, the capacity report lists every hub, an upgrade to a version that only the registry
+ * has rolls out, and a pub's data archived on its hub unpacks into a volume on another (what a move will use).
  */
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Readable } from 'node:stream'
+import { buffer } from 'node:stream/consumers'
 import type Docker from 'dockerode'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensurePubImage } from '../../pub/image/build.js'
 import { PUB_IMAGE_REPO } from '../../pub/image/constants.js'
 import { pushPubImage, registryRepo } from '../../pub/image/push.js'
 import { whoami } from '../../src/drivers/pub-client.js'
-import { LABELS } from '../../src/planner/index.js'
+import { createSwarmDriver } from '../../src/drivers/swarm.js'
+import { LABELS, objectName } from '../../src/planner/index.js'
 import type { MsgId, MultiserverAddress } from '../../src/protocol/ids.js'
 import { capacityReportFile, runtimeFromSettings } from '../../src/provider/runtime-from-settings.js'
 import { publish } from '../../src/ssb/db2.js'
@@ -22,7 +26,7 @@ import { assertPubBuilt } from '../../testkit/pub-process.js'
 import { joinWithInvite, startPeer, startTestProvider, testProviderSettings, type TestPeer } from '../../testkit/sbots.js'
 import { CLUSTER_NET, clusterSupport, startSwarmCluster, type ClusterNode, type SwarmCluster } from '../../testkit/swarm-cluster.js'
 import { waitFor } from '../../testkit/wait.js'
-import { expectInviteWorks, nextStatus, statuses, type Status } from './helpers.js'
+import { archiveNames, expectInviteWorks, nextStatus, statuses, type Status } from './helpers.js'
 
 const support = clusterSupport()
 const PLAN_MIB = 128
@@ -161,4 +165,34 @@ describe.skipIf(!support.ok)(`several hubs in one Swarm${support.ok ? '' : ` (sk
     await waitFor('the last status to be "up"', async () => ((await statuses(user.sbot, p.request)).at(-1)?.state === 'up' ? true : undefined), { timeoutMs: 30_000 })
     expect(await whoami(providerKeys, p.up.pub!.address as MultiserverAddress)).toBe(p.up.pub!.id)
   }, 180_000)
+
+  it('unpacks a pub\'s archive into its volume on another hub, pulling the image there', async () => {
+    const p = pubs[1]!
+    const from = hubOf(p.up)!
+    const to = cluster.nodes.find((n) => !pubs.some((q) => hubOf(q.up)!.name === n.name))!
+    const driver = createSwarmDriver({ docker: cluster.manager.docker, hubEngines: cluster.workers.map((w) => w.docker), imageRepo: registryRepo(cluster.registry) })
+    const dir = mkdtempSync('/tmp/bc-hubs-')
+    try {
+      let archive = Buffer.alloc(0)
+      await driver.backup(p.request, from.nodeId, async (s) => void (archive = await buffer(s)))
+      await driver.restore!(p.request, to.nodeId, version, Readable.from([archive]))
+      const images = (await to.docker.listImages()) as Array<{ RepoTags?: string[] }>
+      expect(images.flatMap((im) => im.RepoTags ?? [])).toContain(`${registryRepo(cluster.registry)}:${version}`)
+      const volume = await to.docker.getVolume(objectName(p.request)).inspect()
+      expect(volume.Labels?.[LABELS.request]).toBe(p.request)
+
+      // Archived again from the new hub, it holds the same files: the pub's log and indexes, no keyring.
+      let again = Buffer.alloc(0)
+      await driver.backup(p.request, to.nodeId, async (s) => void (again = await buffer(s)))
+      writeFileSync(join(dir, 'from.tar.gz'), archive)
+      writeFileSync(join(dir, 'to.tar.gz'), again)
+      const names = archiveNames(join(dir, 'from.tar.gz')).sort()
+      expect(names.some((n) => /db2\/log\.bipf$/.test(n))).toBe(true)
+      expect(names.some((n) => /(^|\/)keyring(\/|$)/.test(n))).toBe(false)
+      expect(archiveNames(join(dir, 'to.tar.gz')).sort()).toEqual(names)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+      await driver.close()
+    }
+  }, 120_000)
 })
