@@ -20,6 +20,11 @@ import { Fatal, waitFor } from './wait.js'
 
 /** The documentation range the cluster lives in (RFC 5737 TEST-NET-2). */
 export const CLUSTER_NET = '198.51.100'
+/**
+ * Where Swarm and dockerd take the subnets of networks they make themselves (ingress, docker_gwbridge) until the
+ * harness removes them: RFC 5737 TEST-NET-3, so no private range appears even for a moment; never routed anywhere.
+ */
+const SCRATCH_NET = '203.0.113.0/24'
 /** The host's address on the cluster's bridge. */
 export const HOST_ADDRESS = `${CLUSTER_NET}.254`
 const BRIDGE = 'bch-br0'
@@ -125,6 +130,8 @@ export async function startSwarmCluster(opts: { lockWaitMs?: number } = {}): Pro
           '--iptables=false', '--ip-forward=false', '--bridge=none', '--ip-masq=false', '--userland-proxy=false',
           `--data-root=${p.dataRoot}`, `--exec-root=${p.execRoot}`, `--pidfile=${p.pidfile}`,
           `--host=unix://${p.socket}`, `--config-file=${p.config}`, '--log-level=warn',
+          // Networks dockerd makes by itself (docker_gwbridge, before it is removed) take TEST-NET-3, never 172.x.
+          `--default-address-pool=base=${SCRATCH_NET},size=26`,
         ],
         // nsenter, not `ip netns exec`: that one remounts /sys, hiding the cgroup mounts dockerd needs. A UTS
         // namespace gives each node its own host name (Swarm names hubs by it). nsenter, unshare and sh all exec in
@@ -151,7 +158,7 @@ export async function startSwarmCluster(opts: { lockWaitMs?: number } = {}): Pro
     const [managerEngine, ...workerEngines] = engines as [Docker, ...Docker[]]
     const m = NODES[0]
     // A 1 s heartbeat (default 5 s): a stopped node is seen down within seconds, so the test waits less.
-    await managerEngine.swarmInit({ ListenAddr: `${m.address}:2377`, AdvertiseAddr: m.address, DataPathAddr: m.address, Spec: { Dispatcher: { HeartbeatPeriod: 1_000_000_000 } } })
+    await managerEngine.swarmInit({ ListenAddr: `${m.address}:2377`, AdvertiseAddr: m.address, DataPathAddr: m.address, Spec: { Dispatcher: { HeartbeatPeriod: 1_000_000_000 } }, DefaultAddrPool: [SCRATCH_NET], SubnetSize: 26 })
     const swarm = (await managerEngine.swarmInspect()) as { JoinTokens: { Worker: string } }
     await Promise.all(
       workerEngines.map((engine, i) => {
