@@ -22,6 +22,7 @@ import type { MsgId, MultiserverAddress } from '../../src/protocol/ids.js'
 import { capacityReportFile, runtimeFromSettings } from '../../src/provider/runtime-from-settings.js'
 import { publish } from '../../src/ssb/db2.js'
 import type { SsbKeys } from '../../src/ssb/keys.js'
+import { tail } from '../../testkit/docker-engine.js'
 import { assertPubBuilt } from '../../testkit/pub-process.js'
 import { joinWithInvite, startPeer, startTestProvider, testProviderSettings, type TestPeer } from '../../testkit/sbots.js'
 import { CLUSTER_NET, clusterSupport, startSwarmCluster, type ClusterNode, type SwarmCluster } from '../../testkit/swarm-cluster.js'
@@ -44,12 +45,12 @@ describe.skipIf(!support.ok)(`several hubs in one Swarm${support.ok ? '' : ` (sk
     assertPubBuilt()
     cluster = await startSwarmCluster()
     const manager = cluster.manager.docker
-    // Built once on the manager and pushed; no hub gets an image any other way.
+    // Built once on the manager; the provider pushes it (buildImage with a registry), and no hub gets an image any
+    // other way than by pulling it from there.
     const image = await ensurePubImage(manager)
     version = image.tag.slice(PUB_IMAGE_REPO.length + 1)
     nextVersion = `${version}-next`
-    await pushPubImage(manager, { image: image.tag, registry: cluster.registry, version })
-    // The upgrade's version exists only in the registry: pushed, then its local tag removed.
+    // The upgrade's version exists only in the registry: pushed as an operator would, then its local tag removed.
     const pushed = await pushPubImage(manager, { image: image.tag, registry: cluster.registry, version: nextVersion })
     await manager.getImage(pushed).remove()
 
@@ -63,6 +64,7 @@ describe.skipIf(!support.ok)(`several hubs in one Swarm${support.ok ? '' : ` (sk
         hubEngines: cluster.workers.map((w) => w.socketPath),
         registry: cluster.registry,
         imageVersion: version,
+        buildImage: true,
         headroomMiB: memoryMiB - PLAN_MIB,
         ports: { first: 8200, last: 8209 },
         healthIntervalMs: 500,
@@ -94,6 +96,22 @@ describe.skipIf(!support.ok)(`several hubs in one Swarm${support.ok ? '' : ` (sk
     const all = (await cluster.manager.docker.listServices({ filters: { label: [`${LABELS.request}=${request}`] } })) as Array<{ ID: string; Spec: Docker.ServiceSpec }>
     expect(all).toHaveLength(1)
     return all[0]!
+  }
+
+  /** What a failed wait should show: the statuses, the service's tasks, the nodes and the hub's dockerd log. */
+  async function explain(request: MsgId, hub: ClusterNode): Promise<string> {
+    const manager = cluster.manager.docker
+    const svc = await serviceOf(request).catch(() => undefined)
+    const tasks = svc ? ((await manager.listTasks({ filters: { service: [svc.ID] } })) as Array<{ DesiredState?: string; Status?: { State?: string; Err?: string; Message?: string } }>) : []
+    const nodes = (await manager.listNodes()) as Array<{ Description?: { Hostname?: string }; Status?: { State?: string } }>
+    const containers = await hub.docker.listContainers({ all: true }).catch((e: Error) => e.message)
+    return [
+      `statuses: ${JSON.stringify((await statuses(user.sbot, request)).map((s) => [s.state, s.reason]))}`,
+      `tasks: ${JSON.stringify(tasks.map((t) => [t.DesiredState, t.Status?.State, t.Status?.Err ?? t.Status?.Message]))}`,
+      `nodes: ${JSON.stringify(nodes.map((n) => [n.Description?.Hostname, n.Status?.State]))}`,
+      `containers on ${hub.name}: ${JSON.stringify(typeof containers === 'string' ? containers : containers.map((c) => [c.Names, c.State, c.Status]))}`,
+      `${hub.name}'s dockerd:\n${tail(join(cluster.dir, hub.name, 'dockerd.log'))}`,
+    ].join('\n')
   }
 
   it('places pubs on different hubs, each reachable on its hub\'s address, from the registry', async () => {
@@ -144,7 +162,9 @@ describe.skipIf(!support.ok)(`several hubs in one Swarm${support.ok ? '' : ` (sk
     expect(down.reason).toBe('hub unavailable')
 
     await cluster.startNode(worker)
-    const up = await nextStatus(user.sbot, onWorker!.request, before, (s) => s.state === 'up', '"up" once the worker is back', 120_000)
+    const up = await nextStatus(user.sbot, onWorker!.request, before, (s) => s.state === 'up', '"up" once the worker is back', 120_000).catch(async (err: Error) => {
+      throw new Error(`${err.message}\n${await explain(onWorker!.request, worker)}`, { cause: err })
+    })
     expect(up.pub).toEqual(onWorker!.up.pub)
     expect(await whoami(providerKeys, up.pub!.address as MultiserverAddress)).toBe(up.pub!.id)
     // The pub on the other hub was never reported down meanwhile.
