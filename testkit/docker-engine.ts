@@ -269,7 +269,8 @@ function releaseMachineLock(ownerPid: number): void {
   if (readMachineLock()?.ownerPid === ownerPid) rmSync(MACHINE_LOCK, { force: true })
 }
 
-async function endProcess(pid: number | undefined): Promise<void> {
+/** TERM a process, KILL it after a bound; returns once it is gone. */
+export async function endProcess(pid: number | undefined): Promise<void> {
   if (pid === undefined || !isAlive(pid)) return
   try {
     process.kill(pid, 'SIGTERM')
@@ -290,7 +291,7 @@ async function endProcess(pid: number | undefined): Promise<void> {
 }
 
 /** Pidfiles under containerd's state folder: containerd itself, its shims and their tasks. */
-function findPidfiles(root: string): string[] {
+export function findPidfiles(root: string): string[] {
   const found: string[] = []
   const walk = (dir: string, depth: number) => {
     if (depth > 8) return
@@ -349,7 +350,8 @@ function belongsTo(pid: number, dir: string): boolean {
   }
 }
 
-function readPid(path: string): number | undefined {
+/** The PID in a pidfile, or undefined. */
+export function readPid(path: string): number | undefined {
   try {
     const pid = Number(readFileSync(path, 'utf8').trim())
     return Number.isInteger(pid) && pid > 0 ? pid : undefined
@@ -358,7 +360,8 @@ function readPid(path: string): number | undefined {
   }
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process runs (a zombie does not). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
   } catch {
@@ -372,7 +375,8 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function tail(path: string): string {
+/** The last lines of a log file, for error messages. */
+export function tail(path: string): string {
   try {
     return readFileSync(path, 'utf8').split('\n').slice(-20).join('\n')
   } catch {

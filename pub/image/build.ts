@@ -4,8 +4,9 @@
  * packages it needs (found by walking npm's lockfile from its imports), then `docker import`ed with the same
  * entrypoint, environment and layout as pub/image/Dockerfile.
  *
- * CLI: `node --import tsx pub/image/build.ts [--out rootfs.tar]` after `npm run build`. It imports into the engine
- * at $DOCKER_HOST (or /var/run/docker.sock); with --out it writes the tarball and the matching `docker import` line.
+ * CLI: `node --import tsx pub/image/build.ts [--out rootfs.tar] [--push <registry>]` after `npm run build`. It
+ * imports into the engine at $DOCKER_HOST (or /var/run/docker.sock), and with --push then pushes it to that registry
+ * as `<registry>/buttcloud-pub:<version>`; with --out it writes the tarball and the matching `docker import` line.
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
@@ -16,6 +17,7 @@ import { pipeline } from 'node:stream/promises'
 import { fileURLToPath } from 'node:url'
 import Docker from 'dockerode'
 import { APP_DIR, DATA_DIR, PUB_IMAGE_REPO, PUB_UID } from './constants.js'
+import { pushPubImage } from './push.js'
 
 
 const INPUTS_LABEL = 'buttcloud.pub.inputs'
@@ -397,6 +399,12 @@ async function cli(args: string[]): Promise<void> {
   const started = Date.now()
   const image = await buildPubImage(docker)
   process.stdout.write(`${image.tag} ${image.id} ${(image.sizeBytes / 1e6).toFixed(1)} MB, built in ${((Date.now() - started) / 1000).toFixed(1)} s\n`)
+  const pushIndex = args.indexOf('--push')
+  if (pushIndex !== -1) {
+    const registry = args[pushIndex + 1]
+    if (!registry) throw new Error('--push needs a registry (host[:port])')
+    process.stdout.write(`pushed ${await pushPubImage(docker, { image: image.tag, registry, version: image.tag.slice(PUB_IMAGE_REPO.length + 1) })}\n`)
+  }
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -51,6 +51,11 @@ export interface PubDriver extends ObservedReader {
    * derived from the pub's key) or socket, and feed it to `sink`; resolves once the sink has taken all of it.
    */
   backup(request: MsgId, hub: string, sink: (archive: Readable) => Promise<void>): Promise<void>
+  /**
+   * Unpack an archive that `backup` made into the pub's volume on `hub` (created with our labels if missing), for
+   * moving a pub between hubs; refuses a volume that is not the pub's. Drivers with one hub have no use for it.
+   */
+  restore?(request: MsgId, hub: string, imageVersion: string, archive: Readable): Promise<void>
   /** True when `err` says the engine itself cannot be reached (as opposed to one operation failing). */
   isUnreachable(err: unknown): boolean
   close(): Promise<void>

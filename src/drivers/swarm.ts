@@ -128,6 +128,17 @@ const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'EPIP
 
 const statusOf = (err: unknown) => (err as DockerError | undefined)?.statusCode
 
+/** Pull an image through an engine; the engine reports failures inside the progress stream. */
+async function pullImage(engine: Docker, image: string): Promise<void> {
+  // An empty X-Registry-Auth: the engine asks for the header even where the registry has no accounts.
+  const stream = (await engine.pull(image, { authconfig: { serveraddress: image.split('/')[0] } })) as NodeJS.ReadableStream
+  const events = await new Promise<Array<{ error?: string }>>((resolve, reject) => {
+    engine.modem.followProgress(stream, (err: Error | null, out: Array<{ error?: string }>) => (err ? reject(err) : resolve(out)))
+  })
+  const failed = events.find((e) => e.error)
+  if (failed) throw new Error(`pulling ${image} failed: ${failed.error}`)
+}
+
 /** Create the Swarm driver. */
 export function createSwarmDriver(opts: SwarmDriverOptions): PubDriver {
   return new SwarmDriver(opts)
@@ -583,6 +594,29 @@ class SwarmDriver implements PubDriver {
       const filtered = tar.pipe(tarWithout((path) => excluded.has(path.split('/')[0]!)))
       tar.once('error', (err: Error) => filtered.destroy(err))
       await sink(filtered.pipe(createGzip()))
+    } finally {
+      await helper.remove({ force: true }).catch(() => undefined)
+    }
+  }
+
+  async restore(request: MsgId, hub: string, imageVersion: string, archive: Readable): Promise<void> {
+    const engine = await this.requireEngine(hub, 'a restore')
+    const name = objectName(request)
+    await this.createVolume(request, hub)
+    // The hub may never have run this image (a move's target): pull it now, as the pub's first task would.
+    const image = `${this.repo}:${imageVersion}`
+    const present = await engine.getImage(image).inspect().then(() => true, () => false)
+    if (!present) await pullImage(engine, image)
+    // As for backups, a container that is never started: the archive API writes through its read-write mount.
+    const helper = await engine.createContainer({
+      Image: image,
+      Labels: labelsFor(request),
+      NetworkDisabled: true,
+      HostConfig: { Binds: [`${name}:${DATA_DIR}`], NetworkMode: 'none' },
+    })
+    try {
+      // The engine unpacks gzipped tars itself, keeping the owners and modes the archive recorded.
+      await helper.putArchive(archive, { path: DATA_DIR })
     } finally {
       await helper.remove({ force: true }).catch(() => undefined)
     }

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ensurePubImage } from '../../pub/image/build.js'
+import { pushPubImage, registryRepo } from '../../pub/image/push.js'
 import type { RuntimeFactory } from '../control/runtime.js'
 import { createLocalDriver } from '../drivers/local.js'
 import { createSwarmDriver } from '../drivers/swarm.js'
@@ -96,10 +97,18 @@ export function driverFromSettings(settings: ProviderSettings, log: Log = silent
       healthIntervalMs: r.healthIntervalMs ?? RUNTIME_DEFAULTS.healthIntervalMs,
       ...(r.stopGraceMs !== undefined ? { stopGraceMs: r.stopGraceMs } : {}),
       ...(r.restartDelayMs !== undefined ? { restartDelayMs: r.restartDelayMs } : {}),
-      ...(r.buildImage ?? true ? { prepare: () => ensurePubImage(docker) } : {}),
+      imageRepo: registryRepo(r.registry),
+      // With a registry, hubs pull the image: building here is only asked for explicitly, and then pushed there.
+      ...(r.buildImage ?? !r.registry ? { prepare: () => prepareImage(docker, r.registry) } : {}),
     })
   }
   return undefined
+}
+
+/** Build the pub image on the manager when its inputs changed, and push it when hubs pull from a registry. */
+async function prepareImage(docker: ReturnType<typeof dockerClient>, registry: string | undefined): Promise<void> {
+  const image = await ensurePubImage(docker)
+  if (registry) await pushPubImage(docker, { image: image.tag, registry, version: image.tag.slice(image.tag.indexOf(':') + 1) })
 }
 
 /** The runtime for `settings.runtime.kind`, or undefined when the provider runs no pubs (`none`). */

@@ -140,6 +140,15 @@ export const RuntimeSettings = z.strictObject({
   imageVersion: z.string().min(1).max(64).optional(),
   /** swarm: build and import the pub image on the manager's engine before the first service (single-node swarms). */
   buildImage: z.boolean().optional(),
+  /**
+   * swarm: the registry every hub pulls the pub image from (`host[:port]`, as in `<registry>/buttcloud-pub:<version>`);
+   * without it each hub needs the image locally.
+   */
+  registry: z
+    .string()
+    .regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?(\/[a-z0-9._-]+)*$/, 'registry: host[:port][/path], as in docker image names')
+    .max(200)
+    .optional(),
   /** swarm: Docker health probe interval; bounds how soon a new pub shows "up". */
   healthIntervalMs: z.number().int().min(100).optional(),
   stopGraceMs: z.number().int().min(0).optional(),

@@ -21,6 +21,21 @@ function load(runtime: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) {
   return loadSettings(file, env)
 }
 
+describe('the image registry in the settings', () => {
+  it.each([['registry.example.org'], ['198.51.100.1:5000'], ['registry.example.org:443/buttcloud']])('accepts %s', (registry) => {
+    expect(load({ registry }).runtime.registry).toBe(registry)
+  })
+
+  it.each([
+    ['a URL with a scheme', 'https://registry.example.org'],
+    ['upper case', 'Registry.example.org'],
+    ['an image name with a tag', 'registry.example.org/buttcloud-pub:1.0'],
+    ['a space', 'registry example.org'],
+  ])('refuses %s, naming the field', (_what, registry) => {
+    expect(() => load({ registry })).toThrow(/registry: host\[:port\]\[\/path\]/)
+  })
+})
+
 describe('engine addresses in the settings', () => {
   it.each([
     ['a unix socket', 'unix:///run/buttcloud/docker.sock'],
