@@ -18,6 +18,7 @@ import type { SsbMsg } from '../../src/ssb/message.js'
 import type { FeedId, MsgId } from '../../src/protocol/ids.js'
 import type { ProviderSettings } from '../../src/provider/settings.js'
 import type { PrivateMembersApi } from '../../src/ssb/private-members.js'
+import { isStatusPost, statusOfPost } from '../../src/protocol/post.js'
 
 type Provider = Awaited<ReturnType<typeof startTestProvider>>
 type Status = { type: 'buttcloud/status'; request: MsgId; state: string }
@@ -47,10 +48,14 @@ describe('customers stay private from each other', () => {
 
   /** The feeds a classic sbot holds, with how far. */
   const clockOf = (c: ClassicSbot) => clientCall<Record<FeedId, number>>(c.client, 'getVectorClock')
-  /** The customer's statuses from the provider, decrypted by its own server. */
+  /** The customer's statuses from the provider (each rides in a private post), decrypted by its own server. */
   const statusesAt = async (c: ClassicSbot): Promise<Status[]> => {
-    const all = (await collect(clientSource(c.client, 'messagesByType', { type: 'buttcloud/status', private: true }))) as Array<SsbMsg<Status | string>>
-    return all.filter((m) => m.value.author === provider.id && typeof m.value.content === 'object').map((m) => m.value.content as Status)
+    const all = (await collect(clientSource(c.client, 'messagesByType', { type: 'post', private: true }))) as Array<SsbMsg<unknown>>
+    return all.flatMap((m) => {
+      if (m.value.author !== provider.id || !isStatusPost(m.value.content)) return []
+      const read = statusOfPost(m.value.content)
+      return read.ok ? [read.status as Status] : []
+    })
   }
   const providerLatest = async () => (await call<{ sequence: number }>(provider.sbot.getFeedState as never, provider.id)).sequence
 
