@@ -13,6 +13,7 @@ import { sbotConfig, socketPath } from '../src/ssb/config.js'
 import { firstStart, type FirstStartResult } from './first-start.js'
 import { IngestGate, ingestPacingPlugin, usePacedNet } from './ingest-pacing.js'
 import { whoamiOverSocket } from './health.js'
+import { DiskAllowance, diskAllowancePlugin, guardBlobs } from './disk-allowance.js'
 import { generatedKeyPath, type PubSettings } from './settings.js'
 import type { WebView } from './web-view.js'
 
@@ -24,6 +25,8 @@ export interface RunningPub {
   /** What first-start published this time (empty on a restart). */
   published: FirstStartResult
   webPort: number | null
+  /** The disk allowance's measurements (null when the pub has none). */
+  disk: DiskAllowance | null
   /** Ingestion pacing figures (null when pacing is off). */
   ingest(): { backlog: number; maxBacklog: number; pauses: number } | null
   close(): Promise<void>
@@ -63,10 +66,14 @@ export async function startPub(settings: PubSettings): Promise<RunningPub> {
   if (settings.maxCpu !== undefined) config.db2 = { ...config.db2, maxCpu: settings.maxCpu }
 
   const plugins = [inviteHostPlugin(settings.inviteHost)]
+  const disk = settings.disk ? new DiskAllowance({ ...settings.disk, dataDir: settings.dataDir, owner: settings.owner }) : null
+  if (disk) plugins.push(diskAllowancePlugin(disk))
   const gate = settings.pacing ? new IngestGate(settings.pacing) : null
   if (gate) plugins.push(ingestPacingPlugin(gate))
   applyDb2Patches()
   const sbot = createSbot(gate ? usePacedNet(config) : config, plugins)
+  // A blob store (ssb-blobs) takes no new blobs while the allowance is used up.
+  if (disk) guardBlobs(sbot as Parameters<typeof guardBlobs>[0], disk)
   let web: WebView | null = null
   try {
     const published = await firstStart(sbot, { name: settings.name, owner: settings.owner })
@@ -81,6 +88,7 @@ export async function startPub(settings: PubSettings): Promise<RunningPub> {
       address,
       published,
       webPort: webView ? webView.port : null,
+      disk,
       ingest: () => (gate ? { backlog: gate.backlog, maxBacklog: gate.maxBacklog, pauses: gate.pauses } : null),
       close: async () => {
         if (webView) await webView.close()
