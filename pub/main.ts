@@ -56,6 +56,7 @@ async function main(): Promise<void> {
     name: settings.name,
     published: pub.published,
     web: pub.webPort,
+    ...(pub.webError ? { webError: pub.webError } : {}),
     ...(pub.disk ? { disk: pub.disk.usage() } : {}),
     ms: Date.now() - started,
   })

@@ -25,6 +25,8 @@ export interface RunningPub {
   /** What first-start published this time (empty on a restart). */
   published: FirstStartResult
   webPort: number | null
+  /** Why the web view is not served although it was switched on (its port taken), else null. */
+  webError: string | null
   /** The disk allowance's measurements (null when the pub has none). */
   disk: DiskAllowance | null
   /** Ingestion pacing figures (null when pacing is off). */
@@ -80,7 +82,15 @@ export async function startPub(settings: PubSettings): Promise<RunningPub> {
     await whoamiOverSocket(socketPath(settings.dataDir), 5000)
     const address = multiserverAddress(settings.externalHost, settings.port, sbot.id)
     // Imported only when switched on: hono and its server are a few MB of heap a pub without a web view never needs.
-    if (settings.web) web = await (await import('./web-view.js')).startWebView({ name: settings.name, id: sbot.id, address, owner: settings.owner }, settings.web)
+    // A web port someone else holds costs the page, never the pub: SSB service matters more than its web page.
+    let webError: string | null = null
+    if (settings.web) {
+      const { startWebView } = await import('./web-view.js')
+      web = await startWebView({ name: settings.name, id: sbot.id, address, owner: settings.owner }, settings.web).catch((err: Error) => {
+        webError = [err.message, err.cause instanceof Error ? err.cause.message : ''].filter(Boolean).join(': ')
+        return null
+      })
+    }
     const webView = web
     return {
       sbot,
@@ -88,6 +98,7 @@ export async function startPub(settings: PubSettings): Promise<RunningPub> {
       address,
       published,
       webPort: webView ? webView.port : null,
+      webError,
       disk,
       ingest: () => (gate ? { backlog: gate.backlog, maxBacklog: gate.maxBacklog, pauses: gate.pauses } : null),
       close: async () => {
