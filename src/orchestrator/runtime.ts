@@ -105,6 +105,8 @@ export interface OrchestratorRuntime extends PubRuntime {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 /** A sample younger than this is fresh enough to answer a stats command with. */
 const FRESH_MS = 5_000
+/** How long the first pass waits for the first round of disk readings. */
+const DISK_PRIME_MS = 10_000
 
 /** Build a RuntimeFactory (the plugin's seam; this one also gives the operator extras) that runs pubs through `opts.driver`. */
 export function createOrchestratorRuntime(opts: OrchestratorOptions): (host: RuntimeHost) => OrchestratorRuntime {
@@ -147,6 +149,7 @@ class Orchestrator implements OrchestratorRuntime {
   private recheckDelayMs = RECHECK_FIRST_MS
   private readonly disk: DiskWatch | undefined
   private diskTimer: NodeJS.Timeout | undefined
+  private diskPrimed = false
 
   constructor(
     private readonly opts: OrchestratorOptions,
@@ -253,6 +256,12 @@ class Orchestrator implements OrchestratorRuntime {
     this.remember(view, observed)
     this.finishNotes()
     this.updateReport(desired, observed, clock())
+    if (this.disk && !this.diskPrimed) {
+      // Right after a start nothing is known of the disks: without readings, a pub at 90% would look back under and
+      // its owner would hear of it twice. The first pass waits (a bounded time) for one round.
+      this.diskPrimed = true
+      await Promise.race([this.checkDisks(), sleep(DISK_PRIME_MS)])
+    }
     return this.observations(view, states)
   }
 

@@ -13,13 +13,15 @@ import { assertPubBuilt } from '../../testkit/pub-process.js'
 import { joinWithInvite, messagesOfType, startPeer, startTestProvider, testProviderSettings, type TestPeer } from '../../testkit/sbots.js'
 import { commandAndReply, nextStatus, statuses, type Status } from './helpers.js'
 import { waitFor } from '../../testkit/wait.js'
+import { freePort } from '../../testkit/ports.js'
 
-// Web views on 29510-29519: clear of every other test's and benchmark's pool and web block.
-const PORTS = { first: 29500, last: 29509 }
+// Web views on 28710-28719: clear of every other test's and benchmark's pool and web block.
+const PORTS = { first: 28700, last: 28709 }
 const TEXT = 'x'.repeat(4000)
 
 describe('a plan with a disk allowance and a web view, under the local runtime', () => {
   let provider: Awaited<ReturnType<typeof startTestProvider>>
+  let settings: ReturnType<typeof testProviderSettings>
   let user: TestPeer
   let request: MsgId
   let up: Status & { pub: { id: string; address: string; web?: string } }
@@ -39,7 +41,9 @@ describe('a plan with a disk allowance and a web view, under the local runtime',
 
   beforeAll(async () => {
     assertPubBuilt()
-    const settings = testProviderSettings({
+    settings = testProviderSettings({
+      // Fixed: the owner finds the restarted provider where it left it.
+      port: await freePort(),
       runtime: { kind: 'local', hubAddress: '127.0.0.1', ports: PORTS, settleMs: 20_000, statsIntervalMs: 0, diskIntervalMs: 200, env: { PUB_DISK_CHECK_MS: '100' } },
       buttcloud: {
         passIntervalMs: 500,
@@ -79,6 +83,8 @@ describe('a plan with a disk allowance and a web view, under the local runtime',
   })
 
   it('tells the owner once past 90% and once at 100%, and stats shows used/allowed', { timeout: 240_000 }, async () => {
+    // Remembered, so ssb-conn redials it if the connection drops on a loaded machine.
+    user.sbot.conn.remember(up.pub.address, { type: 'pub', autoconnect: true })
     await call(user.sbot.conn.connect, up.pub.address)
     // Most of the way at once (~750 KB of log, under 90% of 1 MiB), then a few posts at a time.
     for (let i = 0; i < 175; i++) await publish(user.sbot.db, { type: 'post', text: `bulk ${i} ${TEXT}` })
@@ -100,5 +106,20 @@ describe('a plan with a disk allowance and a web view, under the local runtime',
     expect(await diskStatuses(/fill its 1 MiB/)).toHaveLength(1)
     expect(await diskPosts(/passed 90%/)).toHaveLength(1)
     expect(await diskPosts(/fill its 1 MiB/)).toHaveLength(1)
+  })
+
+  it('says nothing again after a provider restart: the first pass waits for the disks', async () => {
+    await provider.stop({ keepData: true })
+    provider = await startTestProvider(settings, { runtime: runtimeFromSettings(settings) })
+    await call(user.sbot.conn.connect, provider.address)
+    // A reply from the new provider means its first passes ran (the local pub was adopted, up all along).
+    const stats = await commandAndReply(user, provider.id, request, 'stats')
+    expect(stats.result!.stats.disk.usedBytes).toBeGreaterThanOrEqual(1024 * 1024)
+    await provider.api.settled()
+    // Read from the provider's own log (statuses are boxed to it too): nothing new was posted about this pub.
+    const posted = await statuses(provider.sbot, request)
+    expect(posted.filter((s) => /fill its 1 MiB/.test(s.reason ?? ''))).toHaveLength(1)
+    expect(posted.at(-1)!.reason).toMatch(/fill its 1 MiB/)
+    expect(posted).toHaveLength((await statuses(user.sbot, request)).length)
   })
 })
