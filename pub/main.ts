@@ -48,6 +48,7 @@ async function main(): Promise<void> {
   const started = Date.now()
   const settings = readSettings()
   pub = await startPub(settings)
+  pub.disk?.onChange(() => log({ event: 'disk', ...pub!.disk!.usage() }))
   log({
     event: 'ready',
     id: pub.id,
@@ -55,6 +56,8 @@ async function main(): Promise<void> {
     name: settings.name,
     published: pub.published,
     web: pub.webPort,
+    ...(pub.webError ? { webError: pub.webError } : {}),
+    ...(pub.disk ? { disk: pub.disk.usage() } : {}),
     ms: Date.now() - started,
   })
 }

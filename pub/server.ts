@@ -13,6 +13,7 @@ import { sbotConfig, socketPath } from '../src/ssb/config.js'
 import { firstStart, type FirstStartResult } from './first-start.js'
 import { IngestGate, ingestPacingPlugin, usePacedNet } from './ingest-pacing.js'
 import { whoamiOverSocket } from './health.js'
+import { DiskAllowance, diskAllowancePlugin, guardBlobs } from './disk-allowance.js'
 import { generatedKeyPath, type PubSettings } from './settings.js'
 import type { WebView } from './web-view.js'
 
@@ -24,6 +25,10 @@ export interface RunningPub {
   /** What first-start published this time (empty on a restart). */
   published: FirstStartResult
   webPort: number | null
+  /** Why the web view is not served although it was switched on (its port taken), else null. */
+  webError: string | null
+  /** The disk allowance's measurements (null when the pub has none). */
+  disk: DiskAllowance | null
   /** Ingestion pacing figures (null when pacing is off). */
   ingest(): { backlog: number; maxBacklog: number; pauses: number } | null
   close(): Promise<void>
@@ -63,17 +68,29 @@ export async function startPub(settings: PubSettings): Promise<RunningPub> {
   if (settings.maxCpu !== undefined) config.db2 = { ...config.db2, maxCpu: settings.maxCpu }
 
   const plugins = [inviteHostPlugin(settings.inviteHost)]
+  const disk = settings.disk ? new DiskAllowance({ ...settings.disk, dataDir: settings.dataDir, owner: settings.owner }) : null
+  if (disk) plugins.push(diskAllowancePlugin(disk))
   const gate = settings.pacing ? new IngestGate(settings.pacing) : null
   if (gate) plugins.push(ingestPacingPlugin(gate))
   applyDb2Patches()
   const sbot = createSbot(gate ? usePacedNet(config) : config, plugins)
+  // A blob store (ssb-blobs) takes no new blobs while the allowance is used up.
+  if (disk) guardBlobs(sbot as Parameters<typeof guardBlobs>[0], disk)
   let web: WebView | null = null
   try {
     const published = await firstStart(sbot, { name: settings.name, owner: settings.owner })
     await whoamiOverSocket(socketPath(settings.dataDir), 5000)
     const address = multiserverAddress(settings.externalHost, settings.port, sbot.id)
     // Imported only when switched on: hono and its server are a few MB of heap a pub without a web view never needs.
-    if (settings.web) web = await (await import('./web-view.js')).startWebView({ name: settings.name, id: sbot.id, address, owner: settings.owner }, settings.web)
+    // A web port someone else holds costs the page, never the pub: SSB service matters more than its web page.
+    let webError: string | null = null
+    if (settings.web) {
+      const { startWebView } = await import('./web-view.js')
+      web = await startWebView({ name: settings.name, id: sbot.id, address, owner: settings.owner }, settings.web).catch((err: Error) => {
+        webError = [err.message, err.cause instanceof Error ? err.cause.message : ''].filter(Boolean).join(': ')
+        return null
+      })
+    }
     const webView = web
     return {
       sbot,
@@ -81,6 +98,8 @@ export async function startPub(settings: PubSettings): Promise<RunningPub> {
       address,
       published,
       webPort: webView ? webView.port : null,
+      webError,
+      disk,
       ingest: () => (gate ? { backlog: gate.backlog, maxBacklog: gate.maxBacklog, pauses: gate.pauses } : null),
       close: async () => {
         if (webView) await webView.close()

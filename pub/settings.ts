@@ -7,6 +7,7 @@ import { isIP } from 'node:net'
 import { isAbsolute, join, resolve } from 'node:path'
 import { PubName } from '../src/protocol/common.js'
 import { FeedId } from '../src/protocol/ids.js'
+import { DEFAULT_DISK_MIB } from '../src/protocol/offer.js'
 
 export interface PubSettings {
   /** Data folder: log, indexes, invite codes, unix socket, and the generated key when none is handed over. */
@@ -37,6 +38,8 @@ export interface PubSettings {
   maxCpu: number | undefined
   /** Stop reading from peers while `high` messages wait to be stored, resume at `low`; null turns pacing off. */
   pacing: { high: number; low: number } | null
+  /** Log + blobs allowed (bytes) and how often they are measured (ms); null: no allowance. */
+  disk: { allowedBytes: number; checkMs: number } | null
 }
 
 /** A configuration mistake, worded for the operator who set the variable. */
@@ -111,6 +114,7 @@ export function readSettings(env: Env = process.env, readFile: ReadFile = (p) =>
   const maxCpuText = get('PUB_MAX_CPU')
   const maxCpu = maxCpuText === undefined ? undefined : intFrom('PUB_MAX_CPU', maxCpuText, 1, 100)
   const pacing = pacingFrom(get('PUB_INGEST_BACKLOG'))
+  const disk = diskFrom(get('PUB_DISK_MIB'), get('PUB_DISK_KIB'), get('PUB_DISK_CHECK_MS'))
 
   return {
     dataDir,
@@ -129,7 +133,19 @@ export function readSettings(env: Env = process.env, readFile: ReadFile = (p) =>
     throttles,
     maxCpu,
     pacing,
+    disk,
   }
+}
+
+// Measuring walks the blobs folder: twice a minute keeps it cheap and still catches a filling pub early.
+const DEFAULT_DISK_CHECK_MS = 30_000
+
+function diskFrom(mib: string | undefined, kib: string | undefined, checkMs: string | undefined): PubSettings['disk'] {
+  const every = checkMs === undefined ? DEFAULT_DISK_CHECK_MS : intFrom('PUB_DISK_CHECK_MS', checkMs, 50, 3_600_000)
+  // KiB: small allowances for tests and trials; it wins over the plan's MiB.
+  if (kib !== undefined) return { allowedBytes: intFrom('PUB_DISK_KIB', kib, 1, 2 ** 34) * 1024, checkMs: every }
+  if (mib === 'off') return null
+  return { allowedBytes: intFrom('PUB_DISK_MIB', mib ?? String(DEFAULT_DISK_MIB), 1, 2 ** 24) * 1024 * 1024, checkMs: every }
 }
 
 /** True for hosts ssb-invite calls private: loopback, RFC 1918, link-local, `localhost`. */

@@ -14,7 +14,7 @@ import type {
   ObservedVolume,
   ServiceSpec,
 } from '../src/planner/index.js'
-import { changesOf, objectName, plan } from '../src/planner/index.js'
+import { changesOf, objectName, plan, webPortFor } from '../src/planner/index.js'
 
 const hash = (text: string) => createHash('sha256').update(text).digest('base64')
 
@@ -78,6 +78,8 @@ export function specOf(p: DesiredPub): ServiceSpec {
     port: p.placement.port,
     imageVersion: p.imageVersion,
     memoryMiB: p.memoryMiB,
+    ...(p.diskMiB !== undefined ? { diskMiB: p.diskMiB } : {}),
+    ...(p.webView ? { webPort: webPortFor(p.placement.port, CAPACITY.ports) } : {}),
     replicas: p.intent === 'running' ? 1 : 0,
     forceUpdate: p.restartGeneration,
   }
@@ -93,6 +95,8 @@ export function serviceFromSpec(spec: ServiceSpec, id = `svc-${objectName(spec.r
     port: spec.port,
     imageVersion: spec.imageVersion,
     memoryMiB: spec.memoryMiB,
+    ...(spec.diskMiB !== undefined ? { diskMiB: spec.diskMiB } : {}),
+    ...(spec.webPort !== undefined ? { webPort: spec.webPort } : {}),
     replicas: spec.replicas,
     forceUpdate: spec.forceUpdate,
     tasks: spec.replicas === 1 ? [{ state: 'running', health: 'healthy', at: NOW - 60_000 }] : [],

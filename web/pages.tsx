@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto'
 import type { Child } from 'hono/jsx'
 import { raw } from 'hono/html'
 import type { DirectoryEntry } from './types.js'
-import type { Operator, Plan } from '../src/protocol/offer.js'
+import { planDiskMiB, planWebView, type Operator, type Plan } from '../src/protocol/offer.js'
 import type { PubState } from '../src/protocol/status.js'
 
 const STYLE = `
@@ -262,7 +262,7 @@ export function LandingPage(props: { provider: Brand; plans: readonly Plan[] }) 
       <ul>
         {props.plans.map((p) => (
           <li>
-            {p.name}: {p.memoryMiB} MiB, {p.price === 0 ? 'free' : formatPrice(p)}
+            {`${p.name}: ${p.memoryMiB} MiB memory, ${planDiskMiB(p)} MiB disk${planWebView(p) ? ', a public web page' : ''}, ${p.price === 0 ? 'free' : formatPrice(p)}`}
           </li>
         ))}
       </ul>

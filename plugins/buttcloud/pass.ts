@@ -16,6 +16,7 @@ import { checkOutgoing } from '../../src/protocol/parse.js'
 import type { FeedId, MsgId } from '../../src/protocol/ids.js'
 import type { CommandReply, ErrorCode, ReplyResult } from '../../src/protocol/reply.js'
 import type { PubStatus } from '../../src/protocol/status.js'
+import { planDiskMiB, planWebView, type Plan } from '../../src/protocol/offer.js'
 import type { Log } from '../../src/log/logger.js'
 import type { ButtcloudPluginConfig } from './config.js'
 import { PURGE_NOTICE_MS, notificationText, purgeReminderText } from '../../src/control/notify.js'
@@ -164,14 +165,15 @@ async function refuseUnanswerable(ledger: ControlLedger, answering: Answering): 
 function gatePubs(deps: PassDeps, records: readonly PubRecord[], now: number): Map<MsgId, Gated> {
   const { ledger } = deps
   const placements = ledger.placements()
-  const memoryOf = new Map(deps.config.plans.map((p) => [p.id, p.memoryMiB]))
+  const planOf = new Map(deps.config.plans.map((p) => [p.id, p]))
   const gated = new Map<MsgId, Gated>()
   for (const record of records) {
     const standing = deps.payment?.standing(record, ledger.paymentsOf(record.request), now)
     gated.set(
       record.request,
       gate(record, {
-        memoryMiB: memoryOf.get(record.plan) ?? 0,
+        memoryMiB: planOf.get(record.plan)?.memoryMiB ?? 0,
+        ...planExtras(planOf.get(record.plan)),
         placement: placements.get(record.request),
         standing,
         paymentUrl: deps.payment?.paymentUrl(record),
@@ -183,6 +185,11 @@ function gatePubs(deps: PassDeps, records: readonly PubRecord[], now: number): M
   // Free pubs beyond the cap (or their owner's share) wait: never handed to the runtime, so never given a port.
   holdWaitingFree(gated, { cap: deps.config.freePubs, perOwner: deps.config.pubsPerOwner })
   return gated
+}
+
+/** The plan's disk allowance and web view for the runtime (defaults applied, so every runtime reads the same). */
+function planExtras(plan: Plan | undefined): { diskMiB?: number; webView?: boolean } {
+  return plan ? { diskMiB: planDiskMiB(plan), webView: planWebView(plan) } : {}
 }
 
 /** Let the runtime converge on the gated pubs; undefined (and the reason kept) while its engine is unreachable. */

@@ -30,7 +30,10 @@ export interface PubServiceOptions {
   /** Swarm secret holding the pub's ssb-keys file; without it the pub makes and keeps its own key. */
   keySecret?: { id: string; name: string }
   memoryBytes?: number
+  /** The web view's port (host network: the pub listens on it directly, no publishing needed); absent: none. */
   webPort?: number
+  /** The plan's disk allowance for the pub's log and blobs (PUB_DISK_MIB). */
+  diskMiB?: number
   caps?: string
   labels?: Record<string, string>
   /** Extra environment (PUB_* overrides such as PUB_DB2_THROTTLES). */
@@ -59,6 +62,7 @@ export function pubServiceSpec(o: PubServiceOptions): Docker.CreateServiceOption
   if (o.provider) env.PUB_PROVIDER = o.provider
   if (o.keySecret) env.PUB_KEY_FILE = KEY_SECRET_PATH
   if (o.webPort !== undefined) env.PUB_WEB_PORT = String(o.webPort)
+  if (o.diskMiB !== undefined) env.PUB_DISK_MIB = String(o.diskMiB)
   if (o.caps) env.PUB_CAPS = o.caps
   Object.assign(env, o.env)
   const interval = (o.healthIntervalMs ?? 2000) * MS

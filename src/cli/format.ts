@@ -2,7 +2,7 @@
  * Human output. Text that came from the network passes through `clean` first: the schemas bound names and reasons
  * to single lines without control characters, but URLs and invite codes could still carry terminal escapes.
  */
-import type { Plan } from '../protocol/offer.js'
+import { planDiskMiB, planWebView, type Plan } from '../protocol/offer.js'
 import type { ReplyResult } from '../protocol/reply.js'
 import type { StatsSummary } from '../protocol/stats.js'
 import { shortId, type CommandView, type OfferView, type PubView } from './view.js'
@@ -71,7 +71,18 @@ export function formatOffers(offers: readonly OfferView[]): string[] {
   for (const o of offers) {
     if (lines.length) lines.push('')
     lines.push(`${clean(o.name)}  ${o.provider}`)
-    lines.push(...table(o.plans.map((p) => [`  ${p.id}`, clean(p.name), formatMemory(p.memoryMiB), formatPrice(p)])))
+    lines.push(
+      ...table(
+        o.plans.map((p) => [
+          `  ${p.id}`,
+          clean(p.name),
+          formatMemory(p.memoryMiB),
+          `${formatMemory(planDiskMiB(p))} disk`,
+          planWebView(p) ? 'web view' : 'no web view',
+          formatPrice(p),
+        ]),
+      ),
+    )
     if (o.paymentSite) lines.push(`  payment: ${clean(o.paymentSite)}`)
     lines.push(`  terms:   ${clean(o.terms)}`)
   }
@@ -81,7 +92,7 @@ export function formatOffers(offers: readonly OfferView[]): string[] {
 /** The pub list: one row per pub. */
 export function formatPubs(pubs: readonly PubView[], now: number): string[] {
   return table([
-    ['ID', 'NAME', 'PLAN', 'STATE', 'SINCE', 'PROVIDER'],
+    ['ID', 'NAME', 'PLAN', 'STATE', 'SINCE', 'PROVIDER', 'WEB VIEW'],
     ...pubs.map((p) => [
       shortId(p.id),
       p.name ? clean(p.name) : '-',
@@ -89,6 +100,7 @@ export function formatPubs(pubs: readonly PubView[], now: number): string[] {
       p.state,
       `${formatDuration(now - p.since)} ago`,
       p.providerName ? clean(p.providerName) : `${p.provider.slice(0, 9)}…`,
+      p.pub?.web ? clean(p.pub.web) : '-',
     ]),
   ])
 }
@@ -105,6 +117,7 @@ export function formatPub(p: PubView, now: number): string[] {
     ...(p.reason ? [['reason', clean(p.reason)]] : []),
     ...(p.paymentUrl ? [['pay at', clean(p.paymentUrl)]] : []),
     ...(p.pub ? [['pub id', p.pub.id], ['address', clean(p.pub.address)]] : []),
+    ...(p.pub?.web ? [['web view', clean(p.pub.web)]] : []),
     ...(p.invite ? [['invite', clean(p.invite)]] : []),
   ])
   if (p.history.length) {
@@ -148,6 +161,7 @@ export function formatStats(s: StatsSummary): string[] {
     `window   ${new Date(s.window.from).toISOString()} .. ${new Date(s.window.to).toISOString()} (${s.samples} samples)`,
     `cpu      avg ${s.cpu.avgPercent.toFixed(1)}%, max ${s.cpu.maxPercent.toFixed(1)}%`,
     `memory   avg ${formatBytes(s.memory.avgBytes)}, max ${formatBytes(s.memory.maxBytes)} of ${formatBytes(s.memory.limitBytes)}`,
+    ...(s.disk ? [`disk     ${formatBytes(s.disk.usedBytes)} of ${formatBytes(s.disk.allowedBytes)} (log and blobs)`] : []),
     ...(s.network ? [`network  in ${formatBytes(s.network.rxBytes)}, out ${formatBytes(s.network.txBytes)}`] : []),
     `uptime   ${formatDuration(s.uptimeSeconds * 1000)}, ${s.restarts} restart${s.restarts === 1 ? '' : 's'}`,
   ]

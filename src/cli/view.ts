@@ -66,7 +66,7 @@ export interface PubView {
   reason?: string
   paymentUrl?: string
   /** The hosted pub's identity and address, the last the provider gave. */
-  pub?: { id: FeedId; address: MultiserverAddress }
+  pub?: { id: FeedId; address: MultiserverAddress; web?: string }
   /** The latest invite code a status carried (statuses are private to owner and provider). */
   invite?: InviteCode
   history: StatusEntry[]

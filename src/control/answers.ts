@@ -25,7 +25,8 @@ export function answerText(what: string, reply: Pick<CommandReply, 'ok' | 'error
   if (r.backup) return `Your backup is ready: ${r.backup.url} (${r.backup.bytes} bytes; until ${new Date(r.backup.expires).toISOString()})`
   if (r.stats) {
     const s = r.stats
-    return `Stats: CPU avg ${s.cpu.avgPercent.toFixed(1)}%, memory max ${Math.round(s.memory.maxBytes / 1048576)} MiB, uptime ${Math.round(s.uptimeSeconds / 60)} min, ${s.restarts} restarts.`
+    const disk = s.disk ? `, disk ${diskLine(s.disk)}` : ''
+    return `Stats: CPU avg ${s.cpu.avgPercent.toFixed(1)}%, memory max ${Math.round(s.memory.maxBytes / 1048576)} MiB${disk}, uptime ${Math.round(s.uptimeSeconds / 60)} min, ${s.restarts} restarts.`
   }
   return `${what}: ${r.message ?? 'done'}`
 }
@@ -40,6 +41,7 @@ export function pubsText(pubs: ReadonlyArray<{ record: PubRecord; status?: PubSt
 export function statusText(record: PubRecord, status: PubStatus | undefined): string {
   const lines = [`Pub ${pubHandle(record)} (${record.request}), plan ${record.plan}: ${stateLine(record, status)}`]
   if (status?.pub) lines.push(`Address: ${status.pub.address}`)
+  if (status?.pub?.web) lines.push(`Web view: ${status.pub.web}`)
   if (status?.paymentUrl) lines.push(`Pay here: ${status.paymentUrl}`)
   return lines.join('\n')
 }
@@ -47,4 +49,11 @@ export function statusText(record: PubRecord, status: PubStatus | undefined): st
 function stateLine(record: PubRecord, status: PubStatus | undefined): string {
   if (!status) return record.rejected ? `refused: ${record.rejected}` : 'requested'
   return status.reason ? `${status.state} (${status.reason})` : status.state
+}
+
+/** "1.2 of 2.0 MiB (60%)": log and blobs against the plan's allowance. */
+export function diskLine(disk: { usedBytes: number; allowedBytes: number }): string {
+  const mib = (n: number) => (n / 1048576).toFixed(1)
+  const percent = disk.allowedBytes > 0 ? Math.floor((disk.usedBytes / disk.allowedBytes) * 100) : 0
+  return `${mib(disk.usedBytes)} of ${mib(disk.allowedBytes)} MiB (${percent}%)`
 }

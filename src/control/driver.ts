@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream'
 import type { FeedId, InviteCode, MsgId, MultiserverAddress } from '../protocol/ids.js'
 import type { ObservedReader, ServiceSpec } from '../planner/index.js'
 import type { SsbKeys } from '../ssb/keys.js'
+import type { DiskUsage } from '../protocol/disk.js'
 
 /** Who a pub is and who may command it: what a driver needs beyond the spec to start one. */
 export interface PubIdentity {
@@ -63,6 +64,9 @@ export interface PubDriver extends ObservedReader {
 
 /** Top-level entries of a pub's data folder that never go into its backup: the db2 keyring (secrets derived from the pub's key) and its unix socket. */
 export const BACKUP_EXCLUDED = ['keyring', 'socket'] as const
+
+/** Asks the pub at `address` how full its disk allowance is (its own measurement), with master keys. */
+export type PubDiskReader = (keys: SsbKeys, address: MultiserverAddress, opts: { caps?: string; timeoutMs: number }) => Promise<DiskUsage>
 
 /** Asks the pub at `address` for an invite code with master keys (the hosted pub's RPC client does it). */
 export type PubInviter = (keys: SsbKeys, address: MultiserverAddress, opts: { uses: number; caps?: string; timeoutMs: number }) => Promise<InviteCode>

@@ -41,6 +41,9 @@ export function gate(
   record: PubRecord,
   opts: {
     memoryMiB: number
+    /** The plan's disk allowance and web view, passed through to the runtime. */
+    diskMiB?: number
+    webView?: boolean
     placement?: { hub: string; port: number; released?: true }
     standing?: PaymentStanding
     paymentUrl?: string
@@ -53,6 +56,8 @@ export function gate(
     record,
     intent,
     memoryMiB: opts.memoryMiB,
+    ...(opts.diskMiB !== undefined ? { diskMiB: opts.diskMiB } : {}),
+    ...(opts.webView !== undefined ? { webView: opts.webView } : {}),
     ...(destroyedAt !== undefined ? { destroyedAt } : {}),
     ...(at ? { placement: { hub: at.hub, port: at.port, ...(at.released ? { released: true as const } : {}) } } : {}),
     ...(opts.free ? { free: true } : {}),

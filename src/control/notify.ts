@@ -8,6 +8,7 @@
 import type { PubStatus } from '../protocol/status.js'
 import type { PubRecord } from './record.js'
 import { PAYMENT_REASON } from './gate.js'
+import { isDiskReason } from './disk.js'
 
 /** The most status posts one pub gets per day (counted from the provider's own log by receive time). */
 export const NOTICES_PER_PUB_PER_DAY = 8
@@ -36,6 +37,11 @@ export function notificationText(prev: PubStatus | undefined, next: PubStatus, r
       if (next.reason?.startsWith('the last payment failed')) {
         if (said) return undefined
         return `${pub} is still running, but ${next.reason}.${next.paymentUrl ? ` Pay here: ${next.paymentUrl}` : ''}`
+      }
+      // A crossing of the disk allowance (90%, 100%, or back under) while up: the status says it once, and so does this.
+      if (was === 'up' && prev?.reason !== next.reason) {
+        if (isDiskReason(next.reason)) return `${pub}: ${next.reason}.`
+        if (isDiskReason(prev?.reason)) return `${pub} is back under 90% of its disk allowance.`
       }
       if (next.reason?.startsWith(PAYMENT_REASON.cancelScheduled)) {
         if (said) return undefined

@@ -5,7 +5,8 @@ import type { PubState } from '../protocol/status.js'
 export interface Observation {
   state: PubState
   reason?: string
-  pub?: { id: FeedId; address: MultiserverAddress }
+  /** `web`: the URL of the pub's web view, when its plan has one. */
+  pub?: { id: FeedId; address: MultiserverAddress; web?: string }
   /** A payment link, when the pub waits for payment. */
   paymentUrl?: string
 }

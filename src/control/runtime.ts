@@ -26,6 +26,10 @@ export interface RuntimePub {
   free?: boolean
   /** Memory of the pub's plan. */
   memoryMiB: number
+  /** Disk allowance of the pub's plan (log + blobs, MiB); absent: the protocol's default. */
+  diskMiB?: number
+  /** Whether the pub's plan has a web view (absent: yes). */
+  webView?: boolean
 }
 
 /** What the plugin gives a runtime: the provider's identity and a durable place for placements. */

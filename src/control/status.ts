@@ -33,6 +33,7 @@ export function statusChanged(last: PubStatus | undefined, next: StatusBody): bo
     last.state !== next.state ||
     !sameWait(last.reason ?? '', next.reason ?? '') ||
     (last.pub?.address ?? '') !== (next.pub?.address ?? '') ||
+    (last.pub?.web ?? '') !== (next.pub?.web ?? '') ||
     (last.paymentUrl ?? '') !== (next.paymentUrl ?? '')
   )
 }

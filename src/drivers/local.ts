@@ -167,6 +167,8 @@ class LocalDriver implements PubDriver {
       port: s.port,
       imageVersion: s.imageVersion,
       memoryMiB: s.memoryMiB,
+      ...(s.diskMiB !== undefined ? { diskMiB: s.diskMiB } : {}),
+      ...(s.webPort !== undefined ? { webPort: s.webPort } : {}),
       replicas: s.replicas,
       forceUpdate: s.forceUpdate,
     }))
@@ -302,6 +304,8 @@ class LocalDriver implements PubDriver {
       PUB_NAME: record.name ?? 'ButtCloud pub',
       PUB_DATA: join(folder, 'data'),
       PUB_KEY_FILE: join(folder, 'key'),
+      ...(record.diskMiB !== undefined ? { PUB_DISK_MIB: String(record.diskMiB) } : {}),
+      ...(record.webPort !== undefined ? { PUB_WEB_PORT: String(record.webPort) } : {}),
       ...(this.opts.caps ? { PUB_CAPS: this.opts.caps } : {}),
       ...this.opts.env,
     }
@@ -560,7 +564,7 @@ function tail(path: string, bytes: number): string {
 
 /** The fields that, when changed, need a new process. */
 function specKey(s: ServiceRecord): string {
-  return JSON.stringify([s.port, s.imageVersion, s.memoryMiB, s.forceUpdate, s.name ?? '', s.owner])
+  return JSON.stringify([s.port, s.imageVersion, s.memoryMiB, s.forceUpdate, s.name ?? '', s.owner, s.diskMiB ?? null, s.webPort ?? null])
 }
 
 function pushTask(sup: Supervised, task: ObservedTask): void {

@@ -4,6 +4,7 @@
  * it again: calls are rare, and a kept connection would pin memory in every pub.
  */
 import { InviteCode, FeedId, type MultiserverAddress } from '../protocol/ids.js'
+import { DiskUsage } from '../protocol/disk.js'
 import { clientCall, connectClient, type SbotClient } from '../ssb/client.js'
 import type { SsbKeys } from '../ssb/keys.js'
 
@@ -35,6 +36,14 @@ export async function createInvite(keys: SsbKeys, pubAddress: MultiserverAddress
 export async function whoami(keys: SsbKeys, pubAddress: MultiserverAddress, opts: PubClientOptions = {}): Promise<FeedId> {
   const answer = await withClient(keys, pubAddress, opts, (client) => clientCall<{ id?: unknown }>(client, 'whoami'))
   return FeedId.parse(answer.id)
+}
+
+/** The pub's own measurement of its log and blobs against its disk allowance (`pubDisk.usage`, masters only). */
+export async function diskUsage(keys: SsbKeys, pubAddress: MultiserverAddress, opts: PubClientOptions = {}): Promise<DiskUsage> {
+  const answer = await withClient(keys, pubAddress, opts, (client) => clientCall<unknown>(client, 'pubDisk.usage'))
+  const parsed = DiskUsage.safeParse(answer)
+  if (!parsed.success) throw new Error(`the pub at ${hostOf(pubAddress)} answered pubDisk.usage with something that is not a disk usage`)
+  return parsed.data
 }
 
 async function withClient<T>(keys: SsbKeys, address: MultiserverAddress, opts: PubClientOptions, fn: (client: SbotClient) => Promise<T>): Promise<T> {

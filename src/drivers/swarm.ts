@@ -218,8 +218,13 @@ class SwarmDriver implements PubDriver {
     }
     const hub = task.Placement?.Constraints?.map((c) => /^node\.id\s*==\s*(\S+)$/.exec(c)?.[1]).find((id) => id !== undefined)
     if (hub !== undefined) listing.hub = hub
-    const port = Number(container.Env?.find((e) => e.startsWith('PUB_PORT='))?.slice('PUB_PORT='.length))
+    const envNumber = (name: string) => Number(container.Env?.find((e) => e.startsWith(`${name}=`))?.slice(name.length + 1))
+    const port = envNumber('PUB_PORT')
     if (Number.isInteger(port) && port > 0) listing.port = port
+    const diskMiB = envNumber('PUB_DISK_MIB')
+    if (Number.isInteger(diskMiB) && diskMiB > 0) listing.diskMiB = diskMiB
+    const webPort = envNumber('PUB_WEB_PORT')
+    if (Number.isInteger(webPort) && webPort > 0) listing.webPort = webPort
     // Swarm may pin the image by digest (`repo:tag@sha256:…`); the tag is what we compare.
     const image = container.Image?.replace(/@sha256:[0-9a-f]+$/, '')
     if (image !== undefined) listing.imageVersion = image.startsWith(`${this.repo}:`) ? image.slice(this.repo.length + 1) : image
@@ -411,6 +416,8 @@ class SwarmDriver implements PubDriver {
       volume: name,
       keySecret: secret,
       memoryBytes: spec.memoryMiB * MiB,
+      ...(spec.webPort !== undefined ? { webPort: spec.webPort } : {}),
+      ...(spec.diskMiB !== undefined ? { diskMiB: spec.diskMiB } : {}),
       labels,
       ...(this.opts.caps ? { caps: this.opts.caps } : {}),
       ...(this.opts.env ? { env: this.opts.env } : {}),

@@ -36,11 +36,14 @@ import {
   type Observed,
   type ObservedPubState,
   type ObservedService,
+  webPortFor,
 } from '../planner/index.js'
 import { Backoff, DEFAULT_BACKOFF, type BackoffPolicy, type BackoffState } from './backoff.js'
 import { BackupShelf, type BackupSettings } from './backups.js'
 import { desiredPubs, PubKeyring } from './desired.js'
-import type { PubDriver, PubInviter } from '../control/driver.js'
+import type { PubDiskReader, PubDriver, PubInviter } from '../control/driver.js'
+import { diskReason } from '../control/disk.js'
+import { DiskWatch } from './disk-watch.js'
 import { createHandlers, execute, requestOf, type ExecutionResult, type OperatorNotes } from './executor.js'
 import { DEFAULT_STATS_BOOK, StatsBook } from './stats.js'
 
@@ -68,6 +71,10 @@ export interface OrchestratorOptions {
   backups?: BackupSettings
   /** Waits after failures in a row, per pub and for the engine (default: 10 s doubling up to 5 min). */
   backoff?: BackoffPolicy
+  /** Asks a running pub how full its disk allowance is (the provider wires the hosted pub's RPC client). */
+  diskReader?: PubDiskReader
+  /** How often every running pub is asked (default 60 s; 0: only for `stats`). */
+  diskIntervalMs?: number
 }
 
 /** What the report file holds: the capacity report with the notes of the pass that wrote it, and who is backing off. */
@@ -98,6 +105,8 @@ export interface OrchestratorRuntime extends PubRuntime {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 /** A sample younger than this is fresh enough to answer a stats command with. */
 const FRESH_MS = 5_000
+/** How long the first pass waits for the first round of disk readings. */
+const DISK_PRIME_MS = 10_000
 
 /** Build a RuntimeFactory (the plugin's seam; this one also gives the operator extras) that runs pubs through `opts.driver`. */
 export function createOrchestratorRuntime(opts: OrchestratorOptions): (host: RuntimeHost) => OrchestratorRuntime {
@@ -138,6 +147,9 @@ class Orchestrator implements OrchestratorRuntime {
   /** A pass asked for soon because a placed pub is still coming up (see `recheckWhileMoving`). */
   private recheck: NodeJS.Timeout | undefined
   private recheckDelayMs = RECHECK_FIRST_MS
+  private readonly disk: DiskWatch | undefined
+  private diskTimer: NodeJS.Timeout | undefined
+  private diskPrimed = false
 
   constructor(
     private readonly opts: OrchestratorOptions,
@@ -160,6 +172,25 @@ class Orchestrator implements OrchestratorRuntime {
       this.sampler = setInterval(() => void this.sample().catch(() => undefined), this.sampleIntervalMs)
       this.sampler.unref()
     }
+    if (opts.diskReader) {
+      this.disk = new DiskWatch({ reader: opts.diskReader, keys: host.providerKeys, ...(opts.caps ? { caps: opts.caps } : {}) })
+      const every = opts.diskIntervalMs ?? 60_000
+      if (every > 0) {
+        this.diskTimer = setInterval(() => void this.checkDisks(), every)
+        this.diskTimer.unref()
+      }
+    }
+  }
+
+  /** Ask every running pub for its disk reading; a changed level asks for a pass, which posts the new status. */
+  private async checkDisks(): Promise<void> {
+    if (!this.disk || this.closed) return
+    const running = new Map<MsgId, MultiserverAddress>()
+    for (const pub of this.desired.values()) {
+      const address = pub.intent === 'running' && this.services.get(pub.request)?.tasks.some((t) => t.state === 'running') ? this.addressOf(pub) : undefined
+      if (address) running.set(pub.request, address)
+    }
+    if ((await this.disk.refresh(running)) && !this.closed) this.host.requestPass?.()
   }
 
   async reconcile(pubs: readonly RuntimePub[], now: number): Promise<Observations> {
@@ -225,6 +256,12 @@ class Orchestrator implements OrchestratorRuntime {
     this.remember(view, observed)
     this.finishNotes()
     this.updateReport(desired, observed, clock())
+    if (this.disk && !this.diskPrimed) {
+      // Right after a start nothing is known of the disks: without readings, a pub at 90% would look back under and
+      // its owner would hear of it twice. The first pass waits (a bounded time) for one round.
+      this.diskPrimed = true
+      await Promise.race([this.checkDisks(), sleep(DISK_PRIME_MS)])
+    }
     return this.observations(view, states)
   }
 
@@ -344,6 +381,17 @@ class Orchestrator implements OrchestratorRuntime {
     return hub && port !== undefined ? multiserverAddress(hub.address, port, pub.pubId) : undefined
   }
 
+  /** The pub's web view URL (its hub's address and the web port that goes with its placement), when its plan has one. */
+  private webUrlOf(pub: DesiredPub): string | undefined {
+    if (!pub.webView) return undefined
+    const hubId = pub.placement?.hub ?? this.services.get(pub.request)?.hub
+    const port = pub.placement?.port ?? this.services.get(pub.request)?.port
+    const hub = hubId === undefined ? undefined : this.hubs.get(hubId)
+    if (!hub || port === undefined) return undefined
+    const host = hub.address.includes(':') ? `[${hub.address}]` : hub.address
+    return `http://${host}:${webPortFor(port, this.opts.capacity.ports)}/`
+  }
+
   private observations(desired: readonly DesiredPub[], states: Map<MsgId, ObservedPubState>): Observations {
     const out = new Map<string, Observation>()
     for (const pub of desired) {
@@ -354,7 +402,15 @@ class Orchestrator implements OrchestratorRuntime {
       if (fields.reason !== undefined) obs.reason = fields.reason
       // The pub's id and address are known from its placement (the key is derived), so owners see them early.
       const address = state.state === 'up' ? (state.address ?? this.addressOf(pub)) : this.addressOf(pub)
-      if (address && state.state !== 'destroyed' && state.state !== 'queued') obs.pub = { id: pub.pubId, address }
+      if (address && state.state !== 'destroyed' && state.state !== 'queued') {
+        obs.pub = { id: pub.pubId, address }
+        const web = this.webUrlOf(pub)
+        if (web) obs.pub.web = web
+      }
+      // The disk allowance speaks only while all else is well: an up pub with nothing else to say.
+      const disk = state.state === 'up' && obs.reason === undefined ? this.disk?.get(pub.request) : undefined
+      const reason = disk ? diskReason(disk) : undefined
+      if (reason) obs.reason = reason
       out.set(pub.request, obs)
     }
     return out
@@ -408,6 +464,10 @@ class Orchestrator implements OrchestratorRuntime {
       limitBytes: (pub?.memoryMiB ?? 0) * MiB,
       ...(running ? { uptimeSeconds: Math.max(0, Math.floor((Date.now() - running.at) / 1000)) } : {}),
     })
+    // The pub's own disk measurement, asked now (it is one call); the last reading when it does not answer.
+    const address = pub ? this.addressOf(pub) : undefined
+    const disk = this.disk && address ? await this.disk.readOne(record.request, address) : undefined
+    if (disk) summary.disk = { usedBytes: disk.usedBytes, allowedBytes: disk.allowedBytes }
     // Samples are timed by the driver's clock; the window is told on the host's, which decides when the next is due.
     summary.window = { from: Math.max(0, summary.window.from + this.skew), to: Math.max(0, summary.window.to + this.skew) }
     return summary
@@ -474,6 +534,7 @@ class Orchestrator implements OrchestratorRuntime {
     this.closed = true
     clearTimeout(this.recheck)
     if (this.sampler) clearInterval(this.sampler)
+    if (this.diskTimer) clearInterval(this.diskTimer)
     this.shelf?.close()
     await this.sampling?.catch(() => undefined)
     await this.driver.close()

@@ -6,7 +6,7 @@ import type { MsgId } from '../protocol/ids.js'
 import type { ForeignObject, ServiceSpec } from './types.js'
 
 /** Which part of a service spec an update changes (for logs and status; the update always writes the whole spec). */
-export type SpecChange = 'image' | 'memory' | 'replicas' | 'restart' | 'placement'
+export type SpecChange = 'image' | 'memory' | 'replicas' | 'restart' | 'placement' | 'settings'
 
 export type Action =
   /** Persist a placement (a private `buttcloud/placement` message) before anything is created on it. */

@@ -5,12 +5,12 @@
 import type { MsgId } from '../protocol/ids.js'
 import { sortActions, type Action, type SpecChange } from './actions.js'
 import { allocate, type Allocation } from './placement.js'
-import { portBook, type PortBook } from './ports.js'
+import { portBook, webPortFor, type PortBook } from './ports.js'
 import type { Capacity, DesiredPub, Observed, ObservedService, Placement, ServiceSpec } from './types.js'
 import { indexWorld, schedulable, type World } from './world.js'
 
 /** The spec a live pub's service should have. */
-function specFor(pub: DesiredPub, at: Placement, memoryMiB: number): ServiceSpec {
+function specFor(pub: DesiredPub, at: Placement, memoryMiB: number, ports: Capacity['ports']): ServiceSpec {
   // Assigned rather than spread: this runs for every live pub on every pass.
   const spec: ServiceSpec = {
     request: pub.request,
@@ -24,6 +24,8 @@ function specFor(pub: DesiredPub, at: Placement, memoryMiB: number): ServiceSpec
     forceUpdate: pub.restartGeneration,
   }
   if (pub.name !== undefined) spec.name = pub.name
+  if (pub.diskMiB !== undefined) spec.diskMiB = pub.diskMiB
+  if (pub.webView) spec.webPort = webPortFor(at.port, ports)
   return spec
 }
 
@@ -35,14 +37,15 @@ export function specChanges(svc: ObservedService, spec: ServiceSpec): SpecChange
   if (svc.replicas !== spec.replicas) changes.push('replicas')
   if (svc.forceUpdate !== spec.forceUpdate) changes.push('restart')
   if (svc.hub !== spec.hub || svc.port !== spec.port) changes.push('placement')
+  if (svc.diskMiB !== spec.diskMiB || svc.webPort !== spec.webPort) changes.push('settings')
   return changes
 }
 
 /** Actions for one live pub whose placement is recorded and uncontested. */
-function planLive(pub: DesiredPub, world: World, alloc: Allocation, out: Action[]): void {
+function planLive(pub: DesiredPub, world: World, alloc: Allocation, ports: Capacity['ports'], out: Action[]): void {
   const at = pub.placement!
   const memoryMiB = alloc.blocked.get(pub.request)?.haveMiB ?? pub.memoryMiB
-  const spec = specFor(pub, at, memoryMiB)
+  const spec = specFor(pub, at, memoryMiB, ports)
   const svc = world.services.get(pub.request)
   const volumes = world.volumes.get(pub.request) ?? []
 
@@ -126,7 +129,7 @@ export function planWorld(world: World, capacity: Capacity, now: number): Action
     if (!schedulable(world.hubs.get(pub.placement.hub))) {
       unavailable.set(pub.placement.hub, (unavailable.get(pub.placement.hub) ?? 0) + 1)
     }
-    planLive(pub, world, alloc, out)
+    planLive(pub, world, alloc, capacity.ports, out)
   }
 
   for (const c of alloc.adoptConflicts) {

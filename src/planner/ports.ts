@@ -91,3 +91,12 @@ export function portBook(desired: Iterable<DesiredPub>, range: Capacity['ports']
     free: (hub) => range.last - range.first + 1 - (hubs.get(hub)?.usedInRange ?? 0),
   }
 }
+
+/**
+ * The web view's port for a pub placed on `port`: the same position in the block just above the pool (pool
+ * 8200-8999 gives web ports 9200-9999). Derived, not allocated, so the placement record stays the one source of
+ * truth for both ports: a pub holds its web port exactly as long as its SSB port, and a release frees both.
+ */
+export function webPortFor(port: number, range: Capacity['ports']): number {
+  return port + (range.last - range.first + 1)
+}

@@ -69,6 +69,8 @@ export function assembleObserved(
       forceUpdate: s.forceUpdate,
       tasks: [],
     })
+    if (s.diskMiB !== undefined) ours.get(s.id)!.diskMiB = s.diskMiB
+    if (s.webPort !== undefined) ours.get(s.id)!.webPort = s.webPort
   }
   // Tasks of foreign services are dropped here: we neither act on them nor need them.
   for (const t of tasks) {

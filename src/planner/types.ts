@@ -42,6 +42,10 @@ interface DesiredPubBase {
   placement?: Placement
   /** Needs no payment. When room is scarce, paying pubs are placed before free ones whatever their age. */
   free?: boolean
+  /** The plan's disk allowance for log + blobs (MiB), handed to the pub; absent: the pub's own default. */
+  diskMiB?: number
+  /** The plan gives the pub a web view, on the web port that goes with its placement (`webPortFor`). */
+  webView?: boolean
 }
 
 /** One pub as the control plane wants it. */
@@ -85,6 +89,9 @@ export interface ServiceFields {
   port?: number
   imageVersion?: string
   memoryMiB?: number
+  /** The disk allowance and web port the pub was started with (absent: none given). */
+  diskMiB?: number
+  webPort?: number
   /** Replicas wanted in the spec (0 = stopped). */
   replicas: number
   /** TaskTemplate.ForceUpdate. */
@@ -153,6 +160,10 @@ export interface ServiceSpec {
   port: number
   imageVersion: string
   memoryMiB: number
+  /** PUB_DISK_MIB: the plan's disk allowance. */
+  diskMiB?: number
+  /** PUB_WEB_PORT: the web view's port, derived from the placement's port (`webPortFor`); absent: no web view. */
+  webPort?: number
   replicas: 0 | 1
   forceUpdate: number
 }

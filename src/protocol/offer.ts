@@ -11,8 +11,25 @@ export const Plan = z.strictObject({
   price: z.number().int().min(0).max(10_000_000),
   currency: z.string().regex(/^[a-z]{3}$/, 'expected an ISO 4217 code in lowercase'),
   interval: z.enum(['month', 'year']),
+  /** Disk the pub may fill with its log and blobs (MiB); absent means DEFAULT_DISK_MIB. */
+  diskMiB: z.number().int().min(1).max(16_777_216).optional(),
+  /** Whether the pub serves its public web page on a second port; absent means true. */
+  webView: z.boolean().optional(),
 })
 export type Plan = z.infer<typeof Plan>
+
+/** The disk allowance of a plan that names none (offers from before `diskMiB` existed). */
+export const DEFAULT_DISK_MIB = 1024
+
+/** A plan's disk allowance in MiB, with the default for plans that omit it. */
+export function planDiskMiB(plan: Pick<Plan, 'diskMiB'>): number {
+  return plan.diskMiB ?? DEFAULT_DISK_MIB
+}
+
+/** Whether a plan's pubs have a web view (default: yes). */
+export function planWebView(plan: Pick<Plan, 'webView'>): boolean {
+  return plan.webView ?? true
+}
 
 /**
  * Who runs the provider and how to reach them: what a subscriber needs to know before paying (and what consumer

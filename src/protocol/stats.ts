@@ -14,6 +14,8 @@ export const StatsSummary = z.strictObject({
   memory: z.strictObject({ avgBytes: Count, maxBytes: Count, limitBytes: Count }),
   /** Absent when the runtime cannot attribute traffic to one pub (pubs on the host network). */
   network: z.strictObject({ rxBytes: Count, txBytes: Count }).optional(),
+  /** The pub's log and blobs against its plan's disk allowance, as the pub last measured them (absent when unknown). */
+  disk: z.strictObject({ usedBytes: Count, allowedBytes: Count }).optional(),
   uptimeSeconds: Count,
   restarts: Count,
 })

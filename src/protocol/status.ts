@@ -28,7 +28,8 @@ export const PubStatus = z.strictObject({
   request: MsgId,
   state: PubState,
   /** The hosted pub's own identity and where to reach it, once known. */
-  pub: z.strictObject({ id: FeedId, address: MultiserverAddress }).optional(),
+  /** `web`: the pub's public web page, when its plan has one. */
+  pub: z.strictObject({ id: FeedId, address: MultiserverAddress, web: WebUrl.optional() }).optional(),
   reason: line(300).optional(),
   paymentUrl: WebUrl.optional(),
   /** Sent with the first "up": a fresh invite for the owner's other devices and friends. */

@@ -15,7 +15,7 @@ import type { Capacity } from '../planner/index.js'
 import type { PubDriver } from '../control/driver.js'
 import { silentLog, type Log } from '../log/logger.js'
 import { dockerClient } from '../drivers/engine-endpoint.js'
-import { createInvite } from '../drivers/pub-client.js'
+import { createInvite, diskUsage } from '../drivers/pub-client.js'
 import { createOrchestratorRuntime, type OrchestratorOptions } from '../orchestrator/runtime.js'
 import type { ProviderSettings } from './settings.js'
 
@@ -33,6 +33,8 @@ export const RUNTIME_DEFAULTS = {
   healthIntervalMs: 10_000,
   settleMs: 15_000,
   statsIntervalMs: 5 * 60_000,
+  // One small RPC per running pub: how full its disk allowance is (the pub itself measures every 30 s).
+  diskIntervalMs: 60_000,
   backupTtlMs: 7 * DAY,
   backupMaxMiBPerPub: 1024,
   backupMaxMiBTotal: 10 * 1024,
@@ -121,6 +123,8 @@ export function runtimeFromSettings(settings: ProviderSettings): RuntimeFactory 
     const options: OrchestratorOptions = {
       driver,
       inviter: createInvite,
+      diskReader: diskUsage,
+      diskIntervalMs: r.diskIntervalMs ?? RUNTIME_DEFAULTS.diskIntervalMs,
       capacity: capacityFromSettings(settings),
       defaultImageVersion: r.imageVersion ?? (r.kind === 'local' ? settings.buttcloud.versions?.[0] : undefined) ?? packageVersion(),
       settleMs: r.settleMs ?? RUNTIME_DEFAULTS.settleMs,

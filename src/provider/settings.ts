@@ -127,7 +127,12 @@ export const RuntimeSettings = z.strictObject({
   /** Where pubs listen (default: local, the hub address; swarm, 0.0.0.0). */
   listenHost: z.string().min(1).optional(),
   /** Ports handed to pubs on each hub, both ends included; a port is never handed out twice. */
-  ports: z.strictObject({ first: Port.min(1), last: Port.min(1) }).refine((p) => p.first <= p.last, 'ports.first must not exceed ports.last').optional(),
+  ports: z
+    .strictObject({ first: Port.min(1), last: Port.min(1) })
+    .refine((p) => p.first <= p.last, 'ports.first must not exceed ports.last')
+    // Web views take the block of the same size just above the pool (planner/ports.ts, webPortFor).
+    .refine((p) => 2 * p.last - p.first + 1 <= 65535, 'ports: the web views take the same number of ports just above ports.last, which must end at 65535 or below')
+    .optional(),
   /** Size of a hub the operator would add (for "hubs needed"); local: also the memory offered on this machine. */
   hubMemoryMiB: z.number().int().min(256).optional(),
   /** Kept free on every hub for the engine, the OS and page cache. */
@@ -157,6 +162,8 @@ export const RuntimeSettings = z.strictObject({
   settleMs: z.number().int().min(0).optional(),
   /** How often pubs' resource use is sampled (0: only on the stats command). */
   statsIntervalMs: z.number().int().min(0).optional(),
+  /** How often the provider asks each running pub how full its disk allowance is (0: only for `stats`). */
+  diskIntervalMs: z.number().int().min(0).optional(),
   /** Backups: how long an archive stays downloadable, and the URL its folder is served under. */
   backupTtlMs: z.number().int().min(1000).optional(),
   backupUrl: z.string().url().optional(),

@@ -49,8 +49,8 @@ describe('buttcloud against a classic ssb-server 16', () => {
       expect.objectContaining({ provider: provider.id, name: 'Stand-in Cloud', plans: OFFER.plans }),
     ])
     const human = await cli('offers')
-    expect(human.stdout).toMatch(/tiny\s+Tiny\s+128 MiB\s+free/)
-    expect(human.stdout).toMatch(/big\s+Big\s+1 GiB\s+9\.00 EUR\/month/)
+    expect(human.stdout).toMatch(/tiny\s+Tiny\s+128 MiB\s+1 GiB disk\s+web view\s+free/)
+    expect(human.stdout).toMatch(/big\s+Big\s+1 GiB\s+\d+ (MiB|GiB) disk\s+(no )?web view\s+9\.00 EUR\/month/)
   })
 
   it('requests a pub with the defaults: the only provider, its cheapest plan, boxed to the user and the provider', async () => {

@@ -1,6 +1,7 @@
 /** The notification texts: which transitions an owner hears of as a private post, and what the post says. */
 import { describe, expect, it } from 'vitest'
 import { notificationText } from '../../src/control/notify.js'
+import { diskReason } from '../../src/control/disk.js'
 import type { PubRecord } from '../../src/control/record.js'
 import type { PubStatus } from '../../src/protocol/status.js'
 import { msgId, owner, provider } from '../support/samples.js'
@@ -38,6 +39,17 @@ describe('notification texts', () => {
   it('down, then back up', () => {
     expect(notificationText(status('up'), status('down', { reason: 'crashed' }), record)).toMatch(/is down.*crashed/)
     expect(notificationText(status('down'), status('up', { pub: { id: owner, address: ADDRESS } }), record)).toMatch(/is back up\. Address/)
+  })
+  it('each crossing of the disk allowance is said once: 90%, 100%, and back under', () => {
+    const up = status('up', { pub: { id: owner, address: ADDRESS } })
+    const warn = status('up', { ...up, reason: diskReason({ allowedBytes: 1024 * 1024, level: 'warn' })! })
+    const full = status('up', { ...up, reason: diskReason({ allowedBytes: 1024 * 1024, level: 'full' })! })
+    expect(notificationText(up, warn, record)).toMatch(/^Your pub "my-pub": disk allowance: the pub's log and blobs passed 90% of its 1 MiB; at 100%/)
+    expect(notificationText(warn, warn, record)).toBeUndefined()
+    expect(notificationText(warn, full, record)).toMatch(/fill its 1 MiB; it keeps your feed/)
+    expect(notificationText(full, up, record)).toMatch(/is back under 90% of its disk allowance/)
+    expect(diskReason({ allowedBytes: 1024 * 1024, level: 'ok' })).toBeUndefined()
+    expect(diskReason({ allowedBytes: 640 * 1024, level: 'warn' })).toContain('640 KiB')
   })
   it('a failed payment names the grace end and the pay link, once', () => {
     const warned = status('up', { reason: 'the last payment failed; pay before 2026-12-07 or the pub stops (data is kept)', paymentUrl: 'http://127.0.0.1:8119/pay/x' })

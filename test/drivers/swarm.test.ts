@@ -332,7 +332,7 @@ describe.skipIf(!support.ok)(`the Swarm runtime${support.ok ? '' : ` (skipped: $
       ...base,
       // Fixed: the owner must find the restarted provider where it left it.
       port: await freePort(),
-      runtime: runtimeSettings({ docker: engine.socketPath, ports: { first: 29150, last: 29199 } }),
+      runtime: runtimeSettings({ docker: engine.socketPath, ports: { first: 29200, last: 29249 } }),
     })
     const config = join(dir, 'child.json')
     writeFileSync(config, JSON.stringify(settings))

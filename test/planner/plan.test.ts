@@ -44,6 +44,25 @@ describe('plan: create', () => {
     ])
   })
 
+  it("gives the service the plan's disk allowance and a web port at the placement's place above the pool", () => {
+    const p = placed(1, CAPACITY.ports.first + 7, { diskMiB: 512, webView: true })
+    const create = plan([p], observed({ hubs: [H1] }), CAPACITY, NOW).find((a) => a.kind === 'create-service')
+    expect(create).toMatchObject({ spec: { port: 20007, webPort: 30007, diskMiB: 512 } })
+    // No web view in the plan: no web port.
+    const bare = plan([placed(2, 20008, { webView: false })], observed({ hubs: [H1] }), CAPACITY, NOW).find((a) => a.kind === 'create-service')
+    expect(bare && 'spec' in bare ? bare.spec.webPort : 'none').toBeUndefined()
+  })
+
+  it('updates a service started without them (an older version) once, then plans nothing', () => {
+    const p = placed(1, 20003, { diskMiB: 1024, webView: true })
+    const old = serviceOf(p)
+    delete old.diskMiB
+    delete old.webPort
+    const actions = plan([p], observed({ hubs: [H1], services: [old], volumes: [volumeOf(p)] }), CAPACITY, NOW)
+    expect(actions).toEqual([{ kind: 'update-service', serviceId: old.id, spec: specOf(p), changes: ['settings'] }])
+    expect(plan([p], converged([p], [H1]), CAPACITY, NOW)).toEqual([])
+  })
+
   it('converges from nothing in two changing passes, then plans nothing', () => {
     const pubs = [1, 2, 3].map((n) => pub(n))
     const end = converge({ desired: pubs, observed: observed({ hubs: [H1, H2] }) }, CAPACITY, NOW)

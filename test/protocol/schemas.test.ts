@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { SCHEMAS, checkOutgoing, parseContent, parseMessage } from '../../src/protocol/index.js'
+import { DEFAULT_DISK_MIB, DiskUsage, Offer, SCHEMAS, checkOutgoing, diskLevel, parseContent, parseMessage, planDiskMiB, planWebView } from '../../src/protocol/index.js'
 import { envelope, owner, provider, samples } from '../support/samples.js'
 
 type Sample = Record<string, unknown>
@@ -56,6 +56,10 @@ const invalid: Array<[keyof typeof samples, string, (m: Sample) => void, RegExp]
   ['buttcloud/stats', 'negative bytes', (m) => ((m.summary as any).memory.maxBytes = -1), /summary\.memory\.maxBytes/],
   ['buttcloud/stats', 'fractional restarts', (m) => ((m.summary as any).restarts = 0.5), /summary\.restarts/],
   ['buttcloud/stats', 'missing window', (m) => delete (m.summary as any).window, /summary\.window/],
+  ['buttcloud/stats', 'a disk reading without its allowance', (m) => ((m.summary as any).disk = { usedBytes: 1 }), /summary\.disk\.allowedBytes/],
+  ['buttcloud/offer', 'a disk allowance of 0', (m) => ((m.plans as any)[0].diskMiB = 0), /plans\.0\.diskMiB/],
+  ['buttcloud/offer', 'a web view that is not a boolean', (m) => ((m.plans as any)[0].webView = 'yes'), /plans\.0\.webView/],
+  ['buttcloud/status', 'a web view that is not a web URL', (m) => ((m.pub as any).web = 'ftp://pub.example.org/'), /pub\.web/],
 ]
 
 describe('every field is checked', () => {
@@ -78,6 +82,32 @@ describe('offers from before the operator field', () => {
     const old = clone(samples['buttcloud/offer'])
     delete old.operator
     expect(parseContent(old)).toEqual({ ok: true, content: old })
+  })
+})
+
+describe('plans from before diskMiB and webView', () => {
+  it('still parse without them, and read as 1 GiB with a web view', () => {
+    const old = clone(samples['buttcloud/offer'])
+    const plan = (old.plans as Array<Record<string, unknown>>)[0]!
+    delete plan.diskMiB
+    delete plan.webView
+    const parsed = Offer.parse(old)
+    expect(planDiskMiB(parsed.plans[0]!)).toBe(DEFAULT_DISK_MIB)
+    expect(DEFAULT_DISK_MIB).toBe(1024)
+    expect(planWebView(parsed.plans[0]!)).toBe(true)
+    expect(planWebView({ webView: false })).toBe(false)
+    expect(planDiskMiB({ diskMiB: 2 })).toBe(2)
+  })
+})
+
+describe("a pub's disk answer", () => {
+  it('parses a reading and refuses a level it does not know', () => {
+    expect(DiskUsage.parse({ usedBytes: 10, allowedBytes: 100, level: 'ok' })).toEqual({ usedBytes: 10, allowedBytes: 100, level: 'ok' })
+    expect(DiskUsage.safeParse({ usedBytes: 10, allowedBytes: 100, level: 'fine' }).success).toBe(false)
+    expect(DiskUsage.safeParse({ usedBytes: 10, allowedBytes: 0, level: 'ok' }).success).toBe(false)
+  })
+  it('is warn from 90% and full from 100%', () => {
+    expect([0, 899, 900, 999, 1000, 5000].map((used) => diskLevel(used, 1000))).toEqual(['ok', 'ok', 'warn', 'warn', 'full', 'full'])
   })
 })
 

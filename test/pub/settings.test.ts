@@ -85,6 +85,9 @@ describe('pub settings', () => {
     ['a host with spaces', { PUB_EXTERNAL_HOST: 'a b' }, /PUB_EXTERNAL_HOST must be an IP address or a host name/],
     ['a non-boolean allowPrivate', { PUB_ALLOW_PRIVATE: 'maybe' }, /PUB_ALLOW_PRIVATE must be true or false/],
     ['two throttles', { PUB_DB2_THROTTLES: '10,50' }, /PUB_DB2_THROTTLES must be three numbers/],
+    ['a disk allowance of 0 MiB', { PUB_DISK_MIB: '0' }, /PUB_DISK_MIB must be between 1/],
+    ['a fractional disk allowance', { PUB_DISK_MIB: '1.5' }, /PUB_DISK_MIB must be a whole number/],
+    ['a disk check more often than every 50 ms', { PUB_DISK_CHECK_MS: '10' }, /PUB_DISK_CHECK_MS must be between 50/],
     ['a data folder too long for a unix socket', { PUB_DATA: `/${'d'.repeat(120)}` }, /PUB_DATA is too long/],
   ]
   for (const [what, change, message] of rejects) {
@@ -94,6 +97,13 @@ describe('pub settings', () => {
       expect(() => readSettings(env, noFiles)).toThrow(message)
     })
   }
+
+  it('reads the disk allowance: the default 1 GiB, the plan\'s MiB, KiB for small trials, or off', () => {
+    expect(readSettings(base, noFiles).disk).toEqual({ allowedBytes: 1024 * 1024 * 1024, checkMs: 30_000 })
+    expect(readSettings({ ...base, PUB_DISK_MIB: '2', PUB_DISK_CHECK_MS: '500' }, noFiles).disk).toEqual({ allowedBytes: 2 * 1024 * 1024, checkMs: 500 })
+    expect(readSettings({ ...base, PUB_DISK_MIB: '2', PUB_DISK_KIB: '640' }, noFiles).disk).toEqual({ allowedBytes: 640 * 1024, checkMs: 30_000 })
+    expect(readSettings({ ...base, PUB_DISK_MIB: 'off' }, noFiles).disk).toBeNull()
+  })
 
   it('names the caps file when it cannot be read', () => {
     expect(() => readSettings({ ...base, PUB_CAPS_FILE: '/nope' }, noFiles)).toThrow(/PUB_CAPS_FILE: cannot read \/nope/)

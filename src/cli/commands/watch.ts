@@ -110,6 +110,7 @@ function conclude(ctx: Context, pub: PubView, settled: Settled, say: (line: stri
     case 'up':
       say(`${name} is up.`)
       if (pub.pub) say(`address: ${clean(pub.pub.address)}`)
+      if (pub.pub?.web) say(`web view: ${clean(pub.pub.web)}`)
       if (pub.invite) say(`Invite code (paste it into Patchwork's "Join pub"):\n${clean(pub.invite)}`)
       else say(`Get an invite code with: buttcloud command ${shortId(pub.id)} invite`)
       break
