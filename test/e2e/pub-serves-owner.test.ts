@@ -16,6 +16,7 @@ import { collect } from '../../src/ssb/pull.js'
 import { addBlob, readBlob } from '../../testkit/blobs.js'
 import type { SsbMsg } from '../../src/ssb/message.js'
 import { multiserverAddress, type FeedId, type MsgId } from '../../src/protocol/ids.js'
+import type { SsbKeys } from '../../src/ssb/keys.js'
 import { assertPubBuilt, feedMessages } from '../../testkit/pub-process.js'
 
 type Provider = Awaited<ReturnType<typeof startTestProvider>>
@@ -48,9 +49,12 @@ describe("a classic owner's pub serves its posts and pictures while the owner is
     if (!ownerStopped) await owner?.stop()
   })
 
-  /** A client of the pub with the owner's key (a master there), for looking at what the pub holds. */
-  const atPub = async <T>(fn: (client: SbotClient) => Promise<T>): Promise<T> => {
-    const client = await connectClient(owner.keys, pubAddress)
+  /**
+   * A client of the pub with the provider's key (a master there), for looking at what the pub holds; the owner's key
+   * only for what the owner does itself (a client with it would stand in for the owner's sbot in ssb-blobs' peers).
+   */
+  const atPub = async <T>(fn: (client: SbotClient) => Promise<T>, keys: SsbKeys = provider.sbot.config.keys): Promise<T> => {
+    const client = await connectClient(keys, pubAddress)
     try {
       return await fn(client)
     } finally {
@@ -102,7 +106,7 @@ describe("a classic owner's pub serves its posts and pictures while the owner is
   })
 
   it("with the owner's sbot stopped, a guest who joins with an owner-made invite and follows the owner gets the post and the blob from the pub", async () => {
-    const invite = await atPub((c) => clientCall<string>(c, 'invite.create', { uses: 1 }))
+    const invite = await atPub((c) => clientCall<string>(c, 'invite.create', { uses: 1 }), owner.keys)
     await owner.stop()
     ownerStopped = true
     guest = await startClassicSbot()
