@@ -80,6 +80,7 @@ export function specOf(p: DesiredPub): ServiceSpec {
     memoryMiB: p.memoryMiB,
     replicas: p.intent === 'running' ? 1 : 0,
     forceUpdate: p.restartGeneration,
+    ...(p.hops !== undefined ? { hops: p.hops } : {}),
   }
 }
 

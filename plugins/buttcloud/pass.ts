@@ -164,6 +164,7 @@ function gatePubs(deps: PassDeps, records: readonly PubRecord[], now: number): M
   const { ledger } = deps
   const placements = ledger.placements()
   const memoryOf = new Map(deps.config.plans.map((p) => [p.id, p.memoryMiB]))
+  const hopsOf = new Map(deps.config.plans.map((p) => [p.id, p.hops]))
   const gated = new Map<MsgId, Gated>()
   for (const record of records) {
     const standing = deps.payment?.standing(record, ledger.paymentsOf(record.request), now)
@@ -174,6 +175,7 @@ function gatePubs(deps: PassDeps, records: readonly PubRecord[], now: number): M
         placement: placements.get(record.request),
         standing,
         paymentUrl: deps.payment?.paymentUrl(record),
+        hops: hopsOf.get(record.plan),
         // No standing: the plan needs no payment, or the provider takes none.
         free: standing === undefined || standing.state === 'free',
       }),

@@ -304,6 +304,7 @@ class LocalDriver implements PubDriver {
       PUB_KEY_FILE: join(folder, 'key'),
       ...(this.opts.caps ? { PUB_CAPS: this.opts.caps } : {}),
       ...this.opts.env,
+      ...(record.hops !== undefined ? { PUB_HOPS: String(record.hops) } : {}),
     }
     // Output to files, not pipes, and a session of its own: the pub runs on when the provider exits.
     const out = openSync(join(folder, 'pub.log'), 'w', 0o600)

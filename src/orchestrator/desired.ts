@@ -84,6 +84,7 @@ export function desiredPubs(pubs: readonly RuntimePub[], keyring: PubKeyring, op
       if (p.placement.released) pub.placement.released = true
     }
     if (p.free) pub.free = true
+    if (p.hops !== undefined) pub.hops = p.hops
     if (pub.intent === 'destroyed') {
       // Without a destroy time the retention period cannot be counted; never purging is the safe side of that.
       pub.destroyedAt = p.destroyedAt ?? r.destroyedAt ?? Number.POSITIVE_INFINITY

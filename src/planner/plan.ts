@@ -24,6 +24,7 @@ function specFor(pub: DesiredPub, at: Placement, memoryMiB: number): ServiceSpec
     forceUpdate: pub.restartGeneration,
   }
   if (pub.name !== undefined) spec.name = pub.name
+  if (pub.hops !== undefined) spec.hops = pub.hops
   return spec
 }
 

@@ -42,6 +42,8 @@ interface DesiredPubBase {
   placement?: Placement
   /** Needs no payment. When room is scarce, paying pubs are placed before free ones whatever their age. */
   free?: boolean
+  /** Replication hops of the plan, counted from the owner; absent: the pub's own default. */
+  hops?: number
 }
 
 /** One pub as the control plane wants it. */
@@ -155,4 +157,6 @@ export interface ServiceSpec {
   memoryMiB: number
   replicas: 0 | 1
   forceUpdate: number
+  /** Replication hops (PUB_HOPS); taken at the next create or update of the service, not a change of its own. */
+  hops?: number
 }

@@ -11,6 +11,7 @@ export const Plan = z.strictObject({
   price: z.number().int().min(0).max(10_000_000),
   currency: z.string().regex(/^[a-z]{3}$/, 'expected an ISO 4217 code in lowercase'),
   interval: z.enum(['month', 'year']),
+  hops: z.number().int().min(0).max(3).optional(), // replication hops counted from the owner; absent: the pub's default, 1
 })
 export type Plan = z.infer<typeof Plan>
 
