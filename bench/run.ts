@@ -12,6 +12,7 @@ const BENCHES: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = 
   webhooks: () => import('./webhooks.js'),
   provisioning: () => import('./provisioning.js'),
   feedcost: () => import('./feedcost.js'),
+  blobs: () => import('./blobs.js'),
 }
 
 async function main(): Promise<number> {
