@@ -13,6 +13,7 @@ const BENCHES: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = 
   provisioning: () => import('./provisioning.js'),
   feedcost: () => import('./feedcost.js'),
   fanout: () => import('./fanout.js'),
+  blobs: () => import('./blobs.js'),
 }
 
 async function main(): Promise<number> {

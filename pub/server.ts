@@ -11,6 +11,9 @@ import { applyDb2Patches } from '../src/ssb/patches.js'
 import { closeSbot, createSbot, type Sbot, type SbotPlugin } from '../src/ssb/server.js'
 import { sbotConfig, socketPath } from '../src/ssb/config.js'
 import { firstStart, type FirstStartResult } from './first-start.js'
+import { blobsConfig, pubBlobsPlugin, ssbBlobsPlugin } from './blobs.js'
+import { inviteUsePlugin } from './invite-use.js'
+import { replicationScopePlugin } from './replication-scope.js'
 import { IngestGate, ingestPacingPlugin, usePacedNet } from './ingest-pacing.js'
 import { whoamiOverSocket } from './health.js'
 import { DiskAllowance, diskAllowancePlugin, guardBlobs } from './disk-allowance.js'
@@ -66,8 +69,17 @@ export async function startPub(settings: PubSettings): Promise<RunningPub> {
     unixSocket: true,
   })
   if (settings.maxCpu !== undefined) config.db2 = { ...config.db2, maxCpu: settings.maxCpu }
+  // The scheduler counts hops from the pub itself; replicationScopePlugin counts them from the owner instead.
+  config.replicationScheduler = { autostart: false, partialReplication: null }
+  config.blobs = blobsConfig(settings.blobMaxBytes)
 
-  const plugins = [inviteHostPlugin(settings.inviteHost)]
+  const plugins: SbotPlugin[] = [
+    inviteHostPlugin(settings.inviteHost),
+    inviteUsePlugin(),
+    replicationScopePlugin({ owner: settings.owner, hops: settings.hops }),
+    ssbBlobsPlugin(),
+    pubBlobsPlugin(),
+  ]
   const disk = settings.disk ? new DiskAllowance({ ...settings.disk, dataDir: settings.dataDir, owner: settings.owner }) : null
   if (disk) plugins.push(diskAllowancePlugin(disk))
   const gate = settings.pacing ? new IngestGate(settings.pacing) : null

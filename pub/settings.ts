@@ -8,6 +8,7 @@ import { isAbsolute, join, resolve } from 'node:path'
 import { PubName } from '../src/protocol/common.js'
 import { FeedId } from '../src/protocol/ids.js'
 import { DEFAULT_DISK_MIB } from '../src/protocol/offer.js'
+import { DEFAULT_BLOB_MAX_BYTES } from './blob-links.js'
 
 export interface PubSettings {
   /** Data folder: log, indexes, invite codes, unix socket, and the generated key when none is handed over. */
@@ -30,8 +31,10 @@ export interface PubSettings {
   keyFile: string | undefined
   /** The public read-only web view, or null when it is switched off. */
   web: { host: string; port: number } | null
-  /** How far to replicate in the follow graph. */
+  /** How far to replicate in the follow graph, counted from the owner (1: the owner's follows). */
   hops: number
+  /** Blobs at or over this size are neither fetched nor accepted. */
+  blobMaxBytes: number
   /** ssb-db2 write throttles in ms. */
   throttles: { addBatch: number; flushDebounce: number; writeTimeout: number }
   /** ssb-db2's maxCpu: pause indexing while the process uses more than this share (percent) of a core. */
@@ -110,6 +113,7 @@ export function readSettings(env: Env = process.env, readFile: ReadFile = (p) =>
 
   const allowPrivate = boolFrom('PUB_ALLOW_PRIVATE', get('PUB_ALLOW_PRIVATE')) ?? isPrivateHost(inviteHost)
   const hops = intFrom('PUB_HOPS', get('PUB_HOPS') ?? '1', 0, 6)
+  const blobMaxBytes = intFrom('PUB_BLOBS_MAX', get('PUB_BLOBS_MAX') ?? String(DEFAULT_BLOB_MAX_BYTES), 1024, 1024 * 1024 * 1024)
   const throttles = throttlesFrom(get('PUB_DB2_THROTTLES'))
   const maxCpuText = get('PUB_MAX_CPU')
   const maxCpu = maxCpuText === undefined ? undefined : intFrom('PUB_MAX_CPU', maxCpuText, 1, 100)
@@ -130,6 +134,7 @@ export function readSettings(env: Env = process.env, readFile: ReadFile = (p) =>
     keyFile,
     web,
     hops,
+    blobMaxBytes,
     throttles,
     maxCpu,
     pacing,

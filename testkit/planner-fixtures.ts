@@ -82,6 +82,7 @@ export function specOf(p: DesiredPub): ServiceSpec {
     ...(p.webView ? { webPort: webPortFor(p.placement.port, CAPACITY.ports) } : {}),
     replicas: p.intent === 'running' ? 1 : 0,
     forceUpdate: p.restartGeneration,
+    ...(p.hops !== undefined ? { hops: p.hops } : {}),
   }
 }
 

@@ -14,7 +14,7 @@ import type { SsbMsg } from '../src/ssb/message.js'
 import { collect } from '../src/ssb/pull.js'
 import { createLogger, logTo, silentLog } from '../src/log/logger.js'
 import { applyDb2Patches } from '../src/ssb/patches.js'
-import { closeSbot, createSbot, type Sbot } from '../src/ssb/server.js'
+import { closeSbot, createSbot, type Sbot, type SbotPlugin } from '../src/ssb/server.js'
 import { sbotConfig } from '../src/ssb/config.js'
 import { waitFor } from './wait.js'
 
@@ -125,13 +125,13 @@ export interface StartedSbot {
  * The one way tests and benchmarks start an in-process db2 sbot: on 127.0.0.1 in a fresh temp folder (`prefix`)
  * holding its `secret` file, with the db2 patches applied first, as the provider and the pub apply them.
  */
-export function startSbot(opts: { prefix?: string; keys?: SsbKeys; port?: number; hops?: number; unixSocket?: boolean; allowPrivate?: boolean } = {}): StartedSbot {
+export function startSbot(opts: { prefix?: string; keys?: SsbKeys; port?: number; hops?: number; unixSocket?: boolean; allowPrivate?: boolean; plugins?: SbotPlugin[] } = {}): StartedSbot {
   const dir = mkdtempSync(join(tmpdir(), opts.prefix ?? 'bc-sbot-'))
   const keys = opts.keys ?? generateKeys()
   writeFileSync(join(dir, 'secret'), keysFileText(keys), { mode: 0o600 })
   applyDb2Patches()
   const config = sbotConfig({ path: dir, keys, host: '127.0.0.1', port: opts.port ?? 0, allowPrivate: opts.allowPrivate, hops: opts.hops, unixSocket: opts.unixSocket })
-  return { sbot: createSbot(config), keys, dir }
+  return { sbot: createSbot(config, opts.plugins), keys, dir }
 }
 
 /** A plain db2 sbot (a user or a bystander) on 127.0.0.1. */

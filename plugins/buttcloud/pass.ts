@@ -177,6 +177,7 @@ function gatePubs(deps: PassDeps, records: readonly PubRecord[], now: number): M
         placement: placements.get(record.request),
         standing,
         paymentUrl: deps.payment?.paymentUrl(record),
+        hops: planOf.get(record.plan)?.hops,
         // No standing: the plan needs no payment, or the provider takes none.
         free: standing === undefined || standing.state === 'free',
       }),

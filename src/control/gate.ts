@@ -47,6 +47,8 @@ export function gate(
     placement?: { hub: string; port: number; released?: true }
     standing?: PaymentStanding
     paymentUrl?: string
+    /** Replication hops of the plan, counted from the owner (absent: the pub's default). */
+    hops?: number | undefined
     /** The pub needs no payment (its plan is priced 0, or the provider takes none). */
     free?: boolean
   },
@@ -61,6 +63,7 @@ export function gate(
     ...(destroyedAt !== undefined ? { destroyedAt } : {}),
     ...(at ? { placement: { hub: at.hub, port: at.port, ...(at.released ? { released: true as const } : {}) } } : {}),
     ...(opts.free ? { free: true } : {}),
+    ...(opts.hops !== undefined ? { hops: opts.hops } : {}),
   })
   const request = record.request
   if (record.rejected) return { pub: pub('hold'), status: { request, state: 'failed', reason: record.rejected } }

@@ -24,6 +24,8 @@ export interface RuntimePub {
   placement?: { hub: string; port: number; released?: true }
   /** Needs no payment (a plan priced 0, or a provider that takes none): capped, and placed after paying pubs. */
   free?: boolean
+  /** Replication hops of the pub's plan, counted from the owner (absent: the pub's default). */
+  hops?: number
   /** Memory of the pub's plan. */
   memoryMiB: number
   /** Disk allowance of the pub's plan (log + blobs, MiB); absent: the protocol's default. */

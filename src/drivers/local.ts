@@ -308,6 +308,7 @@ class LocalDriver implements PubDriver {
       ...(record.webPort !== undefined ? { PUB_WEB_PORT: String(record.webPort) } : {}),
       ...(this.opts.caps ? { PUB_CAPS: this.opts.caps } : {}),
       ...this.opts.env,
+      ...(record.hops !== undefined ? { PUB_HOPS: String(record.hops) } : {}),
     }
     // Output to files, not pipes, and a session of its own: the pub runs on when the provider exits.
     const out = openSync(join(folder, 'pub.log'), 'w', 0o600)

@@ -46,6 +46,25 @@ export async function diskUsage(keys: SsbKeys, pubAddress: MultiserverAddress, o
   return parsed.data
 }
 
+/** What a pub's blob store holds (`buttcloudBlobs.usage`, pub/blobs.ts); a master call. */
+export interface PubBlobUsage {
+  count: number
+  bytes: number
+  /** Blobs its messages name that no connected peer has sent yet. */
+  wanted: number
+}
+
+/** Ask the pub at `pubAddress` how many blobs, and bytes of them, it holds: its blob bytes against the plan's disk. */
+export async function blobUsage(keys: SsbKeys, pubAddress: MultiserverAddress, opts: PubClientOptions = {}): Promise<PubBlobUsage> {
+  const answer = await withClient(keys, pubAddress, opts, (client) => clientCall<Partial<Record<keyof PubBlobUsage, unknown>>>(client, 'buttcloudBlobs.usage'))
+  const count = (v: unknown) => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined)
+  const usage = { count: count(answer?.count), bytes: count(answer?.bytes), wanted: count(answer?.wanted) }
+  if (usage.count === undefined || usage.bytes === undefined || usage.wanted === undefined) {
+    throw new Error(`the pub at ${hostOf(pubAddress)} answered buttcloudBlobs.usage with something that is not a usage`)
+  }
+  return usage as PubBlobUsage
+}
+
 async function withClient<T>(keys: SsbKeys, address: MultiserverAddress, opts: PubClientOptions, fn: (client: SbotClient) => Promise<T>): Promise<T> {
   const timeoutMs = opts.timeoutMs ?? 10_000
   let timer: NodeJS.Timeout | undefined

@@ -420,7 +420,7 @@ class SwarmDriver implements PubDriver {
       ...(spec.diskMiB !== undefined ? { diskMiB: spec.diskMiB } : {}),
       labels,
       ...(this.opts.caps ? { caps: this.opts.caps } : {}),
-      ...(this.opts.env ? { env: this.opts.env } : {}),
+      ...(this.opts.env || spec.hops !== undefined ? { env: { ...this.opts.env, ...(spec.hops !== undefined ? { PUB_HOPS: String(spec.hops) } : {}) } } : {}),
       healthIntervalMs: this.opts.healthIntervalMs ?? 5000,
       stopGraceMs: this.opts.stopGraceMs ?? 1000,
       restartDelayMs: this.opts.restartDelayMs ?? 1000,

@@ -86,6 +86,7 @@ export function desiredPubs(pubs: readonly RuntimePub[], keyring: PubKeyring, op
     if (p.free) pub.free = true
     if (p.diskMiB !== undefined) pub.diskMiB = p.diskMiB
     if (p.webView !== undefined) pub.webView = p.webView
+    if (p.hops !== undefined) pub.hops = p.hops
     if (pub.intent === 'destroyed') {
       // Without a destroy time the retention period cannot be counted; never purging is the safe side of that.
       pub.destroyedAt = p.destroyedAt ?? r.destroyedAt ?? Number.POSITIVE_INFINITY

@@ -26,6 +26,7 @@ function specFor(pub: DesiredPub, at: Placement, memoryMiB: number, ports: Capac
   if (pub.name !== undefined) spec.name = pub.name
   if (pub.diskMiB !== undefined) spec.diskMiB = pub.diskMiB
   if (pub.webView) spec.webPort = webPortFor(at.port, ports)
+  if (pub.hops !== undefined) spec.hops = pub.hops
   return spec
 }
 

@@ -46,6 +46,8 @@ interface DesiredPubBase {
   diskMiB?: number
   /** The plan gives the pub a web view, on the web port that goes with its placement (`webPortFor`). */
   webView?: boolean
+  /** Replication hops of the plan, counted from the owner; absent: the pub's own default. */
+  hops?: number
 }
 
 /** One pub as the control plane wants it. */
@@ -166,4 +168,6 @@ export interface ServiceSpec {
   webPort?: number
   replicas: 0 | 1
   forceUpdate: number
+  /** Replication hops (PUB_HOPS); taken at the next create or update of the service, not a change of its own. */
+  hops?: number
 }

@@ -15,6 +15,7 @@ export const Plan = z.strictObject({
   diskMiB: z.number().int().min(1).max(16_777_216).optional(),
   /** Whether the pub serves its public web page on a second port; absent means true. */
   webView: z.boolean().optional(),
+  hops: z.number().int().min(0).max(3).optional(), // replication hops counted from the owner; absent: the pub's default, 1
 })
 export type Plan = z.infer<typeof Plan>
 

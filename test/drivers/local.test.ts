@@ -34,7 +34,8 @@ describe('the local runtime', () => {
     assertPubBuilt()
     const settings = testProviderSettings({
       runtime: { kind: 'local', hubAddress: '127.0.0.1', ports: { first: 29300, last: 29349 }, retentionMs: 3000, settleMs: 20_000, statsIntervalMs: 0 },
-      buttcloud: { passIntervalMs: 500 },
+      // A plan that replicates out to two hops from the owner: the local driver hands that to the pub as PUB_HOPS.
+      buttcloud: { passIntervalMs: 500, plans: [{ id: 'free', name: 'Free', memoryMiB: 128, price: 0, currency: 'usd', interval: 'month', hops: 2 }] },
     })
     provider = await startTestProvider(settings, { runtime: runtimeFromSettings(settings) })
     providerKeys = provider.sbot.config.keys
@@ -66,6 +67,8 @@ describe('the local runtime', () => {
     // Its folder, data, log and keyring are the provider's user's alone.
     expect(existsSync(join(folder, 'data', 'keyring'))).toBe(true)
     expect(notPrivate(folder)).toEqual([])
+    const environ = readFileSync(`/proc/${readFileSync(join(folder, 'pid'), 'utf8').trim()}/environ`, 'utf8').split('\0')
+    expect(environ).toContain('PUB_HOPS=2')
 
     await expectInviteWorks(providerKeys, pub, up.invite!)
     messages = (await pubFeed(providerKeys, pub)).length

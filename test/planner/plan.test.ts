@@ -29,6 +29,14 @@ interface Row {
 }
 
 describe('plan: create', () => {
+  it("carries the plan's replication hops into the spec, and a service without them is not updated for that alone", () => {
+    const p = placed(1, CAPACITY.ports.first, { hops: 2 })
+    const create = plan([p], observed({ hubs: [H1], volumes: [volumeOf(p)] }), CAPACITY, NOW).find((a) => a.kind === 'create-service')
+    expect(create).toMatchObject({ kind: 'create-service', spec: { request: p.request, hops: 2 } })
+    // Observed services carry no hops (drivers do not read them back): a converged pub stays as it is.
+    expect(plan([p], converged([p], [H1]), CAPACITY, NOW).filter((a) => a.kind === 'update-service')).toEqual([])
+  })
+
   it('records a placement first and builds nothing on it in the same pass', () => {
     const p = pub(1)
     expect(plan([p], observed({ hubs: [H1] }), CAPACITY, NOW)).toEqual([

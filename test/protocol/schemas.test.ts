@@ -25,6 +25,7 @@ const invalid: Array<[keyof typeof samples, string, (m: Sample) => void, RegExp]
   ['buttcloud/offer', 'no plans', (m) => (m.plans = []), /plans/],
   ['buttcloud/offer', 'plan memory too small', (m) => ((m.plans as Sample[])[0]!.memoryMiB = 1), /plans\.0\.memoryMiB/],
   ['buttcloud/offer', 'negative price', (m) => ((m.plans as Sample[])[0]!.price = -1), /price/],
+  ['buttcloud/offer', 'plan hops out of range', (m) => ((m.plans as Sample[])[0]!.hops = 4), /plans\.0\.hops/],
   ['buttcloud/offer', 'currency in capitals', (m) => ((m.plans as Sample[])[0]!.currency = 'USD'), /currency/],
   ['buttcloud/offer', 'interval', (m) => ((m.plans as Sample[])[0]!.interval = 'week'), /interval/],
   ['buttcloud/offer', 'payment site not a URL', (m) => (m.paymentSite = 'javascript:alert(1)'), /paymentSite/],

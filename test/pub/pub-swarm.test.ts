@@ -3,11 +3,17 @@
  * volume, a memory limit, its key as a Swarm secret): it becomes healthy, and a forced update or a SIGKILL of its
  * container loses neither its identity, its follows nor any replicated message.
  */
+import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { whoami } from '../../src/drivers/pub-client.js'
 import { clientCall, connectClient } from '../../src/ssb/client.js'
-import { generateKeys } from '../../src/ssb/keys.js'
+import { generateKeys, type SsbKeys } from '../../src/ssb/keys.js'
+import { publish } from '../../src/ssb/db2.js'
+import { closeSbot } from '../../src/ssb/server.js'
+import { ssbBlobsPlugin } from '../../pub/blobs.js'
+import { addBlob, readBlob } from '../../testkit/blobs.js'
+import { removeAfterLateWrites, startSbot, type StartedSbot } from '../../testkit/sbots.js'
 import { dockerSupport, sharedDockerEngine, type DockerEngine } from '../../testkit/docker-engine.js'
 import { assertPubBuilt, feedMessages, startFeedSource, vectorClock, type FeedSource } from '../../testkit/pub-process.js'
 import { createPubService, runningTask, waitHealthy, type PubService, type RunningTask } from '../../testkit/pub-swarm.js'
@@ -25,6 +31,10 @@ describe.skipIf(!support.ok)(`the pub as a Swarm service${support.ok ? '' : ` (s
   let source: FeedSource
   let service: PubService
   let task: RunningTask
+  let ownerSbot: StartedSbot | undefined
+  let ownerOpen = false
+  let blob: string
+  const picture = randomBytes(200 * 1024)
 
   beforeAll(async () => {
     assertPubBuilt()
@@ -34,6 +44,8 @@ describe.skipIf(!support.ok)(`the pub as a Swarm service${support.ok ? '' : ` (s
 
   afterAll(async () => {
     await service?.remove()
+    if (ownerSbot && ownerOpen) await closeSbot(ownerSbot.sbot)
+    if (ownerSbot) await removeAfterLateWrites([ownerSbot.dir])
     await source?.close()
     await engine?.stop()
   })
@@ -100,6 +112,34 @@ describe.skipIf(!support.ok)(`the pub as a Swarm service${support.ok ? '' : ` (s
     expect(await pubState()).toEqual(expected())
   })
 
+  /** Whether the pub holds a blob, asked as the provider (a client with the owner's key would stand in for the owner's sbot in ssb-blobs' peers). */
+  const pubHas = async (id: string, keys: SsbKeys = provider): Promise<boolean> => {
+    const client = await connectClient(keys, service.address)
+    try {
+      return await clientCall<boolean>(client, 'blobs.has', id)
+    } finally {
+      client.close()
+    }
+  }
+
+  it("fetches the blob its owner's post mentions (ssb-blobs is in the image) and serves it to any peer", async () => {
+    ownerSbot = startSbot({ prefix: 'bc-owner-', keys: owner, plugins: [ssbBlobsPlugin()] })
+    ownerOpen = true
+    blob = await addBlob(ownerSbot.sbot as never, picture)
+    await new Promise<void>((resolve, reject) => ownerSbot!.sbot.conn.connect(service.address, (err) => (err ? reject(err) : resolve())))
+    await publish(ownerSbot.sbot.db, { type: 'post', text: `![picture](${blob})`, mentions: [{ link: blob, size: picture.length }] })
+    await waitFor('the blob at the pub', async () => (await pubHas(blob)) || undefined, { timeoutMs: 30_000, intervalMs: 250 })
+    // The owner's sbot goes: what the stranger reads next comes from the pub alone.
+    await closeSbot(ownerSbot.sbot)
+    ownerOpen = false
+    const stranger = await connectClient(generateKeys(), service.address)
+    try {
+      expect((await readBlob(stranger, blob)).equals(picture)).toBe(true)
+    } finally {
+      stranger.close()
+    }
+  })
+
   it('keeps its identity, follows and messages through a forced service update', async () => {
     const svc = engine.docker.getService(service.serviceId)
     const info = await svc.inspect()
@@ -118,5 +158,7 @@ describe.skipIf(!support.ok)(`the pub as a Swarm service${support.ok ? '' : ` (s
     task = next
     expect((await runningTask(engine.docker, service.serviceId))?.containerId).toBe(next.containerId)
     expect(await pubState()).toEqual(expected())
+    // The blob is on the volume too.
+    expect(await pubHas(blob)).toBe(true)
   })
 })

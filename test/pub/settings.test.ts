@@ -26,6 +26,7 @@ describe('pub settings', () => {
       keyFile: undefined,
       web: null,
       hops: 1,
+      blobMaxBytes: 5 * 1024 * 1024,
       maxCpu: undefined,
     })
   })
@@ -44,6 +45,7 @@ describe('pub settings', () => {
         PUB_KEY_FILE: '/run/secrets/pub-key',
         PUB_WEB_PORT: '9001',
         PUB_HOPS: '2',
+        PUB_BLOBS_MAX: '1048576',
         PUB_DB2_THROTTLES: '20,100,100',
         PUB_MAX_CPU: '80',
       },
@@ -60,6 +62,7 @@ describe('pub settings', () => {
       keyFile: '/run/secrets/pub-key',
       web: { host: '127.0.0.1', port: 9001 },
       hops: 2,
+      blobMaxBytes: 1048576,
       throttles: { addBatch: 20, flushDebounce: 100, writeTimeout: 100 },
       maxCpu: 80,
     })
@@ -84,6 +87,7 @@ describe('pub settings', () => {
     ['a relative key file', { PUB_KEY_FILE: 'secret' }, /PUB_KEY_FILE must be an absolute path/],
     ['a host with spaces', { PUB_EXTERNAL_HOST: 'a b' }, /PUB_EXTERNAL_HOST must be an IP address or a host name/],
     ['a non-boolean allowPrivate', { PUB_ALLOW_PRIVATE: 'maybe' }, /PUB_ALLOW_PRIVATE must be true or false/],
+    ['a blob maximum below 1 KiB', { PUB_BLOBS_MAX: '100' }, /PUB_BLOBS_MAX must be between 1024 and/],
     ['two throttles', { PUB_DB2_THROTTLES: '10,50' }, /PUB_DB2_THROTTLES must be three numbers/],
     ['a disk allowance of 0 MiB', { PUB_DISK_MIB: '0' }, /PUB_DISK_MIB must be between 1/],
     ['a fractional disk allowance', { PUB_DISK_MIB: '1.5' }, /PUB_DISK_MIB must be a whole number/],
