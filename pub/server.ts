@@ -8,6 +8,7 @@ import { createServer } from 'node:net'
 import { multiserverAddress, type FeedId, type MultiserverAddress } from '../src/protocol/ids.js'
 import { loadKeys, loadOrCreateKeys, type SsbKeys } from '../src/ssb/keys.js'
 import { applyDb2Patches } from '../src/ssb/patches.js'
+import { quietSsbRefDeprecations } from '../src/ssb/quiet-ssb-ref.js'
 import { closeSbot, createSbot, type Sbot, type SbotPlugin } from '../src/ssb/server.js'
 import { sbotConfig, socketPath } from '../src/ssb/config.js'
 import { firstStart, type FirstStartResult } from './first-start.js'
@@ -85,6 +86,8 @@ export async function startPub(settings: PubSettings): Promise<RunningPub> {
   const gate = settings.pacing ? new IngestGate(settings.pacing) : null
   if (gate) plugins.push(ingestPacingPlugin(gate))
   applyDb2Patches()
+  // ssb-invite's use and create would print ssb-ref's deprecation stack into the pub's log on the first invite.
+  quietSsbRefDeprecations()
   const sbot = createSbot(gate ? usePacedNet(config) : config, plugins)
   // A blob store (ssb-blobs) takes no new blobs while the allowance is used up.
   if (disk) guardBlobs(sbot as Parameters<typeof guardBlobs>[0], disk)
