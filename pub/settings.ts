@@ -37,6 +37,8 @@ export interface PubSettings {
   maxCpu: number | undefined
   /** Stop reading from peers while `high` messages wait to be stored, resume at `low`; null turns pacing off. */
   pacing: { high: number; low: number } | null
+  /** How often the pub checks itself and refreshes its health file (ms). */
+  selfCheckMs: number
 }
 
 /** A configuration mistake, worded for the operator who set the variable. */
@@ -111,6 +113,7 @@ export function readSettings(env: Env = process.env, readFile: ReadFile = (p) =>
   const maxCpuText = get('PUB_MAX_CPU')
   const maxCpu = maxCpuText === undefined ? undefined : intFrom('PUB_MAX_CPU', maxCpuText, 1, 100)
   const pacing = pacingFrom(get('PUB_INGEST_BACKLOG'))
+  const selfCheckMs = intFrom('PUB_SELF_CHECK_MS', get('PUB_SELF_CHECK_MS') ?? '10000', 1000, 600_000)
 
   return {
     dataDir,
@@ -129,6 +132,7 @@ export function readSettings(env: Env = process.env, readFile: ReadFile = (p) =>
     throttles,
     maxCpu,
     pacing,
+    selfCheckMs,
   }
 }
 

@@ -40,7 +40,7 @@ import {
 import { Backoff, DEFAULT_BACKOFF, type BackoffPolicy, type BackoffState } from './backoff.js'
 import { BackupShelf, type BackupSettings } from './backups.js'
 import { desiredPubs, PubKeyring } from './desired.js'
-import type { PubDriver, PubInviter } from '../control/driver.js'
+import type { PubDriver, PubInviter, PubProber } from '../control/driver.js'
 import { createHandlers, execute, requestOf, type ExecutionResult, type OperatorNotes } from './executor.js'
 import { DEFAULT_STATS_BOOK, StatsBook } from './stats.js'
 
@@ -50,6 +50,11 @@ export interface OrchestratorOptions {
   driver: PubDriver
   /** Makes invites on a running pub (the provider wires the hosted pub's RPC client). */
   inviter: PubInviter
+  /**
+   * Dials a running pub whose Docker health check has not passed yet: an answer with its own id makes it "up" at
+   * once, instead of one probe interval after start. Absent: "up" waits for the driver's health.
+   */
+  prober?: PubProber
   capacity: Capacity
   /** The image version (tag) pubs run unless their owner upgraded to another. */
   defaultImageVersion: string
@@ -138,6 +143,8 @@ class Orchestrator implements OrchestratorRuntime {
   /** A pass asked for soon because a placed pub is still coming up (see `recheckWhileMoving`). */
   private recheck: NodeJS.Timeout | undefined
   private recheckDelayMs = RECHECK_FIRST_MS
+  /** Pubs whose running task answered the prober: the task's start time, so a later task is dialled afresh. */
+  private readonly answered = new Map<MsgId, number>()
 
   constructor(
     private readonly opts: OrchestratorOptions,
@@ -211,6 +218,7 @@ class Orchestrator implements OrchestratorRuntime {
       observed = await readObserved(this.driver)
       states = summarise(desired, observed, { now: clock(), plan: pass.actions, crashLoop: this.opts.crashLoop })
     }
+    states = await this.confirmStarting(desired, observed, states)
     if (touched.size > 0 && (this.opts.settleMs ?? 15_000) > 0) {
       ;({ observed, states } = await this.settle(desired, observed, states, touched, pass.actions, clock))
     }
@@ -291,8 +299,52 @@ class Orchestrator implements OrchestratorRuntime {
       if (!waiting || Date.now() + pollMs > deadline || this.closed) return { observed, states }
       await sleep(pollMs)
       observed = await readObserved(this.driver)
-      states = summarise(desired, observed, { now: clock(), plan, crashLoop: this.opts.crashLoop })
+      states = await this.confirmStarting(desired, observed, summarise(desired, observed, { now: clock(), plan, crashLoop: this.opts.crashLoop }))
     }
+  }
+
+  /**
+   * A pub whose task runs but whose Docker health check has not run yet (its first probe comes one interval after
+   * start) is dialled: answering whoami over SSB with its own id proves more than the probe does, so it is "up" now.
+   * Dialled once per task: an answered task stays up until Docker's own check says otherwise.
+   */
+  private async confirmStarting(desired: readonly DesiredPub[], observed: Observed, states: Map<MsgId, ObservedPubState>): Promise<Map<MsgId, ObservedPubState>> {
+    const prober = this.opts.prober
+    if (!prober) return states
+    const services = new Map(observed.services.map((s) => [s.request, s]))
+    const hubs = new Map(observed.hubs.map((h) => [h.id, h]))
+    const live = new Set<MsgId>()
+    const dials: Array<Promise<void>> = []
+    for (const pub of desired) {
+      const state = states.get(pub.request)
+      const svc = services.get(pub.request)
+      const task = svc?.tasks[0]
+      if (!svc || !task || task.state !== 'running' || task.health !== 'starting') continue
+      if (state?.state !== 'provisioning' && !(state?.state === 'down' && (state.reason === 'exited' || state.reason === 'oom'))) continue
+      const hub = svc.hub === undefined ? undefined : hubs.get(svc.hub)
+      if (!hub || svc.port === undefined) continue
+      const address = multiserverAddress(hub.address, svc.port, pub.pubId)
+      const up: ObservedPubState = { state: 'up', hub: hub.id, port: svc.port, address }
+      live.add(pub.request)
+      if (this.answered.get(pub.request) === task.at) {
+        states.set(pub.request, up)
+        continue
+      }
+      const opts = { timeoutMs: PROBE_TIMEOUT_MS, ...(this.opts.caps ? { caps: this.opts.caps } : {}) }
+      dials.push(
+        prober(this.host.providerKeys, address, opts).then(
+          (id) => {
+            if (id !== pub.pubId) return
+            this.answered.set(pub.request, task.at)
+            states.set(pub.request, up)
+          },
+          () => undefined,
+        ),
+      )
+    }
+    await Promise.all(dials)
+    for (const request of this.answered.keys()) if (!live.has(request)) this.answered.delete(request)
+    return states
   }
 
   private remember(desired: readonly DesiredPub[], observed: Observed): void {
@@ -479,6 +531,9 @@ class Orchestrator implements OrchestratorRuntime {
     await this.driver.close()
   }
 }
+
+/** How long the provider waits for a starting pub to answer whoami: it listens on a local or nearby hub. */
+const PROBE_TIMEOUT_MS = 2000
 
 /** The first and the longest wait before looking again at a pub that is still coming up. */
 const RECHECK_FIRST_MS = 1000

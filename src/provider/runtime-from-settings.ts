@@ -14,7 +14,7 @@ import type { Capacity } from '../planner/index.js'
 import type { PubDriver } from '../control/driver.js'
 import { silentLog, type Log } from '../log/logger.js'
 import { dockerClient } from '../drivers/engine-endpoint.js'
-import { createInvite } from '../drivers/pub-client.js'
+import { createInvite, whoami } from '../drivers/pub-client.js'
 import { createOrchestratorRuntime, type OrchestratorOptions } from '../orchestrator/runtime.js'
 import type { ProviderSettings } from './settings.js'
 
@@ -28,8 +28,9 @@ export const RUNTIME_DEFAULTS = {
   headroomMiB: 1024,
   ports: { first: 8200, last: 8999 },
   retentionMs: 30 * DAY,
-  // A probe starts a node process in the pub (~70 ms of CPU): every 10 s is ~0.7% of a core per pub.
-  healthIntervalMs: 10_000,
+  // Docker's probe only reads the pub's health file (pub/self-check.ts), but each exec still costs the engine a runc
+  // start; "up" does not wait for it (the runtime dials a starting pub itself), so it can be rare.
+  healthIntervalMs: 30_000,
   settleMs: 15_000,
   statsIntervalMs: 5 * 60_000,
   backupTtlMs: 7 * DAY,
@@ -112,6 +113,7 @@ export function runtimeFromSettings(settings: ProviderSettings): RuntimeFactory 
     const options: OrchestratorOptions = {
       driver,
       inviter: createInvite,
+      prober: whoami,
       capacity: capacityFromSettings(settings),
       defaultImageVersion: r.imageVersion ?? (r.kind === 'local' ? settings.buttcloud.versions?.[0] : undefined) ?? packageVersion(),
       settleMs: r.settleMs ?? RUNTIME_DEFAULTS.settleMs,
