@@ -11,7 +11,7 @@
 import type { Readable } from 'node:stream'
 import { createGzip } from 'node:zlib'
 import type Docker from 'dockerode'
-import { DATA_DIR, PUB_IMAGE_REPO } from '../../pub/image/constants.js'
+import { DATA_DIR, DEFAULT_HEALTH_INTERVAL_MS, PUB_IMAGE_REPO } from '../../pub/image/constants.js'
 import { pubServiceSpec } from '../../pub/image/service.js'
 import type { MsgId } from '../protocol/ids.js'
 import {
@@ -52,7 +52,7 @@ export interface SwarmDriverOptions {
   hubAddress?: string
   /** Secret-handshake caps of the pubs' network (default: the main network). */
   caps?: string
-  /** Health probe interval: bounds how soon a new pub is seen healthy; each probe costs the pub ~70 ms of CPU. */
+  /** Docker's health probe interval (a read of the pub's health file; each probe is one exec for the engine). */
   healthIntervalMs?: number
   /** SIGTERM to SIGKILL (a pub closes its database in well under a second). */
   stopGraceMs?: number
@@ -80,7 +80,7 @@ interface DockerTask {
   ServiceID: string
   NodeID?: string
   DesiredState?: string
-  Spec?: { ContainerSpec?: { Labels?: Record<string, string> }; Resources?: { Reservations?: { MemoryBytes?: number } } }
+  Spec?: { ContainerSpec?: { Labels?: Record<string, string>; Env?: string[] }; Resources?: { Reservations?: { MemoryBytes?: number } } }
   Status?: { Timestamp?: string; State?: string; Err?: string; ContainerStatus?: { ContainerID?: string; ExitCode?: number } }
 }
 
@@ -127,6 +127,12 @@ const TASK_STATE: Record<string, ObservedTask['state']> = {
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN'])
 
 const statusOf = (err: unknown) => (err as DockerError | undefined)?.statusCode
+
+/** The SSB port a pub's container environment names (PUB_PORT), if any. */
+function portOf(env: string[] | undefined): number | undefined {
+  const port = Number(env?.find((e) => e.startsWith('PUB_PORT='))?.slice('PUB_PORT='.length))
+  return Number.isInteger(port) && port > 0 ? port : undefined
+}
 
 /** Create the Swarm driver. */
 export function createSwarmDriver(opts: SwarmDriverOptions): PubDriver {
@@ -207,8 +213,8 @@ class SwarmDriver implements PubDriver {
     }
     const hub = task.Placement?.Constraints?.map((c) => /^node\.id\s*==\s*(\S+)$/.exec(c)?.[1]).find((id) => id !== undefined)
     if (hub !== undefined) listing.hub = hub
-    const port = Number(container.Env?.find((e) => e.startsWith('PUB_PORT='))?.slice('PUB_PORT='.length))
-    if (Number.isInteger(port) && port > 0) listing.port = port
+    const port = portOf(container.Env)
+    if (port !== undefined) listing.port = port
     // Swarm may pin the image by digest (`repo:tag@sha256:…`); the tag is what we compare.
     const image = container.Image?.replace(/@sha256:[0-9a-f]+$/, '')
     if (image !== undefined) listing.imageVersion = image.startsWith(`${this.repo}:`) ? image.slice(this.repo.length + 1) : image
@@ -235,6 +241,8 @@ class SwarmDriver implements PubDriver {
       // look finished because the old task has not stopped yet.
       if (state === 'running' && t.DesiredState !== undefined && t.DesiredState !== 'running') state = 'shutdown'
       const listing: TaskListing = { serviceId: t.ServiceID, state, at: Date.parse(status.Timestamp ?? '') || 0 }
+      const port = portOf(t.Spec?.ContainerSpec?.Env)
+      if (port !== undefined) listing.port = port
       const containerId = status.ContainerStatus?.ContainerID
       const h = containerId ? health.get(containerId) : undefined
       if (state === 'running' && h) listing.health = h
@@ -403,7 +411,7 @@ class SwarmDriver implements PubDriver {
       labels,
       ...(this.opts.caps ? { caps: this.opts.caps } : {}),
       ...(this.opts.env ? { env: this.opts.env } : {}),
-      healthIntervalMs: this.opts.healthIntervalMs ?? 5000,
+      healthIntervalMs: this.opts.healthIntervalMs ?? DEFAULT_HEALTH_INTERVAL_MS,
       stopGraceMs: this.opts.stopGraceMs ?? 1000,
       restartDelayMs: this.opts.restartDelayMs ?? 1000,
     })

@@ -5,11 +5,12 @@
  */
 import { multiserverAddress, type MsgId, type MultiserverAddress } from '../protocol/ids.js'
 import type { PubState } from '../protocol/status.js'
+import { PUB_EXIT } from '../protocol/pub-exit.js'
 import type { Action } from './actions.js'
 import type { DesiredPub, Observed, ObservedService, ObservedTask } from './types.js'
 import { indexWorld, schedulable, type World } from './world.js'
 
-export type DownReason = 'oom' | 'crash-loop' | 'rejected' | 'exited' | 'unhealthy' | 'hub-unavailable'
+export type DownReason = 'oom' | 'crash-loop' | 'rejected' | 'exited' | 'unhealthy' | 'hub-unavailable' | 'port-taken'
 
 export type ObservedPubState =
   | { state: 'queued' }
@@ -42,6 +43,7 @@ export const REASON_TEXT: Record<DownReason, string> = {
   exited: 'exited',
   unhealthy: 'health check failing',
   'hub-unavailable': 'hub unavailable',
+  'port-taken': 'its port is in use on its hub; moving it to a free port',
 }
 
 const ENDED = new Set<ObservedTask['state']>(['complete', 'failed', 'rejected', 'shutdown'])
@@ -53,6 +55,7 @@ const FAILED = new Set<ObservedTask['state']>(['failed', 'rejected'])
  */
 function failure(task: ObservedTask): { reason: DownReason; detail?: string } {
   if (task.state === 'rejected') return { reason: 'rejected', ...(task.error ? { detail: task.error } : {}) }
+  if (task.exitCode === PUB_EXIT.portTaken) return { reason: 'port-taken', ...(task.port !== undefined ? { detail: `port ${task.port}` } : {}) }
   if (task.oomKilled === true || (task.exitCode === 137 && task.oomKilled === undefined)) {
     return { reason: 'oom', detail: 'exit code 137' }
   }
@@ -66,7 +69,8 @@ export function fromTasks(svc: ObservedService, world: World, now: number, crash
   let recent = 0
   let newestFailure: ObservedTask | undefined
   for (const t of tasks) {
-    if (!FAILED.has(t.state) || now - t.at > crashLoop.windowMs) continue
+    // A taken port is not a crash: the planner moves the pub (portTaken), and its failures there must not outlive the move.
+    if (!FAILED.has(t.state) || now - t.at > crashLoop.windowMs || t.exitCode === PUB_EXIT.portTaken) continue
     recent++
     newestFailure ??= t
   }
@@ -150,4 +154,18 @@ export function toStatusFields(s: ObservedPubState): StatusFields {
     default:
       return { state: s.state }
   }
+}
+
+/**
+ * Whether the pub's last attempt at `port` ended because the port was in use on its hub: the newest task at that
+ * port that is not still on its way up failed with the pub's port-taken exit code. A task that came up and serves
+ * (past Docker's first probe, or answered the provider) says the port is free after all.
+ */
+export function portTaken(svc: ObservedService, port: number): boolean {
+  for (const t of svc.tasks) {
+    if (t.port !== port) continue
+    if (t.state === 'pending' || t.state === 'starting' || (t.state === 'running' && t.health === 'starting')) continue
+    return t.state === 'failed' && t.exitCode === PUB_EXIT.portTaken
+  }
+  return false
 }

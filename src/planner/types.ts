@@ -73,6 +73,8 @@ export interface ObservedTask {
   oomKilled?: boolean
   /** Docker's error text, e.g. `No such image: …`. */
   error?: string
+  /** The SSB port the task was started with (a re-placed pub's older tasks show its old port). */
+  port?: number
   /** When the task reached its state (ms since the epoch). */
   at: number
 }
