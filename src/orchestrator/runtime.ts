@@ -41,6 +41,7 @@ import { Backoff, DEFAULT_BACKOFF, type BackoffPolicy, type BackoffState } from 
 import { BackupShelf, type BackupSettings } from './backups.js'
 import { desiredPubs, PubKeyring } from './desired.js'
 import type { PubDriver, PubInviter, PubProber } from '../control/driver.js'
+import type { ProviderMetrics } from '../log/metrics.js'
 import { createHandlers, execute, requestOf, type ExecutionResult, type OperatorNotes } from './executor.js'
 import { DEFAULT_STATS_BOOK, StatsBook } from './stats.js'
 
@@ -73,6 +74,8 @@ export interface OrchestratorOptions {
   backups?: BackupSettings
   /** Waits after failures in a row, per pub and for the engine (default: 10 s doubling up to 5 min). */
   backoff?: BackoffPolicy
+  /** Where passes, actions, pubs by state and the engine's reachability are counted (the provider's /metrics). */
+  metrics?: Pick<ProviderMetrics, 'pass' | 'actions' | 'pubs'>
 }
 
 /** What the report file holds: the capacity report with the notes of the pass that wrote it, and who is backing off. */
@@ -173,12 +176,20 @@ class Orchestrator implements OrchestratorRuntime {
     if (this.closed) throw new Error(`the ${this.name} runtime is closed`)
     // The same error as last time (so the plugin logs it once), and not one call to the engine until the retry.
     if (this.engineError && this.engineBackoff.holding('engine', now)) throw this.engineError
+    const started = performance.now()
+    const metrics = this.opts.metrics
     try {
       const observations = await this.converge(pubs, now)
       this.engineBackoff.succeed('engine')
       this.engineError = undefined
+      metrics?.pass((performance.now() - started) / 1000, true)
+      metrics?.pubs(
+        [...observations.values()].map((o) => o.state),
+        this.actions.filter((a) => a.kind === 'report-queued').length,
+      )
       return observations
     } catch (err) {
+      metrics?.pass((performance.now() - started) / 1000, this.driver.isUnreachable(err) ? false : undefined)
       const error = err instanceof Error ? err : new Error(String(err))
       this.engineBackoff.fail('engine', error.message, now)
       this.engineError = error
@@ -209,6 +220,7 @@ class Orchestrator implements OrchestratorRuntime {
     const toRun = pass.actions.filter((a) => !this.isHeld(a, now, goals))
     const issuedAt = Date.now()
     const result = await this.run(toRun)
+    this.opts.metrics?.actions(result.done, result.failed.map((f) => f.action))
     this.countOutcomes(pass.actions, toRun, result, now, goals)
     const touched = new Map<MsgId, Touched>()
     noteTouched(result, pass.states, issuedAt, touched)

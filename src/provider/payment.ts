@@ -21,6 +21,7 @@ import type { FeedId } from '../protocol/ids.js'
 import type { Offer, Plan } from '../protocol/offer.js'
 import type { SsbKeys } from '../ssb/keys.js'
 import { createPaymentSite, serveSite, type RunningSite } from '../../web/index.js'
+import type { SiteMetrics } from '../../web/metrics.js'
 
 export interface PaymentSetup {
   config: PaymentConfig
@@ -94,6 +95,9 @@ export async function startPaymentSite(opts: {
   backupsDir?: string
   /** See PaymentSiteOptions.trustProxy. */
   trustProxy?: boolean
+  /** See PaymentSiteOptions.metrics and metricsRoute. */
+  metrics?: SiteMetrics
+  metricsRoute?: boolean
 }): Promise<RunningSite> {
   const { api, setup } = opts
   const app = createPaymentSite({
@@ -108,6 +112,7 @@ export async function startPaymentSite(opts: {
     privacyText: opts.privacyText,
     ...(opts.log ? { log: opts.log } : {}),
     trustProxy: opts.trustProxy,
+    ...(opts.metrics ? { metrics: opts.metrics, metricsRoute: opts.metricsRoute ?? false } : {}),
     directory: {
       async lookup(request) {
         const record = api.ledger().record(request)

@@ -103,8 +103,8 @@ export function driverFromSettings(settings: ProviderSettings, log: Log = silent
   return undefined
 }
 
-/** The runtime for `settings.runtime.kind`, or undefined when the provider runs no pubs (`none`). */
-export function runtimeFromSettings(settings: ProviderSettings): RuntimeFactory | undefined {
+/** The runtime for `settings.runtime.kind`, or undefined when the provider runs no pubs (`none`); passes are counted in `metrics`. */
+export function runtimeFromSettings(settings: ProviderSettings, metrics?: OrchestratorOptions['metrics']): RuntimeFactory | undefined {
   const r = settings.runtime
   if (r.kind === 'none') return undefined
   return (host) => {
@@ -129,6 +129,7 @@ export function runtimeFromSettings(settings: ProviderSettings): RuntimeFactory 
       },
       ...(settings.caps ? { caps: settings.caps } : {}),
       ...(r.backoff ? { backoff: r.backoff } : {}),
+      ...(metrics ? { metrics } : {}),
     }
     return createOrchestratorRuntime(options)(host)
   }

@@ -73,6 +73,17 @@ export const ProviderSettings = z.strictObject({
       trustProxy: z.boolean().optional(),
     })
     .default(WEB_DEFAULTS),
+  /**
+   * Prometheus metrics (docs/metrics.md): served at `/metrics` on the payment site unless `port` is set, then on a
+   * listener of their own at `host:port` (default host 127.0.0.1). `enabled: false` serves none.
+   */
+  metrics: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      host: z.string().min(1).default('127.0.0.1'),
+      port: Port.optional(),
+    })
+    .default({ enabled: true, host: '127.0.0.1' }),
   runtime: z.lazy(() => RuntimeSettings).default({ kind: 'none' }),
 })
 export type ProviderSettings = z.infer<typeof ProviderSettings>
