@@ -64,6 +64,8 @@ export interface SwarmDriverOptions {
   prepare?: () => Promise<unknown>
   /** Concurrent stats calls per node. */
   statsConcurrency?: number
+  /** Memory overcommit (the planner's `Capacity.overcommit`): Swarm reserves each pub's limit divided by this. */
+  memoryOvercommit?: number
 }
 
 /* ---------- Docker's shapes, as far as we read them ---------- */
@@ -422,8 +424,10 @@ class SwarmDriver implements PubDriver {
       m.Source === name ? { ...m, VolumeOptions: { NoCopy: false, Labels: labels, DriverConfig: { Name: 'local', Options: {} } } } : m,
     )
     task.Placement = { Constraints: [`node.id==${spec.hub}`] }
-    // Reservation = limit: packing counts reservations, so a pub can never be squeezed by an overcommitted hub.
-    task.Resources = { Limits: { MemoryBytes: spec.memoryMiB * MiB }, Reservations: { MemoryBytes: spec.memoryMiB * MiB } }
+    // The limit is the pub's OOM bound; the reservation is what the planner packs by (the limit shared by the
+    // overcommit ratio), so Swarm's own scheduler agrees with the planner about how full a node is.
+    const reservedMiB = Math.ceil(spec.memoryMiB / Math.max(1, this.opts.memoryOvercommit ?? 1))
+    task.Resources = { Limits: { MemoryBytes: spec.memoryMiB * MiB }, Reservations: { MemoryBytes: reservedMiB * MiB } }
     task.ForceUpdate = spec.forceUpdate
     return {
       ...base,

@@ -203,6 +203,11 @@ class Orchestrator implements OrchestratorRuntime {
     this.skew = now - started
     const clock = () => now + (Date.now() - started)
     const desired = desiredPubs(pubs, this.keyring, { defaultImageVersion: this.opts.defaultImageVersion })
+    // Packing reserves at least what a pub was seen to use (src/planner/placement.ts, reservationMiB).
+    for (const d of desired) {
+      const peak = this.book.peakBytes(d.request)
+      if (peak !== undefined) d.measuredMiB = Math.ceil(peak / MiB)
+    }
     const requests = new Set(desired.map((d) => d.request))
     this.keyring.retain(requests)
     this.book.retain(requests)

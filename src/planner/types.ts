@@ -42,6 +42,8 @@ interface DesiredPubBase {
   placement?: Placement
   /** Needs no payment. When room is scarce, paying pubs are placed before free ones whatever their age. */
   free?: boolean
+  /** The highest memory use sampled for the pub (MiB), when it has been sampled: packing reserves at least this plus a margin. */
+  measuredMiB?: number
 }
 
 /** One pub as the control plane wants it. */
@@ -137,6 +139,11 @@ export interface Capacity {
   hubMemoryMiB: number
   /** Kept free on every hub for the engine, the OS and page cache. */
   headroomMiB: number
+  /**
+   * Memory overcommit: a pub reserves its plan's memory divided by this for packing (its limit stays its OOM
+   * bound), or its measured peak with a margin when that is more. Absent or 1: a pub reserves its whole limit.
+   */
+  overcommit?: number
   /** Ports handed to pubs on each hub, both ends included. */
   ports: { first: number; last: number }
   /** How long a destroyed pub's volume is kept before it is purged. */

@@ -26,6 +26,9 @@ const ROOT = here.includes(join('dist', 'src')) ? resolve(here, '../../..') : re
 export const RUNTIME_DEFAULTS = {
   hubMemoryMiB: 15 * 1024,
   headroomMiB: 1024,
+  // Idle pubs use ~24 MiB of a 128 MiB limit (bench/density.ts): reserving a third of the limit, or the measured peak
+  // x 1.5 when more, packs a 15 GiB hub with ~330 such pubs while each keeps its whole limit as its OOM bound.
+  memoryOvercommit: 3,
   ports: { first: 8200, last: 8999 },
   retentionMs: 30 * DAY,
   // Docker's probe only reads the pub's health file (pub/self-check.ts), but each exec still costs the engine a runc
@@ -61,6 +64,7 @@ export function capacityFromSettings(settings: ProviderSettings): Capacity {
   const capacity: Capacity = {
     hubMemoryMiB: r.hubMemoryMiB ?? RUNTIME_DEFAULTS.hubMemoryMiB,
     headroomMiB: r.headroomMiB ?? RUNTIME_DEFAULTS.headroomMiB,
+    overcommit: r.memoryOvercommit ?? RUNTIME_DEFAULTS.memoryOvercommit,
     ports: r.ports ?? RUNTIME_DEFAULTS.ports,
     retentionMs: r.retentionMs ?? RUNTIME_DEFAULTS.retentionMs,
   }
@@ -95,6 +99,7 @@ export function driverFromSettings(settings: ProviderSettings, log: Log = silent
       ...(caps ? { caps } : {}),
       ...(r.env ? { env: r.env } : {}),
       healthIntervalMs: r.healthIntervalMs ?? RUNTIME_DEFAULTS.healthIntervalMs,
+      memoryOvercommit: r.memoryOvercommit ?? RUNTIME_DEFAULTS.memoryOvercommit,
       ...(r.stopGraceMs !== undefined ? { stopGraceMs: r.stopGraceMs } : {}),
       ...(r.restartDelayMs !== undefined ? { restartDelayMs: r.restartDelayMs } : {}),
       ...(r.buildImage ?? true ? { prepare: () => ensurePubImage(docker) } : {}),

@@ -137,6 +137,8 @@ export const RuntimeSettings = z.strictObject({
   hubMemoryMiB: z.number().int().min(256).optional(),
   /** Kept free on every hub for the engine, the OS and page cache. */
   headroomMiB: z.number().int().min(0).optional(),
+  /** Memory overcommit ratio: a pub reserves its plan's memory divided by this (or its measured peak x 1.5 when more). */
+  memoryOvercommit: z.number().min(1).max(16).optional(),
   /** How long a destroyed pub's data is kept before it is purged. */
   retentionMs: z.number().int().min(0).optional(),
   /** What one hub costs per month in minor units, for the capacity report's cost per pub. */
