@@ -1,6 +1,6 @@
 /**
  * The pub's in-process health check. Every `intervalMs` it asks itself `whoami` over its unix socket (muxrpc answers
- * with its own id) and says a secret-handshake hello to its own SSB port (an shs server of its network answers);
+ * with its own id) and makes a secret handshake with its own SSB port (the server proves it holds the pub's key);
  * when both pass it writes `<data>/health`: the time (unix seconds) until which the pub counts as healthy, three
  * intervals ahead. Docker's HEALTHCHECK only compares that number with the clock (`HEALTH_FILE_TEST`), so a probe
  * costs a shell and a `date`, not a node process (~87 ms of CPU): a probe that proves the pub serves SSB becomes
@@ -8,7 +8,7 @@
  */
 import { renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { shsHello } from '../src/ssb/shs-hello.js'
+import { shsHandshake } from '../src/ssb/shs-check.js'
 import { whoamiOverSocket } from './health.js'
 
 /** The health file's name in the data folder (left out of backups). */
@@ -40,11 +40,11 @@ export function clearHealthFile(dataDir: string): void {
   rmSync(join(dataDir, HEALTH_FILE), { force: true })
 }
 
-/** Check once: resolves when the pub answers on its socket with its id and on its port with an shs hello. */
+/** Check once: resolves when the pub answers on its socket with its id and completes a handshake on its port as itself. */
 export async function checkSelf(o: Pick<SelfCheckOptions, 'socketPath' | 'host' | 'port' | 'caps' | 'id'>): Promise<void> {
   const id = await whoamiOverSocket(o.socketPath, 3000)
   if (id !== o.id) throw new Error(`the socket answered as ${id}`)
-  await shsHello(dialHost(o.host), o.port, o.caps, 3000)
+  await shsHandshake(dialHost(o.host), o.port, o.caps, o.id, 3000)
 }
 
 /** Check now (rejects if that fails) and then every interval, refreshing the health file after each pass. */

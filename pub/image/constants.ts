@@ -7,7 +7,7 @@ export const APP_DIR = '/app'
 export const DATA_DIR = '/data'
 /**
  * The health check command for a service spec (docker import cannot carry a HEALTHCHECK). The pub checks itself
- * in-process (pub/self-check.ts: whoami over its socket, an shs hello on its port) and writes until when it counts
+ * in-process (pub/self-check.ts: whoami over its socket, a secret handshake on its port) and writes until when it counts
  * as healthy into `<data>/health`; the probe only compares that with the clock, so it starts no node process.
  */
 export const PUB_HEALTHCHECK = ['CMD', '/bin/sh', '-c', `read t < ${DATA_DIR}/health && [ "$t" -gt "$(date +%s)" ]`]

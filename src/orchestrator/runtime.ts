@@ -354,6 +354,7 @@ class Orchestrator implements OrchestratorRuntime {
             if (id !== pub.pubId) return
             this.answered.set(pub.request, task.at)
             states.set(pub.request, up)
+            this.host.log(`pub ${pub.request} answers over SSB before Docker's first health probe: up`, { request: pub.request })
           },
           () => undefined,
         ),

@@ -1,8 +1,8 @@
 /**
  * The pub's in-process health check and the cheap probe Docker runs on it: the pub writes until when it counts as
  * healthy, the image's HEALTHCHECK command (run here with /bin/sh, as in the container) passes on that file, goes
- * stale when the pub hangs and passes again when it resumes; the check proves SSB (an shs hello answered with the
- * network key), not a live process; a health file left by an earlier run never vouches for a pub that cannot start.
+ * stale when the pub hangs and passes again when it resumes; the check proves SSB (a secret handshake completed as
+ * the pub on its network), not a live process, and prints nothing; a health file left by an earlier run never vouches for a pub that cannot start.
  */
 import { spawnSync } from 'node:child_process'
 import { createServer, type Server } from 'node:net'
@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DATA_DIR, PUB_HEALTHCHECK } from '../../pub/image/constants.js'
 import { PUB_EXIT } from '../../src/protocol/pub-exit.js'
-import { shsHello } from '../../src/ssb/shs-hello.js'
+import { shsHandshake } from '../../src/ssb/shs-check.js'
 import { generateKeys, MAIN_NETWORK_CAPS } from '../../src/ssb/keys.js'
 import { freePort } from '../../testkit/ports.js'
 import { assertPubBuilt, spawnPub, tempDir, writeKeyFile, type PubProcess } from '../../testkit/pub-process.js'
@@ -71,18 +71,26 @@ describe('the pub checks itself', () => {
     await waitFor('the probe to pass again', () => probe(dataDir) === 0, { timeoutMs: 10_000, intervalMs: 200 })
   })
 
-  it('proves SSB on the port: an shs hello with the network key is answered, one with another key or a plain listener is not', async () => {
-    await expect(shsHello('127.0.0.1', port, MAIN_NETWORK_CAPS)).resolves.toBeUndefined()
-    await expect(shsHello('127.0.0.1', port, Buffer.alloc(32, 7).toString('base64'), 2000)).rejects.toThrow(/closed the connection|no shs answer/)
+  it('proves SSB on the port: a handshake as the pub on its network passes; another key, network or a plain listener fail', async () => {
+    await expect(shsHandshake('127.0.0.1', port, MAIN_NETWORK_CAPS, pubKeys.id)).resolves.toBeUndefined()
+    await expect(shsHandshake('127.0.0.1', port, MAIN_NETWORK_CAPS, generateKeys().id, 2000)).rejects.toThrow(/no handshake/)
+    await expect(shsHandshake('127.0.0.1', port, Buffer.alloc(32, 7).toString('base64'), pubKeys.id, 2000)).rejects.toThrow(/no handshake/)
     const echo: Server = createServer((socket) => socket.pipe(socket))
     await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve))
     try {
       const echoPort = (echo.address() as { port: number }).port
-      // An echo server sends back 64 bytes too: a hello that is not the server's own is refused.
-      await expect(shsHello('127.0.0.1', echoPort, MAIN_NETWORK_CAPS, 2000)).rejects.toThrow(/not of this network/)
+      // An echo sends our own hello back, which carries a valid HMAC: the handshake must still fail.
+      await expect(shsHandshake('127.0.0.1', echoPort, MAIN_NETWORK_CAPS, pubKeys.id, 2000)).rejects.toThrow(/no handshake/)
     } finally {
       await new Promise<void>((resolve) => echo.close(() => resolve()))
     }
+  })
+
+  it('checks itself without a line on its stderr (a half handshake would print one every interval)', async () => {
+    const before = pub.output().length
+    const at = Number(readFileSync(join(dataDir, 'health'), 'utf8'))
+    await waitFor('two more self-checks', () => Number(readFileSync(join(dataDir, 'health'), 'utf8')) >= at + 2, { timeoutMs: 10_000, intervalMs: 200 })
+    expect(pub.output().slice(before)).not.toMatch(/server error|Error/)
   })
 })
 
