@@ -349,7 +349,9 @@ class Orchestrator implements OrchestratorRuntime {
       }
       const opts = { timeoutMs: PROBE_TIMEOUT_MS, ...(this.opts.caps ? { caps: this.opts.caps } : {}) }
       dials.push(
-        prober(this.host.providerKeys, address, opts).then(
+        // Bounded here too: the client's own timeout does not cover closing its connection, and a pass must never wait
+        // on one pub's socket.
+        withTimeout(prober(this.host.providerKeys, address, opts), PROBE_TIMEOUT_MS + 1000).then(
           (id) => {
             if (id !== pub.pubId) return
             this.answered.set(pub.request, task.at)
@@ -548,6 +550,13 @@ class Orchestrator implements OrchestratorRuntime {
     await this.sampling?.catch(() => undefined)
     await this.driver.close()
   }
+}
+
+/** Rejects when `promise` has not settled within `ms`. */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const expired = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)))
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer))
 }
 
 /** How long the provider waits for a starting pub to answer whoami: it listens on a local or nearby hub. */
