@@ -18,6 +18,9 @@ import type { MsgId } from '../src/protocol/ids.js'
 import { PUB_IMAGE_REPO } from '../pub/image/constants.js'
 import { ensurePubImage, startDockerEngine } from '../testkit/docker-engine.js'
 import { memoryCgroupDir, readCgroupMemory, runningTask } from '../testkit/pub-swarm.js'
+import { startFeedSource, vectorClock } from '../testkit/pub-process.js'
+import { clientCall, connectClient } from '../src/ssb/client.js'
+import { multiserverAddress } from '../src/protocol/ids.js'
 import { waitFor } from '../testkit/wait.js'
 import { percentiles, runAsMain, type BenchResult } from './report.js'
 
@@ -67,12 +70,73 @@ function engineCpuMs(dir: string): number {
   return total
 }
 
+/**
+ * A replication burst on a full hub: the hub is taken to be exactly as large as the pubs' reservations (what the
+ * planner fills it to), one pub replicates a 20,000-message feed, and every pub's cgroup memory is read every 200 ms.
+ * No other pub may restart or be OOM-killed, and all of them together must stay within the hub.
+ */
+async function replicationBurst(
+  engine: Awaited<ReturnType<typeof startDockerEngine>>,
+  services: Array<{ address: string }>,
+  tasks: Array<{ pid: number; containerId: string }>,
+  owner: ReturnType<typeof generateKeys>,
+  reservedEachMiB: number,
+): Promise<{ messages: number; peakMiB: number; totalPeakMiB: number; hubMiB: number; othersTouched: number; outcome: string }> {
+  const source = await startFeedSource({ feeds: 1, perFeed: 20_000 })
+  const hubMiB = reservedEachMiB * tasks.length
+  const cgroups = tasks.map((t) => memoryCgroupDir(t.pid))
+  const oomBefore = cgroups.map((c) => readCgroupMemory(c).oomKills)
+  let peakMiB = 0
+  let totalPeakMiB = 0
+  let outcome = 'not complete after 120 s'
+  try {
+    const client = await connectClient(owner, services[0]!.address as never)
+    await clientCall(client, 'friends.follow', source.feeds[0]!.id, { state: true })
+    await new Promise<void>((resolve, reject) => source.sbot.conn.connect(services[0]!.address, (err) => (err ? reject(err) : resolve())))
+    const started = Date.now()
+    while (Date.now() - started < 120_000) {
+      await sleep(200)
+      let total = 0
+      cgroups.forEach((c, i) => {
+        try {
+          const used = readCgroupMemory(c).usageBytes / MiB
+          total += used
+          if (i === 0) peakMiB = Math.max(peakMiB, used)
+        } catch {
+          // a container that is gone: counted below
+        }
+      })
+      totalPeakMiB = Math.max(totalPeakMiB, total)
+      const clock = await vectorClock(client).catch(() => undefined)
+      if (clock === undefined) {
+        outcome = 'ended (its own limit)'
+        break
+      }
+      if (clock[source.feeds[0]!.id] === source.total) {
+        outcome = `finished in ${((Date.now() - started) / 1000).toFixed(1)} s`
+        break
+      }
+    }
+    client.close()
+  } finally {
+    await source.close()
+  }
+  let othersTouched = 0
+  for (let i = 1; i < tasks.length; i++) {
+    const now = await runningTask(engine.docker, (await engine.docker.getContainer(tasks[i]!.containerId).inspect()).Config.Labels['com.docker.swarm.service.id']!).catch(() => undefined)
+    const oom = readCgroupMemory(cgroups[i]!).oomKills - oomBefore[i]!
+    if (now?.containerId !== tasks[i]!.containerId || oom > 0) othersTouched++
+  }
+  const round1 = (n: number) => Math.round(n * 10) / 10
+  return { messages: source.total, peakMiB: round1(peakMiB), totalPeakMiB: round1(totalPeakMiB), hubMiB, othersTouched, outcome }
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Run the many-pubs case. */
 export async function run(pubs = 40, idleSeconds = 60, hubPriceCents = 2400): Promise<BenchResult> {
   const engine = await startDockerEngine({ lockWaitMs: 900_000 })
-  const services: Array<{ request: MsgId; serviceId?: string }> = []
+  const services: Array<{ request: MsgId; serviceId?: string; address: string }> = []
   const driver = createSwarmDriver({ docker: engine.docker, hubAddress: '127.0.0.1', listenHost: '127.0.0.1', memoryOvercommit: RUNTIME_DEFAULTS.memoryOvercommit })
   try {
     const image = await ensurePubImage(engine.docker)
@@ -87,7 +151,7 @@ export async function run(pubs = 40, idleSeconds = 60, hubPriceCents = 2400): Pr
       const spec: ServiceSpec = { request, owner: owner.id, pubId: keys.id, hub: hub!.id, port: 29500 + i, imageVersion: version, memoryMiB: PLAN_MiB, replicas: 1, forceUpdate: 0 }
       await driver.createVolume(request, hub!.id)
       await driver.createService(spec, { keys, provider: provider.id })
-      services.push({ request })
+      services.push({ request, address: multiserverAddress('127.0.0.1', 29500 + i, keys.id) })
     }
     const listed = await driver.listServices()
     for (const s of services) s.serviceId = listed.find((l) => l.name === objectName(s.request))?.id
@@ -113,6 +177,8 @@ export async function run(pubs = 40, idleSeconds = 60, hubPriceCents = 2400): Pr
     const mem = percentiles(memory)
     const perPubCpu = cpu.median + engineCpuPerPub
 
+    const burst = await replicationBurst(engine, services, tasks, owner, reservationMiB(PLAN_MiB, { overcommit: RUNTIME_DEFAULTS.memoryOvercommit }))
+
     // The projection: memory by what the planner reserves for a pub measured like these (p95), CPU within budget.
     const reserved = reservationMiB(PLAN_MiB, { overcommit: RUNTIME_DEFAULTS.memoryOvercommit }, mem.p95)
     const byMemory = Math.floor((HUB.memoryMiB - RUNTIME_DEFAULTS.headroomMiB) / reserved)
@@ -133,9 +199,13 @@ export async function run(pubs = 40, idleSeconds = 60, hubPriceCents = 2400): Pr
         { measure: `15 GB hub (${RUNTIME_DEFAULTS.headroomMiB} MiB headroom): pubs by memory`, value: byMemory, unit: '' },
         { measure: `4 vCPU hub (${CPU_BUDGET * 100}% for idle pubs): pubs by CPU`, value: byCpu, unit: '' },
         { measure: `pubs per hub (target >= ${TARGET_PUBS_PER_HUB})`, value: perHub, unit: '' },
+        { measure: `burst: one pub replicates ${burst.messages} messages; its peak cgroup memory (limit ${PLAN_MiB})`, value: burst.peakMiB, unit: 'MiB' },
+        { measure: `burst: all ${pubs} pubs together at peak, against a hub sized to be full by reservations`, value: `${burst.totalPeakMiB} of ${burst.hubMiB}`, unit: 'MiB' },
+        { measure: 'burst: other pubs restarted or OOM-killed', value: burst.othersTouched, unit: '' },
+        { measure: 'burst: the bursting pub finished (or was ended by its own limit)', value: burst.outcome, unit: '' },
         { measure: `cost per pub at ${(hubPriceCents / 100).toFixed(2)} per hub-month`, value: r(hubPriceCents / 100 / perHub, 3), unit: 'per month' },
       ],
-      json: { pubs, idleSeconds: seconds, allUpMs, memoryMiB: mem, containerCpuPercent: cpu, engineCpuPerPub, perPubCpu, reserved, byMemory, byCpu, perHub, hubPriceCents, pass: perPubCpu <= 0.3 && perHub >= TARGET_PUBS_PER_HUB },
+      json: { burst, pubs, idleSeconds: seconds, allUpMs, memoryMiB: mem, containerCpuPercent: cpu, engineCpuPerPub, perPubCpu, reserved, byMemory, byCpu, perHub, hubPriceCents, pass: perPubCpu <= 0.3 && perHub >= TARGET_PUBS_PER_HUB && burst.othersTouched === 0 && burst.totalPeakMiB <= burst.hubMiB },
     }
   } finally {
     for (const s of services) if (s.serviceId) await driver.removeService(s.request, s.serviceId).catch(() => undefined)
