@@ -148,6 +148,8 @@ class Orchestrator implements OrchestratorRuntime {
   private recheckDelayMs = RECHECK_FIRST_MS
   /** Pubs whose running task answered the prober: the task's start time, so a later task is dialled afresh. */
   private readonly answered = new Map<MsgId, number>()
+  /** Pubs a pass reported down while their next task was starting (that task's start time): the owner has heard why. */
+  private readonly reportedDown = new Map<MsgId, number>()
 
   constructor(
     private readonly opts: OrchestratorOptions,
@@ -246,6 +248,7 @@ class Orchestrator implements OrchestratorRuntime {
     const view = placed.size === 0 ? desired : desired.map((d) => (placed.has(d.request) ? { ...d, placement: placed.get(d.request)! } : d))
 
     this.recheckWhileMoving(desired, states)
+    this.noteReportedDown(observed, states)
     this.actions = pass.actions
     this.remember(view, observed)
     this.finishNotes()
@@ -320,6 +323,17 @@ class Orchestrator implements OrchestratorRuntime {
     }
   }
 
+  /** Remember which pubs this pass reports down while a new task of theirs is starting (see `confirmStarting`). */
+  private noteReportedDown(observed: Observed, states: ReadonlyMap<MsgId, ObservedPubState>): void {
+    const next = new Map<MsgId, number>()
+    for (const svc of observed.services) {
+      const task = svc.tasks[0]
+      if (states.get(svc.request)?.state === 'down' && task?.state === 'running' && task.health === 'starting') next.set(svc.request, task.at)
+    }
+    this.reportedDown.clear()
+    for (const [request, at] of next) this.reportedDown.set(request, at)
+  }
+
   /**
    * A pub whose task runs but whose Docker health check has not run yet (its first probe comes one interval after
    * start) is dialled: answering whoami over SSB with its own id proves more than the probe does, so it is "up" now.
@@ -337,7 +351,10 @@ class Orchestrator implements OrchestratorRuntime {
       const svc = services.get(pub.request)
       const task = svc?.tasks[0]
       if (!svc || !task || task.state !== 'running' || task.health !== 'starting') continue
-      if (state?.state !== 'provisioning' && !(state?.state === 'down' && (state.reason === 'exited' || state.reason === 'oom'))) continue
+      // A pub that failed is dialled only once a pass has reported it down: the owner hears why before it is up again.
+      const heard = this.reportedDown.get(pub.request) === task.at || this.answered.get(pub.request) === task.at
+      const restarted = state?.state === 'down' && (state.reason === 'exited' || state.reason === 'oom') && heard
+      if (state?.state !== 'provisioning' && !restarted) continue
       const hub = svc.hub === undefined ? undefined : hubs.get(svc.hub)
       if (!hub || svc.port === undefined) continue
       const address = multiserverAddress(hub.address, svc.port, pub.pubId)
