@@ -1,6 +1,6 @@
 /**
  * Density, many pubs: N pubs (default 40) as Swarm services on the shipped defaults (the Swarm driver's spec:
- * Docker's health probe every 30 s on the pub's health file, the self-check every 10 s, a 128 MiB limit, the
+ * Docker's health probe every 2 min on the pub's health file, the self-check every 30 s, a 128 MiB limit, the
  * default overcommit), left idle for a minute once all are up; then per pub: cgroup memory, CPU of its container
  * (the health probes' processes run in it) and the engine's share (dockerd, containerd and the shims, which run the
  * probes' execs), and the projection for a 15 GB / 4 vCPU hub: pubs per hub and cost per pub at a hub price.
@@ -156,8 +156,9 @@ export async function run(pubs = 40, idleSeconds = 60, hubPriceCents = 2400): Pr
     const listed = await driver.listServices()
     for (const s of services) s.serviceId = listed.find((l) => l.name === objectName(s.request))?.id
     // Up in Docker's own eyes: every task running and past its first health probe (30 s after start).
+    // In the order of `services`: the burst below is sent to the first one.
     const tasks = await waitFor(`all ${pubs} pubs healthy`, async () => {
-      const all = await Promise.all(listed.map((s) => runningTask(engine.docker, s.id)))
+      const all = await Promise.all(services.map((s) => runningTask(engine.docker, s.serviceId!)))
       return all.every((t) => t?.health === 'healthy') ? all.map((t) => t!) : undefined
     }, { timeoutMs: 600_000, intervalMs: 2000 })
     const allUpMs = Date.now() - started

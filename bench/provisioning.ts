@@ -2,7 +2,7 @@
  * Provisioning: a user's request (free plan) -> "up" at the owner's sbot, through the whole provider (plugin, planner,
  * Swarm driver, real engine). Side by side in the same run, the bare floor: createService of the same spec -> the pub
  * answering (whoami over SSB, polled every 25 ms) -> one replication round trip between the user and the provider.
- * Both use the same image, engine and the shipped defaults (Docker's health probe every 30 s: "up" comes from the
+ * Both use the same image, engine and the shipped defaults (Docker's health probe every 2 min: "up" comes from the
  * runtime dialling the starting pub, not from the probe); runs are interleaved and each pub is removed after its run,
  * so neither side pays for the other's idle pubs. Targets (issue 14): median within 1.2x of the floor, and under 2 s.
  *
@@ -123,7 +123,7 @@ export async function run(iterations = 10): Promise<BenchResult> {
         ],
         json: {
           iterations,
-          healthIntervalMs: 'default (30000)',
+          healthIntervalMs: 'default (120000)',
           floor: f,
           request: r,
           firstStatus: p,

@@ -113,7 +113,7 @@ export function readSettings(env: Env = process.env, readFile: ReadFile = (p) =>
   const maxCpuText = get('PUB_MAX_CPU')
   const maxCpu = maxCpuText === undefined ? undefined : intFrom('PUB_MAX_CPU', maxCpuText, 1, 100)
   const pacing = pacingFrom(get('PUB_INGEST_BACKLOG'))
-  const selfCheckMs = intFrom('PUB_SELF_CHECK_MS', get('PUB_SELF_CHECK_MS') ?? '10000', 1000, 600_000)
+  const selfCheckMs = intFrom('PUB_SELF_CHECK_MS', get('PUB_SELF_CHECK_MS') ?? '30000', 1000, 600_000)
 
   return {
     dataDir,

@@ -12,6 +12,6 @@ export const DATA_DIR = '/data'
  */
 export const PUB_HEALTHCHECK = ['CMD', '/bin/sh', '-c', `read t < ${DATA_DIR}/health && [ "$t" -gt "$(date +%s)" ]`]
 /** Docker's probe interval by default: the probe is cheap, but every exec still costs the engine a runc start. */
-export const DEFAULT_HEALTH_INTERVAL_MS = 30_000
+export const DEFAULT_HEALTH_INTERVAL_MS = 120_000
 /** The unprivileged user the pub runs as (uid of `node` in the official image). */
 export const PUB_UID = 1000

@@ -33,7 +33,7 @@ export const RUNTIME_DEFAULTS = {
   retentionMs: 30 * DAY,
   // Docker's probe only reads the pub's health file (pub/self-check.ts), but each exec still costs the engine a runc
   // start; "up" does not wait for it (the runtime dials a starting pub itself), so it can be rare.
-  healthIntervalMs: 30_000,
+  healthIntervalMs: 120_000,
   settleMs: 15_000,
   statsIntervalMs: 5 * 60_000,
   backupTtlMs: 7 * DAY,
