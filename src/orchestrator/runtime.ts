@@ -36,6 +36,7 @@ import {
   type Observed,
   type ObservedPubState,
   type ObservedService,
+  type ObservedTask,
 } from '../planner/index.js'
 import { Backoff, DEFAULT_BACKOFF, type BackoffPolicy, type BackoffState } from './backoff.js'
 import { BackupShelf, type BackupSettings } from './backups.js'
@@ -328,7 +329,7 @@ class Orchestrator implements OrchestratorRuntime {
     const next = new Map<MsgId, number>()
     for (const svc of observed.services) {
       const task = svc.tasks[0]
-      if (states.get(svc.request)?.state === 'down' && task?.state === 'running' && task.health === 'starting') next.set(svc.request, task.at)
+      if (states.get(svc.request)?.state === 'down' && task && awaitingFirstProbe(task)) next.set(svc.request, task.at)
     }
     this.reportedDown.clear()
     for (const [request, at] of next) this.reportedDown.set(request, at)
@@ -350,7 +351,7 @@ class Orchestrator implements OrchestratorRuntime {
       const state = states.get(pub.request)
       const svc = services.get(pub.request)
       const task = svc?.tasks[0]
-      if (!svc || !task || task.state !== 'running' || task.health !== 'starting') continue
+      if (!svc || !task || !awaitingFirstProbe(task)) continue
       // A pub that failed is dialled only once a pass has reported it down: the owner hears why before it is up again.
       const heard = this.reportedDown.get(pub.request) === task.at || this.answered.get(pub.request) === task.at
       const restarted = state?.state === 'down' && (state.reason === 'exited' || state.reason === 'oom') && heard
@@ -567,6 +568,15 @@ class Orchestrator implements OrchestratorRuntime {
     await this.sampling?.catch(() => undefined)
     await this.driver.close()
   }
+}
+
+/**
+ * A task that may already serve but has not passed a health probe: Swarm keeps a task with a health check in its
+ * `starting` state until the first probe passes (its container runs meanwhile); the local driver reports such a
+ * task as running with health `starting`.
+ */
+function awaitingFirstProbe(task: ObservedTask): boolean {
+  return task.state === 'starting' || (task.state === 'running' && task.health === 'starting')
 }
 
 /** Rejects when `promise` has not settled within `ms`. */

@@ -51,6 +51,16 @@ describe('the runtime dials a starting pub', () => {
     expect(dialled.length).toBe(dials)
   })
 
+  it('dials a Swarm task that is still "starting" (Swarm holds a task with a health check there until its first probe)', async () => {
+    const { engine, host, runtime } = setup(async () => derivePubKeys(host.providerKeys, r.request).id)
+    const r = record(1)
+    await runtime.reconcile([runtimePub(r, host)], Date.now())
+    await runtime.reconcile([runtimePub(r, host)], Date.now())
+    const svc = engine.serviceOf(r.request)!
+    svc.tasks[0] = { state: 'starting', at: svc.tasks[0]!.at + 1 }
+    expect((await runtime.reconcile([runtimePub(r, host)], Date.now())).get(r.request)?.state).toBe('up')
+  })
+
   it('leaves it provisioning while nothing answers', async () => {
     const { host, runtime } = setup(async () => {
       throw new Error('connect ECONNREFUSED')
