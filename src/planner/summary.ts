@@ -156,16 +156,22 @@ export function toStatusFields(s: ObservedPubState): StatusFields {
   }
 }
 
+/** Port-taken exits in a row at one port before the pub is moved: one alone may be its own old task still closing. */
+export const PORT_TAKEN_TRIES = 2
+
 /**
- * Whether the pub's last attempt at `port` ended because the port was in use on its hub: the newest task at that
- * port that is not still on its way up failed with the pub's port-taken exit code. A task that came up and serves
- * (past Docker's first probe, or answered the provider) says the port is free after all.
+ * Whether the pub's attempts at `port` keep ending because the port is in use on its hub: the newest tasks at that
+ * port that are not still on their way up failed with the pub's port-taken exit code, `PORT_TAKEN_TRIES` times in a
+ * row. One such exit can be a stop-first update racing the old task's exit; a task that came up says the port is
+ * free after all.
  */
 export function portTaken(svc: ObservedService, port: number): boolean {
+  let taken = 0
   for (const t of svc.tasks) {
     if (t.port !== port) continue
     if (t.state === 'pending' || t.state === 'starting' || (t.state === 'running' && t.health === 'starting')) continue
-    return t.state === 'failed' && t.exitCode === PUB_EXIT.portTaken
+    if (t.state !== 'failed' || t.exitCode !== PUB_EXIT.portTaken) return false
+    if (++taken >= PORT_TAKEN_TRIES) return true
   }
   return false
 }

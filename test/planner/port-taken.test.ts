@@ -36,7 +36,7 @@ describe('plan: a taken port', () => {
     const p = placedAt(1, FIRST)
     const world = converged([p], [H1])
     // Swarm restarts it every second or so: a pass that looks mid-attempt must still see the failure behind it.
-    world.services = [serviceOf(p, { tasks: [{ state: 'running', health: 'starting', port: FIRST, at: NOW - 100 }, taken(FIRST, 1000)] })]
+    world.services = [serviceOf(p, { tasks: [{ state: 'running', health: 'starting', port: FIRST, at: NOW - 100 }, taken(FIRST, 1000), taken(FIRST, 2000)] })]
     expect(plan([p], world, CAPACITY, NOW)).toEqual([{ kind: 'record-placement', request: p.request, hub: H1.id, port: FIRST + 1, why: 'port-taken' }])
     world.services = [serviceOf(p, { tasks: [{ state: 'running', health: 'healthy', port: FIRST, at: NOW - 100 }, taken(FIRST, 1000)] })]
     expect(plan([p], world, CAPACITY, NOW)).toEqual([])
@@ -51,6 +51,13 @@ describe('plan: a taken port', () => {
     const stoppedWorld = converged([stopped], [H1])
     stoppedWorld.services = [serviceOf(stopped, { tasks: [taken(FIRST, 1000)] })]
     expect(plan([stopped], stoppedWorld, CAPACITY, NOW).filter((a) => a.kind === 'record-placement')).toEqual([])
+  })
+
+  it('does not move a pub after one port-taken exit alone (a stop-first update racing its own old task)', () => {
+    const p = placedAt(1, FIRST)
+    const world = converged([p], [H1])
+    world.services = [serviceOf(p, { tasks: [{ state: 'starting', port: FIRST, at: NOW - 100 }, taken(FIRST, 1000), { state: 'shutdown', port: FIRST, at: NOW - 5000 }] })]
+    expect(plan([p], world, CAPACITY, NOW)).toEqual([])
   })
 
   it('stays down, saying why, when the hub has no free port left', () => {
