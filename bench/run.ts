@@ -9,6 +9,7 @@ const BENCHES: Record<string, () => Promise<{ run(): Promise<BenchResult> }>> = 
   coldstart: () => import('./coldstart.js'),
   planning: () => import('./planning.js'),
   density: () => import('./density.js'),
+  'density-many': () => import('./density-many.js'),
   webhooks: () => import('./webhooks.js'),
   provisioning: () => import('./provisioning.js'),
   feedcost: () => import('./feedcost.js'),

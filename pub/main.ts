@@ -3,10 +3,12 @@
  * handlers: without our own SIGTERM handler `docker stop` would wait out the grace period and SIGKILL the pub.
  *
  * Prints one JSON line with `"event":"ready"` on stdout once it serves (the structured logger's, component `pub`); exits 1 with a one-line reason when it
- * cannot start, 0 after a clean shutdown, 75 with a one-line reason when its disk is full. Runs with umask 077.
+ * cannot start (98 when its port is in use), 0 after a clean shutdown, 75 with a one-line reason when its disk is
+ * full (src/protocol/pub-exit.ts). Runs with umask 077.
  */
 import { readSettings, SettingsError } from './settings.js'
-import { startPub, type RunningPub } from './server.js'
+import { PortTakenError, startPub, type RunningPub } from './server.js'
+import { PUB_EXIT } from '../src/protocol/pub-exit.js'
 import { usePrivateUmask } from '../src/files/private.js'
 import { isDiskFull } from '../src/files/disk.js'
 import { createLogger } from '../src/log/logger.js'
@@ -72,13 +74,14 @@ function log(fields: { event: string } & Record<string, unknown>): void {
 process.on('uncaughtException', (err) => {
   const full = isDiskFull(err)
   process.stderr.write(full ? `pub: the disk is full (${err.message.split('\n')[0]!.slice(0, 200)}); stopping\n` : `${err.stack ?? String(err)}\n`)
-  process.exit(full ? 75 : 1)
+  process.exit(full ? PUB_EXIT.diskFull : 1)
 })
 
 main().catch((err: Error) => {
   const reason = err instanceof SettingsError ? err.message : describe(err)
   process.stderr.write(`pub: cannot start: ${reason}\n`)
-  process.exit(1)
+  // A taken port is the hub's state, not the pub's fault: a code of its own lets the provider move it elsewhere.
+  process.exit(err instanceof PortTakenError ? PUB_EXIT.portTaken : 1)
 })
 
 function describe(err: Error): string {

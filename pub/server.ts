@@ -18,6 +18,8 @@ import { replicationScopePlugin } from './replication-scope.js'
 import { IngestGate, ingestPacingPlugin, usePacedNet } from './ingest-pacing.js'
 import { whoamiOverSocket } from './health.js'
 import { DiskAllowance, diskAllowancePlugin, guardBlobs } from './disk-allowance.js'
+import { clearHealthFile, startSelfCheck, type SelfCheck } from './self-check.js'
+import { MAIN_NETWORK_CAPS } from '../src/ssb/keys.js'
 import { generatedKeyPath, type PubSettings } from './settings.js'
 import type { WebView } from './web-view.js'
 
@@ -52,6 +54,8 @@ export function pubKeys(settings: PubSettings): SsbKeys {
 export async function startPub(settings: PubSettings): Promise<RunningPub> {
   // Its log and keyring are its own: a folder an older version (or a looser umask) left readable is fixed here.
   makePrivateTree(settings.dataDir)
+  // A health file a crashed run left must not vouch for this one before it serves.
+  clearHealthFile(settings.dataDir)
   const keys = pubKeys(settings)
   // secret-stack reports "listening" even when the port is taken (docs/ssb-stack.md), so check first and fail clearly.
   await assertPortFree(settings.host, settings.port)
@@ -92,9 +96,21 @@ export async function startPub(settings: PubSettings): Promise<RunningPub> {
   // A blob store (ssb-blobs) takes no new blobs while the allowance is used up.
   if (disk) guardBlobs(sbot as Parameters<typeof guardBlobs>[0], disk)
   let web: WebView | null = null
+  let check: SelfCheck | null = null
   try {
     const published = await firstStart(sbot, { name: settings.name, owner: settings.owner })
     await whoamiOverSocket(socketPath(settings.dataDir), 5000)
+    check = await startSelfCheck({
+      dataDir: settings.dataDir,
+      socketPath: socketPath(settings.dataDir),
+      host: settings.host,
+      port: settings.port,
+      caps: settings.caps ?? MAIN_NETWORK_CAPS,
+      id: sbot.id,
+      intervalMs: settings.selfCheckMs,
+      onChange: (healthy, reason) => process.stderr.write(healthy ? 'pub: self-check passes again\n' : `pub: self-check failing: ${reason}\n`),
+    })
+    const selfCheck = check
     const address = multiserverAddress(settings.externalHost, settings.port, sbot.id)
     // Imported only when switched on: hono and its server are a few MB of heap a pub without a web view never needs.
     // A web port someone else holds costs the page, never the pub: SSB service matters more than its web page.
@@ -117,22 +133,33 @@ export async function startPub(settings: PubSettings): Promise<RunningPub> {
       disk,
       ingest: () => (gate ? { backlog: gate.backlog, maxBacklog: gate.maxBacklog, pauses: gate.pauses } : null),
       close: async () => {
+        selfCheck.stop()
         if (webView) await webView.close()
         await closeSbot(sbot)
       },
     }
   } catch (err) {
+    check?.stop()
     if (web) await web.close()
     await closeSbot(sbot).catch(() => undefined)
     throw err
   }
 }
 
+/** The pub's SSB port is already in use on this machine: main.ts exits with PUB_EXIT.portTaken so the provider moves it. */
+export class PortTakenError extends Error {
+  override name = 'PortTakenError'
+}
+
 function assertPortFree(host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const probe = createServer()
     probe.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new Error(`cannot listen on ${host}:${port}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.message}`, { cause: err })),
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new PortTakenError(`cannot listen on ${host}:${port}: the port is in use`, { cause: err })
+          : new Error(`cannot listen on ${host}:${port}: ${err.message}`, { cause: err }),
+      ),
     )
     probe.listen(port, host, () => probe.close(() => resolve()))
   })

@@ -43,6 +43,8 @@ export interface PubSettings {
   pacing: { high: number; low: number } | null
   /** Log + blobs allowed (bytes) and how often they are measured (ms); null: no allowance. */
   disk: { allowedBytes: number; checkMs: number } | null
+  /** How often the pub checks itself and refreshes its health file (ms). */
+  selfCheckMs: number
 }
 
 /** A configuration mistake, worded for the operator who set the variable. */
@@ -119,6 +121,7 @@ export function readSettings(env: Env = process.env, readFile: ReadFile = (p) =>
   const maxCpu = maxCpuText === undefined ? undefined : intFrom('PUB_MAX_CPU', maxCpuText, 1, 100)
   const pacing = pacingFrom(get('PUB_INGEST_BACKLOG'))
   const disk = diskFrom(get('PUB_DISK_MIB'), get('PUB_DISK_KIB'), get('PUB_DISK_CHECK_MS'))
+  const selfCheckMs = intFrom('PUB_SELF_CHECK_MS', get('PUB_SELF_CHECK_MS') ?? '30000', 1000, 600_000)
 
   return {
     dataDir,
@@ -139,6 +142,7 @@ export function readSettings(env: Env = process.env, readFile: ReadFile = (p) =>
     maxCpu,
     pacing,
     disk,
+    selfCheckMs,
   }
 }
 

@@ -18,6 +18,7 @@ import type { DirectoryEntry, Logger, PaymentSiteOptions } from './types.js'
 import { META_REQUEST } from './stripe-events.js'
 import { stripeWebhookHandler } from './webhook.js'
 import { clientAddress, hsts, rateLimit, sameOriginPosts } from './guards.js'
+import { countWebhooks, mountMetrics } from './metrics.js'
 
 /** An error that is the visitor's to fix (or to know about): shown as a page with its status. */
 class PageError extends HTTPException {
@@ -63,6 +64,8 @@ export function createPaymentSite(options: PaymentSiteOptions): Hono {
   const app = new Hono()
   app.use(securityHeaders)
   app.use(hsts(baseUrl))
+  if (options.metrics) countWebhooks(app, options.metrics)
+  if (options.metrics && options.metricsRoute) mountMetrics(app, options.metrics)
   mountPostGuards(app, site, options)
   mountTextPages(app, site, options.termsText ?? defaultTerms(offer.name, offer.operator), options.privacyText ?? defaultPrivacy(offer.name, offer.operator))
   mountPayPages(app, site)

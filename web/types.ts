@@ -8,6 +8,7 @@ import type { FeedId, MsgId } from '../src/protocol/ids.js'
 import type { Offer } from '../src/protocol/offer.js'
 import type { PaymentFact } from '../src/protocol/payment.js'
 import type { PubState } from '../src/protocol/status.js'
+import type { SiteMetrics } from './metrics.js'
 
 /** One request as the provider knows it. */
 export interface DirectoryEntry {
@@ -76,4 +77,7 @@ export interface PaymentSiteOptions {
   postLimits?: { payPerMinute?: number; webhooksPerMinute?: number; maxClients?: number }
   /** Milliseconds since the epoch; injectable for tests of the rate limit. */
   now?: () => number
+  /** Webhooks are counted here by outcome; with `metricsRoute`, GET /metrics serves the exposition text. */
+  metrics?: SiteMetrics
+  metricsRoute?: boolean
 }

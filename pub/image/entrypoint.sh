@@ -31,6 +31,10 @@ case "$limit" in
     ;;
 esac
 
+# A health file the previous container left (killed, so it could not remove it) must not vouch for this one: Docker
+# probes before node has even loaded the pub, which removes it too, but only once it runs (pub/self-check.ts).
+if [ "${PUB_ENTRYPOINT_DRY_RUN:-}" != "1" ]; then rm -f "${PUB_DATA:-/data}/health"; fi
+
 if [ "${PUB_ENTRYPOINT_DRY_RUN:-}" = "1" ]; then
   echo "node $flags ${PUB_NODE_FLAGS:-} /app/dist/pub/main.js"
   exit 0

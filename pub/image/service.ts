@@ -5,7 +5,7 @@
  */
 import type Docker from 'dockerode'
 import type { FeedId } from '../../src/protocol/ids.js'
-import { DATA_DIR, PUB_HEALTHCHECK, PUB_UID } from './constants.js'
+import { DATA_DIR, DEFAULT_HEALTH_INTERVAL_MS, PUB_HEALTHCHECK, PUB_UID } from './constants.js'
 
 /** Where the key secret appears inside the container. */
 export const KEY_SECRET_PATH = '/run/secrets/pub-key'
@@ -39,8 +39,9 @@ export interface PubServiceOptions {
   /** Extra environment (PUB_* overrides such as PUB_DB2_THROTTLES). */
   env?: Record<string, string>
   /**
-   * Health probe interval. Docker runs the first probe one interval after start, so it bounds create->healthy;
-   * each probe starts a node process (~70 ms of CPU), so shorter costs CPU per pub.
+   * Health probe interval. Docker (API 1.41) runs the first probe one interval after start, so it bounds
+   * create->healthy in Docker's eyes; the provider does not wait for it (it dials the pub itself for "up"). A probe
+   * reads a file the pub refreshes (a shell and `date`), but each still costs the engine an exec.
    */
   healthIntervalMs?: number
   /** Time SIGTERM has before SIGKILL. */
@@ -65,7 +66,7 @@ export function pubServiceSpec(o: PubServiceOptions): Docker.CreateServiceOption
   if (o.diskMiB !== undefined) env.PUB_DISK_MIB = String(o.diskMiB)
   if (o.caps) env.PUB_CAPS = o.caps
   Object.assign(env, o.env)
-  const interval = (o.healthIntervalMs ?? 2000) * MS
+  const interval = (o.healthIntervalMs ?? DEFAULT_HEALTH_INTERVAL_MS) * MS
 
   return {
     Name: o.name,

@@ -62,8 +62,11 @@ export interface PubDriver extends ObservedReader {
   close(): Promise<void>
 }
 
-/** Top-level entries of a pub's data folder that never go into its backup: the db2 keyring (secrets derived from the pub's key) and its unix socket. */
-export const BACKUP_EXCLUDED = ['keyring', 'socket'] as const
+/** Top-level entries of a pub's data folder that never go into its backup: the db2 keyring (secrets derived from the pub's key), its unix socket and its health file. */
+export const BACKUP_EXCLUDED = ['keyring', 'socket', 'health'] as const
+
+/** Asks the pub at `address` who it is (muxrpc whoami over SSB with master keys); resolves with the id it answers. */
+export type PubProber = (keys: SsbKeys, address: MultiserverAddress, opts: { caps?: string; timeoutMs: number }) => Promise<FeedId>
 
 /** Asks the pub at `address` how full its disk allowance is (its own measurement), with master keys. */
 export type PubDiskReader = (keys: SsbKeys, address: MultiserverAddress, opts: { caps?: string; timeoutMs: number }) => Promise<DiskUsage>

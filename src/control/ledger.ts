@@ -123,7 +123,10 @@ export class ControlLedger {
   private readonly lastStatus = new Map<MsgId, PostedStatus>()
   private readonly firstUpSent = new Set<MsgId>()
   private ownOffer: { sequence: number; content: Offer } | undefined
-  /** The first placement the provider recorded for each pub (its port is the pub's until it is released). */
+  /**
+   * The latest placement the provider recorded for each pub (its port is the pub's until it is released). A later
+   * one moves the pub: the planner re-places a pub whose port turned out to be in use on its hub.
+   */
   private readonly placementByRequest = new Map<MsgId, LedgerPlacement>()
   /** Releases the provider recorded, by `placementKey`: a release frees only the exact placement it names. */
   private readonly releases = new Set<string>()
@@ -197,7 +200,7 @@ export class ControlLedger {
         if (msg.author !== this.ctx.provider) return true
         const placed = c as PubPlacement
         const prev = this.placementByRequest.get(placed.request)
-        if (!prev || prev.sequence > msg.sequence) {
+        if (!prev || prev.sequence < msg.sequence) {
           const entry: LedgerPlacement = { hub: placed.hub, port: placed.port, sequence: msg.sequence }
           if (this.releases.has(placementKey(placed.request, placed.hub, placed.port))) entry.released = true
           this.placementByRequest.set(placed.request, entry)

@@ -321,7 +321,7 @@ class LocalDriver implements PubDriver {
     closeSync(out)
     closeSync(err)
     child.unref()
-    const task: ObservedTask = { state: 'running', health: 'starting', at: Date.now() }
+    const task: ObservedTask = { state: 'running', health: 'starting', at: Date.now(), port: record.port }
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null } | undefined>((resolvePromise) => {
       child.once('exit', (code, signal) => resolvePromise({ code, signal }))
       child.once('error', () => resolvePromise({ code: 127, signal: null }))

@@ -38,6 +38,9 @@ export async function whoami(keys: SsbKeys, pubAddress: MultiserverAddress, opts
   return FeedId.parse(answer.id)
 }
 
+/** How long closing a connection may take before the call returns anyway. */
+const CLOSE_WAIT_MS = 2000
+
 /** The pub's own measurement of its log and blobs against its disk allowance (`pubDisk.usage`, masters only). */
 export async function diskUsage(keys: SsbKeys, pubAddress: MultiserverAddress, opts: PubClientOptions = {}): Promise<DiskUsage> {
   const answer = await withClient(keys, pubAddress, opts, (client) => clientCall<unknown>(client, 'pubDisk.usage'))
@@ -78,7 +81,15 @@ async function withClient<T>(keys: SsbKeys, address: MultiserverAddress, opts: P
     return await Promise.race([fn(client), timeout])
   } finally {
     clearTimeout(timer)
-    if (client) await new Promise<void>((resolve) => client!.close(() => resolve()))
+    // Bounded: a caller (a pass posting a pub's first invite, a dial of a starting pub) must never wait on a close
+    // the other side does not finish; the connection goes either way.
+    if (client) await new Promise<void>((resolve) => {
+      const giveUp = setTimeout(resolve, CLOSE_WAIT_MS)
+      client!.close(() => {
+        clearTimeout(giveUp)
+        resolve()
+      })
+    })
     // A connection that completes after the timeout must still be closed.
     else connecting.then((late) => late.close(), () => undefined)
   }

@@ -11,7 +11,7 @@
 import type { Readable } from 'node:stream'
 import { createGzip } from 'node:zlib'
 import type Docker from 'dockerode'
-import { DATA_DIR, PUB_IMAGE_REPO } from '../../pub/image/constants.js'
+import { DATA_DIR, DEFAULT_HEALTH_INTERVAL_MS, PUB_IMAGE_REPO } from '../../pub/image/constants.js'
 import { pubServiceSpec } from '../../pub/image/service.js'
 import type { MsgId } from '../protocol/ids.js'
 import {
@@ -52,7 +52,7 @@ export interface SwarmDriverOptions {
   hubAddress?: string
   /** Secret-handshake caps of the pubs' network (default: the main network). */
   caps?: string
-  /** Health probe interval: bounds how soon a new pub is seen healthy; each probe costs the pub ~70 ms of CPU. */
+  /** Docker's health probe interval (a read of the pub's health file; each probe is one exec for the engine). */
   healthIntervalMs?: number
   /** SIGTERM to SIGKILL (a pub closes its database in well under a second). */
   stopGraceMs?: number
@@ -64,6 +64,8 @@ export interface SwarmDriverOptions {
   prepare?: () => Promise<unknown>
   /** Concurrent stats calls per node. */
   statsConcurrency?: number
+  /** Memory overcommit (the planner's `Capacity.overcommit`): Swarm reserves each pub's limit divided by this. */
+  memoryOvercommit?: number
 }
 
 /* ---------- Docker's shapes, as far as we read them ---------- */
@@ -80,7 +82,7 @@ interface DockerTask {
   ServiceID: string
   NodeID?: string
   DesiredState?: string
-  Spec?: { ContainerSpec?: { Labels?: Record<string, string> }; Resources?: { Reservations?: { MemoryBytes?: number } } }
+  Spec?: { ContainerSpec?: { Labels?: Record<string, string>; Env?: string[] }; Resources?: { Reservations?: { MemoryBytes?: number } } }
   Status?: { Timestamp?: string; State?: string; Err?: string; ContainerStatus?: { ContainerID?: string; ExitCode?: number } }
 }
 
@@ -137,6 +139,12 @@ async function pullImage(engine: Docker, image: string): Promise<void> {
   })
   const failed = events.find((e) => e.error)
   if (failed) throw new Error(`pulling ${image} failed: ${failed.error}`)
+}
+
+/** The SSB port a pub's container environment names (PUB_PORT), if any. */
+function portOf(env: string[] | undefined): number | undefined {
+  const port = Number(env?.find((e) => e.startsWith('PUB_PORT='))?.slice('PUB_PORT='.length))
+  return Number.isInteger(port) && port > 0 ? port : undefined
 }
 
 /** Create the Swarm driver. */
@@ -219,8 +227,8 @@ class SwarmDriver implements PubDriver {
     const hub = task.Placement?.Constraints?.map((c) => /^node\.id\s*==\s*(\S+)$/.exec(c)?.[1]).find((id) => id !== undefined)
     if (hub !== undefined) listing.hub = hub
     const envNumber = (name: string) => Number(container.Env?.find((e) => e.startsWith(`${name}=`))?.slice(name.length + 1))
-    const port = envNumber('PUB_PORT')
-    if (Number.isInteger(port) && port > 0) listing.port = port
+    const port = portOf(container.Env)
+    if (port !== undefined) listing.port = port
     const diskMiB = envNumber('PUB_DISK_MIB')
     if (Number.isInteger(diskMiB) && diskMiB > 0) listing.diskMiB = diskMiB
     const webPort = envNumber('PUB_WEB_PORT')
@@ -251,6 +259,8 @@ class SwarmDriver implements PubDriver {
       // look finished because the old task has not stopped yet.
       if (state === 'running' && t.DesiredState !== undefined && t.DesiredState !== 'running') state = 'shutdown'
       const listing: TaskListing = { serviceId: t.ServiceID, state, at: Date.parse(status.Timestamp ?? '') || 0 }
+      const port = portOf(t.Spec?.ContainerSpec?.Env)
+      if (port !== undefined) listing.port = port
       const containerId = status.ContainerStatus?.ContainerID
       const h = containerId ? health.get(containerId) : undefined
       if (state === 'running' && h) listing.health = h
@@ -421,7 +431,7 @@ class SwarmDriver implements PubDriver {
       labels,
       ...(this.opts.caps ? { caps: this.opts.caps } : {}),
       ...(this.opts.env || spec.hops !== undefined ? { env: { ...this.opts.env, ...(spec.hops !== undefined ? { PUB_HOPS: String(spec.hops) } : {}) } } : {}),
-      healthIntervalMs: this.opts.healthIntervalMs ?? 5000,
+      healthIntervalMs: this.opts.healthIntervalMs ?? DEFAULT_HEALTH_INTERVAL_MS,
       stopGraceMs: this.opts.stopGraceMs ?? 1000,
       restartDelayMs: this.opts.restartDelayMs ?? 1000,
     })
@@ -432,8 +442,10 @@ class SwarmDriver implements PubDriver {
       m.Source === name ? { ...m, VolumeOptions: { NoCopy: false, Labels: labels, DriverConfig: { Name: 'local', Options: {} } } } : m,
     )
     task.Placement = { Constraints: [`node.id==${spec.hub}`] }
-    // Reservation = limit: packing counts reservations, so a pub can never be squeezed by an overcommitted hub.
-    task.Resources = { Limits: { MemoryBytes: spec.memoryMiB * MiB }, Reservations: { MemoryBytes: spec.memoryMiB * MiB } }
+    // The limit is the pub's OOM bound; the reservation is what the planner packs by (the limit shared by the
+    // overcommit ratio), so Swarm's own scheduler agrees with the planner about how full a node is.
+    const reservedMiB = Math.ceil(spec.memoryMiB / Math.max(1, this.opts.memoryOvercommit ?? 1))
+    task.Resources = { Limits: { MemoryBytes: spec.memoryMiB * MiB }, Reservations: { MemoryBytes: reservedMiB * MiB } }
     task.ForceUpdate = spec.forceUpdate
     return {
       ...base,

@@ -37,13 +37,15 @@ import {
   type ObservedPubState,
   type ObservedService,
   webPortFor,
+  type ObservedTask,
 } from '../planner/index.js'
 import { Backoff, DEFAULT_BACKOFF, type BackoffPolicy, type BackoffState } from './backoff.js'
 import { BackupShelf, type BackupSettings } from './backups.js'
 import { desiredPubs, PubKeyring } from './desired.js'
-import type { PubDiskReader, PubDriver, PubInviter } from '../control/driver.js'
+import type { PubDiskReader, PubDriver, PubInviter, PubProber } from '../control/driver.js'
 import { diskReason } from '../control/disk.js'
 import { DiskWatch } from './disk-watch.js'
+import type { ProviderMetrics } from '../log/metrics.js'
 import { createHandlers, execute, requestOf, type ExecutionResult, type OperatorNotes } from './executor.js'
 import { DEFAULT_STATS_BOOK, StatsBook } from './stats.js'
 
@@ -53,6 +55,11 @@ export interface OrchestratorOptions {
   driver: PubDriver
   /** Makes invites on a running pub (the provider wires the hosted pub's RPC client). */
   inviter: PubInviter
+  /**
+   * Dials a running pub whose Docker health check has not passed yet: an answer with its own id makes it "up" at
+   * once, instead of one probe interval after start. Absent: "up" waits for the driver's health.
+   */
+  prober?: PubProber
   capacity: Capacity
   /** The image version (tag) pubs run unless their owner upgraded to another. */
   defaultImageVersion: string
@@ -75,6 +82,8 @@ export interface OrchestratorOptions {
   diskReader?: PubDiskReader
   /** How often every running pub is asked (default 60 s; 0: only for `stats`). */
   diskIntervalMs?: number
+  /** Where passes, actions, pubs by state and the engine's reachability are counted (the provider's /metrics). */
+  metrics?: Pick<ProviderMetrics, 'pass' | 'actions' | 'pubs'>
 }
 
 /** What the report file holds: the capacity report with the notes of the pass that wrote it, and who is backing off. */
@@ -150,6 +159,10 @@ class Orchestrator implements OrchestratorRuntime {
   private readonly disk: DiskWatch | undefined
   private diskTimer: NodeJS.Timeout | undefined
   private diskPrimed = false
+  /** Pubs whose running task answered the prober: the task's start time, so a later task is dialled afresh. */
+  private readonly answered = new Map<MsgId, number>()
+  /** Pubs a pass reported down while their next task was starting (that task's start time): the owner has heard why. */
+  private readonly reportedDown = new Map<MsgId, number>()
 
   constructor(
     private readonly opts: OrchestratorOptions,
@@ -197,12 +210,20 @@ class Orchestrator implements OrchestratorRuntime {
     if (this.closed) throw new Error(`the ${this.name} runtime is closed`)
     // The same error as last time (so the plugin logs it once), and not one call to the engine until the retry.
     if (this.engineError && this.engineBackoff.holding('engine', now)) throw this.engineError
+    const started = performance.now()
+    const metrics = this.opts.metrics
     try {
       const observations = await this.converge(pubs, now)
       this.engineBackoff.succeed('engine')
       this.engineError = undefined
+      metrics?.pass((performance.now() - started) / 1000, true)
+      metrics?.pubs(
+        [...observations.values()].map((o) => o.state),
+        this.actions.filter((a) => a.kind === 'report-queued').length,
+      )
       return observations
     } catch (err) {
+      metrics?.pass((performance.now() - started) / 1000, this.driver.isUnreachable(err) ? false : undefined)
       const error = err instanceof Error ? err : new Error(String(err))
       this.engineBackoff.fail('engine', error.message, now)
       this.engineError = error
@@ -216,6 +237,11 @@ class Orchestrator implements OrchestratorRuntime {
     this.skew = now - started
     const clock = () => now + (Date.now() - started)
     const desired = desiredPubs(pubs, this.keyring, { defaultImageVersion: this.opts.defaultImageVersion })
+    // Packing reserves at least what a pub was seen to use (src/planner/placement.ts, reservationMiB).
+    for (const d of desired) {
+      const peak = this.book.peakBytes(d.request)
+      if (peak !== undefined) d.measuredMiB = Math.ceil(peak / MiB)
+    }
     const requests = new Set(desired.map((d) => d.request))
     this.keyring.retain(requests)
     this.book.retain(requests)
@@ -233,6 +259,7 @@ class Orchestrator implements OrchestratorRuntime {
     const toRun = pass.actions.filter((a) => !this.isHeld(a, now, goals))
     const issuedAt = Date.now()
     const result = await this.run(toRun)
+    this.opts.metrics?.actions(result.done, result.failed.map((f) => f.action))
     this.countOutcomes(pass.actions, toRun, result, now, goals)
     const touched = new Map<MsgId, Touched>()
     noteTouched(result, pass.states, issuedAt, touched)
@@ -242,6 +269,7 @@ class Orchestrator implements OrchestratorRuntime {
       observed = await readObserved(this.driver)
       states = summarise(desired, observed, { now: clock(), plan: pass.actions, crashLoop: this.opts.crashLoop })
     }
+    states = await this.confirmStarting(desired, observed, states)
     if (touched.size > 0 && (this.opts.settleMs ?? 15_000) > 0) {
       ;({ observed, states } = await this.settle(desired, observed, states, touched, pass.actions, clock))
     }
@@ -252,6 +280,7 @@ class Orchestrator implements OrchestratorRuntime {
     const view = placed.size === 0 ? desired : desired.map((d) => (placed.has(d.request) ? { ...d, placement: placed.get(d.request)! } : d))
 
     this.recheckWhileMoving(desired, states)
+    this.noteReportedDown(observed, states)
     this.actions = pass.actions
     this.remember(view, observed)
     this.finishNotes()
@@ -328,8 +357,69 @@ class Orchestrator implements OrchestratorRuntime {
       if (!waiting || Date.now() + pollMs > deadline || this.closed) return { observed, states }
       await sleep(pollMs)
       observed = await readObserved(this.driver)
-      states = summarise(desired, observed, { now: clock(), plan, crashLoop: this.opts.crashLoop })
+      states = await this.confirmStarting(desired, observed, summarise(desired, observed, { now: clock(), plan, crashLoop: this.opts.crashLoop }))
     }
+  }
+
+  /** Remember which pubs this pass reports down while a new task of theirs is starting (see `confirmStarting`). */
+  private noteReportedDown(observed: Observed, states: ReadonlyMap<MsgId, ObservedPubState>): void {
+    const next = new Map<MsgId, number>()
+    for (const svc of observed.services) {
+      const task = svc.tasks[0]
+      if (states.get(svc.request)?.state === 'down' && task && awaitingFirstProbe(task)) next.set(svc.request, task.at)
+    }
+    this.reportedDown.clear()
+    for (const [request, at] of next) this.reportedDown.set(request, at)
+  }
+
+  /**
+   * A pub whose task runs but whose Docker health check has not run yet (its first probe comes one interval after
+   * start) is dialled: answering whoami over SSB with its own id proves more than the probe does, so it is "up" now.
+   * Dialled once per task: an answered task stays up until Docker's own check says otherwise.
+   */
+  private async confirmStarting(desired: readonly DesiredPub[], observed: Observed, states: Map<MsgId, ObservedPubState>): Promise<Map<MsgId, ObservedPubState>> {
+    const prober = this.opts.prober
+    if (!prober) return states
+    const services = new Map(observed.services.map((s) => [s.request, s]))
+    const hubs = new Map(observed.hubs.map((h) => [h.id, h]))
+    const live = new Set<MsgId>()
+    const dials: Array<Promise<void>> = []
+    for (const pub of desired) {
+      const state = states.get(pub.request)
+      const svc = services.get(pub.request)
+      const task = svc?.tasks[0]
+      if (!svc || !task || !awaitingFirstProbe(task)) continue
+      // A pub that failed is dialled only once a pass has reported it down: the owner hears why before it is up again.
+      const heard = this.reportedDown.get(pub.request) === task.at || this.answered.get(pub.request) === task.at
+      const restarted = state?.state === 'down' && (state.reason === 'exited' || state.reason === 'oom') && heard
+      if (state?.state !== 'provisioning' && !restarted) continue
+      const hub = svc.hub === undefined ? undefined : hubs.get(svc.hub)
+      if (!hub || svc.port === undefined) continue
+      const address = multiserverAddress(hub.address, svc.port, pub.pubId)
+      const up: ObservedPubState = { state: 'up', hub: hub.id, port: svc.port, address }
+      live.add(pub.request)
+      if (this.answered.get(pub.request) === task.at) {
+        states.set(pub.request, up)
+        continue
+      }
+      const opts = { timeoutMs: PROBE_TIMEOUT_MS, ...(this.opts.caps ? { caps: this.opts.caps } : {}) }
+      dials.push(
+        // Bounded here too: the client's own timeout does not cover closing its connection, and a pass must never wait
+        // on one pub's socket.
+        withTimeout(prober(this.host.providerKeys, address, opts), PROBE_TIMEOUT_MS + 1000).then(
+          (id) => {
+            if (id !== pub.pubId) return
+            this.answered.set(pub.request, task.at)
+            states.set(pub.request, up)
+            this.host.log(`pub ${pub.request} answers over SSB before Docker's first health probe: up`, { request: pub.request })
+          },
+          () => undefined,
+        ),
+      )
+    }
+    await Promise.all(dials)
+    for (const request of this.answered.keys()) if (!live.has(request)) this.answered.delete(request)
+    return states
   }
 
   private remember(desired: readonly DesiredPub[], observed: Observed): void {
@@ -540,6 +630,25 @@ class Orchestrator implements OrchestratorRuntime {
     await this.driver.close()
   }
 }
+
+/**
+ * A task that may already serve but has not passed a health probe: Swarm keeps a task with a health check in its
+ * `starting` state until the first probe passes (its container runs meanwhile); the local driver reports such a
+ * task as running with health `starting`.
+ */
+function awaitingFirstProbe(task: ObservedTask): boolean {
+  return task.state === 'starting' || (task.state === 'running' && task.health === 'starting')
+}
+
+/** Rejects when `promise` has not settled within `ms`. */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const expired = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)))
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer))
+}
+
+/** How long the provider waits for a starting pub to answer whoami: it listens on a local or nearby hub. */
+const PROBE_TIMEOUT_MS = 2000
 
 /** The first and the longest wait before looking again at a pub that is still coming up. */
 const RECHECK_FIRST_MS = 1000

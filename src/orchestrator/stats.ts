@@ -54,6 +54,15 @@ export class StatsBook {
     return ring?.[ring.length - 1]?.at
   }
 
+  /** The highest memory use sampled for the pub (bytes), if it has samples. */
+  peakBytes(request: MsgId): number | undefined {
+    const ring = this.rings.get(request)
+    if (!ring?.length) return undefined
+    let peak = 0
+    for (const s of ring) if (s.memoryBytes > peak) peak = s.memoryBytes
+    return peak
+  }
+
   /** How many samples are held in all (for tests of the bound). */
   get size(): number {
     let n = 0

@@ -10,7 +10,7 @@ export type SpecChange = 'image' | 'memory' | 'replicas' | 'restart' | 'placemen
 
 export type Action =
   /** Persist a placement (a private `buttcloud/placement` message) before anything is created on it. */
-  | { kind: 'record-placement'; request: MsgId; hub: string; port: number; why: 'new' | 'adopt' }
+  | { kind: 'record-placement'; request: MsgId; hub: string; port: number; why: 'new' | 'adopt' | 'port-taken' }
   /** Remove one of our services. Never touches its volume. */
   | { kind: 'remove-service'; request: MsgId; serviceId: string; serviceName: string; why: 'destroyed' | 'duplicate' }
   /** Make sure the pub's volume exists on its hub (safe to repeat). */

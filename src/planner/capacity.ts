@@ -2,7 +2,7 @@
  * The operator's capacity report: hubs, free room, pubs per hub, queued pubs, hubs needed and cost per pub, as the
  * next pass would leave them (it runs the same allocation the planner runs).
  */
-import { allocate } from './placement.js'
+import { allocate, reservationMiB } from './placement.js'
 import { portBook } from './ports.js'
 import { formatTable } from './table.js'
 import type { Capacity, DesiredPub, Observed } from './types.js'
@@ -82,7 +82,7 @@ export function capacityReport(desired: readonly DesiredPub[], observed: Observe
       ...(totals.pubs > 0 ? { perPubAverage: Math.round((price.amountPerMonth * totals.hubs) / totals.pubs) } : {}),
       perPlanAtFullPacking: [...sizes]
         .sort(([a], [b]) => a - b)
-        .map(([memoryMiB, pubs]) => ({ memoryMiB, pubs, cost: Math.round((price.amountPerMonth * memoryMiB) / usable) })),
+        .map(([memoryMiB, pubs]) => ({ memoryMiB, pubs, cost: Math.round((price.amountPerMonth * reservationMiB(memoryMiB, capacity)) / usable) })),
     }
   }
   return report

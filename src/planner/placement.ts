@@ -1,6 +1,8 @@
 /**
- * Placement: pack pubs onto hubs by memory reservation, never overcommitting, and say how many hubs are missing
- * when some pubs fit nowhere.
+ * Placement: pack pubs onto hubs by memory reservation, and say how many hubs are missing when some pubs fit
+ * nowhere. A pub's reservation is its plan's memory divided by the operator's overcommit ratio, or its measured peak
+ * with a margin when that is more (`reservationMiB`); its plan's memory stays its limit, the bound the kernel's OOM
+ * killer enforces on it alone. Reservations never exceed a hub's room.
  *
  * Best-fit (the hub left with the least room that still fits the pub), not first-fit: a pub can never move (its
  * volume lives on its hub), so placement is online and final. Best-fit fills hubs one after another, which keeps
@@ -55,6 +57,19 @@ export function byAge(a: DesiredPub, b: DesiredPub): number {
  */
 export function byClaim(a: DesiredPub, b: DesiredPub): number {
   return (a.free === true ? 1 : 0) - (b.free === true ? 1 : 0) || byAge(a, b)
+}
+
+/** How much more than its measured peak a pub reserves: room for the next burst before the next sample. */
+export const MEASURED_MARGIN = 1.5
+
+/**
+ * What a pub with this limit reserves on its hub for packing: the limit divided by the overcommit ratio, or its
+ * measured peak times the margin when that is more, never more than the limit itself.
+ */
+export function reservationMiB(limitMiB: number, capacity: Pick<Capacity, 'overcommit'>, measuredMiB?: number): number {
+  const shared = Math.ceil(limitMiB / Math.max(1, capacity.overcommit ?? 1))
+  const measured = measuredMiB === undefined ? 0 : Math.ceil(measuredMiB * MEASURED_MARGIN)
+  return Math.min(limitMiB, Math.max(shared, measured))
 }
 
 function free(room: HubRoom): number {
@@ -124,7 +139,7 @@ export function allocate(world: World, ports: PortBook, capacity: Capacity): All
     if (held < pub.memoryMiB) growing.push(pub)
     const room = rooms.get(pub.placement!.hub)
     if (room) {
-      room.usedMiB += held
+      room.usedMiB += reservationMiB(held, capacity, pub.measuredMiB)
       room.pubs++
     }
   }
@@ -132,7 +147,7 @@ export function allocate(world: World, ports: PortBook, capacity: Capacity): All
   // hold their reservation until they are removed: counting them keeps a pass from overcommitting in the meantime.
   const holdElsewhere = (svc: ObservedService) => {
     const room = svc.hub === undefined ? undefined : rooms.get(svc.hub)
-    if (room) room.usedMiB += svc.memoryMiB ?? 0
+    if (room) room.usedMiB += reservationMiB(svc.memoryMiB ?? 0, capacity)
   }
   for (const svc of world.services.values()) if (!holdsRoom(world.desired.get(svc.request))) holdElsewhere(svc)
   for (const svc of world.extraServices) holdElsewhere(svc)
@@ -142,7 +157,7 @@ export function allocate(world: World, ports: PortBook, capacity: Capacity): All
     const hub = pub.placement!.hub
     const room = rooms.get(hub)
     const have = world.services.get(pub.request)!.memoryMiB!
-    const delta = pub.memoryMiB - have
+    const delta = reservationMiB(pub.memoryMiB, capacity, pub.measuredMiB) - reservationMiB(have, capacity, pub.measuredMiB)
     if (room && free(room) >= delta) room.usedMiB += delta
     else blocked.set(pub.request, { hub, haveMiB: have, wantMiB: pub.memoryMiB })
   }
@@ -178,14 +193,15 @@ export function allocate(world: World, ports: PortBook, capacity: Capacity): All
 
   const queued: DesiredPub[] = []
   for (const pub of toPlace.sort(byClaim)) {
-    const room = bestFit(rooms, ports, pub.memoryMiB)
+    const reserved = reservationMiB(pub.memoryMiB, capacity)
+    const room = bestFit(rooms, ports, reserved)
     if (!room) {
       queued.push(pub)
       continue
     }
     const port = ports.peek(room.hub.id)!
     ports.take(room.hub.id, port, pub.request)
-    room.usedMiB += pub.memoryMiB
+    room.usedMiB += reserved
     room.pubs++
     placements.push({ pub, hub: room.hub.id, port, why: 'new' })
   }
@@ -197,7 +213,7 @@ export function allocate(world: World, ports: PortBook, capacity: Capacity): All
     blocked,
     adoptConflicts,
     hubsNeeded: hubsNeeded(
-      queued.map((p) => p.memoryMiB),
+      queued.map((p) => reservationMiB(p.memoryMiB, capacity)),
       capacity,
     ),
   }

@@ -8,6 +8,8 @@ import { allocate, type Allocation } from './placement.js'
 import { portBook, webPortFor, type PortBook } from './ports.js'
 import type { Capacity, DesiredPub, Observed, ObservedService, Placement, ServiceSpec } from './types.js'
 import { indexWorld, schedulable, type World } from './world.js'
+import { PUB_EXIT } from '../protocol/pub-exit.js'
+import { portTaken } from './summary.js'
 
 /** The spec a live pub's service should have. */
 function specFor(pub: DesiredPub, at: Placement, memoryMiB: number, ports: Capacity['ports']): ServiceSpec {
@@ -88,6 +90,28 @@ function planDestroyed(pub: DesiredPub & { intent: 'destroyed' }, world: World, 
   out.push({ kind: 'release-placement', request: pub.request, hub: at.hub, port: at.port })
 }
 
+function holdTakenPorts(svc: ObservedService, ports: PortBook): void {
+  if (svc.hub === undefined) return
+  for (const t of svc.tasks) if (t.exitCode === PUB_EXIT.portTaken && t.port !== undefined) ports.take(svc.hub, t.port, svc.request)
+}
+
+/**
+ * A running pub whose recorded port turned out to be in use on its hub (its task exited with the pub's port-taken
+ * code) gets a new placement on the same hub (its volume is there): recorded first, built on in a later pass like
+ * any placement, so the records stay the one source of truth for ports. False when there is nothing to move or no
+ * free port (then it stays down and says why).
+ */
+function replaceTakenPort(pub: DesiredPub, world: World, ports: PortBook, out: Action[]): boolean {
+  const at = pub.placement!
+  const svc = world.services.get(pub.request)
+  if (pub.intent !== 'running' || !svc || svc.port !== at.port || !portTaken(svc, at.port)) return false
+  const port = ports.peek(at.hub)
+  if (port === undefined) return false
+  ports.take(at.hub, port, pub.request)
+  out.push({ kind: 'record-placement', request: pub.request, hub: at.hub, port, why: 'port-taken' })
+  return true
+}
+
 function holdServicePort(svc: ObservedService, world: World, ports: PortBook): void {
   if (svc.hub === undefined || svc.port === undefined) return
   const pub = world.desired.get(svc.request)
@@ -106,6 +130,9 @@ export function planWorld(world: World, capacity: Capacity, now: number): Action
   // listens on its port: nothing new is placed there while it stands.
   for (const svc of world.services.values()) holdServicePort(svc, world, ports)
   for (const svc of world.extraServices) holdServicePort(svc, world, ports)
+  // A port some task of ours found in use (by anything else on the hub) is not handed out again while Swarm still
+  // lists that task: the next pub placed there would only fail the same way.
+  for (const svc of world.services.values()) holdTakenPorts(svc, ports)
   const alloc = allocate(world, ports, capacity)
   const out: Action[] = []
 
@@ -130,6 +157,7 @@ export function planWorld(world: World, capacity: Capacity, now: number): Action
     if (!schedulable(world.hubs.get(pub.placement.hub))) {
       unavailable.set(pub.placement.hub, (unavailable.get(pub.placement.hub) ?? 0) + 1)
     }
+    if (replaceTakenPort(pub, world, ports, out)) continue
     planLive(pub, world, alloc, capacity.ports, out)
   }
 

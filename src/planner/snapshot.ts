@@ -80,6 +80,7 @@ export function assembleObserved(
     if (t.health !== undefined) task.health = t.health
     if (t.exitCode !== undefined) task.exitCode = t.exitCode
     if (t.oomKilled !== undefined) task.oomKilled = t.oomKilled
+    if (t.port !== undefined) task.port = t.port
     if (t.error !== undefined) task.error = t.error
     svc.tasks.push(task)
   }

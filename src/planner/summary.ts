@@ -5,11 +5,12 @@
  */
 import { multiserverAddress, type MsgId, type MultiserverAddress } from '../protocol/ids.js'
 import type { PubState } from '../protocol/status.js'
+import { PUB_EXIT } from '../protocol/pub-exit.js'
 import type { Action } from './actions.js'
 import type { DesiredPub, Observed, ObservedService, ObservedTask } from './types.js'
 import { indexWorld, schedulable, type World } from './world.js'
 
-export type DownReason = 'oom' | 'crash-loop' | 'rejected' | 'exited' | 'unhealthy' | 'hub-unavailable'
+export type DownReason = 'oom' | 'crash-loop' | 'rejected' | 'exited' | 'unhealthy' | 'hub-unavailable' | 'port-taken'
 
 export type ObservedPubState =
   | { state: 'queued' }
@@ -42,6 +43,7 @@ export const REASON_TEXT: Record<DownReason, string> = {
   exited: 'exited',
   unhealthy: 'health check failing',
   'hub-unavailable': 'hub unavailable',
+  'port-taken': 'its port is in use on its hub; moving it to a free port',
 }
 
 const ENDED = new Set<ObservedTask['state']>(['complete', 'failed', 'rejected', 'shutdown'])
@@ -53,6 +55,7 @@ const FAILED = new Set<ObservedTask['state']>(['failed', 'rejected'])
  */
 function failure(task: ObservedTask): { reason: DownReason; detail?: string } {
   if (task.state === 'rejected') return { reason: 'rejected', ...(task.error ? { detail: task.error } : {}) }
+  if (task.exitCode === PUB_EXIT.portTaken) return { reason: 'port-taken', ...(task.port !== undefined ? { detail: `port ${task.port}` } : {}) }
   if (task.oomKilled === true || (task.exitCode === 137 && task.oomKilled === undefined)) {
     return { reason: 'oom', detail: 'exit code 137' }
   }
@@ -66,7 +69,8 @@ export function fromTasks(svc: ObservedService, world: World, now: number, crash
   let recent = 0
   let newestFailure: ObservedTask | undefined
   for (const t of tasks) {
-    if (!FAILED.has(t.state) || now - t.at > crashLoop.windowMs) continue
+    // A taken port is not a crash: the planner moves the pub (portTaken), and its failures there must not outlive the move.
+    if (!FAILED.has(t.state) || now - t.at > crashLoop.windowMs || t.exitCode === PUB_EXIT.portTaken) continue
     recent++
     newestFailure ??= t
   }
@@ -150,4 +154,24 @@ export function toStatusFields(s: ObservedPubState): StatusFields {
     default:
       return { state: s.state }
   }
+}
+
+/** Port-taken exits in a row at one port before the pub is moved: one alone may be its own old task still closing. */
+export const PORT_TAKEN_TRIES = 2
+
+/**
+ * Whether the pub's attempts at `port` keep ending because the port is in use on its hub: the newest tasks at that
+ * port that are not still on their way up failed with the pub's port-taken exit code, `PORT_TAKEN_TRIES` times in a
+ * row. One such exit can be a stop-first update racing the old task's exit; a task that came up says the port is
+ * free after all.
+ */
+export function portTaken(svc: ObservedService, port: number): boolean {
+  let taken = 0
+  for (const t of svc.tasks) {
+    if (t.port !== port) continue
+    if (t.state === 'pending' || t.state === 'starting' || (t.state === 'running' && t.health === 'starting')) continue
+    if (t.state !== 'failed' || t.exitCode !== PUB_EXIT.portTaken) return false
+    if (++taken >= PORT_TAKEN_TRIES) return true
+  }
+  return false
 }

@@ -48,6 +48,8 @@ interface DesiredPubBase {
   webView?: boolean
   /** Replication hops of the plan, counted from the owner; absent: the pub's own default. */
   hops?: number
+  /** The highest memory use sampled for the pub (MiB), when it has been sampled: packing reserves at least this plus a margin. */
+  measuredMiB?: number
 }
 
 /** One pub as the control plane wants it. */
@@ -79,6 +81,8 @@ export interface ObservedTask {
   oomKilled?: boolean
   /** Docker's error text, e.g. `No such image: …`. */
   error?: string
+  /** The SSB port the task was started with (a re-placed pub's older tasks show its old port). */
+  port?: number
   /** When the task reached its state (ms since the epoch). */
   at: number
 }
@@ -144,6 +148,11 @@ export interface Capacity {
   hubMemoryMiB: number
   /** Kept free on every hub for the engine, the OS and page cache. */
   headroomMiB: number
+  /**
+   * Memory overcommit: a pub reserves its plan's memory divided by this for packing (its limit stays its OOM
+   * bound), or its measured peak with a margin when that is more. Absent or 1: a pub reserves its whole limit.
+   */
+  overcommit?: number
   /** Ports handed to pubs on each hub, both ends included. */
   ports: { first: number; last: number }
   /** How long a destroyed pub's volume is kept before it is purged. */

@@ -24,6 +24,7 @@ import type { DirectoryEntry } from '../../web/types.js'
 import type { Offer, Plan } from '../protocol/offer.js'
 import type { SsbKeys } from '../ssb/keys.js'
 import { createPaymentSite, serveSite, type RunningSite } from '../../web/index.js'
+import type { SiteMetrics } from '../../web/metrics.js'
 
 export interface PaymentSetup {
   config: PaymentConfig
@@ -97,6 +98,9 @@ export async function startPaymentSite(opts: {
   backupsDir?: string
   /** See PaymentSiteOptions.trustProxy. */
   trustProxy?: boolean
+  /** See PaymentSiteOptions.metrics and metricsRoute. */
+  metrics?: SiteMetrics
+  metricsRoute?: boolean
 }): Promise<RunningSite> {
   const { api, setup } = opts
   const app = createPaymentSite({
@@ -111,6 +115,7 @@ export async function startPaymentSite(opts: {
     privacyText: opts.privacyText,
     ...(opts.log ? { log: opts.log } : {}),
     trustProxy: opts.trustProxy,
+    ...(opts.metrics ? { metrics: opts.metrics, metricsRoute: opts.metricsRoute ?? false } : {}),
     directory: {
       async lookup(request) {
         const record = api.ledger().record(request)

@@ -13,7 +13,11 @@ import { closeSbot, createSbot, type Sbot } from '../ssb/server.js'
 import { sbotConfig } from '../ssb/config.js'
 import { inviteExpiryPlugin } from '../ssb/invite-expiry.js'
 import { privateMembersPlugin } from '../ssb/private-members.js'
-import type { RunningSite } from '../../web/index.js'
+import { serveSite, type RunningSite } from '../../web/index.js'
+import { mountMetrics } from '../../web/metrics.js'
+import { Hono } from 'hono'
+import { createMetrics, type ProviderMetrics } from '../log/metrics.js'
+import { PUB_STATES } from '../protocol/status.js'
 import { paymentHooks, paymentSetup, startPaymentSite, type PaymentSetup } from './payment.js'
 import type { ProviderSettings } from './settings.js'
 import { backupDirFromSettings, capacityFromSettings, runtimeFromSettings } from './runtime-from-settings.js'
@@ -29,6 +33,9 @@ export interface RunningProvider {
   address: string
   /** The payment site's URL, when it runs. */
   siteUrl?: string
+  /** Where Prometheus scrapes (`<url>/metrics`): the site, or the metrics' own listener; absent when off. */
+  metricsUrl?: string
+  metrics?: ProviderMetrics
   payment: PaymentSetup
   /** A fresh invite code (legacy `host:port:@key~seed`, what Patchwork's "Join pub" takes) that expires after `ttlMs`. */
   createInvite(uses?: number, ttlMs?: number): Promise<string>
@@ -38,7 +45,7 @@ export interface RunningProvider {
 /** Start the provider sbot (and its site); resolves once its log is read and the first pass has run. */
 export async function startProvider(
   settings: ProviderSettings,
-  deps: PluginDeps = {},
+  deps: PluginDeps & { metrics?: ProviderMetrics } = {},
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<RunningProvider> {
   // The provider is the process: its files and its local pubs' (children inherit the umask) are its user's alone.
@@ -79,7 +86,8 @@ export async function startProvider(
   }
   const hooks = payment.stripe ? paymentHooks(payment, section.plans, keys.id) : undefined
   // The runtime the settings ask for (none, local processes, or Swarm), unless a test hands one in.
-  const runtime = deps.runtime ?? runtimeFromSettings(settings)
+  const metrics = settings.metrics.enabled ? (deps.metrics ?? createMetrics({ pubStates: PUB_STATES })) : undefined
+  const runtime = deps.runtime ?? runtimeFromSettings(settings, metrics)
   const minFree = settings.minFreeMiB * 1024 * 1024
   applyDb2Patches()
   quietSsbRefDeprecations()
@@ -91,6 +99,7 @@ export async function startProvider(
   ])
   const api = sbot.buttcloud as ButtcloudApi
   let site: RunningSite | undefined
+  let metricsSite: RunningSite | undefined
   try {
     await api.ready()
     if (settings.web.enabled) {
@@ -106,9 +115,17 @@ export async function startProvider(
         log: deps.log,
         backupsDir: backupDirFromSettings(settings),
         trustProxy: settings.web.trustProxy,
+        ...(metrics ? { metrics, metricsRoute: settings.metrics.port === undefined } : {}),
       })
     }
+    if (metrics && settings.metrics.port !== undefined) {
+      // A listener of its own: scraped from inside the operator's network, never through the public site's proxy.
+      const app = new Hono()
+      mountMetrics(app, metrics)
+      metricsSite = await serveSite(app, { host: settings.metrics.host, port: settings.metrics.port })
+    }
   } catch (err) {
+    await site?.close()
     await closeSbot(sbot)
     throw err
   }
@@ -120,10 +137,13 @@ export async function startProvider(
     api,
     address: address.split(';')[0]!,
     siteUrl: site?.url,
+    ...(metricsSite ? { metricsUrl: metricsSite.url } : metrics && site ? { metricsUrl: site.url } : {}),
+    ...(metrics ? { metrics } : {}),
     payment,
     createInvite: (uses = settings.inviteUses, ttlMs = settings.inviteTtlMs) =>
       call<string>(sbot.invite.create, { uses, ttlMs, ...(settings.externalHost ? { external: settings.externalHost } : {}) }),
     close: async () => {
+      await metricsSite?.close()
       await site?.close()
       await closeSbot(sbot)
     },

@@ -15,7 +15,7 @@ import type { Capacity } from '../planner/index.js'
 import type { PubDriver } from '../control/driver.js'
 import { silentLog, type Log } from '../log/logger.js'
 import { dockerClient } from '../drivers/engine-endpoint.js'
-import { createInvite, diskUsage } from '../drivers/pub-client.js'
+import { createInvite, diskUsage, whoami } from '../drivers/pub-client.js'
 import { createOrchestratorRuntime, type OrchestratorOptions } from '../orchestrator/runtime.js'
 import type { ProviderSettings } from './settings.js'
 
@@ -27,10 +27,14 @@ const ROOT = here.includes(join('dist', 'src')) ? resolve(here, '../../..') : re
 export const RUNTIME_DEFAULTS = {
   hubMemoryMiB: 15 * 1024,
   headroomMiB: 1024,
+  // Idle pubs use ~24 MiB of a 128 MiB limit (bench/density.ts): reserving a third of the limit, or the measured peak
+  // x 1.5 when more, packs a 15 GiB hub with ~330 such pubs while each keeps its whole limit as its OOM bound.
+  memoryOvercommit: 3,
   ports: { first: 8200, last: 8999 },
   retentionMs: 30 * DAY,
-  // A probe starts a node process in the pub (~70 ms of CPU): every 10 s is ~0.7% of a core per pub.
-  healthIntervalMs: 10_000,
+  // Docker's probe only reads the pub's health file (pub/self-check.ts), but each exec still costs the engine a runc
+  // start; "up" does not wait for it (the runtime dials a starting pub itself), so it can be rare.
+  healthIntervalMs: 120_000,
   settleMs: 15_000,
   statsIntervalMs: 5 * 60_000,
   // One small RPC per running pub: how full its disk allowance is (the pub itself measures every 30 s).
@@ -63,6 +67,7 @@ export function capacityFromSettings(settings: ProviderSettings): Capacity {
   const capacity: Capacity = {
     hubMemoryMiB: r.hubMemoryMiB ?? RUNTIME_DEFAULTS.hubMemoryMiB,
     headroomMiB: r.headroomMiB ?? RUNTIME_DEFAULTS.headroomMiB,
+    overcommit: r.memoryOvercommit ?? RUNTIME_DEFAULTS.memoryOvercommit,
     ports: r.ports ?? RUNTIME_DEFAULTS.ports,
     retentionMs: r.retentionMs ?? RUNTIME_DEFAULTS.retentionMs,
   }
@@ -97,6 +102,7 @@ export function driverFromSettings(settings: ProviderSettings, log: Log = silent
       ...(caps ? { caps } : {}),
       ...(r.env ? { env: r.env } : {}),
       healthIntervalMs: r.healthIntervalMs ?? RUNTIME_DEFAULTS.healthIntervalMs,
+      memoryOvercommit: r.memoryOvercommit ?? RUNTIME_DEFAULTS.memoryOvercommit,
       ...(r.stopGraceMs !== undefined ? { stopGraceMs: r.stopGraceMs } : {}),
       ...(r.restartDelayMs !== undefined ? { restartDelayMs: r.restartDelayMs } : {}),
       imageRepo: registryRepo(r.registry),
@@ -113,8 +119,8 @@ async function prepareImage(docker: ReturnType<typeof dockerClient>, registry: s
   if (registry) await pushPubImage(docker, { image: image.tag, registry, version: image.tag.slice(image.tag.indexOf(':') + 1) })
 }
 
-/** The runtime for `settings.runtime.kind`, or undefined when the provider runs no pubs (`none`). */
-export function runtimeFromSettings(settings: ProviderSettings): RuntimeFactory | undefined {
+/** The runtime for `settings.runtime.kind`, or undefined when the provider runs no pubs (`none`); passes are counted in `metrics`. */
+export function runtimeFromSettings(settings: ProviderSettings, metrics?: OrchestratorOptions['metrics']): RuntimeFactory | undefined {
   const r = settings.runtime
   if (r.kind === 'none') return undefined
   return (host) => {
@@ -125,6 +131,7 @@ export function runtimeFromSettings(settings: ProviderSettings): RuntimeFactory 
       inviter: createInvite,
       diskReader: diskUsage,
       diskIntervalMs: r.diskIntervalMs ?? RUNTIME_DEFAULTS.diskIntervalMs,
+      prober: whoami,
       capacity: capacityFromSettings(settings),
       defaultImageVersion: r.imageVersion ?? (r.kind === 'local' ? settings.buttcloud.versions?.[0] : undefined) ?? packageVersion(),
       settleMs: r.settleMs ?? RUNTIME_DEFAULTS.settleMs,
@@ -140,6 +147,7 @@ export function runtimeFromSettings(settings: ProviderSettings): RuntimeFactory 
       },
       ...(settings.caps ? { caps: settings.caps } : {}),
       ...(r.backoff ? { backoff: r.backoff } : {}),
+      ...(metrics ? { metrics } : {}),
     }
     return createOrchestratorRuntime(options)(host)
   }

@@ -79,6 +79,17 @@ export const ProviderSettings = z.strictObject({
       trustProxy: z.boolean().optional(),
     })
     .default(WEB_DEFAULTS),
+  /**
+   * Prometheus metrics (docs/metrics.md): served at `/metrics` on the payment site unless `port` is set, then on a
+   * listener of their own at `host:port` (default host 127.0.0.1). `enabled: false` serves none.
+   */
+  metrics: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      host: z.string().min(1).default('127.0.0.1'),
+      port: Port.optional(),
+    })
+    .default({ enabled: true, host: '127.0.0.1' }),
   runtime: z.lazy(() => RuntimeSettings).default({ kind: 'none' }),
 })
 export type ProviderSettings = z.infer<typeof ProviderSettings>
@@ -137,6 +148,8 @@ export const RuntimeSettings = z.strictObject({
   hubMemoryMiB: z.number().int().min(256).optional(),
   /** Kept free on every hub for the engine, the OS and page cache. */
   headroomMiB: z.number().int().min(0).optional(),
+  /** Memory overcommit ratio: a pub reserves its plan's memory divided by this (or its measured peak x 1.5 when more). */
+  memoryOvercommit: z.number().min(1).max(16).optional(),
   /** How long a destroyed pub's data is kept before it is purged. */
   retentionMs: z.number().int().min(0).optional(),
   /** What one hub costs per month in minor units, for the capacity report's cost per pub. */

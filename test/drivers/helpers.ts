@@ -7,7 +7,9 @@ import { publish } from '../../src/ssb/db2.js'
 import type { SsbKeys } from '../../src/ssb/keys.js'
 import type { Sbot } from '../../src/ssb/server.js'
 import { feedMessages } from '../../testkit/pub-process.js'
-import { messagesOfType, startPeer } from '../../testkit/sbots.js'
+import { joinWithInvite, messagesOfType, startPeer, startTestProvider, testProviderSettings, type TestPeer } from '../../testkit/sbots.js'
+import { runtimeFromSettings } from '../../src/provider/runtime-from-settings.js'
+import type { ProviderSettings } from '../../src/provider/settings.js'
 import { waitFor } from '../../testkit/wait.js'
 
 export type Status = { request: string; state: string; reason?: string; pub?: { id: string; address: string }; invite?: string }
@@ -59,4 +61,18 @@ export async function commandAndReply(owner: { sbot: Sbot; id: FeedId }, provide
 /** The names in a gzipped tar archive (GNU tar lists it). */
 export function archiveNames(file: string): string[] {
   return execFileSync('tar', ['-tzf', file], { encoding: 'utf8' }).split('\n').filter(Boolean)
+}
+
+export type TestProvider = Awaited<ReturnType<typeof startTestProvider>>
+
+/** A test provider running pubs with `runtime` (passes every 500 ms), and a user who joined it with an invite. */
+export async function startProviderAndUser(
+  runtime: ProviderSettings['runtime'],
+  buttcloud: Partial<ProviderSettings['buttcloud']> = {},
+): Promise<{ provider: TestProvider; providerKeys: SsbKeys; user: TestPeer }> {
+  const settings = testProviderSettings({ runtime, buttcloud: { passIntervalMs: 500, ...buttcloud } })
+  const provider = await startTestProvider(settings, { runtime: runtimeFromSettings(settings) })
+  const user = startPeer()
+  await joinWithInvite(user.sbot, await provider.createInvite(1), provider.address)
+  return { provider, providerKeys: provider.sbot.config.keys, user }
 }

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { whoami } from '../../src/drivers/pub-client.js'
-import { backupDirFromSettings, runtimeFromSettings } from '../../src/provider/runtime-from-settings.js'
+import { backupDirFromSettings } from '../../src/provider/runtime-from-settings.js'
 import { objectName } from '../../src/planner/index.js'
 import type { MsgId } from '../../src/protocol/ids.js'
 import { call } from '../../src/ssb/client.js'
@@ -15,12 +15,12 @@ import { publish } from '../../src/ssb/db2.js'
 import type { SsbKeys } from '../../src/ssb/keys.js'
 import { assertPubBuilt } from '../../testkit/pub-process.js'
 import { notPrivate } from '../support/files.js'
-import { joinWithInvite, startPeer, startTestProvider, testProviderSettings, type TestPeer } from '../../testkit/sbots.js'
-import { archiveNames, commandAndReply, expectInviteWorks, nextStatus, pubFeed, statuses } from './helpers.js'
+import type { TestPeer } from '../../testkit/sbots.js'
+import { archiveNames, commandAndReply, expectInviteWorks, nextStatus, pubFeed, startProviderAndUser, statuses, type TestProvider } from './helpers.js'
 import { waitFor } from '../../testkit/wait.js'
 
 describe('the local runtime', () => {
-  let provider: Awaited<ReturnType<typeof startTestProvider>>
+  let provider: TestProvider
   let providerKeys: SsbKeys
   let user: TestPeer
   let request: MsgId
@@ -32,15 +32,16 @@ describe('the local runtime', () => {
 
   beforeAll(async () => {
     assertPubBuilt()
-    const settings = testProviderSettings({
-      runtime: { kind: 'local', hubAddress: '127.0.0.1', ports: { first: 29300, last: 29349 }, retentionMs: 3000, settleMs: 20_000, statsIntervalMs: 0 },
-      // A plan that replicates out to two hops from the owner: the local driver hands that to the pub as PUB_HOPS.
-      buttcloud: { passIntervalMs: 500, plans: [{ id: 'free', name: 'Free', memoryMiB: 128, price: 0, currency: 'usd', interval: 'month', hops: 2 }] },
-    })
-    provider = await startTestProvider(settings, { runtime: runtimeFromSettings(settings) })
-    providerKeys = provider.sbot.config.keys
-    user = startPeer()
-    await joinWithInvite(user.sbot, await provider.createInvite(1), provider.address)
+    ;({ provider, providerKeys, user } = await startProviderAndUser({
+      kind: 'local',
+      hubAddress: '127.0.0.1',
+      ports: { first: 29300, last: 29349 },
+      retentionMs: 3000,
+      settleMs: 20_000,
+      statsIntervalMs: 0,
+    },
+    // A plan that replicates out to two hops from the owner: the local driver hands that to the pub as PUB_HOPS.
+    { plans: [{ id: 'free', name: 'Free', memoryMiB: 128, price: 0, currency: 'usd', interval: 'month', hops: 2 }] }))
   })
 
   afterAll(async () => {

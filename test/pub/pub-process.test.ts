@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createInvite, whoami } from '../../src/drivers/pub-client.js'
 import { InviteCode, multiserverAddress, type FeedId } from '../../src/protocol/ids.js'
+import { PUB_EXIT } from '../../src/protocol/pub-exit.js'
 import { clientCall, connectClient, type SbotClient } from '../../src/ssb/client.js'
 import { generateKeys, loadKeys, type SsbKeys } from '../../src/ssb/keys.js'
 import { startClassicSbot, type ClassicSbot } from '../support/classic-sbot.js'
@@ -221,7 +222,7 @@ describe('the pub refuses to start with a clear message', () => {
     const port = await new Promise<number>((res) => blocker.listen(0, '127.0.0.1', () => res((blocker.address() as { port: number }).port)))
     try {
       const pub = spawnPub(base(port))
-      expect(await pub.exited).toBe(1)
+      expect(await pub.exited).toBe(PUB_EXIT.portTaken)
       expect(pub.output()).toMatch(/port is in use/)
     } finally {
       blocker.close()
