@@ -58,7 +58,7 @@ export async function startPub(settings: PubSettings): Promise<RunningPub> {
   clearHealthFile(settings.dataDir)
   const keys = pubKeys(settings)
   // secret-stack reports "listening" even when the port is taken (docs/ssb-stack.md), so check first and fail clearly.
-  await assertPortFree(settings.host, settings.port)
+  await waitForPortFree(settings.host, settings.port)
 
   const config = sbotConfig({
     path: settings.dataDir,
@@ -149,6 +149,25 @@ export async function startPub(settings: PubSettings): Promise<RunningPub> {
 /** The pub's SSB port is already in use on this machine: main.ts exits with PUB_EXIT.portTaken so the provider moves it. */
 export class PortTakenError extends Error {
   override name = 'PortTakenError'
+}
+
+/**
+ * How long a start waits for a taken port to come free before giving up with PortTakenError. The pub's own previous
+ * task may still be closing it (Swarm's stop-first update, a start right after a stop): exiting at once would count
+ * as a taken port, and two in a row would move the pub to another address for nothing.
+ */
+const PORT_WAIT_MS = 5000
+
+async function waitForPortFree(host: string, port: number): Promise<void> {
+  const deadline = Date.now() + PORT_WAIT_MS
+  for (;;) {
+    try {
+      return await assertPortFree(host, port)
+    } catch (err) {
+      if (!(err instanceof PortTakenError) || Date.now() >= deadline) throw err
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+  }
 }
 
 function assertPortFree(host: string, port: number): Promise<void> {

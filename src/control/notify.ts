@@ -11,7 +11,7 @@ import { PAYMENT_REASON } from './gate.js'
 import { isDiskReason } from './disk.js'
 
 /** The most status posts one pub gets per day (counted from the provider's own log by receive time). */
-export const NOTICES_PER_PUB_PER_DAY = 8
+export const NOTICES_PER_PUB_PER_DAY = 24
 
 /** A human handle for a pub: its name, else the start of its request id (what the command grammar accepts). */
 export function pubHandle(record: Pick<PubRecord, 'name' | 'request'>): string {

@@ -391,7 +391,9 @@ class Orchestrator implements OrchestratorRuntime {
       if (!svc || !task || !awaitingFirstProbe(task)) continue
       // A pub that failed is dialled only once a pass has reported it down: the owner hears why before it is up again.
       const heard = this.reportedDown.get(pub.request) === task.at || this.answered.get(pub.request) === task.at
-      const restarted = state?.state === 'down' && (state.reason === 'exited' || state.reason === 'oom') && heard
+      // A port-taken exit counts too: one alone may be the pub's own old task still closing (an upgrade), and a new
+      // task that answers on that port proves it is free again.
+      const restarted = state?.state === 'down' && (state.reason === 'exited' || state.reason === 'oom' || state.reason === 'port-taken') && heard
       if (state?.state !== 'provisioning' && !restarted) continue
       const hub = svc.hub === undefined ? undefined : hubs.get(svc.hub)
       if (!hub || svc.port === undefined) continue

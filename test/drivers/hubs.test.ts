@@ -66,6 +66,8 @@ describe.skipIf(!support.ok)(`several hubs in one Swarm${support.ok ? '' : ` (sk
         imageVersion: version,
         buildImage: true,
         headroomMiB: memoryMiB - PLAN_MIB,
+        // Each pub reserves its whole plan memory here, so the headroom above leaves room for exactly one per hub.
+        memoryOvercommit: 1,
         ports: { first: 8200, last: 8209 },
         healthIntervalMs: 500,
         stopGraceMs: 1000,
