@@ -91,7 +91,7 @@ async function withClient<T>(keys: SsbKeys, address: MultiserverAddress, opts: P
       })
     })
     // A connection that completes after the timeout must still be closed.
-    else connecting.then((late) => late.close(), () => undefined)
+    else connecting.then((late) => late.close(() => undefined), () => undefined)
   }
 }
 

@@ -129,8 +129,20 @@ export function createSbot(config: SbotConfig, extra: SbotPlugin[] = []): Sbot {
 }
 
 /** Close a server, resolving when it has shut down. */
-export function closeSbot(sbot: Sbot): Promise<void> {
-  return new Promise((resolve, reject) => sbot.close(true, (err) => (err ? reject(err) : resolve())))
+export async function closeSbot(sbot: Sbot): Promise<void> {
+  // ssb-conn starts its scheduler once its peer table has loaded; closed before that, the scheduler then reads the
+  // closed table and throws from a timer (an unhandled rejection). Waiting for the load (a few ms) avoids it.
+  const connDb = (sbot as { conn?: { db?: () => { loaded?: () => Promise<unknown> } } }).conn?.db?.()
+  await connDb?.loaded?.().catch(() => undefined)
+  // Messages published just before (an invite's follow, say) are still on their way to the log: a write landing after
+  // the log closed throws from a timer. Let them land first, for a bounded time.
+  const db = (sbot as { db?: { onDrain?: (cb: () => void) => void } }).db
+  if (db?.onDrain) {
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([new Promise<void>((resolve) => db.onDrain!(() => resolve())), new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000)))])
+    clearTimeout(timer)
+  }
+  await new Promise<void>((resolve, reject) => sbot.close(true, (err) => (err ? reject(err) : resolve())))
 }
 
 /** multiserver's TCP transport plugin (secret-stack's `net`), for plugins that wrap its connections. */

@@ -119,7 +119,7 @@ describe('the pub as a plain process', () => {
           total: contents.length,
         }
       } finally {
-        client.close()
+        client.close(() => undefined)
       }
     }
     expect(await countSelfDescription()).toEqual({ abouts: 1, follows: 1, total: 2 })
@@ -147,7 +147,7 @@ describe('the pub as a plain process', () => {
     try {
       code = await clientCall<string>(ownerClient, 'invite.create', { uses: 1 })
     } finally {
-      ownerClient.close()
+      ownerClient.close(() => undefined)
     }
     await clientCall(classic.client, 'invite.accept', code)
 
