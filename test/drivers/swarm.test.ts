@@ -71,7 +71,8 @@ function engineProxy(target: string, path: string) {
   return { path, start, stop }
 }
 
-describe.skipIf(!support.ok)(`the Swarm runtime${support.ok ? '' : ` (skipped: ${support.reason})`}`, () => {
+// Each step waits on a real engine that the rest of the suite loads too: a minute per test is not always enough on 2 cores.
+describe.skipIf(!support.ok)(`the Swarm runtime${support.ok ? '' : ` (skipped: ${support.reason})`}`, { timeout: 150_000 }, () => {
   let engine: DockerEngine
   let docker: Docker
   let version: string
@@ -254,20 +255,24 @@ describe.skipIf(!support.ok)(`the Swarm runtime${support.ok ? '' : ` (skipped: $
   it('tells the owner while the engine is unreachable, keeps running, and converges when it is back', async () => {
     const before = (await statuses(user.sbot, request)).length
     await proxy.stop()
-    const down = await nextStatus(user.sbot, request, before, (s) => s.state === 'down', '"down" while the engine is away', 30_000)
-    expect(down.reason).toMatch(/engine is unreachable/)
-    const health = await call<{ engineError?: string }>(provider.api.health.bind(provider.api))
-    // A call in flight when the proxy went away ends in a reset; later ones find no socket.
-    expect(health.engineError).toMatch(/ENOENT|ECONNREFUSED|ECONNRESET/)
+    let posted = before
+    try {
+      const down = await nextStatus(user.sbot, request, before, (s) => s.state === 'down', '"down" while the engine is away', 30_000)
+      expect(down.reason).toMatch(/engine is unreachable/)
+      const health = await call<{ engineError?: string }>(provider.api.health.bind(provider.api))
+      // A call in flight when the proxy went away ends in a reset; later ones find no socket.
+      expect(health.engineError).toMatch(/ENOENT|ECONNREFUSED|ECONNRESET/)
 
-    // The owner restarts the pub meanwhile: it is applied once the engine answers again.
-    const posted = (await statuses(user.sbot, request)).length
-    // Its reply proves a pass has handled the command while the engine was away, and changed nothing there.
-    const restart = await commandAndReply(user, provider.id, request, 'restart')
-    expect(restart.ok).toBe(true)
-    expect((await ourServices(request))[0]!.Spec.TaskTemplate?.ForceUpdate ?? 0).toBe(0)
-
-    await proxy.start()
+      // The owner restarts the pub meanwhile: it is applied once the engine answers again.
+      posted = (await statuses(user.sbot, request)).length
+      // Its reply proves a pass has handled the command while the engine was away, and changed nothing there.
+      const restart = await commandAndReply(user, provider.id, request, 'restart')
+      expect(restart.ok).toBe(true)
+      expect((await ourServices(request))[0]!.Spec.TaskTemplate?.ForceUpdate ?? 0).toBe(0)
+    } finally {
+      // Back whatever happened above: the later tests need the engine.
+      await proxy.start()
+    }
     const up = await nextStatus(user.sbot, request, posted, (s) => s.state === 'up', '"up" once the engine is back', 60_000)
     expect(up.pub?.id).toBe(pub.id)
     expect((await ourServices(request))[0]!.Spec.TaskTemplate?.ForceUpdate).toBe(1)
