@@ -109,7 +109,7 @@ export async function readOwnFeed(settings: ProviderSettings, keys: SsbKeys): Pr
       try {
         return { messages: await historyOf(() => clientSource(client, 'createHistoryStream', { id: keys.id, keys: false })), online: true }
       } finally {
-        client.close()
+        client.close(() => undefined)
       }
     } catch {
       // A socket file left by a provider that is gone: read the folder instead.

@@ -33,7 +33,7 @@ export async function expectInviteWorks(providerKeys: SsbKeys, pub: { id: string
     try {
       expect(await clientCall<boolean>(client, 'friends.isFollowing', { source: pub.id, dest: friend.id })).toBe(true)
     } finally {
-      client.close()
+      client.close(() => undefined)
     }
   } finally {
     await friend.stop()
@@ -46,7 +46,7 @@ export async function pubFeed(providerKeys: SsbKeys, pub: { id: string; address:
   try {
     return (await feedMessages(client, pub.id as FeedId)).map((m) => m.value.content as { type: string })
   } finally {
-    client.close()
+    client.close(() => undefined)
   }
 }
 

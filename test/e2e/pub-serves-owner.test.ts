@@ -59,7 +59,7 @@ describe("a classic owner's pub serves its posts and pictures while the owner is
     try {
       return await fn(client)
     } finally {
-      client.close()
+      client.close(() => undefined)
     }
   }
 

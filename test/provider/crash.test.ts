@@ -64,7 +64,12 @@ let dataDir: string | undefined
 afterEach(async () => {
   await user?.stop()
   await provider?.stop()
-  if (dataDir) await endLocalPubs(dataDir)
+  if (dataDir) {
+    await endLocalPubs(dataDir)
+    // The killed provider's folders (its data and its backups' shelf beside it) go when this test process ends.
+    removeLater(dataDir)
+    removeLater(`${dataDir}-backups`)
+  }
   user = provider = dataDir = undefined
 })
 

@@ -44,7 +44,7 @@ describe('the disk allowance on a pub process', () => {
     try {
       return await vectorClock(client)
     } finally {
-      client.close()
+      client.close(() => undefined)
     }
   }
   const post = async (who: StartedSbot, n: number): Promise<number> => {
@@ -147,7 +147,7 @@ describe('the disk allowance on a pub process', () => {
       expect((await feedMessages(client, owner.keys.id)).length).toBe(ownerSeq)
       expect((await feedMessages(client, other.keys.id)).length).toBe(otherSeq)
     } finally {
-      client.close()
+      client.close(() => undefined)
     }
 
     // A bigger plan: the other feed's held post arrives, so it was the allowance that held it.

@@ -84,7 +84,7 @@ describe('a pub with a small ingest backlog', () => {
           return ((clock) => clock[feed] === 1500)(value) ? value : undefined
         }, { timeoutMs: 60_000 })
       } finally {
-        client.close()
+        client.close(() => undefined)
       }
       const ingest = pub.ingest()!
       expect(ingest.pauses).toBeGreaterThan(0)

@@ -65,7 +65,7 @@ describe.skipIf(!support.ok)(`the pub as a Swarm service${support.ok ? '' : ` (s
       const own = (await feedMessages(client, service.keys.id)).map((m) => (m.value.content as { type: string }).type)
       return { follows, clock: source.feeds.map((f) => clock[f.id] ?? 0), counts, own }
     } finally {
-      client.close()
+      client.close(() => undefined)
     }
   }
   const expected = () => ({
@@ -102,7 +102,7 @@ describe.skipIf(!support.ok)(`the pub as a Swarm service${support.ok ? '' : ` (s
     try {
       for (const feed of source.feeds) await clientCall(client, 'friends.follow', feed.id, { state: true })
     } finally {
-      client.close()
+      client.close(() => undefined)
     }
     await new Promise<void>((resolve, reject) => source.sbot.conn.connect(service.address, (err) => (err ? reject(err) : resolve())))
     await waitFor('the pub to replicate every message', async () => {
@@ -118,7 +118,7 @@ describe.skipIf(!support.ok)(`the pub as a Swarm service${support.ok ? '' : ` (s
     try {
       return await clientCall<boolean>(client, 'blobs.has', id)
     } finally {
-      client.close()
+      client.close(() => undefined)
     }
   }
 

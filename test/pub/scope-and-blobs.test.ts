@@ -66,7 +66,7 @@ describe('the pub: joining, replication scope and blobs', () => {
     try {
       return await fn(client)
     } finally {
-      client.close()
+      client.close(() => undefined)
     }
   }
   const contactsAbout = async (author: FeedId, contact: FeedId) =>
