@@ -4,7 +4,7 @@
  * user). The real provider is tested elsewhere; here the provider's side is scripted so every CLI path is reachable.
  */
 import { spawn } from 'node:child_process'
-import { existsSync, rmSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { checkOutgoing, type ButtcloudContent, type ContentOf, type MessageType } from '../../src/protocol/index.js'
@@ -14,7 +14,7 @@ import { publish } from '../../src/ssb/db2.js'
 import type { SsbKeys } from '../../src/ssb/keys.js'
 import type { SsbMsg } from '../../src/ssb/message.js'
 import { closeSbot, type Sbot } from '../../src/ssb/server.js'
-import { startSbot } from '../../testkit/sbots.js'
+import { removeLater, startSbot } from '../../testkit/sbots.js'
 import { freePort } from '../../testkit/ports.js'
 import { waitFor } from '../../testkit/wait.js'
 
@@ -89,7 +89,8 @@ export async function startDb2Node(label: string, opts: { socket: boolean } = { 
     message: (id) => call<SsbMsg>(sbot.db.getMsg, id).catch(() => undefined),
     close: async () => {
       await closeSbot(sbot)
-      rmSync(dir, { recursive: true, force: true })
+      // ssb-db2 may still write index files just after close: the folder goes when the test process ends.
+      removeLater(dir)
     },
   }
 }
