@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensurePubImage } from '../../pub/image/build.js'
 import { PUB_IMAGE_REPO } from '../../pub/image/constants.js'
 import { pushPubImage, registryRepo } from '../../pub/image/push.js'
-import { whoami } from '../../src/drivers/pub-client.js'
+import { createInvite, whoami } from '../../src/drivers/pub-client.js'
 import { createSwarmDriver } from '../../src/drivers/swarm.js'
 import { LABELS, objectName, REASON_TEXT } from '../../src/planner/index.js'
 import type { MsgId, MultiserverAddress } from '../../src/protocol/ids.js'
@@ -241,6 +241,9 @@ describe.skipIf(!support.ok)(`several hubs in one Swarm${support.ok ? '' : ` (sk
     await waitFor('the owner\'s posts at its pub', async () => ((await ownerPostsAt(p.up.pub!.address)).filter((k) => posts.includes(k)).length === 3 ? true : undefined), { timeoutMs: 30_000, intervalMs: 250 })
     await call(user.sbot.conn.disconnect, p.up.pub!.address).catch(() => undefined)
     const ownFeed = await pubFeed(providerKeys, p.up.pub!)
+    // An invite made before the move: it names the old hub's address.
+    const oldInvite = await createInvite(providerKeys, p.up.pub!.address as MultiserverAddress, { uses: 1, timeoutMs: 10_000 })
+    expect(oldInvite.startsWith(`${from.address}:${port}:`)).toBe(true)
     const before = (await statuses(user.sbot, p.request)).length
 
     // The operator's command, as built, against the provider's own settings.
@@ -267,6 +270,8 @@ describe.skipIf(!support.ok)(`several hubs in one Swarm${support.ok ? '' : ` (sk
     expect(await pubFeed(providerKeys, up.pub!)).toEqual(ownFeed)
     expect((await ownerPostsAt(up.pub!.address)).filter((k) => posts.includes(k)).sort()).toEqual([...posts].sort())
     await expectInviteWorks(providerKeys, up.pub!, up.invite!)
+    // The old code's seed moved with the pub's data: with the new hub's address in it, it works too.
+    await expectInviteWorks(providerKeys, up.pub!, `${to.address}${oldInvite.slice(from.address.length)}`)
 
     // The placement record names the new hub and the port the service runs on; the old hub's volume goes.
     const records = readFileSync(join(provider.settings.path, 'private', 'records.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { content: { type: string; request?: string; hub?: string; port?: number } })
