@@ -5,7 +5,7 @@
  * take stays and says why; reruns and crashes between steps never record a second move or lose the data.
  */
 import { describe, expect, it } from 'vitest'
-import { capacityReport, changesOf, objectName, plan, planPass, type Action, type DesiredPub, type Observed } from '../../src/planner/index.js'
+import { capacityReport, changesOf, formatCapacityReport, objectName, plan, planPass, type Action, type DesiredPub, type Observed } from '../../src/planner/index.js'
 import { CAPACITY, NOW, converge, converged, execute, hub, observed, pub, serviceOf, specOf, volumeOf, type State } from '../../testkit/planner-fixtures.js'
 
 const FIRST = CAPACITY.ports.first
@@ -52,7 +52,9 @@ describe('plan: drain and move', () => {
     expect(pass.actions).toContainEqual({ kind: 'report-move-blocked', request: p.request, hub: A.id, why: 'no-room' })
     expect(pass.states.get(p.request)).toEqual({ state: 'down', reason: 'hub-unavailable' })
     // The capacity report still counts it on the drained hub.
-    expect(capacityReport([p], world, CAPACITY).hubs.find((h) => h.id === A.id)).toMatchObject({ pubs: 1, schedulable: false })
+    const report = capacityReport([p], world, CAPACITY)
+    expect(report.hubs.find((h) => h.id === A.id)).toMatchObject({ pubs: 1, schedulable: false, drained: true })
+    expect(formatCapacityReport(report)).toMatch(/hub-1\s+node0001\s+no \(drained\)/)
   })
 
   it('waits when the data on the drained hub cannot be read, rather than starting the pub empty elsewhere', () => {
