@@ -15,11 +15,11 @@ import { buffer } from 'node:stream/consumers'
 import type Docker from 'dockerode'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensurePubImage } from '../../pub/image/build.js'
-import { PUB_IMAGE_REPO } from '../../pub/image/constants.js'
+import { DATA_DIR, PUB_IMAGE_REPO } from '../../pub/image/constants.js'
 import { pushPubImage, registryRepo } from '../../pub/image/push.js'
 import { createInvite, whoami } from '../../src/drivers/pub-client.js'
 import { createSwarmDriver } from '../../src/drivers/swarm.js'
-import { LABELS, objectName, REASON_TEXT } from '../../src/planner/index.js'
+import { LABELS, labelsFor, objectName, REASON_TEXT } from '../../src/planner/index.js'
 import type { MsgId, MultiserverAddress } from '../../src/protocol/ids.js'
 import { capacityReportFile, runtimeFromSettings } from '../../src/provider/runtime-from-settings.js'
 import { publish } from '../../src/ssb/db2.js'
@@ -244,6 +244,20 @@ describe.skipIf(!support.ok)(`several hubs in one Swarm${support.ok ? '' : ` (sk
     // An invite made before the move: it names the old hub's address.
     const oldInvite = await createInvite(providerKeys, p.up.pub!.address as MultiserverAddress, { uses: 1, timeoutMs: 10_000 })
     expect(oldInvite.startsWith(`${from.address}:${port}:`)).toBe(true)
+    // An earlier attempt at this move was interrupted mid-copy: a half-made volume on the target, held by its helper
+    // container that was never removed. The move must start that copy afresh.
+    const name = objectName(p.request)
+    const scratch = mkdtempSync('/tmp/bc-hubs-')
+    writeFileSync(join(scratch, 'half-copied'), 'from an interrupted copy')
+    expect(spawnSync('tar', ['-cf', join(scratch, 'part.tar'), '-C', scratch, 'half-copied']).status).toBe(0)
+    await to.docker.createVolume({ Name: name, Labels: labelsFor(p.request) })
+    const leftover = await to.docker.createContainer({
+      Image: `${registryRepo(cluster.registry)}:${version}`,
+      Labels: labelsFor(p.request),
+      HostConfig: { Binds: [`${name}:${DATA_DIR}`], NetworkMode: 'none' },
+    })
+    await leftover.putArchive(join(scratch, 'part.tar'), { path: DATA_DIR })
+    rmSync(scratch, { recursive: true, force: true })
     const before = (await statuses(user.sbot, p.request)).length
 
     // The operator's command, as built, against the provider's own settings.
@@ -283,8 +297,13 @@ describe.skipIf(!support.ok)(`several hubs in one Swarm${support.ok ? '' : ` (sk
     const task = (await serviceOf(p.request)).Spec.TaskTemplate as Docker.ContainerTaskSpec
     expect(task.Placement?.Constraints).toEqual([`node.id==${to.nodeId}`])
     expect(task.ContainerSpec?.Env).toContain(`PUB_PORT=${port}`)
-    const volume = await to.docker.getVolume(objectName(p.request)).inspect()
+    const volume = await to.docker.getVolume(name).inspect()
     expect(volume.Labels?.[LABELS.movedFrom]).toBe(from.nodeId)
-    await waitFor('the old hub\'s volume to be purged', async () => (((await from.docker.listVolumes()).Volumes ?? []).some((v) => v.Name === objectName(p.request)) ? undefined : true), { timeoutMs: 30_000 })
+    // The interrupted copy's file and helper are gone: the volume was filled from empty.
+    await expect(leftover.inspect()).rejects.toThrow(/no such container/i)
+    const [running] = await to.docker.listContainers({ filters: { label: [`${LABELS.request}=${p.request}`] } })
+    await expect(to.docker.getContainer(running!.Id).infoArchive({ path: `${DATA_DIR}/half-copied` })).rejects.toThrow()
+    await to.docker.getContainer(running!.Id).infoArchive({ path: `${DATA_DIR}/db2` })
+    await waitFor('the old hub\'s volume to be purged', async () => (((await from.docker.listVolumes()).Volumes ?? []).some((v) => v.Name === name) ? undefined : true), { timeoutMs: 30_000 })
   }, 180_000)
 })
