@@ -146,4 +146,50 @@ describe('plan: drain and move', () => {
     const p = pub(1, { placement: { hub: paused.id, port: FIRST } })
     expect(changesOf(plan([p], converged([p], [paused, B]), CAPACITY, NOW))).toEqual([])
   })
+
+  it('survives a crash after any step of any pass: never loses data, never starts a pub without it, never moves it twice', () => {
+    // Seeded, so every run is the same: 150 worlds of three small hubs (room for three pubs each), one or two drained.
+    let seed = 7
+    const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32)
+    const small = (n: number, availability: 'active' | 'drain') => hub(n, { memoryMiB: CAPACITY.headroomMiB + 3 * 128, availability })
+    let moved = 0
+    let blocked = 0
+    for (let world = 0; world < 150; world++) {
+      const drainedHubs = random() < 0.2 ? 2 : 1
+      const hubs = [1, 2, 3].map((n) => small(n, n <= drainedHubs ? 'drain' : 'active'))
+      const pubs = [1, 2, 3, 4, 5, 6].map((n) => pub(n, { placement: { hub: hubs[(n - 1) % 3]!.id, port: FIRST + n }, ...(random() < 0.3 ? { intent: 'stopped' as const } : {}) }))
+      let state: State = { desired: pubs, observed: converged(pubs, hubs) }
+      state.observed.services = state.observed.services.map((svc) => (pubs.find((p) => p.request === svc.request)!.intent === 'stopped' ? { ...svc, replicas: 0, tasks: [] } : svc))
+      const records = new Map<string, number>()
+      let passes = 0
+      for (; passes < 40; passes++) {
+        const changes = changesOf(plan(state.desired, state.observed, CAPACITY, NOW))
+        if (changes.length === 0) break
+        // A crash after a random number of this pass's steps (none, some, or all of them done).
+        const done = random() < 0.4 ? Math.floor(random() * (changes.length + 1)) : changes.length
+        for (const a of changes.slice(0, done)) if (a.kind === 'record-placement') records.set(a.request, (records.get(a.request) ?? 0) + 1)
+        state = execute(changes.slice(0, done), state)
+        for (const p of state.desired) {
+          const volumes = state.observed.volumes.filter((v) => v.request === p.request)
+          expect(volumes.length, 'a pub lost its data').toBeGreaterThan(0)
+          const svc = state.observed.services.find((x) => x.request === p.request)!
+          // Wherever its service is pinned, its data is there: the original volume, or a finished copy.
+          expect(volumes.some((v) => v.hub === svc.hub), 'a service pinned where its data is not').toBe(true)
+        }
+      }
+      expect(passes, 'no convergence').toBeLessThan(40)
+      expect([...records.values()].every((n) => n === 1), 'a pub moved twice').toBe(true)
+      for (const p of state.desired) {
+        const onDrained = hubs.some((h) => h.availability === 'drain' && h.id === p.placement!.hub)
+        if (!onDrained) continue
+        // Only when no hub had room: each active hub is full (three pubs) or short of a port.
+        blocked++
+        expect(state.desired.filter((d) => hubs.some((h) => h.availability === 'active' && h.id === d.placement!.hub)).length).toBe(3 * (3 - drainedHubs))
+      }
+      moved += records.size
+    }
+    // The worlds exercised both outcomes.
+    expect(moved).toBeGreaterThan(100)
+    expect(blocked).toBeGreaterThan(0)
+  })
 })
