@@ -44,7 +44,7 @@ export const REASON_TEXT: Record<DownReason, string> = {
   unhealthy: 'health check failing',
   'hub-unavailable': 'hub unavailable',
   'port-taken': 'its port is in use on its hub; moving it to a free port',
-  moving: 'its hub is being drained; moving it with its data, identity and owner to another hub',
+  moving: 'its hub is being drained; moving it with its data to another hub (same identity, new address)',
 }
 
 const ENDED = new Set<ObservedTask['state']>(['complete', 'failed', 'rejected', 'shutdown'])
