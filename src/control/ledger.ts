@@ -342,6 +342,7 @@ export class ControlLedger {
     return last?.content.state === 'up' ? last.at : undefined
   }
 
+  /** Whether a status with an invite (the first "up") was ever posted for the pub. */
   hasSentFirstInvite(request: MsgId): boolean {
     return this.invitedAddress.has(request)
   }
