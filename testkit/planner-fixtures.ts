@@ -143,10 +143,17 @@ export function execute(actions: readonly Action[], state: State): State {
       case 'record-placement': {
         const p = byRequest.get(a.request)
         if (!p) throw new Error(`record for unknown ${a.request}`)
-        if (p.placement) throw new Error(`second record for ${a.request}`)
+        if (p.placement && a.why !== 'move') throw new Error(`second record for ${a.request}`)
         const holder = desired.find((d) => d.placement?.hub === a.hub && d.placement.port === a.port && !(d.placement.released && d.intent === 'destroyed'))
         if (holder) throw new Error(`port ${a.hub}:${a.port} handed to ${a.request} while ${holder.request} holds it`)
         p.placement = { hub: a.hub, port: a.port }
+        break
+      }
+      case 'move-data': {
+        if (!volumes.some((v) => v.request === a.request && v.hub === a.from)) throw new Error(`move of ${a.request} from ${a.from}, where it has no volume`)
+        if (services.some((s) => s.request === a.request && s.tasks.some((t) => t.state === 'running'))) throw new Error(`move of ${a.request} while it runs`)
+        volumes = volumes.filter((v) => !(v.request === a.request && v.hub === a.to))
+        volumes.push({ name: objectName(a.request), request: a.request, hub: a.to, createdAt: NOW, movedFrom: a.from })
         break
       }
       case 'create-volume':

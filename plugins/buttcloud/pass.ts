@@ -242,7 +242,9 @@ async function postStatusIfChanged(
   const now = deps.now()
   if (deps.config.noticesPerPubPerDay > 0 && ledger.noticesSince(record.request, now - DAY_MS) >= deps.config.noticesPerPubPerDay) return
   let invite: string | undefined
-  if (body.state === 'up' && deps.runtime && !ledger.hasSentFirstInvite(record.request)) {
+  // The first "up" carries an invite, and so does an "up" at a new address (a move): older codes name the old one.
+  const invitedAt = ledger.lastInviteAddress(record.request)
+  if (body.state === 'up' && deps.runtime && (invitedAt === undefined || (invitedAt !== '' && body.pub !== undefined && invitedAt !== body.pub.address))) {
     invite = await deps.runtime.invite(record, 1).catch((err: unknown) => {
       deps.log(`first invite for ${record.request} failed: ${err instanceof Error ? err.message : err}`, { request: record.request }, 'warn')
       return undefined

@@ -57,6 +57,12 @@ export interface PubDriver extends ObservedReader {
    * moving a pub between hubs; refuses a volume that is not the pub's. Drivers with one hub have no use for it.
    */
   restore?(request: MsgId, hub: string, imageVersion: string, archive: Readable): Promise<void>
+  /**
+   * Copy a stopped pub's volume from hub `from` to hub `to` for a move: archive it there and unpack it here into a
+   * volume made afresh (whatever an interrupted copy left goes first), labelled with the hub it came from. Refuses
+   * while the pub still runs on `from`. Drivers with one hub have no use for it.
+   */
+  moveData?(request: MsgId, from: string, to: string, imageVersion: string): Promise<void>
   /** True when `err` says the engine itself cannot be reached (as opposed to one operation failing). */
   isUnreachable(err: unknown): boolean
   close(): Promise<void>

@@ -121,7 +121,8 @@ export class ControlLedger {
    */
   private readonly refusals = new PostedTimes()
   private readonly lastStatus = new Map<MsgId, PostedStatus>()
-  private readonly firstUpSent = new Set<MsgId>()
+  /** The address the last "up" that carried an invite named, per pub: an "up" at another address gets a fresh one. */
+  private readonly invitedAddress = new Map<MsgId, string>()
   private ownOffer: { sequence: number; content: Offer } | undefined
   /**
    * The latest placement the provider recorded for each pub (its port is the pub's until it is released). A later
@@ -191,7 +192,7 @@ export class ControlLedger {
         if (msg.author !== this.ctx.provider) return true
         const prev = this.lastStatus.get(c.request)
         if (!prev || prev.sequence < msg.sequence) this.lastStatus.set(c.request, { sequence: msg.sequence, at: msg.receivedAt, content: c })
-        if (c.state === 'up' && c.invite) this.firstUpSent.add(c.request)
+        if (c.state === 'up' && c.invite) this.invitedAddress.set(c.request, c.pub?.address ?? '')
         // A status post is also the owner's notification: it counts towards the pub's daily cap.
         if (msg.viaPost) this.notices.note(msg.key, c.request, msg.receivedAt)
         return true
@@ -332,7 +333,7 @@ export class ControlLedger {
   notePosted(request: MsgId, sequence: number, content: PubStatus, at: number): void {
     const prev = this.lastStatus.get(request)
     if (!prev || prev.sequence < sequence) this.lastStatus.set(request, { sequence, at, content })
-    if (content.state === 'up' && content.invite) this.firstUpSent.add(request)
+    if (content.state === 'up' && content.invite) this.invitedAddress.set(request, content.pub?.address ?? '')
   }
 
   /** When the pub's current "up" began, if it is up. */
@@ -341,8 +342,14 @@ export class ControlLedger {
     return last?.content.state === 'up' ? last.at : undefined
   }
 
+  /** Whether a status with an invite (the first "up") was ever posted for the pub. */
   hasSentFirstInvite(request: MsgId): boolean {
-    return this.firstUpSent.has(request)
+    return this.invitedAddress.has(request)
+  }
+
+  /** The address the last invite posted in a status named (undefined: none posted yet). */
+  lastInviteAddress(request: MsgId): string | undefined {
+    return this.invitedAddress.get(request)
   }
 
   /** Every recorded placement, destroyed pubs' included, each marked when it was released: which ports are taken. */

@@ -9,6 +9,10 @@ import type { PubStatus } from '../protocol/status.js'
 import type { PubRecord } from './record.js'
 import { PAYMENT_REASON } from './gate.js'
 import { isDiskReason } from './disk.js'
+import { REASON_TEXT } from '../planner/index.js'
+
+/** A status reason that says the pub is being moved to another hub (its hub is drained). */
+const isMoving = (reason: string | undefined): boolean => reason?.startsWith(REASON_TEXT.moving) === true
 
 /** The most status posts one pub gets per day (counted from the provider's own log by receive time). */
 export const NOTICES_PER_PUB_PER_DAY = 24
@@ -57,8 +61,11 @@ export function notificationText(prev: PubStatus | undefined, next: PubStatus, r
         return `${pub} is running again on its new subscription, with its data, identity and address as before.${next.invite ? invite : address}`
       }
       if (was === 'up') {
-        // Moved to another hub or port: the owner's clients need the new address.
-        return prev?.pub && next.pub && prev.pub.address !== next.pub.address ? `${pub} moved.${address}` : undefined
+        // Moved to another hub or port: the owner's clients need the new address (and the invite names it).
+        return prev?.pub && next.pub && prev.pub.address !== next.pub.address ? `${pub} moved.${next.invite ? invite : address}` : undefined
+      }
+      if (was === 'down' && isMoving(prev?.reason)) {
+        return `${pub} moved to another hub and is up again, with its data and identity.${next.invite ? invite : address}`
       }
       if (was === 'down') return `${pub} is back up.${address}`
       if (was === 'stopped' && prev?.reason?.startsWith(PAYMENT_REASON.lapsed)) return `${pub} is running again: the payment arrived.${address}`
@@ -66,6 +73,10 @@ export function notificationText(prev: PubStatus | undefined, next: PubStatus, r
       return next.invite ? `${pub} is up.${invite}` : `${pub} is up.${address}`
     }
     case 'down':
+      if (isMoving(next.reason)) {
+        if (was === 'down' && isMoving(prev?.reason)) return undefined
+        return `${pub} is moving to another hub with its data; its identity stays and its address changes. You will hear when it is up again.`
+      }
       if (was === 'down') return undefined
       return `${pub} is down; the provider keeps trying to bring it back.${reason}`
     case 'stopped': {

@@ -371,9 +371,14 @@ class SwarmDriver implements PubDriver {
     const engine = await this.engineFor(hub)
     // Without that hub's engine, Swarm creates the volume at first task start from the mount's VolumeOptions.
     if (!engine) return
+    await this.ensureVolume(engine, request, hub, {})
+  }
+
+  /** Create the pub's volume on this engine (labelled ours, plus `extra`) unless it exists; refuse one not the pub's. */
+  private async ensureVolume(engine: Docker, request: MsgId, hub: string, extra: Record<string, string>): Promise<void> {
     const name = objectName(request)
     // Creating a volume that exists returns it unchanged, so this is safe to repeat; its labels say whose it is.
-    await engine.createVolume({ Name: name, Labels: labelsFor(request) })
+    await engine.createVolume({ Name: name, Labels: { ...extra, ...labelsFor(request) } })
     const volume = (await engine.getVolume(name).inspect()) as { Labels?: Record<string, string> | null }
     const owner = ownership(volume.Labels ?? undefined)
     if (!owner.ours || owner.request !== request) throw new Error(`a volume named ${name} exists on ${hub} and is not this pub's: left alone`)
@@ -531,12 +536,31 @@ class SwarmDriver implements PubDriver {
     }
     const owner = ownership(info.Labels ?? undefined)
     if (!owner.ours || owner.request !== request) throw new Error(`volume ${volumeName} on ${hub} is not ${request}'s: left alone`)
+    // Swarm keeps the containers of a service's old tasks (a moved pub's on its old hub for as long as the service
+    // lives; a removed service's for a few seconds): ended containers of this pub that hold the volume go first.
+    await this.removeEndedContainers(engine, request, volumeName)
     try {
       await volume.remove()
     } catch (err) {
-      // Swarm removes a deleted service's task containers a few seconds later; until then the volume is in use.
-      if (statusOf(err) === 409) throw new Error(`volume ${volumeName} is still in use by the removed service's containers; the next pass retries`, { cause: err })
+      if (statusOf(err) === 409) throw new Error(`volume ${volumeName} is still in use by the pub's containers; the next pass retries`, { cause: err })
       throw err
+    }
+  }
+
+  /** Remove this pub's containers on one engine that use `volumeName` and do not run (old tasks, helpers). */
+  private async removeEndedContainers(engine: Docker, request: MsgId, volumeName: string): Promise<void> {
+    const containers = (await engine.listContainers({
+      all: true,
+      filters: { label: [OURS_FILTER, `${LABELS.request}=${request}`], volume: [volumeName] },
+    })) as DockerContainer[]
+    for (const c of containers) {
+      if (c.State === 'running' || c.State === 'restarting' || !ownership(c.Labels).ours) continue
+      await engine
+        .getContainer(c.Id)
+        .remove({ force: true, v: false })
+        .catch((err: unknown) => {
+          if (statusOf(err) !== 404) throw err
+        })
     }
   }
 
@@ -619,9 +643,25 @@ class SwarmDriver implements PubDriver {
   }
 
   async restore(request: MsgId, hub: string, imageVersion: string, archive: Readable): Promise<void> {
+    await this.restoreInto(request, hub, imageVersion, archive, {})
+  }
+
+  async moveData(request: MsgId, from: string, to: string, imageVersion: string): Promise<void> {
+    const source = await this.requireEngine(from, 'a move')
+    await this.requireEngine(to, 'a move')
+    const name = objectName(request)
+    // Copied only while nothing of the pub runs on its old hub: a pub writing meanwhile would lose those writes.
+    const running = (await source.listContainers({ filters: { label: [OURS_FILTER, `${LABELS.request}=${request}`], volume: [name] } })) as DockerContainer[]
+    if (running.length > 0) throw new Error(`the pub still runs on hub ${from}; its move waits until it has stopped`)
+    // What an interrupted copy left on the target goes first: the volume is filled from an empty one, every time.
+    await this.purgeVolume(request, to, name)
+    await this.backup(request, from, (archive) => this.restoreInto(request, to, imageVersion, archive, { [LABELS.movedFrom]: from }))
+  }
+
+  private async restoreInto(request: MsgId, hub: string, imageVersion: string, archive: Readable, labels: Record<string, string>): Promise<void> {
     const engine = await this.requireEngine(hub, 'a restore')
     const name = objectName(request)
-    await this.createVolume(request, hub)
+    await this.ensureVolume(engine, request, hub, labels)
     // The hub may never have run this image (a move's target): pull it now, as the pub's first task would.
     const image = `${this.repo}:${imageVersion}`
     const present = await engine.getImage(image).inspect().then(() => true, () => false)

@@ -47,13 +47,18 @@ export function createHandlers({ driver, host, keyring, notes }: HandlerDeps): H
       await driver.createService(a.spec, identity(a.spec.request))
       host.log(`created the service of ${a.spec.request} on ${a.spec.hub}:${a.spec.port} (image ${a.spec.imageVersion}, ${a.spec.memoryMiB} MiB)`)
     },
+    'move-data': async (a) => {
+      if (!driver.moveData) throw new Error(`the ${driver.name} runtime cannot move pubs between hubs`)
+      await driver.moveData(a.request, a.from, a.to, a.imageVersion)
+      host.log(`copied the data of ${a.request} from hub ${a.from} to hub ${a.to} (move)`)
+    },
     'update-service': async (a) => {
       await driver.updateService(a.serviceId, a.spec, identity(a.spec.request))
       host.log(`updated the service of ${a.spec.request}: ${a.changes.join(', ')}`)
     },
     'purge-volume': async (a) => {
       await driver.purgeVolume(a.request, a.hub, a.volumeName)
-      host.log(`purged volume ${a.volumeName} of ${a.request} on ${a.hub} (retention over)`)
+      host.log(`purged volume ${a.volumeName} of ${a.request} on ${a.hub} (${a.why === 'moved' ? 'moved: it serves from its copy' : 'retention over'})`)
     },
     'release-placement': async (a) => {
       await host.releasePlacement(a.request, a.hub, a.port)
@@ -64,6 +69,10 @@ export function createHandlers({ driver, host, keyring, notes }: HandlerDeps): H
     },
     'report-resize-blocked': async (a) => {
       notes.note(`resize ${a.request}`, `resize blocked: ${a.request} keeps ${a.haveMiB} MiB (wants ${a.wantMiB}) on full hub ${a.hub}`)
+    },
+    'report-move-blocked': async (a) => {
+      const why = a.why === 'no-room' ? 'no other hub has room and a free port' : "its data on that hub cannot be read (is the hub's engine in hubEngines and up?)"
+      notes.note(`move ${a.request}`, `move blocked: ${a.request} stays on drained hub ${a.hub}: ${why}`)
     },
     'report-hubs-needed': async (a) => {
       notes.note('hubs-needed', `hubs needed: ${a.count} x ${a.memoryMiB} MiB for ${a.queued} queued pubs`)

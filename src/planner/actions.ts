@@ -6,11 +6,11 @@ import type { MsgId } from '../protocol/ids.js'
 import type { ForeignObject, ServiceSpec } from './types.js'
 
 /** Which part of a service spec an update changes (for logs and status; the update always writes the whole spec). */
-export type SpecChange = 'image' | 'memory' | 'replicas' | 'restart' | 'placement' | 'settings'
+export type SpecChange = 'image' | 'memory' | 'replicas' | 'restart' | 'placement' | 'settings' | 'stop-for-move'
 
 export type Action =
   /** Persist a placement (a private `buttcloud/placement` message) before anything is created on it. */
-  | { kind: 'record-placement'; request: MsgId; hub: string; port: number; why: 'new' | 'adopt' | 'port-taken' }
+  | { kind: 'record-placement'; request: MsgId; hub: string; port: number; why: 'new' | 'adopt' | 'port-taken' | 'move' }
   /** Remove one of our services. Never touches its volume. */
   | { kind: 'remove-service'; request: MsgId; serviceId: string; serviceName: string; why: 'destroyed' | 'duplicate' }
   /** Make sure the pub's volume exists on its hub (safe to repeat). */
@@ -18,14 +18,24 @@ export type Action =
   | { kind: 'create-service'; spec: ServiceSpec }
   /** Write back the whole spec (read-modify-write with the version read); `changes` says what differs. */
   | { kind: 'update-service'; serviceId: string; spec: ServiceSpec; changes: SpecChange[] }
-  /** Delete a destroyed pub's volume once retention has passed and no service uses it. */
-  | { kind: 'purge-volume'; request: MsgId; hub: string; volumeName: string }
+  /**
+   * Copy a stopped pub's volume from the hub it was on to the hub its new placement names (archive there, unpack
+   * here, replacing whatever an interrupted copy left), so the service can then start there with its data.
+   */
+  | { kind: 'move-data'; request: MsgId; from: string; to: string; imageVersion: string }
+  /**
+   * Delete a pub's volume: a destroyed pub's once retention has passed and no service uses it, or (`moved`) the
+   * volume a moved pub left on its old hub, once it serves from its copy.
+   */
+  | { kind: 'purge-volume'; request: MsgId; hub: string; volumeName: string; why?: 'moved' }
   /** Persist that a purged pub's port is back in the pool (a private `buttcloud/release` message). */
   | { kind: 'release-placement'; request: MsgId; hub: string; port: number }
   /** No hub has room for this pub: tell the owner. */
   | { kind: 'report-queued'; request: MsgId; memoryMiB: number }
   /** A plan change needs more memory than the pub's hub has free; the service keeps its old size. */
   | { kind: 'report-resize-blocked'; request: MsgId; hub: string; haveMiB: number; wantMiB: number }
+  /** A pub on a drained hub cannot move yet: no other hub has room and a port, or its data cannot be read there. */
+  | { kind: 'report-move-blocked'; request: MsgId; hub: string; why: 'no-room' | 'data-unreadable' }
   /** For the operator: hubs to add so every queued pub fits. */
   | { kind: 'report-hubs-needed'; count: number; memoryMiB: number; queued: number }
   /** A hub holding our pubs is missing, not ready or not active: nothing is created there. */
@@ -51,6 +61,7 @@ const CHANGE_ORDER = [
   'remove-service',
   'create-volume',
   'create-service',
+  'move-data',
   'update-service',
   'purge-volume',
   'release-placement',
@@ -60,6 +71,7 @@ const CHANGE_ORDER = [
 const REPORT_ORDER = [
   'report-queued',
   'report-resize-blocked',
+  'report-move-blocked',
   'report-hubs-needed',
   'report-hub-unavailable',
   'warn-conflict',

@@ -18,6 +18,8 @@ export interface HubReport {
   freeMiB: number
   pubs: number
   freePorts: number
+  /** Its node is drained: its pubs are being moved to other hubs (those that cannot move have a note saying why). */
+  drained?: true
 }
 
 export interface CapacityReport {
@@ -52,6 +54,7 @@ export function capacityReport(desired: readonly DesiredPub[], observed: Observe
       freeMiB: room.capacityMiB - room.usedMiB,
       pubs: room.pubs,
       freePorts: ports.free(room.hub.id),
+      ...(room.hub.availability === 'drain' ? { drained: true as const } : {}),
     }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
 
@@ -98,7 +101,7 @@ export function formatCapacityReport(r: CapacityReport): string {
   const rows: Array<Record<string, string | number>> = r.hubs.map((h) => ({
     hub: h.name,
     id: h.id,
-    schedulable: h.schedulable ? 'yes' : 'no',
+    schedulable: h.schedulable ? 'yes' : h.drained ? 'no (drained)' : 'no',
     'capacity MiB': h.capacityMiB,
     'used MiB': h.usedMiB,
     'free MiB': h.freeMiB,

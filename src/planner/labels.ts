@@ -9,6 +9,8 @@ export const MANAGED_BY = 'buttcloud'
 export const LABELS = {
   managedBy: 'buttcloud.managed-by',
   request: 'buttcloud.request',
+  /** On a volume a move filled: the hub (node id) whose volume it was copied from. */
+  movedFrom: 'buttcloud.moved-from',
 } as const
 
 export type Ownership = { ours: true; request: MsgId } | { ours: false; why: 'unlabelled' | 'bad-request-label' }

@@ -4,8 +4,8 @@
  * with a margin when that is more (`reservationMiB`); its plan's memory stays its limit, the bound the kernel's OOM
  * killer enforces on it alone. Reservations never exceed a hub's room.
  *
- * Best-fit (the hub left with the least room that still fits the pub), not first-fit: a pub can never move (its
- * volume lives on its hub), so placement is online and final. Best-fit fills hubs one after another, which keeps
+ * Best-fit (the hub left with the least room that still fits the pub), not first-fit: a pub moves only when its hub
+ * is drained (its volume lives on its hub, and a move copies it), so placement is online and nearly final. Best-fit fills hubs one after another, which keeps
  * large holes for large plans and leaves freshly added hubs empty until they are needed; first-fit would do nearly
  * as well on packing but ties the result to the order of node ids. Worst-fit would spread load, at the price of
  * fragmenting every hub so that a 2 GiB plan fits nowhere while 10 GiB sits free in 128 MiB slivers.
@@ -30,8 +30,18 @@ export interface NewPlacement {
   pub: DesiredPub
   hub: string
   port: number
-  /** `adopt`: a service of ours already runs there but the record was missing (it is written now). */
-  why: 'new' | 'adopt'
+  /**
+   * `adopt`: a service of ours already runs there but the record was missing (it is written now); `move`: its hub
+   * is drained, so it goes to another hub with its data.
+   */
+  why: 'new' | 'adopt' | 'move'
+}
+
+/** A pub on a drained hub that stays for now, and why. */
+export interface BlockedMove {
+  pub: DesiredPub
+  hub: string
+  why: 'no-room' | 'data-unreadable'
 }
 
 export interface Allocation {
@@ -41,6 +51,8 @@ export interface Allocation {
   queued: DesiredPub[]
   /** Pubs whose plan grew beyond their hub's free room: they keep `haveMiB` for now. */
   blocked: Map<MsgId, { hub: string; haveMiB: number; wantMiB: number }>
+  /** Pubs on a drained hub that found no other hub with room (or whose data cannot be read): they stay. */
+  moveBlocked: BlockedMove[]
   /** Unplaced pubs whose service sits on a port another request holds. */
   adoptConflicts: Array<{ pub: DesiredPub; hub: string; port: number; holder: MsgId }>
   hubsNeeded: { count: number; memoryMiB: number }
@@ -163,6 +175,8 @@ export function allocate(world: World, ports: PortBook, capacity: Capacity): All
   }
 
   const placements: NewPlacement[] = []
+  // Pubs that hold data go before new ones: a drained hub's pubs are moved first, oldest claim first.
+  const moveBlocked = planMoves(world, rooms, ports, capacity, placements)
   const adoptConflicts: Allocation['adoptConflicts'] = []
   const unplaced: DesiredPub[] = []
   for (const pub of world.desired.values()) if (!pub.placement) unplaced.push(pub)
@@ -211,10 +225,76 @@ export function allocate(world: World, ports: PortBook, capacity: Capacity): All
     placements,
     queued,
     blocked,
+    moveBlocked,
     adoptConflicts,
     hubsNeeded: hubsNeeded(
       queued.map((p) => reservationMiB(p.memoryMiB, capacity)),
       capacity,
     ),
   }
+}
+
+/**
+ * Does this pub have to leave its recorded hub? Its hub is drained (Swarm's node availability `drain`, set by
+ * `drain.js` or by hand): every live pub placed there moves, stopped ones too, so the hub can be emptied.
+ */
+export function mustMove(pub: DesiredPub, world: World, ports: PortBook): boolean {
+  return isLive(pub) && pub.placement !== undefined && !ports.conflicts.has(pub.request) && world.hubs.get(pub.placement.hub)?.availability === 'drain'
+}
+
+/**
+ * The hub a moving pub goes to: schedulable, with room and a port, and its volumes readable when the pub has data to
+ * carry; a hub where the pub's own port is free first (its address keeps its port), then the tightest fit.
+ */
+function moveTarget(rooms: Map<string, HubRoom>, ports: PortBook, memoryMiB: number, port: number, world: World, carriesData: boolean): HubRoom | undefined {
+  let best: { room: HubRoom; samePort: boolean; left: number } | undefined
+  for (const room of rooms.values()) {
+    const left = free(room) - memoryMiB
+    if (left < 0 || !schedulable(room.hub) || ports.peek(room.hub.id) === undefined) continue
+    if (carriesData && world.volumeHubs && !world.volumeHubs.has(room.hub.id)) continue
+    const samePort = ports.isFree(room.hub.id, port)
+    const better =
+      best === undefined ||
+      (samePort && !best.samePort) ||
+      (samePort === best.samePort && (left < best.left || (left === best.left && room.hub.id < best.room.hub.id)))
+    if (better) best = { room, samePort, left }
+  }
+  return best?.room
+}
+
+/**
+ * Give every pub on a drained hub a new placement on another hub (recorded like any placement, the port from the
+ * port book: its own port when that is free there), moving its reservation with it. A pub no hub can take stays
+ * where it is and is returned, with why, for the operator's report.
+ */
+function planMoves(world: World, rooms: Map<string, HubRoom>, ports: PortBook, capacity: Capacity, placements: NewPlacement[]): BlockedMove[] {
+  const blocked: BlockedMove[] = []
+  const moving = [...world.desired.values()].filter((p) => mustMove(p, world, ports)).sort(byClaim)
+  for (const pub of moving) {
+    const at = pub.placement!
+    const svc = world.services.get(pub.request)
+    // Its data is where its service is (the source of a move under way too); a pub with no service has none yet.
+    const source = svc?.hub
+    if (source !== undefined && world.volumeHubs && !world.volumeHubs.has(source)) {
+      blocked.push({ pub, hub: at.hub, why: 'data-unreadable' })
+      continue
+    }
+    const reserved = reservationMiB(svc?.memoryMiB ?? pub.memoryMiB, capacity, pub.measuredMiB)
+    const room = moveTarget(rooms, ports, reserved, at.port, world, source !== undefined)
+    if (!room) {
+      blocked.push({ pub, hub: at.hub, why: 'no-room' })
+      continue
+    }
+    const port = at.port >= capacity.ports.first && at.port <= capacity.ports.last && ports.isFree(room.hub.id, at.port) ? at.port : ports.peek(room.hub.id)!
+    ports.take(room.hub.id, port, pub.request)
+    const old = rooms.get(at.hub)
+    if (old) {
+      old.usedMiB -= reserved
+      old.pubs--
+    }
+    room.usedMiB += reserved
+    room.pubs++
+    placements.push({ pub, hub: room.hub.id, port, why: 'move' })
+  }
+  return blocked
 }

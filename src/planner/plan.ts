@@ -6,7 +6,7 @@ import type { MsgId } from '../protocol/ids.js'
 import { sortActions, type Action, type SpecChange } from './actions.js'
 import { allocate, type Allocation } from './placement.js'
 import { portBook, webPortFor, type PortBook } from './ports.js'
-import type { Capacity, DesiredPub, Observed, ObservedService, Placement, ServiceSpec } from './types.js'
+import type { Capacity, DesiredPub, Observed, ObservedService, ObservedVolume, Placement, ServiceSpec } from './types.js'
 import { indexWorld, schedulable, type World } from './world.js'
 import { PUB_EXIT } from '../protocol/pub-exit.js'
 import { portTaken } from './summary.js'
@@ -52,6 +52,10 @@ function planLive(pub: DesiredPub, world: World, alloc: Allocation, ports: Capac
   const svc = world.services.get(pub.request)
   const volumes = world.volumes.get(pub.request) ?? []
 
+  if (svc?.hub !== undefined && svc.hub !== at.hub) {
+    planMoveSteps(pub, svc, world, spec, ports, out)
+    return
+  }
   if (svc === undefined) {
     // Nothing is created on a hub that cannot run it; report-hub-unavailable tells the operator.
     if (!schedulable(world.hubs.get(at.hub))) return
@@ -62,10 +66,60 @@ function planLive(pub: DesiredPub, world: World, alloc: Allocation, ports: Capac
     if (changes.length > 0) out.push({ kind: 'update-service', serviceId: svc.id, spec, changes })
   }
   for (const v of volumes) {
-    if (v.hub !== at.hub) {
+    if (v.hub === at.hub) continue
+    if (movedAway(pub, svc, v, volumes, world)) {
+      out.push({ kind: 'purge-volume', request: pub.request, hub: v.hub, volumeName: v.name, why: 'moved' })
+    } else {
       out.push({ kind: 'warn-orphan', object: 'volume', id: v.name, name: v.name, request: pub.request, why: 'off-placement' })
     }
   }
+}
+
+/**
+ * The steps of a move under way (the record names another hub than the one the pub's service is pinned to), each
+ * planned from what is observed, so a crash between two of them resumes at the first one not done: stop the service
+ * where it is; once nothing of it runs there, copy its volume to the new hub and, in the same pass, pin the service
+ * there (the copy always precedes the update, so a service on its new hub always finds its data).
+ */
+function planMoveSteps(pub: DesiredPub, svc: ObservedService, world: World, spec: ServiceSpec, ports: Capacity['ports'], out: Action[]): void {
+  const at = pub.placement!
+  const from = svc.hub!
+  if (svc.replicas !== 0) {
+    // Stopped where it is, on its old placement: the copy must not race the pub's own writes.
+    const stop = specFor(pub, { hub: from, port: svc.port ?? at.port }, svc.memoryMiB ?? spec.memoryMiB, ports)
+    stop.replicas = 0
+    out.push({ kind: 'update-service', serviceId: svc.id, spec: stop, changes: ['stop-for-move'] })
+    return
+  }
+  if (svc.tasks.some((t) => t.state === 'running' || t.state === 'starting')) return
+  if (!schedulable(world.hubs.get(at.hub))) return
+  const volumes = world.volumes.get(pub.request) ?? []
+  if (volumes.some((v) => v.hub === from)) {
+    out.push({ kind: 'move-data', request: pub.request, from, to: at.hub, imageVersion: svc.imageVersion ?? pub.imageVersion })
+  } else if (world.volumeHubs && !world.volumeHubs.has(from)) {
+    // Its data may be there, unseen: nothing starts elsewhere until it can be read (report-move-blocked says so).
+    out.push({ kind: 'report-move-blocked', request: pub.request, hub: from, why: 'data-unreadable' })
+    return
+  }
+  out.push({ kind: 'update-service', serviceId: svc.id, spec, changes: specChanges(svc, spec) })
+}
+
+/** A running task that passed its health check (or has none): the pub serves from where it is. */
+function serving(svc: ObservedService): boolean {
+  const t = svc.tasks[0]
+  return t?.state === 'running' && t.health !== 'starting' && t.health !== 'unhealthy'
+}
+
+/**
+ * Is `v` the volume a finished move left behind? Its copy on the pub's hub says it came from `v`'s hub, the service
+ * is pinned there, and the pub is up from it (a stopped pub: its service stopped there), so deleting `v` loses nothing.
+ */
+function movedAway(pub: DesiredPub, svc: ObservedService | undefined, v: ObservedVolume, volumes: readonly ObservedVolume[], world: World): boolean {
+  const at = pub.placement!
+  if (!svc || svc.hub !== at.hub) return false
+  if (!volumes.some((c) => c.hub === at.hub && c.movedFrom === v.hub)) return false
+  if (world.volumeHubs && !world.volumeHubs.has(v.hub)) return false
+  return pub.intent === 'running' ? svc.replicas === 1 && serving(svc) : svc.replicas === 0
 }
 
 /**
@@ -186,6 +240,7 @@ export function planWorld(world: World, capacity: Capacity, now: number): Action
     out.push({ kind: 'report-hubs-needed', ...alloc.hubsNeeded, queued: alloc.queued.length })
   }
   for (const [request, b] of alloc.blocked) out.push({ kind: 'report-resize-blocked', request, ...b })
+  for (const m of alloc.moveBlocked) out.push({ kind: 'report-move-blocked', request: m.pub.request, hub: m.hub, why: m.why })
   for (const [hub, pubs] of unavailable) out.push({ kind: 'report-hub-unavailable', hub, pubs })
   for (const request of world.conflictingDuplicates) out.push({ kind: 'warn-duplicate-desired', request })
   for (const object of world.foreign) out.push({ kind: 'warn-foreign', object })

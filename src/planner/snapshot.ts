@@ -3,7 +3,7 @@
  * number of pubs. The join (tasks to services, labels to ownership) is pure and lives here, so every driver
  * classifies objects the same way.
  */
-import { ownership } from './labels.js'
+import { LABELS, ownership } from './labels.js'
 import type { ForeignObject, Hub, Observed, ObservedService, ObservedTask, ObservedVolume, ServiceFields } from './types.js'
 
 /** A service as listed, converted from Docker's shape at the driver's edge; spec fields are absent when unreadable. */
@@ -91,8 +91,12 @@ export function assembleObserved(
   const ourVolumes: ObservedVolume[] = []
   for (const v of volumes) {
     const owner = ownership(v.labels)
-    if (owner.ours) ourVolumes.push({ name: v.name, request: owner.request, hub: v.hub, createdAt: v.createdAt })
-    else foreign.push({ kind: 'volume', id: `${v.hub}/${v.name}`, name: v.name, why: owner.why })
+    if (owner.ours) {
+      const volume: ObservedVolume = { name: v.name, request: owner.request, hub: v.hub, createdAt: v.createdAt }
+      const movedFrom = v.labels[LABELS.movedFrom]
+      if (movedFrom) volume.movedFrom = movedFrom
+      ourVolumes.push(volume)
+    } else foreign.push({ kind: 'volume', id: `${v.hub}/${v.name}`, name: v.name, why: owner.why })
   }
   const observed: Observed = { hubs, services: [...ours.values()], volumes: ourVolumes, foreign }
   if ('hubs' in volumeListing) observed.volumeHubs = [...volumeListing.hubs]

@@ -10,7 +10,7 @@ import type { Action } from './actions.js'
 import type { DesiredPub, Observed, ObservedService, ObservedTask } from './types.js'
 import { indexWorld, schedulable, type World } from './world.js'
 
-export type DownReason = 'oom' | 'crash-loop' | 'rejected' | 'exited' | 'unhealthy' | 'hub-unavailable' | 'port-taken'
+export type DownReason = 'oom' | 'crash-loop' | 'rejected' | 'exited' | 'unhealthy' | 'hub-unavailable' | 'port-taken' | 'moving'
 
 export type ObservedPubState =
   | { state: 'queued' }
@@ -31,7 +31,7 @@ export const DEFAULT_CRASH_LOOP: CrashLoop = { failures: 3, windowMs: 10 * 60_00
 
 export interface SummaryOptions {
   now: number
-  /** This pass's plan: tells queued pubs (report-queued) from pubs about to be placed. */
+  /** This pass's plan: tells queued pubs (report-queued) from pubs about to be placed, and pubs it starts moving. */
   plan?: readonly Action[]
   crashLoop?: CrashLoop
 }
@@ -44,6 +44,7 @@ export const REASON_TEXT: Record<DownReason, string> = {
   unhealthy: 'health check failing',
   'hub-unavailable': 'hub unavailable',
   'port-taken': 'its port is in use on its hub; moving it to a free port',
+  moving: 'its hub is being drained; moving it with its data to another hub (same identity, new address)',
 }
 
 const ENDED = new Set<ObservedTask['state']>(['complete', 'failed', 'rejected', 'shutdown'])
@@ -98,13 +99,17 @@ export function fromTasks(svc: ObservedService, world: World, now: number, crash
 }
 
 /** One pub's observed state. */
-function pubState(pub: DesiredPub, world: World, queued: ReadonlySet<MsgId>, now: number, crashLoop: CrashLoop): ObservedPubState {
+function pubState(pub: DesiredPub, world: World, queued: ReadonlySet<MsgId>, moving: ReadonlySet<MsgId>, now: number, crashLoop: CrashLoop): ObservedPubState {
   if (pub.intent === 'destroyed') return { state: 'destroyed' }
   const svc = world.services.get(pub.request)
   if (pub.intent === 'stopped') {
     return !svc || svc.replicas === 0 ? { state: 'stopped' } : fromTasks(svc, world, now, crashLoop)
   }
   if (queued.has(pub.request)) return { state: 'queued' }
+  // A move under way (its record names another hub than its service's) or decided in this pass.
+  if ((svc?.hub !== undefined && pub.placement !== undefined && svc.hub !== pub.placement.hub) || moving.has(pub.request)) {
+    return { state: 'down', reason: 'moving' }
+  }
   if (!svc) {
     const hub = pub.placement?.hub
     return hub !== undefined && !schedulable(world.hubs.get(hub)) ? { state: 'down', reason: 'hub-unavailable' } : { state: 'provisioning' }
@@ -121,10 +126,14 @@ export function summarise(desired: readonly DesiredPub[], observed: Observed, op
 /** `summarise` on an already indexed world. */
 export function summariseWorld(world: World, options: SummaryOptions): Map<MsgId, ObservedPubState> {
   const queued = new Set<MsgId>()
-  for (const a of options.plan ?? []) if (a.kind === 'report-queued') queued.add(a.request)
+  const moving = new Set<MsgId>()
+  for (const a of options.plan ?? []) {
+    if (a.kind === 'report-queued') queued.add(a.request)
+    else if (a.kind === 'record-placement' && a.why === 'move') moving.add(a.request)
+  }
   const crashLoop = options.crashLoop ?? DEFAULT_CRASH_LOOP
   const out = new Map<MsgId, ObservedPubState>()
-  for (const pub of world.desired.values()) out.set(pub.request, pubState(pub, world, queued, options.now, crashLoop))
+  for (const pub of world.desired.values()) out.set(pub.request, pubState(pub, world, queued, moving, options.now, crashLoop))
   return out
 }
 

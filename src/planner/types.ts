@@ -118,6 +118,12 @@ export interface ObservedVolume {
   request: MsgId
   hub: string
   createdAt: number
+  /**
+   * The hub this volume's data was copied from by a move (its `buttcloud.moved-from` label, set when the move made
+   * it). Only a volume a move copied from may be purged while its pub lives (see "Drain and move" in
+   * docs/orchestrator.md).
+   */
+  movedFrom?: string
 }
 
 /** A Docker object without our labels: listed only so the planner can say it leaves it alone. */

@@ -93,7 +93,7 @@ export function driverFromSettings(settings: ProviderSettings, log: Log = silent
     })
   }
   if (r.kind === 'swarm') {
-    const docker = dockerClient(r.docker ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock')
+    const docker = managerEngine(settings)
     return createSwarmDriver({
       docker,
       hubEngines: (r.hubEngines ?? []).map(dockerClient),
@@ -111,6 +111,11 @@ export function driverFromSettings(settings: ProviderSettings, log: Log = silent
     })
   }
   return undefined
+}
+
+/** A client of the Swarm manager's engine the settings name (`runtime.docker`, else `$DOCKER_HOST`, else the default socket). */
+export function managerEngine(settings: Pick<ProviderSettings, 'runtime'>): ReturnType<typeof dockerClient> {
+  return dockerClient(settings.runtime.docker ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock')
 }
 
 /** Build the pub image on the manager when its inputs changed, and push it when hubs pull from a registry. */

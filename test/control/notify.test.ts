@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest'
 import { notificationText } from '../../src/control/notify.js'
 import { diskReason } from '../../src/control/disk.js'
+import { REASON_TEXT } from '../../src/planner/index.js'
 import type { PubRecord } from '../../src/control/record.js'
 import type { PubStatus } from '../../src/protocol/status.js'
 import { msgId, owner, provider } from '../support/samples.js'
@@ -31,6 +32,20 @@ describe('notification texts', () => {
     expect(notificationText(status('up', { pub: { id: owner, address: ADDRESS } }), status('up', { pub: { id: owner, address: moved } }), record)).toBe(
       `Your pub "my-pub" moved. Address: ${moved}`,
     )
+  })
+  it('a pub moved off a drained hub: "moving" once, then up again at its new address with a fresh invite', () => {
+    const moving = status('down', { reason: `${REASON_TEXT.moving}`, pub: { id: owner, address: ADDRESS } })
+    const text = notificationText(status('up', { pub: { id: owner, address: ADDRESS } }), moving, record)!
+    expect(text).toBe('Your pub "my-pub" is moving to another hub with its data; its identity stays and its address changes. You will hear when it is up again.')
+    // Said once, even after "hub unavailable" was said before it.
+    expect(notificationText(moving, moving, record)).toBeUndefined()
+    expect(notificationText(status('down', { reason: REASON_TEXT['hub-unavailable'] }), moving, record)).toBe(text)
+    const moved = `net:198.51.100.3:20001~shs:${owner.slice(1, -8)}`
+    const newInvite = `198.51.100.3:20001:${owner}~${Buffer.alloc(32, 2).toString('base64')}`
+    const up = notificationText(moving, status('up', { pub: { id: owner, address: moved }, invite: newInvite }), record)!
+    expect(up).toMatch(/^Your pub "my-pub" moved to another hub and is up again, with its data and identity\./)
+    expect(up).toContain(`Invite code: ${newInvite}`)
+    expect(notificationText(moving, status('up', { pub: { id: owner, address: moved } }), record)).toContain(`Address: ${moved}`)
   })
   it('queued is said once, with why', () => {
     expect(notificationText(undefined, status('queued', { reason: 'waiting for room' }), record)).toBe('Your pub "my-pub" is queued. waiting for room.')

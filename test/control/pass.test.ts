@@ -16,6 +16,7 @@ import { envelope, msgId, owner, provider, samples } from '../support/samples.js
 import { paymentConfigFromEnv } from '../../src/payment/config.js'
 import { paymentHooks } from '../../src/provider/payment.js'
 import { startFakeStripe } from '../../testkit/fake-stripe.js'
+import { REASON_TEXT } from '../../src/planner/index.js'
 
 const ADDRESS = `net:127.0.0.1:20001~shs:${owner.slice(1, -8)}`
 const INVITE = `127.0.0.1:20001:${owner}~${Buffer.alloc(32, 1).toString('base64')}`
@@ -129,6 +130,28 @@ describe('a control-plane pass', () => {
       ['up', false],
     ])
     expect(posted[1]!.reason).toMatch(/engine is unreachable/)
+  })
+
+  it('moved to another hub: "moving" once, then "up" at the new address with a fresh invite (older codes name the old one)', async () => {
+    const { posted, runtime, pass, req } = setup()
+    const moved = `net:198.51.100.3:20001~shs:${owner.slice(1, -8)}`
+    runtime.observations.set(req.key, { state: 'up', pub: { id: owner, address: ADDRESS } })
+    await pass()
+    runtime.observations.set(req.key, { state: 'down', reason: REASON_TEXT.moving, pub: { id: owner, address: moved } })
+    await pass()
+    await pass()
+    runtime.observations.set(req.key, { state: 'up', pub: { id: owner, address: moved } })
+    await pass()
+    await pass()
+    expect(posted.map((p) => [p.state, p.pub?.address, p.invite !== undefined])).toEqual([
+      ['up', ADDRESS, true],
+      ['down', moved, false],
+      ['up', moved, true],
+    ])
+    expect(runtime.invites).toEqual([
+      { request: req.key, uses: 1 },
+      { request: req.key, uses: 1 },
+    ])
   })
 
   it('keeps a failing one-shot pending until its deadline, then answers with the error', async () => {

@@ -4,8 +4,10 @@
  * provider places pubs on different hubs when one hub is full, each pub answers SSB on its own hub's address (dialled
  * from this process through the cluster's bridge), a stopped worker's pub is "down" with the reason and "up" again
  * when the worker returns, the capacity report lists every hub, an upgrade to a version that only the registry
- * has rolls out, and a pub's data archived on its hub unpacks into a volume on another (what a move will use).
+ * has rolls out, a pub's data archived on its hub unpacks into a volume on another, and a hub drained with the
+ * operator's command (drain.js) sees its pub move to the free hub with its posts, identity, owner and port.
  */
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
@@ -13,21 +15,22 @@ import { buffer } from 'node:stream/consumers'
 import type Docker from 'dockerode'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensurePubImage } from '../../pub/image/build.js'
-import { PUB_IMAGE_REPO } from '../../pub/image/constants.js'
+import { DATA_DIR, PUB_IMAGE_REPO } from '../../pub/image/constants.js'
 import { pushPubImage, registryRepo } from '../../pub/image/push.js'
-import { whoami } from '../../src/drivers/pub-client.js'
+import { createInvite, whoami } from '../../src/drivers/pub-client.js'
 import { createSwarmDriver } from '../../src/drivers/swarm.js'
-import { LABELS, objectName } from '../../src/planner/index.js'
+import { LABELS, labelsFor, objectName, REASON_TEXT } from '../../src/planner/index.js'
 import type { MsgId, MultiserverAddress } from '../../src/protocol/ids.js'
 import { capacityReportFile, runtimeFromSettings } from '../../src/provider/runtime-from-settings.js'
 import { publish } from '../../src/ssb/db2.js'
 import type { SsbKeys } from '../../src/ssb/keys.js'
 import { tail } from '../../testkit/docker-engine.js'
-import { assertPubBuilt } from '../../testkit/pub-process.js'
+import { assertPubBuilt, feedMessages, REPO_ROOT } from '../../testkit/pub-process.js'
 import { joinWithInvite, startPeer, startTestProvider, testProviderSettings, type TestPeer } from '../../testkit/sbots.js'
 import { CLUSTER_NET, clusterSupport, startSwarmCluster, type ClusterNode, type SwarmCluster } from '../../testkit/swarm-cluster.js'
 import { waitFor } from '../../testkit/wait.js'
-import { archiveNames, expectInviteWorks, nextStatus, statuses, type Status } from './helpers.js'
+import { archiveNames, expectInviteWorks, nextStatus, pubFeed, statuses, type Status } from './helpers.js'
+import { call, connectClient } from '../../src/ssb/client.js'
 
 const support = clusterSupport()
 const PLAN_MIB = 128
@@ -217,4 +220,90 @@ describe.skipIf(!support.ok)(`several hubs in one Swarm${support.ok ? '' : ` (sk
       await driver.close()
     }
   }, 120_000)
+
+  it('drains a hub: its pub moves to the free hub with its posts, identity and owner; the owner hears the new address', async () => {
+    const p = pubs.find((q) => hubOf(q.up)!.name !== 'manager')!
+    const from = hubOf(p.up)!
+    const to = cluster.nodes.find((n) => !pubs.some((q) => hubOf(q.up)!.name === n.name))!
+    const port = Number(p.up.pub!.address.split(':')[2]!.split('~')[0])
+    // Posts of the owner's that the pub holds: the owner's sbot gives them to its pub.
+    const posts: string[] = []
+    for (let i = 1; i <= 3; i++) posts.push((await publish(user.sbot.db, { type: 'post', text: `before the move ${i}` })).key)
+    await call(user.sbot.conn.connect, p.up.pub!.address)
+    const ownerPostsAt = async (address: string) => {
+      const client = await connectClient(providerKeys, address as MultiserverAddress)
+      try {
+        return (await feedMessages(client, user.id)).map((m) => m.key)
+      } finally {
+        client.close(() => undefined)
+      }
+    }
+    await waitFor('the owner\'s posts at its pub', async () => ((await ownerPostsAt(p.up.pub!.address)).filter((k) => posts.includes(k)).length === 3 ? true : undefined), { timeoutMs: 30_000, intervalMs: 250 })
+    await call(user.sbot.conn.disconnect, p.up.pub!.address).catch(() => undefined)
+    const ownFeed = await pubFeed(providerKeys, p.up.pub!)
+    // An invite made before the move: it names the old hub's address.
+    const oldInvite = await createInvite(providerKeys, p.up.pub!.address as MultiserverAddress, { uses: 1, timeoutMs: 10_000 })
+    expect(oldInvite.startsWith(`${from.address}:${port}:`)).toBe(true)
+    // An earlier attempt at this move was interrupted mid-copy: a half-made volume on the target, held by its helper
+    // container that was never removed. The move must start that copy afresh.
+    const name = objectName(p.request)
+    const scratch = mkdtempSync('/tmp/bc-hubs-')
+    writeFileSync(join(scratch, 'half-copied'), 'from an interrupted copy')
+    expect(spawnSync('tar', ['-cf', join(scratch, 'part.tar'), '-C', scratch, 'half-copied']).status).toBe(0)
+    await to.docker.createVolume({ Name: name, Labels: labelsFor(p.request) })
+    const leftover = await to.docker.createContainer({
+      Image: `${registryRepo(cluster.registry)}:${version}`,
+      Labels: labelsFor(p.request),
+      HostConfig: { Binds: [`${name}:${DATA_DIR}`], NetworkMode: 'none' },
+    })
+    await leftover.putArchive(join(scratch, 'part.tar'), { path: DATA_DIR })
+    rmSync(scratch, { recursive: true, force: true })
+    const before = (await statuses(user.sbot, p.request)).length
+
+    // The operator's command, as built, against the provider's own settings.
+    const config = join(cluster.dir, 'drain-provider.json')
+    writeFileSync(config, JSON.stringify({ ...provider.settings }))
+    const cli = spawnSync(process.execPath, [join(REPO_ROOT, 'dist/src/provider/drain.js'), from.nodeId, '--config', config, '--json'], { encoding: 'utf8', timeout: 30_000 })
+    expect(cli.stderr).toBe('')
+    expect(cli.status).toBe(0)
+    expect(JSON.parse(cli.stdout)).toMatchObject({ hub: { id: from.nodeId }, availability: 'drain', was: 'active', otherActiveHubs: 2, pubsInLastReport: 1 })
+
+    const up = await nextStatus(user.sbot, p.request, before, (s) => s.state === 'up', '"up" on the hub it moved to', 100_000).catch(async (err: Error) => {
+      throw new Error(`${err.message}\n${await explain(p.request, to)}`, { cause: err })
+    })
+    // Told once that it moves, then up at its new hub's address, on the same port, with a fresh invite.
+    const told = (await statuses(user.sbot, p.request)).slice(before)
+    expect(told.map((s) => [s.state, s.reason])).toEqual([
+      ['down', REASON_TEXT.moving],
+      ['up', undefined],
+    ])
+    expect(up.pub).toMatchObject({ id: p.up.pub!.id, address: `net:${to.address}:${port}~shs:${p.up.pub!.id.slice(1, -8)}` })
+    expect(up.invite).toBeDefined()
+    // The same pub: its identity answers there, with its own feed and its owner's posts, and the new invite works.
+    expect(await whoami(providerKeys, up.pub!.address as MultiserverAddress)).toBe(p.up.pub!.id)
+    expect(await pubFeed(providerKeys, up.pub!)).toEqual(ownFeed)
+    expect((await ownerPostsAt(up.pub!.address)).filter((k) => posts.includes(k)).sort()).toEqual([...posts].sort())
+    await expectInviteWorks(providerKeys, up.pub!, up.invite!)
+    // The old code's seed moved with the pub's data: with the new hub's address in it, it works too.
+    await expectInviteWorks(providerKeys, up.pub!, `${to.address}${oldInvite.slice(from.address.length)}`)
+
+    // The placement record names the new hub and the port the service runs on; the old hub's volume goes.
+    const records = readFileSync(join(provider.settings.path, 'private', 'records.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { content: { type: string; request?: string; hub?: string; port?: number } })
+    const placements = records.map((r) => r.content).filter((c) => c.type === 'buttcloud/placement' && c.request === p.request)
+    expect(placements.map((c) => [c.hub, c.port])).toEqual([
+      [from.nodeId, port],
+      [to.nodeId, port],
+    ])
+    const task = (await serviceOf(p.request)).Spec.TaskTemplate as Docker.ContainerTaskSpec
+    expect(task.Placement?.Constraints).toEqual([`node.id==${to.nodeId}`])
+    expect(task.ContainerSpec?.Env).toContain(`PUB_PORT=${port}`)
+    const volume = await to.docker.getVolume(name).inspect()
+    expect(volume.Labels?.[LABELS.movedFrom]).toBe(from.nodeId)
+    // The interrupted copy's file and helper are gone: the volume was filled from empty.
+    await expect(leftover.inspect()).rejects.toThrow(/no such container/i)
+    const [running] = await to.docker.listContainers({ filters: { label: [`${LABELS.request}=${p.request}`] } })
+    await expect(to.docker.getContainer(running!.Id).infoArchive({ path: `${DATA_DIR}/half-copied` })).rejects.toThrow()
+    await to.docker.getContainer(running!.Id).infoArchive({ path: `${DATA_DIR}/db2` })
+    await waitFor('the old hub\'s volume to be purged', async () => (((await from.docker.listVolumes()).Volumes ?? []).some((v) => v.Name === name) ? undefined : true), { timeoutMs: 30_000 })
+  }, 180_000)
 })

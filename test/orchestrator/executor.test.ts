@@ -74,6 +74,27 @@ describe('executor handlers', () => {
       `orphan volume pub-q of ${B} (unknown-request): left alone`,
     ])
   })
+
+  it('copy a moving pub\'s data through the driver, and tell the operator why a move waits', async () => {
+    const calls: string[] = []
+    const notes = notesRecorder()
+    const driver = strictDriver({ name: 'swarm', moveData: async (request, from, to, version) => void calls.push(`${request === A} ${from}>${to} ${version}`) })
+    const handlers = createHandlers({ driver, host: fakeHost(provider), keyring: new PubKeyring(provider), notes })
+    const actions: Action[] = [
+      { kind: 'move-data', request: A, from: 'hub-a', to: 'hub-b', imageVersion: '1' },
+      { kind: 'report-move-blocked', request: B, hub: 'hub-a', why: 'no-room' },
+    ]
+    const result = await execute(actions, handlers, quiet)
+    expect(result.done).toEqual([actions[0]])
+    expect(calls).toEqual(['true hub-a>hub-b 1'])
+    expect([...notes.lines.values()]).toEqual([`move blocked: ${B} stays on drained hub hub-a: no other hub has room and a free port`])
+
+    // A driver that cannot move (one hub) fails the step; the pub's later changes in the pass are skipped.
+    const single = createHandlers({ driver: { ...strictDriver({}), name: 'local', moveData: undefined } as never, host: fakeHost(provider), keyring: new PubKeyring(provider), notes })
+    const failed = await execute([actions[0]!, { kind: 'update-service', serviceId: 's', spec: spec(A), changes: ['placement'] }], single, quiet)
+    expect(failed.failed.map((f) => f.error.message)).toEqual(['the local runtime cannot move pubs between hubs'])
+    expect(failed.skipped.map((a) => a.kind)).toEqual(['update-service'])
+  })
 })
 
 describe('execute', () => {

@@ -1,0 +1,87 @@
+/**
+ * Drain and move through the runtime, on the in-memory engine: a pub on a hub that gets drained is reported
+ * "moving", recorded on the other hub, stopped, copied and started there, reported "up" at its new address, and its
+ * old volume goes; with nowhere to go it stays and the operator's capacity report says why.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { createOrchestratorRuntime } from '../../src/orchestrator/runtime.js'
+import { derivePubKeys } from '../../src/orchestrator/desired.js'
+import { formatCapacitySnapshot } from '../../src/provider/capacity.js'
+import { changesOf, LABELS, labelsFor, objectName, REASON_TEXT, type Capacity } from '../../src/planner/index.js'
+import { multiserverAddress } from '../../src/protocol/ids.js'
+import { FakeEngine, fakeHost, HUB, noInvites, record, runtimePub } from './fakes.js'
+
+const CAPACITY: Capacity = { hubMemoryMiB: 4096, headroomMiB: 0, ports: { first: 9000, last: 9009 }, retentionMs: 60_000 }
+const HUB_B = { ...HUB, id: 'node-b', name: 'hub-b', address: 'hub-b.example.net' }
+const closers: Array<() => Promise<void>> = []
+afterEach(async () => {
+  for (const c of closers.splice(0)) await c()
+})
+
+function setup(hubs = [HUB, HUB_B]) {
+  const engine = new FakeEngine()
+  engine.hubs = hubs.map((h) => ({ ...h }))
+  const copies: string[] = []
+  const host = fakeHost()
+  const driver = engine.driver({
+    moveData: async (request, from, to) => {
+      const name = objectName(request)
+      if (!engine.volumes.has(`${from}/${name}`)) throw new Error(`no volume of ${request} on ${from}`)
+      copies.push(`${from}>${to}`)
+      engine.volumes.set(`${to}/${name}`, { name, hub: to, labels: { ...labelsFor(request), [LABELS.movedFrom]: from }, createdAt: 2 })
+    },
+  })
+  const runtime = createOrchestratorRuntime({ driver, inviter: noInvites, capacity: CAPACITY, defaultImageVersion: '1', settleMs: 2000, settlePollMs: 1, stats: { sampleIntervalMs: 0 } })(host)
+  closers.push(() => runtime.close())
+  /** Drain a hub as Swarm does: nothing new goes there, and the tasks running there are shut down. */
+  const drain = (id: string) => {
+    engine.hubs.find((h) => h.id === id)!.availability = 'drain'
+    for (const s of engine.services.values()) if (s.listing.hub === id) for (const t of s.tasks) if (t.state === 'running') t.state = 'shutdown'
+  }
+  return { engine, host, runtime, copies, drain }
+}
+
+describe('orchestrator runtime: drain and move', () => {
+  it('moves a pub off a drained hub with its data: "moving", then "up" at the new address; the old volume goes', async () => {
+    const { engine, host, runtime, copies, drain } = setup()
+    const r = record(1)
+    const pubId = derivePubKeys(host.providerKeys, r.request).id
+    const pass = async () => (await runtime.reconcile([runtimePub(r, host)], Date.now())).get(r.request)
+    await pass()
+    expect(await pass()).toEqual({ state: 'up', pub: { id: pubId, address: multiserverAddress(HUB.address, 9000, pubId) } })
+
+    drain(HUB.id)
+    const seen = []
+    for (let i = 0; i < 6; i++) {
+      seen.push({ state: await pass(), actions: changesOf(runtime.lastActions()).map((a) => a.kind) })
+      if (seen.at(-1)!.actions.length === 0) break
+    }
+    const moving = { state: 'down', reason: REASON_TEXT.moving, pub: { id: pubId, address: multiserverAddress(HUB_B.address, 9000, pubId) } }
+    const up = { state: 'up', pub: { id: pubId, address: multiserverAddress(HUB_B.address, 9000, pubId) } }
+    expect(seen).toEqual([
+      { state: moving, actions: ['record-placement'] },
+      { state: moving, actions: ['update-service'] },
+      { state: up, actions: ['move-data', 'update-service'] },
+      { state: up, actions: ['purge-volume'] },
+      { state: up, actions: [] },
+    ])
+    expect(host.placements.get(r.request)).toEqual({ hub: HUB_B.id, port: 9000 })
+    expect(copies).toEqual([`${HUB.id}>${HUB_B.id}`])
+    expect([...engine.volumes.keys()]).toEqual([`${HUB_B.id}/${objectName(r.request)}`])
+    expect(engine.serviceOf(r.request)?.listing).toMatchObject({ hub: HUB_B.id, port: 9000, replicas: 1 })
+  })
+
+  it('with nowhere to go, keeps the pub where it is and says why in the capacity report', async () => {
+    const { host, runtime, drain } = setup([HUB])
+    const r = record(2)
+    await runtime.reconcile([runtimePub(r, host)], Date.now())
+    await runtime.reconcile([runtimePub(r, host)], Date.now())
+    drain(HUB.id)
+    const obs = await runtime.reconcile([runtimePub(r, host)], Date.now())
+    expect(obs.get(r.request)).toMatchObject({ state: 'down', reason: REASON_TEXT['hub-unavailable'] })
+    expect(host.placements.get(r.request)).toEqual({ hub: HUB.id, port: 9000 })
+    const report = formatCapacitySnapshot(runtime.capacity()!)
+    expect(report).toContain(`move blocked: ${r.request} stays on drained hub ${HUB.id}: no other hub has room and a free port`)
+    expect(report).toMatch(/hub-a\s+node-a\s+no \(drained\)/)
+  })
+})
