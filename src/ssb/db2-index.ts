@@ -35,6 +35,9 @@ interface Obz<T> {
 /** As ssb-db2's leveldb indexes: a chunk is written once it holds this many entries, or when the scan ends. */
 const CHUNK = 2048
 
+const B_KEY = bipf.allocAndEncode('key')
+const B_VALUE = bipf.allocAndEncode('value')
+const B_TIMESTAMP = bipf.allocAndEncode('timestamp')
 const B_CONTENT = bipf.allocAndEncode('content')
 const B_TYPE = bipf.allocAndEncode('type')
 const B_META = bipf.allocAndEncode('meta')
@@ -58,9 +61,22 @@ export interface IndexHandlers<E> {
   onDropped?(reason: string): void
 }
 
-/** The log as ssb-db2 hands it to an index: `since` is the offset of its last record. */
+/** The log as ssb-db2 hands it to an index: `since` is the offset of its last record; `stream` as ssb-db2 patches it. */
 interface Log {
   since: Obz<number>
+  stream(opts: { gt: number; decrypt: false }): {
+    pipe(sink: { paused: boolean; write(record: { offset: number; value?: Buffer }): void; end(): void }): void
+  }
+}
+
+/**
+ * How the index opens a boxed message itself while it catches up (below): ssb-db2's own lookups and the server's
+ * keys, so it opens exactly what ssb-db2's private index opens (src/ssb/db2-index.ts catchUp).
+ */
+export interface Opener {
+  findEncryptionFormatFor(ciphertext: string): { decrypt(ciphertext: Buffer, opts: object): Buffer | null | undefined } | null | undefined
+  findFeedFormatForAuthor(author: string): unknown
+  keys: unknown
 }
 
 /** An ssb-db2 index (the shape ssb-db2's core drives) storing one JSON entry per wanted message in a file. */
@@ -82,6 +98,7 @@ export abstract class QueuedIndex<E> {
     dir: string,
     configDb2: { flushDebounce?: number } | undefined,
     private readonly handlers: IndexHandlers<E>,
+    private readonly opener?: Opener,
   ) {
     this.name = handlers.name
     this.liveFlushMs = configDb2?.flushDebounce ?? 250
@@ -106,7 +123,68 @@ export abstract class QueuedIndex<E> {
     })
     if (read.dropped) this.handlers.onDropped?.(read.dropped)
     this.processedOffset = read.offset
-    this.offset.set(read.offset)
+    if (this.opener && read.offset < logEnd) await this.catchUp(read.offset, this.opener)
+    this.offset.set(this.processedOffset)
+  }
+
+  /**
+   * Read the log past `from` before ssb-db2 does, opening boxed messages here. ssb-db2 hands an index each private
+   * message after decrypting it into a JS object and encoding that back to BIPF (its private index), which the index
+   * then decodes again: at 100,000 boxed messages those two steps were ~3 s of a ~10 s first start (bench/coldstart).
+   * Here a boxed message is opened with the same format lookups, keys and decrypt call ssb-db2 uses, and its content
+   * is parsed as ssb-classic parses it, so the entries are the ones ssb-db2's path gives (test/provider/index-restart).
+   * Once the file covers the log, ssb-db2 reads on from there.
+   */
+  private catchUp(from: number, opener: Opener): Promise<void> {
+    return new Promise((resolve) => {
+      this.log.stream({ gt: from, decrypt: false }).pipe({
+        paused: false,
+        write: (record) => {
+          const buf = record.value
+          const pValue = buf ? bipf.seekKey2(buf, 0, B_VALUE, 0) : -1
+          if (buf && pValue >= 0) {
+            const pContent = bipf.seekKey2(buf, pValue, B_CONTENT, 0)
+            if (pContent >= 0 && bipf.getEncodedType(buf, pContent) === bipf.types.string) this.processBoxed(buf, pValue, pContent, opener)
+            else this.processRecord({ value: buf }, 0, pValue)
+          }
+          this.processedOffset = record.offset
+          if (this.pending.length >= CHUNK) this.flush(() => undefined)
+        },
+        end: () => this.flush(() => resolve()),
+      })
+    })
+  }
+
+  /** A boxed message met while catching up: opened as ssb-db2's private index opens it, or skipped as it skips it. */
+  private processBoxed(buf: Buffer, pValue: number, pContent: number, opener: Opener): void {
+    const ciphertext = bipf.decode(buf, pContent) as string
+    const format = opener.findEncryptionFormatFor(ciphertext)
+    if (!format) return
+    const value = bipf.decode(buf, pValue) as SsbMsg['value'] & { content: unknown }
+    if (!opener.findFeedFormatForAuthor(value.author)) return
+    const plaintext = format.decrypt(Buffer.from(ciphertext.slice(0, ciphertext.indexOf('.')), 'base64'), {
+      keys: opener.keys,
+      author: value.author,
+      previous: value.previous,
+    })
+    if (!plaintext) return
+    let content: unknown
+    try {
+      content = JSON.parse(plaintext.toString('utf8'))
+    } catch {
+      return
+    }
+    const type = (content as { type?: unknown } | null)?.type
+    if (!content || typeof content !== 'object' || typeof type !== 'string' || !this.handlers.wantsType(type, () => true)) return
+    const pKey = bipf.seekKey2(buf, 0, B_KEY, 0)
+    const pTimestamp = bipf.seekKey2(buf, 0, B_TIMESTAMP, 0)
+    const msg = {
+      key: bipf.decode(buf, pKey),
+      value: { ...value, content },
+      timestamp: bipf.decode(buf, pTimestamp),
+      meta: { private: true, originalContent: ciphertext },
+    } as SsbMsg
+    this.store(this.handlers.process(msg))
   }
 
   /** ssb-db2, once per log record, in the scan and live. */
@@ -130,7 +208,10 @@ export abstract class QueuedIndex<E> {
     const pType = bipf.seekKey2(buf, pContent, B_TYPE, 0)
     if (pType < 0 || bipf.getEncodedType(buf, pType) !== bipf.types.string) return
     if (!this.handlers.wantsType(bipf.decode(buf, pType), () => privateFlag(buf))) return
-    const out = this.handlers.process(bipf.decode(buf, 0) as SsbMsg)
+    this.store(this.handlers.process(bipf.decode(buf, 0) as SsbMsg))
+  }
+
+  private store(out: { entry: E } | undefined): void {
     if (!out) return
     this.pending.push(JSON.stringify(out.entry))
     this.queued.push(out.entry)
@@ -204,11 +285,17 @@ function privateFlag(buf: Buffer): boolean {
  * Register a file-backed ssb-db2 index. `caughtUp` resolves once its stored entries are loaded and it has
  * processed the whole log (ssb-db2's onDrain alone can fire before the stored entries are read back).
  */
-export function registerIndex<E>(db: Db2, handlers: IndexHandlers<E>): { caughtUp: Promise<void> } {
+export function registerIndex<E>(db: Db2, handlers: IndexHandlers<E>, keys?: unknown): { caughtUp: Promise<void> } {
   let loaded: Promise<void> = Promise.resolve()
+  const found = db as unknown as Partial<Omit<Opener, 'keys'>>
+  // With the server's keys the index catches up itself (QueuedIndex.catchUp); without, through ssb-db2's scan.
+  const opener: Opener | undefined =
+    keys && found.findEncryptionFormatFor && found.findFeedFormatForAuthor
+      ? { findEncryptionFormatFor: found.findEncryptionFormatFor, findFeedFormatForAuthor: found.findFeedFormatForAuthor, keys }
+      : undefined
   class Index extends QueuedIndex<E> {
     constructor(log: Log, dir: string, configDb2: { flushDebounce?: number } | undefined) {
-      super(log, dir, configDb2, handlers)
+      super(log, dir, configDb2, handlers, opener)
       loaded = this.stateLoaded
     }
   }

@@ -1,7 +1,8 @@
 /**
  * The provider's index file (src/ssb/db2-index.ts, src/ssb/index-file.ts) gives a restart exactly the ledger a full
  * read of the log gives: after a clean restart, after the file is damaged in its middle, cut short, or deleted (each
- * then read again from the log, from its last good checkpoint or from the start).
+ * then read again from the log, from its last good checkpoint or from the start). The first ledger is built as messages
+ * arrive (ssb-db2 opens the boxed ones); the rebuilt ones by the index's own catch-up (it opens them itself).
  */
 import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -48,10 +49,15 @@ describe('the index file across restarts', () => {
       }
       await create(p.sbot.db, owner, { type: 'buttcloud/request', version: 1, provider, plan: 'no such plan', recps })
       await create(p.sbot.db, owner, { type: 'buttcloud/request', version: 1, provider, name: 42, recps })
+      // A question by private post, and a request boxed to someone else (which the provider cannot open).
+      await create(p.sbot.db, owner, { type: 'post', text: 'pubs', recps })
+      await create(p.sbot.db, owner, { type: 'buttcloud/request', version: 1, provider, plan: 'free', recps: [owner.id, generateKeys().id] })
     }
-    await waitFor('every request in the ledger', () => (p.api.ledger().size.requests === 6 ? true : undefined), { timeoutMs: 30_000 })
+    // A public request, as an older CLI posted them.
+    await create(p.sbot.db, generateKeys(), { type: 'buttcloud/request', version: 1, provider, plan: 'free', name: 'in the open' })
+    await waitFor('every request in the ledger', () => (p.api.ledger().size.requests === 7 ? true : undefined), { timeoutMs: 30_000 })
     const first = await stateOf(p)
-    expect(JSON.parse(first).records).toHaveLength(6)
+    expect(JSON.parse(first).records).toHaveLength(7)
     const file = join(settings.path, 'db2', 'indexes', 'buttcloud.entries')
     expect(existsSync(file)).toBe(true)
 
