@@ -38,6 +38,9 @@ const CHUNK = 2048
 const B_KEY = bipf.allocAndEncode('key')
 const B_VALUE = bipf.allocAndEncode('value')
 const B_TIMESTAMP = bipf.allocAndEncode('timestamp')
+const B_AUTHOR = bipf.allocAndEncode('author')
+const B_PREVIOUS = bipf.allocAndEncode('previous')
+const B_SEQUENCE = bipf.allocAndEncode('sequence')
 const B_CONTENT = bipf.allocAndEncode('content')
 const B_TYPE = bipf.allocAndEncode('type')
 const B_META = bipf.allocAndEncode('meta')
@@ -160,13 +163,15 @@ export abstract class QueuedIndex<E> {
     const ciphertext = bipf.decode(buf, pContent) as string
     const format = opener.findEncryptionFormatFor(ciphertext)
     if (!format) return
-    const value = bipf.decode(buf, pValue) as SsbMsg['value'] & { content: unknown }
-    if (!opener.findFeedFormatForAuthor(value.author)) return
-    const plaintext = format.decrypt(Buffer.from(ciphertext.slice(0, ciphertext.indexOf('.')), 'base64'), {
-      keys: opener.keys,
-      author: value.author,
-      previous: value.previous,
-    })
+    // The fields the index reads, one by one: decoding the whole value would decode the ciphertext a second time.
+    const field = (key: Buffer) => {
+      const at = bipf.seekKey2(buf, pValue, key, 0)
+      return at >= 0 ? bipf.decode(buf, at) : undefined
+    }
+    const author = field(B_AUTHOR)
+    if (!opener.findFeedFormatForAuthor(author)) return
+    const previous = field(B_PREVIOUS)
+    const plaintext = format.decrypt(Buffer.from(ciphertext.slice(0, ciphertext.indexOf('.')), 'base64'), { keys: opener.keys, author, previous })
     if (!plaintext) return
     let content: unknown
     try {
@@ -180,7 +185,7 @@ export abstract class QueuedIndex<E> {
     const pTimestamp = bipf.seekKey2(buf, 0, B_TIMESTAMP, 0)
     const msg = {
       key: bipf.decode(buf, pKey),
-      value: { ...value, content },
+      value: { previous, author, sequence: field(B_SEQUENCE), timestamp: field(B_TIMESTAMP), content },
       timestamp: bipf.decode(buf, pTimestamp),
       meta: { private: true, originalContent: ciphertext },
     } as SsbMsg
