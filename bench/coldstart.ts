@@ -1,7 +1,8 @@
 /**
  * Cold start at scale: a provider whose log holds N pub records (10 control messages each: request, four owner
  * commands, four replies, one status). Measures the time until the plugin has caught up and answers the
- * operator's list, and its RSS, in a fresh process; the floor is a plain sbot reading the same messages.
+ * operator's list, and its RSS, in a fresh process; the floor is a plain sbot opening the same log, measured in the
+ * same run (x_floor: wall time over the floor's).
  * Targets at 10,000 pubs (100,000 messages): first start after an index rebuild < 5 s and < 250 MB; restart < 2 s.
  * The log is written as the provider's sbot writes it, with its box1 key cache (src/ssb/box1-key-cache.ts) filling
  * as it goes; a provider upgraded from a release without the cache pays the full decryption once, on its first start.
@@ -89,18 +90,20 @@ export async function run(pubs = 10_000): Promise<BenchResult> {
     const firstStart = child('provider', dir)
     const restart = child('provider', dir)
     const mb = (b: number) => Math.round(b / 1024 / 1024)
+    // Against the floor of this run: on a shared machine the wall times of one run move together.
+    const xFloor = (r: { ms: number }) => Math.round((r.ms / floor.ms) * 10) / 10
     // The only message a cold start may publish is the offer, once, on the very first start.
     const ok = (r: typeof restart, ms: number) => r.ms < ms && r.rss < TARGET_RSS && r.pubs === pubs && r.published === 1
     return {
       name: 'coldstart',
       rows: [
         { run: 'floor: plain sbot opens the log (base index drained)', messages: floor.messages, seconds: floor.ms / 1000, cpu_seconds: floor.cpuMs / 1000, rss_mb: mb(floor.rss) },
-        { run: 'provider, first start: builds its index, listAll answered', messages: firstStart.messages, seconds: firstStart.ms / 1000, cpu_seconds: firstStart.cpuMs / 1000, rss_mb: mb(firstStart.rss) },
-        { run: 'provider, restart: reads its index, listAll answered', messages: restart.messages, seconds: restart.ms / 1000, cpu_seconds: restart.cpuMs / 1000, rss_mb: mb(restart.rss) },
+        { run: 'provider, first start: builds its index, listAll answered', messages: firstStart.messages, seconds: firstStart.ms / 1000, x_floor: xFloor(firstStart), cpu_seconds: firstStart.cpuMs / 1000, rss_mb: mb(firstStart.rss) },
+        { run: 'provider, restart: reads its index, listAll answered', messages: restart.messages, seconds: restart.ms / 1000, x_floor: xFloor(restart), cpu_seconds: restart.cpuMs / 1000, rss_mb: mb(restart.rss) },
         { run: 'targets: first start', messages: pubs * 10, seconds: TARGET_MS / 1000, rss_mb: mb(TARGET_RSS) },
         { run: 'targets: restart', messages: pubs * 10, seconds: TARGET_RESTART_MS / 1000, rss_mb: mb(TARGET_RSS) },
       ],
-      json: { pubs, generateSeconds: seconds, floor, firstStart, restart, pass: ok(firstStart, TARGET_MS) && ok(restart, TARGET_RESTART_MS) },
+      json: { pubs, generateSeconds: seconds, floor, firstStart, restart, firstStartXFloor: xFloor(firstStart), restartXFloor: xFloor(restart), pass: ok(firstStart, TARGET_MS) && ok(restart, TARGET_RESTART_MS) },
     }
   } finally {
     rmSync(dir, { recursive: true, force: true })

@@ -101,7 +101,7 @@ export function createButtcloudPlugin(deps: PluginDeps = {}): SbotPlugin {
       const runtime = startRuntime(deps.runtime, sbot, config.keys, own, log, requestPass)
       const recordPayment = paymentRecorder(ledger, own, deps.diskShortage, requestPass)
       const loop = passLoop({ sbot, ledger, own, cfg, now, log, memory, runtime, watchers, payment: deps.payment, recordPayment, diskShortage: deps.diskShortage })
-      const intake = startIntake(sbot.db, ledger, requestPass, cfg.plans.map((p) => p.id))
+      const intake = startIntake(sbot.db, ledger, requestPass, cfg.plans.map((p) => p.id), config.keys)
       intake.caughtUp.then(() => {
         loop.caughtUp = true
         requestPass()

@@ -46,6 +46,8 @@ export function startIntake(
   ledger: ControlLedger,
   onNew: () => void,
   plans: readonly string[],
+  /** The server's keys: with them the index opens boxed messages itself when it catches up (src/ssb/db2-index.ts). */
+  keys?: unknown,
 ): { caughtUp: Promise<void>; stats: IntakeStats } {
   const stats: IntakeStats = { stored: 0, ignored: 0 }
   const provider = ledger.provider
@@ -71,7 +73,7 @@ export function startIntake(
       learnPub(reading, entry, provider)
       if (applyEntry(ledger, entry)) onNew()
     },
-  })
+  }, keys)
   return { caughtUp, stats }
 }
 

@@ -12,6 +12,7 @@ import { call, clientSource, connectClient } from '../ssb/client.js'
 import { keysFileText, loadKeys, type SsbKeys } from '../ssb/keys.js'
 import { collect } from '../ssb/pull.js'
 import { applyDb2Patches } from '../ssb/patches.js'
+import { ebtScopePlugin } from '../ssb/ebt-scope.js'
 import { closeSbot, createSbot, type Sbot } from '../ssb/server.js'
 import { sbotConfig, socketPath } from '../ssb/config.js'
 import { journalText } from '../ssb/journal.js'
@@ -88,7 +89,8 @@ export function openOwnSbot(settings: ProviderSettings, keys: SsbKeys, opts: { n
     hops: 0,
   })
   applyDb2Patches()
-  return createSbot({ ...config, conn: { autostart: false, populatePubs: false }, replicationScheduler: { autostart: opts.network, partialReplication: null } })
+  // It dials the provider's customers (catch-up): like the provider, it tells each of them of no other customer.
+  return createSbot({ ...config, conn: { autostart: false, populatePubs: false }, replicationScheduler: { autostart: opts.network, partialReplication: null } }, [ebtScopePlugin()])
 }
 
 /** Every message of `id`'s feed, in order, as signed (private ones re-boxed by createHistoryStream). */

@@ -13,6 +13,7 @@ import { closeSbot, createSbot, type Sbot } from '../ssb/server.js'
 import { sbotConfig } from '../ssb/config.js'
 import { inviteExpiryPlugin } from '../ssb/invite-expiry.js'
 import { privateMembersPlugin } from '../ssb/private-members.js'
+import { ebtScopePlugin } from '../ssb/ebt-scope.js'
 import { serveSite, type RunningSite } from '../../web/index.js'
 import { mountMetrics } from '../../web/metrics.js'
 import { Hono } from 'hono'
@@ -96,6 +97,8 @@ export async function startProvider(
     inviteExpiryPlugin({ defaultTtlMs: settings.inviteTtlMs, ...(deps.now ? { now: deps.now } : {}) }),
     // Invitees are replicated without a public follow, and recorded where only the provider reads them.
     privateMembersPlugin({ ...(deps.now ? { now: deps.now } : {}), log: (line) => log(line, {}, 'warn') }),
+    // Each peer's EBT notes name only its own feed and the provider's: no customer learns another's id.
+    ebtScopePlugin(),
   ])
   const api = sbot.buttcloud as ButtcloudApi
   let site: RunningSite | undefined

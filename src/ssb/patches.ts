@@ -6,7 +6,8 @@
  * - ssb-classic's `getMsgId` memoises ids in a Map keyed by message object and never evicts; a WeakMap keeps the
  *   memo (the same object is hashed several times while it is added) and lets the messages go.
  * Both are replaced in the module cache before ssb-db2 loads, so the modules that capture them at load time (its
- * core, its ebt and feedstate compat plugins, ssb-classic's format) capture ours. The provider and the hosted pub
+ * core, its ebt and feedstate compat plugins, ssb-classic's format) capture ours. The same goes for the log's block
+ * cache (async-append-only-log, loaded by ssb-db2's core), capped at LOG_CACHE_BLOCKS. The provider and the hosted pub
  * call `applyDb2Patches()` before they build a server; the CLI, which runs no ssb-db2, does not.
  */
 import { createRequire } from 'node:module'
@@ -15,7 +16,16 @@ import { dirname } from 'node:path'
 const require = createRequire(import.meta.url)
 
 /** The versions whose internals the patches were written against (docs/ssb-stack.md). */
-export const PATCHED_VERSIONS = { 'ssb-db2': '8.1.0', 'ssb-classic': '1.1.0' } as const
+export const PATCHED_VERSIONS = { 'ssb-db2': '8.1.0', 'ssb-classic': '1.1.0', 'async-append-only-log': '4.3.10', '@alloc/quick-lru': '5.3.0' } as const
+
+/**
+ * Blocks (64 KiB each) async-append-only-log keeps of the log it has read. Its own cap is 1,024, and quick-lru keeps
+ * up to twice its cap (a new and an old generation): a full read of a 100 MB log (an index rebuild) held ~90 MB of
+ * blocks for good, a third of a provider's memory (bench/coldstart). Reads are sequential scans and recent messages.
+ */
+export const LOG_CACHE_BLOCKS = 16
+/** async-append-only-log's own cap, the one call the block cache patch changes. */
+const LOG_CACHE_BLOCKS_UNPATCHED = 1024
 
 /** Modules that destructure a patched helper when they load: loaded before the patch, they keep the leaky one. */
 const CAPTURING_DB2_MODULES = ['core.js', 'compat/ebt.js', 'compat/feedstate.js']
@@ -36,12 +46,19 @@ export function applyDb2Patches(): void {
   checkVersion('ssb-db2', db2Require('./package.json') as { version: string })
   checkVersion('ssb-classic', classicRequire('./package.json') as { version: string })
 
-  const loadedFirst = [...CAPTURING_DB2_MODULES.map((m) => `${db2Dir}/${m}`), `${classicDir}/format.js`].filter((path) => require.cache[path])
+  const logDir = dirname(db2Require.resolve('async-append-only-log/package.json'))
+  const logRequire = createRequire(`${logDir}/index.js`)
+  checkVersion('async-append-only-log', logRequire('./package.json') as { version: string })
+  const lruPath = logRequire.resolve('@alloc/quick-lru')
+  checkVersion('@alloc/quick-lru', createRequire(lruPath)('./package.json') as { version: string })
+
+  const loadedFirst = [...CAPTURING_DB2_MODULES.map((m) => `${db2Dir}/${m}`), `${classicDir}/format.js`, `${logDir}/index.js`].filter((path) => require.cache[path])
   if (loadedFirst.length) {
     throw new Error(`applyDb2Patches() must run before ssb-db2 loads, but ${loadedFirst.join(', ')} ${loadedFirst.length === 1 ? 'was' : 'were'} loaded first`)
   }
   patchOnceWhen(db2Require('./utils.js'))
   patchGetMsgId(classicRequire, `${classicDir}/get-msg-id.js`)
+  patchLogCache(logRequire, lruPath)
   applied = true
 }
 
@@ -82,4 +99,15 @@ function patchGetMsgId(classicRequire: NodeJS.Require, path: string): void {
   classicRequire(path)
   classicRequire.cache[path]!.exports = getMsgId
   if (classicRequire('./format.js').getMsgId !== getMsgId) throw new Error('ssb-classic was loaded before its getMsgId leak could be patched')
+}
+
+/** async-append-only-log makes its block cache with quick-lru at `maxSize: 1024`: that one call gets LOG_CACHE_BLOCKS. */
+function patchLogCache(logRequire: NodeJS.Require, lruPath: string): void {
+  const QuickLRU = logRequire(lruPath) as new (opts: { maxSize: number }) => object
+  class LogBlockCache extends QuickLRU {
+    constructor(opts: { maxSize: number }) {
+      super(opts.maxSize === LOG_CACHE_BLOCKS_UNPATCHED ? { ...opts, maxSize: LOG_CACHE_BLOCKS } : opts)
+    }
+  }
+  logRequire.cache[lruPath]!.exports = LogBlockCache
 }

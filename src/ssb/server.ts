@@ -9,6 +9,7 @@ import type { Db2 } from './db2.js'
 import type { SsbKeys } from './keys.js'
 import type { Callback } from './message.js'
 import { durableAnnounce } from './durable-announce.js'
+import { applyEbtScopePatch } from './ebt-scope.js'
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const require = createRequire(import.meta.url)
@@ -78,6 +79,8 @@ export interface SbotPlugin {
 
 /** The SSB stack every ButtCloud server runs (docs/ssb-stack.md: versions that work together). */
 export function standardPlugins(): SbotPlugin[] {
+  // Before ssb-ebt loads, so a server that adds the ebtScope plugin can narrow its notes (src/ssb/ebt-scope.ts).
+  applyEbtScopePatch()
   return [
     require('ssb-master'),
     ...(require('ssb-db2') as SbotPlugin[]),

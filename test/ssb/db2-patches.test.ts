@@ -29,6 +29,23 @@ describe('applyDb2Patches', () => {
     expect(r.out.trim()).toBe('patched')
   })
 
+  it("caps async-append-only-log's block cache (its own 1,024 blocks held ~90 MB after reading a 100 MB log)", async () => {
+    const r = await runFresh(
+      '',
+      "const { createRequire } = require('node:module'); const logRequire = createRequire(createRequire(require.resolve('ssb-db2/log.js')).resolve('async-append-only-log')); " +
+        "const Cache = logRequire('@alloc/quick-lru'); const log = new Cache({ maxSize: 1024 }); const other = new Cache({ maxSize: 5 }); " +
+        "if (log.maxSize !== m.LOG_CACHE_BLOCKS || other.maxSize !== 5) throw new Error('not capped: ' + log.maxSize + ' ' + other.maxSize)",
+    )
+    expect(r.err).toBe('')
+    expect(r.out.trim()).toBe('patched')
+  })
+
+  it('refuses to run once async-append-only-log has been loaded', async () => {
+    const r = await runFresh("require(require('node:module').createRequire(require.resolve('ssb-db2/log.js')).resolve('async-append-only-log'))")
+    expect(r.code).toBe(3)
+    expect(r.err).toMatch(/must run before ssb-db2 loads, but .*async-append-only-log\/index\.js/)
+  })
+
   it('refuses to run once ssb-db2 has been loaded', async () => {
     const r = await runFresh("require('ssb-db2')")
     expect(r.code).toBe(3)
