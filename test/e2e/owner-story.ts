@@ -36,6 +36,31 @@ export interface StoryRuntime {
   cleanup?(request: MsgId | undefined): Promise<void>
 }
 
+/** Run `fn` with a muxrpc client of the sbot at `address` (as `keys`), closed afterwards. */
+export async function withClient<T>(keys: SsbKeys, address: string, fn: (client: SbotClient) => Promise<T>): Promise<T> {
+  const client = await connectClient(keys, address)
+  try {
+    return await fn(client)
+  } finally {
+    client.close(() => undefined)
+  }
+}
+
+/**
+ * The owner (a classic-stack sbot behind `client`) asks the provider for a pub by a private post and waits for the
+ * "up" post: the request, the invite it carries, and the pub's id and address read from that invite.
+ */
+export async function requestPub(client: SbotClient, ownerId: FeedId, providerId: FeedId): Promise<{ request: MsgId; invite: string; pubId: FeedId; pubAddress: string }> {
+  const request = (await clientCall<SsbMsg>(client, 'publish', { type: 'post', text: 'request my-pub', recps: [ownerId, providerId] })).key
+  const up = await waitFor('the "up" post', async () => {
+    const all = (await collect(clientSource(client, 'messagesByType', { type: 'post', private: true }))) as Array<SsbMsg<Post | string>>
+    return all.find((m) => m.value.author === providerId && typeof m.value.content === 'object' && /is up\./.test(m.value.content.text)) as SsbMsg<Post> | undefined
+  }, { timeoutMs: 60_000 })
+  const invite = INVITE_RE.exec(up.value.content.text)![1]!
+  const [host, port, pubId] = invite.split('~')[0]!.split(':') as [string, string, FeedId]
+  return { request, invite, pubId, pubAddress: multiserverAddress(host, Number(port), pubId) }
+}
+
 /** Register the story's hooks and steps in the enclosing `describe`; `setup` gives the runtime (run in beforeAll). */
 export function ownerStory(setup: () => Promise<StoryRuntime>): void {
   let story: StoryRuntime | undefined
@@ -72,25 +97,10 @@ export function ownerStory(setup: () => Promise<StoryRuntime>): void {
    * A client of the pub with the provider's key (a master there), for looking at what the pub holds; the owner's key
    * only for what the owner does itself (a client with it would stand in for the owner's sbot in ssb-blobs' peers).
    */
-  const atPub = async <T>(fn: (client: SbotClient) => Promise<T>, keys: SsbKeys = provider!.sbot.config.keys): Promise<T> => {
-    const client = await connectClient(keys, pubAddress)
-    try {
-      return await fn(client)
-    } finally {
-      client.close(() => undefined)
-    }
-  }
+  const atPub = <T>(fn: (client: SbotClient) => Promise<T>, keys: SsbKeys = provider!.sbot.config.keys): Promise<T> => withClient(keys, pubAddress, fn)
 
   it('the owner requests a pub and joins it with the invite of the "up" post: invite.accept succeeds', async () => {
-    request = (await clientCall<SsbMsg>(owner.client, 'publish', { type: 'post', text: 'request my-pub', recps: [owner.id, provider!.id] })).key
-    const up = await waitFor('the "up" post', async () => {
-      const all = (await collect(clientSource(owner.client, 'messagesByType', { type: 'post', private: true }))) as Array<SsbMsg<Post | string>>
-      return all.find((m) => m.value.author === provider!.id && typeof m.value.content === 'object' && /is up\./.test(m.value.content.text)) as SsbMsg<Post> | undefined
-    }, { timeoutMs: 60_000 })
-    upInvite = INVITE_RE.exec(up.value.content.text)![1]!
-    const [host, port, key] = upInvite.split('~')[0]!.split(':') as [string, string, FeedId]
-    pubId = key
-    pubAddress = multiserverAddress(host, Number(port), key)
+    ;({ request, invite: upInvite, pubId, pubAddress } = await requestPub(owner.client, owner.id, provider!.id))
     await story!.onUp?.(request, { id: pubId, address: pubAddress })
 
     // The pub has followed its owner since its first start: the use must succeed all the same.
