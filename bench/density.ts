@@ -64,6 +64,8 @@ export async function run(): Promise<{ name: string; rows: Row[]; json: unknown 
     ingests.push(await ingest(engine, owner, burst, '1 feed x 20,000 (burst)', 96))
     ingests.push(await ingest(engine, owner, burst, '1 feed x 20,000 (burst), pacing off', 96, { PUB_INGEST_BACKLOG: 'off' }))
     ingests.push(await ingest(engine, owner, burst, '1 feed x 20,000 (burst)', 64))
+    // The backlog a 64 MiB pub had before it was sized by the heap (pub/settings.ts): it died of heap exhaustion.
+    ingests.push(await ingest(engine, owner, burst, '1 feed x 20,000 (burst), backlog 400,100', 64, { PUB_INGEST_BACKLOG: '400,100' }))
 
     const rows: Row[] = [
       row('idle RSS, pub as a Swarm service', idle.rssMB, 'MB', `bare node ${floors.bareNodeRssMB.toFixed(1)} MB`, '<= 64 MB', idle.rssMB <= 64),
@@ -216,6 +218,7 @@ async function ingest(engine: DockerEngine, owner: SsbKeys, source: FeedSource, 
     let peakRss = 0
     let failure: string | undefined
     let ingestMs: number | null = null
+    let clockError: string | undefined
     const started = Date.now()
     await new Promise<void>((resolve, reject) => source.sbot.conn.connect(service.address, (err) => (err ? reject(err) : resolve())))
     while (Date.now() - started < 180_000) {
@@ -235,13 +238,17 @@ async function ingest(engine: DockerEngine, owner: SsbKeys, source: FeedSource, 
         failure = ended ? `${ended.state}, exit ${ended.exitCode}${ended.exitCode === 137 ? ' (OOM-killed)' : ''}` : 'task replaced'
         break
       }
-      const clock = await vectorClock(client).catch(() => ({}) as Record<string, number>)
+      // A failed read counts as "not yet", but is kept: a run that never completes says why.
+      const clock = await vectorClock(client).catch((err: Error) => {
+        clockError = err.message
+        return {} as Record<string, number>
+      })
       if (source.feeds.every((f) => clock[f.id] === source.total / source.feeds.length)) {
         ingestMs = Date.now() - started
         break
       }
     }
-    if (ingestMs === null && failure === undefined) failure = 'not complete after 180 s'
+    if (ingestMs === null && failure === undefined) failure = `not complete after 180 s${clockError ? ` (last clock read: ${clockError})` : ''}`
     let settledRssMB: number | null = null
     if (!failure) {
       await sleep(5000)

@@ -3,6 +3,7 @@
  * same image runs anywhere: the provider sets variables and hands over the key as a Swarm secret.
  */
 import { readFileSync } from 'node:fs'
+import { getHeapStatistics } from 'node:v8'
 import { isIP } from 'node:net'
 import { isAbsolute, join, resolve } from 'node:path'
 import { PubName } from '../src/protocol/common.js'
@@ -70,8 +71,12 @@ const DEFAULT_THROTTLES = { addBatch: 10, flushDebounce: 50, writeTimeout: 10 }
 type Env = Record<string, string | undefined>
 type ReadFile = (path: string) => string
 
-/** Read and check the pub's settings; throws a SettingsError naming the variable at fault. */
-export function readSettings(env: Env = process.env, readFile: ReadFile = (p) => readFileSync(p, 'utf8')): PubSettings {
+/** Read and check the pub's settings (some defaults depend on node's heap limit); throws a SettingsError naming the variable at fault. */
+export function readSettings(
+  env: Env = process.env,
+  readFile: ReadFile = (p) => readFileSync(p, 'utf8'),
+  heapLimitBytes: number = getHeapStatistics().heap_size_limit,
+): PubSettings {
   const get = (name: string): string | undefined => {
     const value = env[name]?.trim()
     return value === '' ? undefined : value
@@ -119,7 +124,7 @@ export function readSettings(env: Env = process.env, readFile: ReadFile = (p) =>
   const throttles = throttlesFrom(get('PUB_DB2_THROTTLES'))
   const maxCpuText = get('PUB_MAX_CPU')
   const maxCpu = maxCpuText === undefined ? undefined : intFrom('PUB_MAX_CPU', maxCpuText, 1, 100)
-  const pacing = pacingFrom(get('PUB_INGEST_BACKLOG'))
+  const pacing = pacingFrom(get('PUB_INGEST_BACKLOG'), heapLimitBytes)
   const disk = diskFrom(get('PUB_DISK_MIB'), get('PUB_DISK_KIB'), get('PUB_DISK_CHECK_MS'))
   const selfCheckMs = intFrom('PUB_SELF_CHECK_MS', get('PUB_SELF_CHECK_MS') ?? '30000', 1000, 600_000)
 
@@ -203,9 +208,16 @@ function throttlesFrom(text: string | undefined): PubSettings['throttles'] {
 
 // A few hundred messages in flight keep db2 busy (it batches per feed) while holding well under a MB of them.
 const DEFAULT_PACING = { high: 400, low: 100 }
+/**
+ * A 20,000-message burst needs ~33-36 MiB of V8 old space at the default backlog (bench/density.ts): with the 28 MiB a
+ * 64 MiB limit gives (image/entrypoint.sh) the pub died of heap exhaustion within seconds, as it did before blobs and
+ * the replication scope. A quarter of the backlog carries the burst in 28 MiB, ~20% slower; heaps this small get it.
+ */
+const SMALL_HEAP_BYTES = 40 * 1024 * 1024
+const SMALL_HEAP_PACING = { high: 100, low: 25 }
 
-function pacingFrom(text: string | undefined): PubSettings['pacing'] {
-  if (text === undefined) return DEFAULT_PACING
+function pacingFrom(text: string | undefined, heapLimitBytes: number): PubSettings['pacing'] {
+  if (text === undefined) return heapLimitBytes < SMALL_HEAP_BYTES ? SMALL_HEAP_PACING : DEFAULT_PACING
   if (text === 'off') return null
   const parts = text.split(',').map((p) => p.trim())
   if (parts.length !== 2) throw new SettingsError('PUB_INGEST_BACKLOG must be "high,low" (messages waiting to be stored) or off')

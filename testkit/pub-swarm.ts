@@ -5,6 +5,7 @@ import { multiserverAddress, type FeedId } from '../src/protocol/ids.js'
 import { generateKeys, keysFileText, type SsbKeys } from '../src/ssb/keys.js'
 import { ensurePubImage } from '../pub/image/build.js'
 import { pubServiceSpec, type PubServiceOptions } from '../pub/image/service.js'
+import { LABELS } from '../src/planner/index.js'
 import { freePort } from './ports.js'
 import { waitFor } from './wait.js'
 
@@ -183,5 +184,24 @@ export async function createPubService(
       await docker.getVolume(volume).remove().catch(() => undefined)
       await docker.getSecret(secret.id).remove().catch(() => undefined)
     },
+  }
+}
+
+/**
+ * Remove every Swarm object the provider made for these requests (by our labels, and only those): services first,
+ * then, once their containers are gone, secrets and volumes.
+ */
+export async function removeRequestObjects(docker: Docker, requests: Iterable<string>): Promise<void> {
+  const mine = new Set(requests)
+  const ours = (labels: Record<string, string> | null | undefined) => labels?.[LABELS.request] !== undefined && mine.has(labels[LABELS.request]!)
+  for (const s of (await docker.listServices()) as Array<{ ID: string; Spec?: { Labels?: Record<string, string> } }>) {
+    if (ours(s.Spec?.Labels)) await docker.getService(s.ID).remove().catch(() => undefined)
+  }
+  await waitFor('our containers to go', async () => ((await docker.listContainers({ all: true, filters: { label: [`${LABELS.managedBy}=buttcloud`] } })).some((c) => ours(c.Labels)) ? undefined : true), { timeoutMs: 30_000 }).catch(() => undefined)
+  for (const s of (await docker.listSecrets()) as Array<{ ID: string; Spec?: { Labels?: Record<string, string> } }>) {
+    if (ours(s.Spec?.Labels)) await docker.getSecret(s.ID).remove().catch(() => undefined)
+  }
+  for (const v of (await docker.listVolumes()).Volumes ?? []) {
+    if (ours(v.Labels)) await docker.getVolume(v.Name).remove().catch(() => undefined)
   }
 }

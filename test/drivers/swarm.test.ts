@@ -30,6 +30,7 @@ import { freePort } from '../../testkit/ports.js'
 import { startNode, type Child } from '../support/processes.js'
 import { joinWithInvite, removeLater, startPeer, startTestProvider, testProviderSettings, type TestPeer } from '../../testkit/sbots.js'
 import { assertPubBuilt, REPO_ROOT } from '../../testkit/pub-process.js'
+import { removeRequestObjects } from '../../testkit/pub-swarm.js'
 import { archiveNames, commandAndReply, expectInviteWorks, nextStatus, pubFeed, statuses } from './helpers.js'
 import { waitFor } from '../../testkit/wait.js'
 
@@ -124,19 +125,9 @@ describe.skipIf(!support.ok)(`the Swarm runtime${support.ok ? '' : ` (skipped: $
     await provider?.stop()
     await proxy?.stop()
     if (docker) {
-      // Everything this file made with our labels (and only that): services first, then secrets and volumes.
-      const ours = (labels: Record<string, string> | undefined) => labels?.[LABELS.request] !== undefined && mine.has(labels[LABELS.request]!)
-      for (const s of (await docker.listServices()) as Array<{ ID: string; Spec?: { Labels?: Record<string, string> } }>) {
-        if (ours(s.Spec?.Labels)) await docker.getService(s.ID).remove().catch(() => undefined)
-      }
+      // Everything this file made with our labels (and only that), then the hand-made service and the second tag.
+      await removeRequestObjects(docker, mine)
       for (const c of cleanups.reverse()) await c()
-      await waitFor('our containers to go', async () => ((await docker.listContainers({ all: true, filters: { label: [`${LABELS.managedBy}=buttcloud`] } })).some((c) => ours(c.Labels)) ? undefined : true), { timeoutMs: 30_000 }).catch(() => undefined)
-      for (const s of (await docker.listSecrets()) as Array<{ ID: string; Spec?: { Labels?: Record<string, string> } }>) {
-        if (ours(s.Spec?.Labels)) await docker.getSecret(s.ID).remove().catch(() => undefined)
-      }
-      for (const v of (await docker.listVolumes()).Volumes ?? []) {
-        if (ours(v.Labels ?? undefined)) await docker.getVolume(v.Name).remove().catch(() => undefined)
-      }
     }
     await engine?.stop()
     rmSync(dir, { recursive: true, force: true })

@@ -31,6 +31,14 @@ describe('pub settings', () => {
     })
   })
 
+  it('paces ingestion with a quarter of the backlog when the heap is small (a 64 MiB limit), unless told otherwise', () => {
+    const MiB = 1024 * 1024
+    expect(readSettings(base, noFiles, 60 * MiB).pacing).toEqual({ high: 400, low: 100 })
+    expect(readSettings(base, noFiles, 31 * MiB).pacing).toEqual({ high: 100, low: 25 })
+    expect(readSettings({ ...base, PUB_INGEST_BACKLOG: '300,50' }, noFiles, 31 * MiB).pacing).toEqual({ high: 300, low: 50 })
+    expect(readSettings({ ...base, PUB_INGEST_BACKLOG: 'off' }, noFiles, 31 * MiB).pacing).toBeNull()
+  })
+
   it('reads every variable, and the caps from a file', () => {
     const caps = Buffer.alloc(32, 7).toString('base64')
     const s = readSettings(

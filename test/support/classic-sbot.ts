@@ -30,8 +30,11 @@ export interface ClassicSbot {
   stop(): Promise<void>
 }
 
-/** Start a classic ssb-server on 127.0.0.1 in a temp folder; resolves once it answers whoami. */
-export async function startClassicSbot(opts: { caps?: string; keep?: boolean } = {}): Promise<ClassicSbot> {
+/** node's arguments for another classic-stack server in `dir` on 127.0.0.1:`port` (its `secret` is there already). */
+export type ServerCommand = (dir: string, port: number) => string[] | Promise<string[]>
+
+/** Start a classic ssb-server (or, with `server`, another classic-stack sbot) on 127.0.0.1 in a temp folder; resolves once it answers whoami. */
+export async function startClassicSbot(opts: { caps?: string; keep?: boolean; server?: ServerCommand } = {}): Promise<ClassicSbot> {
   const dir = mkdtempSync(join(tmpdir(), 'bc-classic-'))
   const port = await freePort()
   const keys = generateKeys()
@@ -55,8 +58,8 @@ export async function startClassicSbot(opts: { caps?: string; keep?: boolean } =
   if (opts.caps) config.caps = { shs: opts.caps }
   writeFileSync(join(dir, 'config'), JSON.stringify(config, null, 2))
 
-  const bin = require.resolve('ssb-server/bin.js')
-  const child = spawn(process.execPath, [bin, 'start', '--config', join(dir, 'config'), '--path', dir], {
+  const args = opts.server ? await opts.server(dir, port) : [require.resolve('ssb-server/bin.js'), 'start', '--config', join(dir, 'config'), '--path', dir]
+  const child = spawn(process.execPath, args, {
     env: { ...process.env, ssb_appname: 'ssb' },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
