@@ -33,7 +33,7 @@ export function createHandlers({ driver, host, keyring, notes }: HandlerDeps): H
   const identity = (request: MsgId) => ({ keys: keyring.keys(request), provider: host.providerId })
   return {
     'record-placement': async (a) => {
-      await host.recordPlacement(a.request, a.hub, a.port)
+      await host.recordPlacement(a.request, a.hub, a.port, a.why)
       host.log(`placed ${a.request} on ${a.hub}:${a.port} (${a.why})`)
     },
     'remove-service': async (a) => {

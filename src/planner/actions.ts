@@ -3,6 +3,7 @@
  * error), and the one order they are returned in.
  */
 import type { MsgId } from '../protocol/ids.js'
+import type { PlacementWhy } from '../protocol/placement.js'
 import type { ForeignObject, ServiceSpec } from './types.js'
 
 /** Which part of a service spec an update changes (for logs and status; the update always writes the whole spec). */
@@ -10,7 +11,7 @@ export type SpecChange = 'image' | 'memory' | 'replicas' | 'restart' | 'placemen
 
 export type Action =
   /** Persist a placement (a private `buttcloud/placement` message) before anything is created on it. */
-  | { kind: 'record-placement'; request: MsgId; hub: string; port: number; why: 'new' | 'adopt' | 'port-taken' | 'move' }
+  | { kind: 'record-placement'; request: MsgId; hub: string; port: number; why: PlacementWhy }
   /** Remove one of our services. Never touches its volume. */
   | { kind: 'remove-service'; request: MsgId; serviceId: string; serviceName: string; why: 'destroyed' | 'duplicate' }
   /** Make sure the pub's volume exists on its hub (safe to repeat). */
