@@ -41,8 +41,12 @@ export type Action =
   | { kind: 'report-hubs-needed'; count: number; memoryMiB: number; queued: number }
   /** A hub holding our pubs is missing, not ready or not active: nothing is created there. */
   | { kind: 'report-hub-unavailable'; hub: string; pubs: number }
-  /** Two records claim one port on one hub; the later request is left alone until an operator decides. */
-  | { kind: 'warn-conflict'; request: MsgId; hub: string; port: number; holder: MsgId }
+  /**
+   * Two records claim one port on one hub; the later request is left alone until an operator decides. `unrecorded`:
+   * the request has no record, and its service listens on a port another request's record holds: the record wins,
+   * the service is left running and alone, and it is recorded there once that port is free.
+   */
+  | { kind: 'warn-conflict'; request: MsgId; hub: string; port: number; holder: MsgId; unrecorded?: true }
   /** The desired list named one request twice with different content. */
   | { kind: 'warn-duplicate-desired'; request: MsgId }
   /** An object of ours that no desired pub explains: left alone (a lagging index must not delete pubs). */

@@ -216,7 +216,7 @@ export function planWorld(world: World, capacity: Capacity, now: number): Action
   }
 
   for (const c of alloc.adoptConflicts) {
-    out.push({ kind: 'warn-conflict', request: c.pub.request, hub: c.hub, port: c.port, holder: c.holder })
+    out.push({ kind: 'warn-conflict', request: c.pub.request, hub: c.hub, port: c.port, holder: c.holder, unrecorded: true })
   }
   for (const svc of world.extraServices) {
     if (world.desired.has(svc.request)) {

@@ -326,7 +326,7 @@ describe('plan: ports', () => {
     const unrecorded = [older, newer].map(({ placement: _p, ...rest }) => rest as DesiredPub)
     const expected: Action[] = [
       { kind: 'record-placement', request: older.request, hub: H1.id, port: 20042, why: 'adopt' },
-      { kind: 'warn-conflict', request: newer.request, hub: H1.id, port: 20042, holder: older.request },
+      { kind: 'warn-conflict', request: newer.request, hub: H1.id, port: 20042, holder: older.request, unrecorded: true },
     ]
     expect(plan(unrecorded, obs, CAPACITY, NOW)).toEqual(expected)
     expect(plan([...unrecorded].reverse(), { ...obs, services: [...obs.services].reverse() }, CAPACITY, NOW)).toEqual(expected)
