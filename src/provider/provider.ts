@@ -18,7 +18,7 @@ import { mountMetrics } from '../../web/metrics.js'
 import { Hono } from 'hono'
 import { createMetrics, type ProviderMetrics } from '../log/metrics.js'
 import { PUB_STATES } from '../protocol/status.js'
-import { paymentHooks, paymentSetup, startPaymentSite, type PaymentSetup } from './payment.js'
+import { paymentHooks, paymentSetup, startPaymentSite, startStripeSync, type PaymentSetup, type StripeSync } from './payment.js'
 import type { ProviderSettings } from './settings.js'
 import { backupDirFromSettings, capacityFromSettings, runtimeFromSettings } from './runtime-from-settings.js'
 import { restorePending } from './identity-store.js'
@@ -37,6 +37,8 @@ export interface RunningProvider {
   metricsUrl?: string
   metrics?: ProviderMetrics
   payment: PaymentSetup
+  /** With Stripe: the read-back of the payment events Stripe kept, started once the log is read (docs/restore.md). */
+  stripeSync?: StripeSync
   /** A fresh invite code (legacy `host:port:@key~seed`, what Patchwork's "Join pub" takes) that expires after `ttlMs`. */
   createInvite(uses?: number, ttlMs?: number): Promise<string>
   close(): Promise<void>
@@ -100,8 +102,11 @@ export async function startProvider(
   const api = sbot.buttcloud as ButtcloudApi
   let site: RunningSite | undefined
   let metricsSite: RunningSite | undefined
+  let stripeSync: StripeSync | undefined
   try {
     await api.ready()
+    // Facts the journal lacks (a restore from an older backup): Stripe does not send an answered event again.
+    stripeSync = startStripeSync({ api, provider: sbot.id, setup: payment, log })
     if (settings.web.enabled) {
       site = await startPaymentSite({
         api,
@@ -125,6 +130,7 @@ export async function startProvider(
       metricsSite = await serveSite(app, { host: settings.metrics.host, port: settings.metrics.port })
     }
   } catch (err) {
+    stripeSync?.stop()
     await site?.close()
     await closeSbot(sbot)
     throw err
@@ -140,9 +146,12 @@ export async function startProvider(
     ...(metricsSite ? { metricsUrl: metricsSite.url } : metrics && site ? { metricsUrl: site.url } : {}),
     ...(metrics ? { metrics } : {}),
     payment,
+    ...(stripeSync ? { stripeSync } : {}),
     createInvite: (uses = settings.inviteUses, ttlMs = settings.inviteTtlMs) =>
       call<string>(sbot.invite.create, { uses, ttlMs, ...(settings.externalHost ? { external: settings.externalHost } : {}) }),
     close: async () => {
+      stripeSync?.stop()
+      await stripeSync?.first.catch(() => undefined)
       await metricsSite?.close()
       await site?.close()
       await closeSbot(sbot)
