@@ -158,7 +158,7 @@ export interface StripeSync {
  * feed is still being replicated) is read again later, from the oldest such event, until none is left; after a day
  * such an event is ignored, as a webhook's would be (web/webhook.ts).
  */
-export function startStripeSync(opts: { api: ButtcloudApi; provider: FeedId; setup: PaymentSetup; log: Log; now?: () => number }): StripeSync | undefined {
+export function startStripeSync(opts: { api: ButtcloudApi; provider: FeedId; setup: PaymentSetup; log: Log; now?: () => number; retryFirstMs?: number }): StripeSync | undefined {
   const { setup, log } = opts
   if (!setup.stripe) return undefined
   const stripe = setup.stripe
@@ -166,7 +166,7 @@ export function startStripeSync(opts: { api: ButtcloudApi; provider: FeedId; set
   const handle = paymentEventProcessor({ provider: opts.provider, ...siteBooks(opts.api, setup), log, now })
   let timer: NodeJS.Timeout | undefined
   let stopped = false
-  let waitMs = SYNC_RETRY_FIRST_MS
+  let waitMs = opts.retryFirstMs ?? SYNC_RETRY_FIRST_MS
   const read = async (sinceSec: number): Promise<StripeSyncResult> => {
     const result = await syncStripeEvents(stripe, handle, sinceSec)
     const o = result.outcomes

@@ -44,10 +44,17 @@ export interface RunningProvider {
   close(): Promise<void>
 }
 
+/** What a provider may be handed instead of what its settings make (tests). */
+export type ProviderDeps = PluginDeps & {
+  metrics?: ProviderMetrics
+  /** The first wait before payment events for requests not known yet are read from Stripe again (default a minute). */
+  stripeSyncRetryMs?: number
+}
+
 /** Start the provider sbot (and its site); resolves once its log is read and the first pass has run. */
 export async function startProvider(
   settings: ProviderSettings,
-  deps: PluginDeps & { metrics?: ProviderMetrics } = {},
+  deps: ProviderDeps = {},
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<RunningProvider> {
   // The provider is the process: its files and its local pubs' (children inherit the umask) are its user's alone.
@@ -106,7 +113,7 @@ export async function startProvider(
   try {
     await api.ready()
     // Facts the journal lacks (a restore from an older backup): Stripe does not send an answered event again.
-    stripeSync = startStripeSync({ api, provider: sbot.id, setup: payment, log })
+    stripeSync = startStripeSync({ api, provider: sbot.id, setup: payment, log, ...(deps.stripeSyncRetryMs ? { retryFirstMs: deps.stripeSyncRetryMs } : {}) })
     if (settings.web.enabled) {
       site = await startPaymentSite({
         api,
