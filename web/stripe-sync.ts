@@ -10,6 +10,19 @@ import { EventEnvelope, type WebhookOutcome } from './webhook.js'
 
 /** How far back Stripe's Events API lists events. */
 export const STRIPE_EVENTS_KEPT_SEC = 30 * 24 * 3600
+/** How long Stripe keeps retrying a webhook that was not answered 2xx (live mode: up to three days). */
+export const STRIPE_RETRIES_SEC = 3 * 24 * 3600
+
+/**
+ * Where to start reading (seconds): the newest fact held (Stripe's `created`, ms), less the time Stripe retries a
+ * delivery, or 30 days back when that is later or no fact is held. Every event the journal lacks was answered after
+ * the journal's newest fact was written, so it was created at most the retry time before that: nothing is missed,
+ * and an ordinary restart reads days, not a month.
+ */
+export function readBackSince(nowMs: number, newestFactMs?: number): number {
+  const kept = nowMs / 1000 - STRIPE_EVENTS_KEPT_SEC
+  return newestFactMs === undefined ? kept : Math.max(kept, newestFactMs / 1000 - STRIPE_RETRIES_SEC)
+}
 
 export interface StripeSyncResult {
   /** Events by what handling them did. */

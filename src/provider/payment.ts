@@ -22,7 +22,7 @@ import type { PaymentFact } from '../protocol/payment.js'
 import type { PubRecord } from '../control/record.js'
 import type { Directory, DirectoryEntry, Ledger } from '../../web/types.js'
 import { paymentEventProcessor } from '../../web/webhook.js'
-import { STRIPE_EVENTS_KEPT_SEC, syncStripeEvents, type StripeSyncResult } from '../../web/stripe-sync.js'
+import { readBackSince, syncStripeEvents, type StripeSyncResult } from '../../web/stripe-sync.js'
 import type { Offer, Plan } from '../protocol/offer.js'
 import type { SsbKeys } from '../ssb/keys.js'
 import { createPaymentSite, serveSite, type RunningSite } from '../../web/index.js'
@@ -153,7 +153,8 @@ export interface StripeSync {
 }
 
 /**
- * Read back the payment events Stripe kept (30 days) and record the facts this provider lacks: after a restore from
+ * Read back the payment events Stripe kept (30 days; from a few days before the newest fact held, see
+ * `readBackSince`) and record the facts this provider lacks: after a restore from
  * an older backup, the events the old provider answered since. An event for a request not known yet (its owner's
  * feed is still being replicated) is read again later, from the oldest such event, until none is left; after a day
  * such an event is ignored, as a webhook's would be (web/webhook.ts).
@@ -179,7 +180,10 @@ export function startStripeSync(opts: { api: ButtcloudApi; provider: FeedId; set
     }
     return result
   }
-  const first = read(now() / 1000 - STRIPE_EVENTS_KEPT_SEC)
+  // Facts of pubs not known yet (their owners' feeds still replicating) are not counted: that only reads more.
+  let newest: number | undefined
+  for (const r of opts.api.ledger().records()) for (const f of opts.api.ledger().paymentsOf(r.request)) newest = Math.max(newest ?? 0, f.created)
+  const first = read(readBackSince(now(), newest))
   first.catch((err: unknown) => log(`reading payment events from Stripe failed (read again at the next start): ${err instanceof Error ? err.message : String(err)}`, {}, 'error'))
   return {
     first,

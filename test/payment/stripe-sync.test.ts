@@ -8,7 +8,7 @@
  */
 import type Stripe from 'stripe'
 import { afterEach, describe, expect, it } from 'vitest'
-import { syncStripeEvents } from '../../web/stripe-sync.js'
+import { readBackSince, STRIPE_EVENTS_KEPT_SEC, STRIPE_RETRIES_SEC, syncStripeEvents } from '../../web/stripe-sync.js'
 import { paymentEventProcessor } from '../../web/webhook.js'
 import { paymentStanding } from '../../src/payment/lifecycle.js'
 import { DEFAULT_TIMERS } from '../../src/payment/config.js'
@@ -125,5 +125,11 @@ describe('payment facts read back from Stripe', () => {
     await expect(stripe.events.list({ limit: 101 })).rejects.toThrow(/limit/)
     await expect(stripe.events.list({ type: 'invoice.paid' })).rejects.toThrow(/not built for/)
     expect(fake.unhandled).toEqual(['not built for events list parameter type'])
+  })
+  it('reads from the newest fact held less the days Stripe retries a delivery, never more than the 30 days Stripe keeps', () => {
+    const now = 1_750_000_000_000
+    expect(readBackSince(now)).toBe(now / 1000 - STRIPE_EVENTS_KEPT_SEC)
+    expect(readBackSince(now, now - 86_400_000)).toBe(now / 1000 - 86_400 - STRIPE_RETRIES_SEC)
+    expect(readBackSince(now, now - 60 * 86_400_000)).toBe(now / 1000 - STRIPE_EVENTS_KEPT_SEC)
   })
 })
