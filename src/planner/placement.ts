@@ -14,6 +14,7 @@ import type { MsgId } from '../protocol/ids.js'
 import type { PortBook } from './ports.js'
 import type { Capacity, DesiredPub, Hub, ObservedService } from './types.js'
 import { isLive, schedulable, type World } from './world.js'
+import { PUB_EXIT } from '../protocol/pub-exit.js'
 
 /** One hub's memory as this pass sees it. */
 export interface HubRoom {
@@ -205,6 +206,11 @@ export function allocate(world: World, ports: PortBook, capacity: Capacity): All
     }
   }
 
+  // A port some task of ours found in use (by anything else on the hub) is not handed out again while Swarm still
+  // lists that task: the next pub placed there would only fail the same way. Held after the adoptions above, so an
+  // unrecorded service of ours that is what held the port (after a restore) is recorded there, not held off for ever.
+  for (const svc of world.services.values()) holdTakenPorts(svc, ports)
+
   // Pubs that hold data go before new ones: a drained hub's pubs are moved first, oldest claim first.
   const moveBlocked = planMoves(world, rooms, ports, capacity, placements)
   const toPlace: DesiredPub[] = []
@@ -241,6 +247,12 @@ export function allocate(world: World, ports: PortBook, capacity: Capacity): All
       capacity,
     ),
   }
+}
+
+/** Hold every port a task of this service exited on because the port was in use. */
+function holdTakenPorts(svc: ObservedService, ports: PortBook): void {
+  if (svc.hub === undefined) return
+  for (const t of svc.tasks) if (t.exitCode === PUB_EXIT.portTaken && t.port !== undefined) ports.take(svc.hub, t.port, svc.request)
 }
 
 /**
