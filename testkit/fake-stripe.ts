@@ -1,7 +1,8 @@
 /**
  * A small local fake of the Stripe API, for the real `stripe` client pointed at it with
  * `new Stripe(key, { host: '127.0.0.1', port, protocol: 'http' })`. It knows exactly what ButtCloud uses: Checkout
- * Sessions (create, retrieve), Subscriptions (retrieve, cancel, search by metadata), Customer Portal sessions (create, and their page), and a hosted checkout page with a Pay button.
+ * Sessions (create, retrieve), Subscriptions (retrieve, cancel, search by metadata), Events (list: what a restored
+ * provider reads back), Customer Portal sessions (create, and their page), and a hosted checkout page with a Pay button.
  * Everything else answers 500, is listed in `unhandled`, and is printed, so a test that strays fails loudly
  * instead of passing against behaviour the fake never had.
  *
@@ -222,6 +223,7 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
       return { body: s }
     }
     if (method === 'GET' && path === '/v1/subscriptions/search') return { body: searchSubscriptions(params) }
+    if (method === 'GET' && path === '/v1/events') return { body: listEvents(params) }
     if (method === 'POST' && path === '/v1/billing_portal/sessions') return { body: createPortalSession(params) }
     if ((m = path.match(/^\/v1\/subscriptions\/([^/]+)$/)) && (method === 'GET' || method === 'DELETE')) {
       const id = decodeURIComponent(m[1] as string)
@@ -251,6 +253,34 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
     if (clauses.some((c) => !c)) throw new Unhandled(`subscription search query ${query.slice(0, 100)}`)
     const data = [...subscriptions.values()].filter((sub) => clauses.every((c) => sub.metadata[c![1] as string] === c![2]))
     return { object: 'search_result', url: '/v1/subscriptions/search', data, has_more: false, next_page: null }
+  }
+
+  /**
+   * List events as Stripe does (GET /v1/events): newest first, going back up to 30 days, `limit` 1-100 (default 10),
+   * paged with `starting_after` (an event id from the previous page); filtered by `types` (up to 20) and `created`.
+   * Only the emitted events are listed (`makeEvent` alone emits nothing). Only the parameters ButtCloud sends are
+   * known: any other (`type`, `ending_before`, `created[lt]`, ...) is "not built for".
+   */
+  function listEvents(params: Json): Json {
+    for (const key of Object.keys(params)) if (!['limit', 'types', 'created', 'starting_after'].includes(key)) throw new Unhandled(`events list parameter ${key}`)
+    const limit = params.limit === undefined ? 10 : Number(params.limit)
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new ApiError(400, 'invalid_request_error', 'Invalid integer: limit must be between 1 and 100.', { param: 'limit' })
+    const types = params.types === undefined ? undefined : Object.values(params.types as Json).map(String)
+    if (types && (types.length === 0 || types.length > 20)) throw new ApiError(400, 'invalid_request_error', 'types must name 1 to 20 event types.', { param: 'types' })
+    const created = (params.created ?? {}) as Json
+    for (const key of Object.keys(created)) if (key !== 'gte') throw new Unhandled(`events list created[${key}]`)
+    const gte = created.gte === undefined ? 0 : Number(created.gte)
+    const oldest = Math.max(gte, now() - 30 * 24 * 3600)
+    // Newest first; events of one second in the reverse of the order they happened.
+    const all = events.map((e, i) => ({ e, i })).sort((a, b) => b.e.created - a.e.created || b.i - a.i).map((x) => x.e)
+    let matching = all.filter((e) => e.created >= oldest && (!types || types.includes(e.type)))
+    const after = str(params, 'starting_after')
+    if (after !== undefined) {
+      const at = matching.findIndex((e) => e.id === after)
+      if (at < 0) throw new ApiError(400, 'invalid_request_error', `No such event: '${after}'`, { code: 'resource_missing', param: 'starting_after' })
+      matching = matching.slice(at + 1)
+    }
+    return { object: 'list', url: '/v1/events', data: matching.slice(0, limit), has_more: matching.length > limit }
   }
 
   /** A Customer Portal session: a short-lived page where the customer manages card, invoices and cancellation. */

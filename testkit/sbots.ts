@@ -2,10 +2,9 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startProvider, type RunningProvider } from '../src/provider/provider.js'
+import { startProvider, type ProviderDeps, type RunningProvider } from '../src/provider/provider.js'
 import { ProviderSettings } from '../src/provider/settings.js'
 import { backupDirFromSettings } from '../src/provider/runtime-from-settings.js'
-import type { PluginDeps } from '../plugins/buttcloud/index.js'
 import { call } from '../src/ssb/client.js'
 import { queryTypes } from '../src/ssb/db2.js'
 import { isStatusPost, statusOfPost } from '../src/protocol/post.js'
@@ -49,7 +48,7 @@ export function testProviderSettings(overrides: Partial<ProviderSettings> = {}):
 /** Start a provider for a test; `stop` closes it and (unless kept) removes its folder. */
 export async function startTestProvider(
   settings = testProviderSettings(),
-  deps: PluginDeps = {},
+  deps: ProviderDeps = {},
   env: NodeJS.ProcessEnv = {},
 ): Promise<RunningProvider & { settings: ProviderSettings; stop(opts?: { keepData?: boolean }): Promise<void> }> {
   // BUTTCLOUD_TEST_LOG=1 shows the provider's log lines while debugging a test.

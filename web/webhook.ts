@@ -24,7 +24,7 @@ export const DEFAULT_TOLERANCE_SEC = 300
 export const DEFAULT_UNKNOWN_REQUEST_RETRY_SEC = 24 * 3600
 
 /** The envelope of an event, checked after the signature: a signed array or string is not an event. */
-const EventEnvelope = z.object({
+export const EventEnvelope = z.object({
   id: z.string().regex(/^evt_[A-Za-z0-9_]{1,250}$/),
   type: z.string().min(1).max(200),
   created: z.number().int().min(0),
@@ -45,14 +45,17 @@ export interface WebhookDeps {
   log: Logger
 }
 
-/** The handler; it holds the in-flight map that coalesces concurrent deliveries of one event. */
-export function stripeWebhookHandler(deps: WebhookDeps): (c: Context) => Promise<Response> {
-  const inFlight = new Map<string, Promise<WebhookOutcome>>()
-  const tolerance = deps.toleranceSec ?? DEFAULT_TOLERANCE_SEC
+/** What handling a Stripe event needs besides its delivery: the same for a webhook and for an event read back from Stripe. */
+export type EventDeps = Pick<WebhookDeps, 'unknownRequestRetrySec' | 'now' | 'provider' | 'directory' | 'ledger' | 'log'>
+
+/**
+ * Handle one Stripe event (its signature checked, or read from Stripe's API): record the fact it stands for once, or
+ * say why not. The one path for webhooks and for the events a restored provider reads back (web/stripe-sync.ts).
+ */
+export function paymentEventProcessor(deps: EventDeps): (event: Stripe.Event) => Promise<WebhookOutcome> {
   const retryWindow = deps.unknownRequestRetrySec ?? DEFAULT_UNKNOWN_REQUEST_RETRY_SEC
   const now = deps.now ?? Date.now
-
-  async function process(event: Stripe.Event): Promise<WebhookOutcome> {
+  return async function process(event: Stripe.Event): Promise<WebhookOutcome> {
     if (await deps.ledger.has(event.id)) return 'duplicate'
     const mapped = factFromEvent(event, deps.provider)
     if (!mapped.ok) {
@@ -78,6 +81,14 @@ export function stripeWebhookHandler(deps: WebhookDeps): (c: Context) => Promise
     deps.log(`webhook ${result}`, { event: event.id, type: event.type, kind: mapped.fact.kind, request: entry.request }, 'info')
     return result
   }
+}
+
+/** The handler; it holds the in-flight map that coalesces concurrent deliveries of one event. */
+export function stripeWebhookHandler(deps: WebhookDeps): (c: Context) => Promise<Response> {
+  const inFlight = new Map<string, Promise<WebhookOutcome>>()
+  const tolerance = deps.toleranceSec ?? DEFAULT_TOLERANCE_SEC
+  const now = deps.now ?? Date.now
+  const process = paymentEventProcessor(deps)
 
   return async (c) => {
     const signature = c.req.header('stripe-signature')

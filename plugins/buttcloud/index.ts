@@ -174,9 +174,10 @@ function startRuntime(
     providerId: sbot.id,
     log,
     requestPass,
-    async recordPlacement(request, hub, port) {
+    async recordPlacement(request, hub, port, why) {
       // On disk before anything is built on it.
-      await own.records.write(checkOutgoing('buttcloud/placement', { type: 'buttcloud/placement', version: 1, request, hub, port, recps: [sbot.id] }))
+      const content = { type: 'buttcloud/placement' as const, version: 1 as const, request, hub, port, recps: [sbot.id], ...(why ? { why } : {}) }
+      await own.records.write(checkOutgoing('buttcloud/placement', content))
       // A journal write wakes nothing (a feed message used to, through the index): the next step is built on it now.
       requestPass()
     },

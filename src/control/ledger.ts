@@ -342,11 +342,6 @@ export class ControlLedger {
     return last?.content.state === 'up' ? last.at : undefined
   }
 
-  /** Whether a status with an invite (the first "up") was ever posted for the pub. */
-  hasSentFirstInvite(request: MsgId): boolean {
-    return this.invitedAddress.has(request)
-  }
-
   /** The address the last invite posted in a status named (undefined: none posted yet). */
   lastInviteAddress(request: MsgId): string | undefined {
     return this.invitedAddress.get(request)

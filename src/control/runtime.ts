@@ -4,6 +4,7 @@
  * (plan, execute) and reports what it observes. Rerunning it with the same input must be harmless.
  */
 import type { FeedId, InviteCode, MsgId } from '../protocol/ids.js'
+import type { PlacementWhy } from '../protocol/placement.js'
 import type { ReplyResult } from '../protocol/reply.js'
 import type { StatsSummary } from '../protocol/stats.js'
 import type { SsbKeys } from '../ssb/keys.js'
@@ -39,8 +40,8 @@ export interface RuntimeHost {
   /** The provider's keys: master rights on every pub, and the root its pubs' keys are derived from. */
   providerKeys: SsbKeys
   providerId: FeedId
-  /** Persist a placement as a private `buttcloud/placement` message to the provider itself. */
-  recordPlacement(request: MsgId, hub: string, port: number): Promise<void>
+  /** Persist a placement (a `buttcloud/placement` record, with why it was made), on disk before it resolves. */
+  recordPlacement(request: MsgId, hub: string, port: number, why?: PlacementWhy): Promise<void>
   /** Persist that a purged pub's placement is released (a private `buttcloud/release`), on disk before it resolves. */
   releasePlacement(request: MsgId, hub: string, port: number): Promise<void>
   log: Log

@@ -33,7 +33,7 @@ export function createHandlers({ driver, host, keyring, notes }: HandlerDeps): H
   const identity = (request: MsgId) => ({ keys: keyring.keys(request), provider: host.providerId })
   return {
     'record-placement': async (a) => {
-      await host.recordPlacement(a.request, a.hub, a.port)
+      await host.recordPlacement(a.request, a.hub, a.port, a.why)
       host.log(`placed ${a.request} on ${a.hub}:${a.port} (${a.why})`)
     },
     'remove-service': async (a) => {
@@ -81,7 +81,12 @@ export function createHandlers({ driver, host, keyring, notes }: HandlerDeps): H
       notes.note(`hub ${a.hub}`, `hub ${a.hub} is unavailable (${REASON_TEXT['hub-unavailable']}) with ${a.pubs} pubs placed on it`)
     },
     'warn-conflict': async (a) => {
-      notes.note(`conflict ${a.request}`, `conflict: ${a.request} claims ${a.hub}:${a.port}, held by ${a.holder}; left alone for the operator`)
+      notes.note(
+        `conflict ${a.request}`,
+        a.unrecorded
+          ? `conflict: ${a.request} has no placement record and its service listens on ${a.hub}:${a.port}, which the record of ${a.holder} holds; the record wins: the service is left alone, and recorded there once that port is free`
+          : `conflict: ${a.request} claims ${a.hub}:${a.port}, held by ${a.holder}; left alone for the operator`,
+      )
     },
     'warn-duplicate-desired': async (a) => {
       notes.note(`duplicate ${a.request}`, `the pub list named ${a.request} twice with different content`)

@@ -578,8 +578,12 @@ class Orchestrator implements OrchestratorRuntime {
       if ('error' in job.outcome) throw job.outcome.error
       return job.outcome.value
     }
-    const pub = this.desired.get(record.request)
-    const hub = pub?.placement?.hub ?? this.services.get(record.request)?.hub
+    const recorded = this.desired.get(record.request)?.placement?.hub
+    const pinned = this.services.get(record.request)?.hub
+    // A move under way (its record names another hub than its service): the data is on the old hub until the copy
+    // is done and may be copied, then purged, while an archive of it is made. A clear "later" beats a race.
+    if (recorded !== undefined && pinned !== undefined && recorded !== pinned) throw new RuntimeRefusal(MOVING_REFUSAL)
+    const hub = recorded ?? pinned
     if (hub === undefined) throw new Error(`pub ${record.request} has no data yet`)
     // Archiving takes a while (seconds per 100 MB): it runs beside the passes, and a pass answers once it is done.
     const started: BackupJob = { command }
@@ -660,6 +664,9 @@ const RECHECK_MAX_MS = 16_000
 function goalOf(d: DesiredPub): string {
   return `${d.intent}/${d.restartGeneration}/${d.imageVersion}/${d.memoryMiB}`
 }
+
+/** The answer to a backup asked for while the pub moves to another hub (docs/orchestrator.md, "Drain and move"). */
+export const MOVING_REFUSAL = 'this pub is moving to another hub with its data right now; ask again in a minute'
 
 /** A backup being made for one command, and how it ended. */
 interface BackupJob {

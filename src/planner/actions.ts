@@ -3,6 +3,7 @@
  * error), and the one order they are returned in.
  */
 import type { MsgId } from '../protocol/ids.js'
+import type { PlacementWhy } from '../protocol/placement.js'
 import type { ForeignObject, ServiceSpec } from './types.js'
 
 /** Which part of a service spec an update changes (for logs and status; the update always writes the whole spec). */
@@ -10,7 +11,7 @@ export type SpecChange = 'image' | 'memory' | 'replicas' | 'restart' | 'placemen
 
 export type Action =
   /** Persist a placement (a private `buttcloud/placement` message) before anything is created on it. */
-  | { kind: 'record-placement'; request: MsgId; hub: string; port: number; why: 'new' | 'adopt' | 'port-taken' | 'move' }
+  | { kind: 'record-placement'; request: MsgId; hub: string; port: number; why: PlacementWhy }
   /** Remove one of our services. Never touches its volume. */
   | { kind: 'remove-service'; request: MsgId; serviceId: string; serviceName: string; why: 'destroyed' | 'duplicate' }
   /** Make sure the pub's volume exists on its hub (safe to repeat). */
@@ -40,8 +41,12 @@ export type Action =
   | { kind: 'report-hubs-needed'; count: number; memoryMiB: number; queued: number }
   /** A hub holding our pubs is missing, not ready or not active: nothing is created there. */
   | { kind: 'report-hub-unavailable'; hub: string; pubs: number }
-  /** Two records claim one port on one hub; the later request is left alone until an operator decides. */
-  | { kind: 'warn-conflict'; request: MsgId; hub: string; port: number; holder: MsgId }
+  /**
+   * Two records claim one port on one hub; the later request is left alone until an operator decides. `unrecorded`:
+   * the request has no record, and its service listens on a port another request's record holds: the record wins,
+   * the service is left running and alone, and it is recorded there once that port is free.
+   */
+  | { kind: 'warn-conflict'; request: MsgId; hub: string; port: number; holder: MsgId; unrecorded?: true }
   /** The desired list named one request twice with different content. */
   | { kind: 'warn-duplicate-desired'; request: MsgId }
   /** An object of ours that no desired pub explains: left alone (a lagging index must not delete pubs). */

@@ -14,6 +14,7 @@ import type { MsgId } from '../protocol/ids.js'
 import type { PortBook } from './ports.js'
 import type { Capacity, DesiredPub, Hub, ObservedService } from './types.js'
 import { isLive, schedulable, type World } from './world.js'
+import { PUB_EXIT } from '../protocol/pub-exit.js'
 
 /** One hub's memory as this pass sees it. */
 export interface HubRoom {
@@ -31,8 +32,9 @@ export interface NewPlacement {
   hub: string
   port: number
   /**
-   * `adopt`: a service of ours already runs there but the record was missing (it is written now); `move`: its hub
-   * is drained, so it goes to another hub with its data.
+   * `adopt`: the record was missing (lost with a restore from an older backup) but a service of ours already runs
+   * there, or (no service) a volume of ours holds its data on that hub: it is written now from what is observed;
+   * `move`: its hub is drained, so it goes to another hub with its data.
    */
   why: 'new' | 'adopt' | 'move'
 }
@@ -175,34 +177,47 @@ export function allocate(world: World, ports: PortBook, capacity: Capacity): All
   }
 
   const placements: NewPlacement[] = []
-  // Pubs that hold data go before new ones: a drained hub's pubs are moved first, oldest claim first.
-  const moveBlocked = planMoves(world, rooms, ports, capacity, placements)
   const adoptConflicts: Allocation['adoptConflicts'] = []
   const unplaced: DesiredPub[] = []
   for (const pub of world.desired.values()) if (!pub.placement) unplaced.push(pub)
   // Oldest first here too: two unrecorded services on one port must resolve the same way whatever the list order.
   unplaced.sort(byAge)
 
-  const toPlace: DesiredPub[] = []
+  // Services first: the port a service of ours listens on is recorded for it before any port is handed out
+  // (to a move, to a pub regained by its volume, to a new pub), so nothing is placed where a pub already listens.
+  const serviceless: DesiredPub[] = []
   for (const pub of unplaced) {
     const svc = world.services.get(pub.request)
-    if (svc?.hub !== undefined && svc.port !== undefined) {
-      // A service of ours with no record (the record was lost, or came from elsewhere): record where it is,
-      // so its port is burnt, unless another request already holds that port. Its memory is already counted
-      // on that hub above.
-      const holder = ports.holder(svc.hub, svc.port)
-      if (holder === undefined) {
-        ports.take(svc.hub, svc.port, pub.request)
-        placements.push({ pub, hub: svc.hub, port: svc.port, why: 'adopt' })
-        const room = rooms.get(svc.hub)
-        if (room && isLive(pub)) room.pubs++
-      } else {
-        adoptConflicts.push({ pub, hub: svc.hub, port: svc.port, holder })
-      }
-    } else if (pub.intent === 'running') {
-      // Stopped pubs are placed when started: a hub slot held for a pub nobody runs is wasted room.
-      toPlace.push(pub)
+    if (svc?.hub === undefined || svc.port === undefined) {
+      serviceless.push(pub)
+      continue
     }
+    // A service of ours with no record (the record was lost, e.g. with a restore from an older backup): record
+    // where it is, so its port is burnt, unless another request's record holds that port (the record wins: this
+    // one is left alone and reported until that port is free). Its memory is already counted on that hub above.
+    const holder = ports.holder(svc.hub, svc.port)
+    if (holder === undefined) {
+      ports.take(svc.hub, svc.port, pub.request)
+      placements.push({ pub, hub: svc.hub, port: svc.port, why: 'adopt' })
+      const room = rooms.get(svc.hub)
+      if (room && isLive(pub)) room.pubs++
+    } else {
+      adoptConflicts.push({ pub, hub: svc.hub, port: svc.port, holder })
+    }
+  }
+
+  // A port some task of ours found in use (by anything else on the hub) is not handed out again while Swarm still
+  // lists that task: the next pub placed there would only fail the same way. Held after the adoptions above, so an
+  // unrecorded service of ours that is what held the port (after a restore) is recorded there, not held off for ever.
+  for (const svc of world.services.values()) holdTakenPorts(svc, ports)
+
+  // Pubs that hold data go before new ones: a drained hub's pubs are moved first, oldest claim first.
+  const moveBlocked = planMoves(world, rooms, ports, capacity, placements)
+  const toPlace: DesiredPub[] = []
+  for (const pub of serviceless) {
+    if (isLive(pub) && adoptData(pub, world, rooms, ports, capacity, placements)) continue
+    // Stopped pubs are placed when started: a hub slot held for a pub nobody runs is wasted room.
+    if (pub.intent === 'running') toPlace.push(pub)
   }
 
   const queued: DesiredPub[] = []
@@ -232,6 +247,33 @@ export function allocate(world: World, ports: PortBook, capacity: Capacity): All
       capacity,
     ),
   }
+}
+
+/** Hold every port a task of this service exited on because the port was in use. */
+function holdTakenPorts(svc: ObservedService, ports: PortBook): void {
+  if (svc.hub === undefined) return
+  for (const t of svc.tasks) if (t.exitCode === PUB_EXIT.portTaken && t.port !== undefined) ports.take(svc.hub, t.port, svc.request)
+}
+
+/**
+ * A live pub with no record and no service, but a volume of ours (its record was lost, e.g. by a restore from an
+ * older backup, after its service went): recorded on the hub that holds its data, at the lowest free port there (a
+ * volume does not say which port its pub had; an owner heard an address only from a running service), when it fits
+ * there. Otherwise it is placed like a new pub and the volume is reported off its placement, as before. The oldest
+ * volume counts: a second one can only be a move's copy, and the copy is what an interrupted move leaves half-made.
+ */
+function adoptData(pub: DesiredPub, world: World, rooms: Map<string, HubRoom>, ports: PortBook, capacity: Capacity, placements: NewPlacement[]): boolean {
+  const volumes = [...(world.volumes.get(pub.request) ?? [])].sort((a, b) => a.createdAt - b.createdAt || (a.hub < b.hub ? -1 : a.hub > b.hub ? 1 : 0))
+  const room = volumes.length > 0 ? rooms.get(volumes[0]!.hub) : undefined
+  if (room === undefined) return false
+  const reserved = reservationMiB(pub.memoryMiB, capacity, pub.measuredMiB)
+  const port = ports.peek(room.hub.id)
+  if (port === undefined || free(room) < reserved) return false
+  ports.take(room.hub.id, port, pub.request)
+  room.usedMiB += reserved
+  room.pubs++
+  placements.push({ pub, hub: room.hub.id, port, why: 'adopt' })
+  return true
 }
 
 /**

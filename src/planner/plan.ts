@@ -8,7 +8,6 @@ import { allocate, type Allocation } from './placement.js'
 import { portBook, webPortFor, type PortBook } from './ports.js'
 import type { Capacity, DesiredPub, Observed, ObservedService, ObservedVolume, Placement, ServiceSpec } from './types.js'
 import { indexWorld, schedulable, type World } from './world.js'
-import { PUB_EXIT } from '../protocol/pub-exit.js'
 import { portTaken } from './summary.js'
 
 /** The spec a live pub's service should have. */
@@ -144,11 +143,6 @@ function planDestroyed(pub: DesiredPub & { intent: 'destroyed' }, world: World, 
   out.push({ kind: 'release-placement', request: pub.request, hub: at.hub, port: at.port })
 }
 
-function holdTakenPorts(svc: ObservedService, ports: PortBook): void {
-  if (svc.hub === undefined) return
-  for (const t of svc.tasks) if (t.exitCode === PUB_EXIT.portTaken && t.port !== undefined) ports.take(svc.hub, t.port, svc.request)
-}
-
 /**
  * A running pub whose recorded port turned out to be in use on its hub (its task exited with the pub's port-taken
  * code) gets a new placement on the same hub (its volume is there): recorded first, built on in a later pass like
@@ -184,9 +178,7 @@ export function planWorld(world: World, capacity: Capacity, now: number): Action
   // listens on its port: nothing new is placed there while it stands.
   for (const svc of world.services.values()) holdServicePort(svc, world, ports)
   for (const svc of world.extraServices) holdServicePort(svc, world, ports)
-  // A port some task of ours found in use (by anything else on the hub) is not handed out again while Swarm still
-  // lists that task: the next pub placed there would only fail the same way.
-  for (const svc of world.services.values()) holdTakenPorts(svc, ports)
+  // A port some task of ours found in use is held too, once unrecorded services are adopted (see `allocate`).
   const alloc = allocate(world, ports, capacity)
   const out: Action[] = []
 
@@ -216,7 +208,7 @@ export function planWorld(world: World, capacity: Capacity, now: number): Action
   }
 
   for (const c of alloc.adoptConflicts) {
-    out.push({ kind: 'warn-conflict', request: c.pub.request, hub: c.hub, port: c.port, holder: c.holder })
+    out.push({ kind: 'warn-conflict', request: c.pub.request, hub: c.hub, port: c.port, holder: c.holder, unrecorded: true })
   }
   for (const svc of world.extraServices) {
     if (world.desired.has(svc.request)) {

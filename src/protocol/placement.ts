@@ -27,9 +27,18 @@ export const placementFields = {
   recps: z.array(FeedId).length(1),
 }
 
+/**
+ * Why a placement was recorded: `new` (first placed), `adopt` (its record was missing, e.g. lost with a restore
+ * from an older backup, and it was written from the service or volume the runtime found), `port-taken` (its port
+ * was in use on its hub), `move` (its hub was drained). Optional: records written before it existed have none.
+ */
+export const PlacementWhy = z.enum(['new', 'adopt', 'port-taken', 'move'])
+export type PlacementWhy = z.infer<typeof PlacementWhy>
+
 export const PubPlacement = z.strictObject({
   type: z.literal('buttcloud/placement'),
   version: z.literal(1),
   ...placementFields,
+  why: PlacementWhy.optional(),
 })
 export type PubPlacement = z.infer<typeof PubPlacement>

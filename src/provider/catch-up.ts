@@ -12,6 +12,7 @@ import { closeSbot, type Sbot } from '../ssb/server.js'
 import type { FeedId } from '../protocol/ids.js'
 import { join } from 'node:path'
 import { clearRestorePending, openOwnSbot } from './identity-store.js'
+import { recoverMembers } from '../ssb/private-members.js'
 import type { ProviderSettings } from './settings.js'
 
 /** What one peer said about the provider's feed. */
@@ -79,6 +80,10 @@ export async function catchUp(settings: ProviderSettings, peers: readonly string
         const again = await Promise.all(peers.map((p) => askPeer(sbot, p, Math.max(deadline, Date.now() + 5_000))))
         if (again.every((r) => r.latest !== undefined && r.latest <= latest)) {
           await new Promise<void>((resolve) => sbot.db.onDrain(() => resolve()))
+          // Customers who joined after the backup: the provider replicates only its members, so their requests
+          // would never arrive. Those it ever wrote to are found among its private messages' recipients.
+          const recovered = await recoverMembers(sbot, settings.path)
+          if (recovered.length > 0) log(`${recovered.length} member(s) who joined after the backup recovered from the provider's own private messages`)
           clearRestorePending(settings.path)
           log(`caught up: the provider's feed is at ${latest}; ${peers.length} peers hold no more`)
           return { caughtUp: true, latest, peers: again }

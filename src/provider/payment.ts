@@ -20,7 +20,9 @@ import type { Log } from '../log/logger.js'
 import type { FeedId } from '../protocol/ids.js'
 import type { PaymentFact } from '../protocol/payment.js'
 import type { PubRecord } from '../control/record.js'
-import type { DirectoryEntry } from '../../web/types.js'
+import type { Directory, DirectoryEntry, Ledger } from '../../web/types.js'
+import { paymentEventProcessor } from '../../web/webhook.js'
+import { readBackSince, syncStripeEvents, type StripeSyncResult } from '../../web/stripe-sync.js'
 import type { Offer, Plan } from '../protocol/offer.js'
 import type { SsbKeys } from '../ssb/keys.js'
 import { createPaymentSite, serveSite, type RunningSite } from '../../web/index.js'
@@ -116,6 +118,15 @@ export async function startPaymentSite(opts: {
     ...(opts.log ? { log: opts.log } : {}),
     trustProxy: opts.trustProxy,
     ...(opts.metrics ? { metrics: opts.metrics, metricsRoute: opts.metricsRoute ?? false } : {}),
+    ...siteBooks(api, setup),
+  })
+  if (opts.backupsDir) serveBackups(app, opts.backupsDir)
+  return serveSite(app, { host: opts.host, port: opts.port })
+}
+
+/** The site's view of the provider's records: its pubs (directory) and its payment facts (ledger). */
+function siteBooks(api: ButtcloudApi, setup: PaymentSetup): { directory: Directory; ledger: Ledger } {
+  return {
     directory: {
       async lookup(request) {
         const record = api.ledger().record(request)
@@ -128,9 +139,59 @@ export async function startPaymentSite(opts: {
       record: (fact) => api.recordPayment(fact),
       has: async (event) => api.ledger().hasPaymentEvent(event),
     },
-  })
-  if (opts.backupsDir) serveBackups(app, opts.backupsDir)
-  return serveSite(app, { host: opts.host, port: opts.port })
+  }
+}
+
+/** The first and the longest wait before reading Stripe's events again for requests not known yet. */
+const SYNC_RETRY_FIRST_MS = 60_000
+const SYNC_RETRY_MAX_MS = 15 * 60_000
+
+export interface StripeSync {
+  /** Resolves with the first read's outcome (or rejects with why it failed; it is logged either way). */
+  first: Promise<StripeSyncResult>
+  stop(): void
+}
+
+/**
+ * Read back the payment events Stripe kept (30 days; from a few days before the newest fact held, see
+ * `readBackSince`) and record the facts this provider lacks: after a restore from
+ * an older backup, the events the old provider answered since. An event for a request not known yet (its owner's
+ * feed is still being replicated) is read again later, from the oldest such event, until none is left; after a day
+ * such an event is ignored, as a webhook's would be (web/webhook.ts).
+ */
+export function startStripeSync(opts: { api: ButtcloudApi; provider: FeedId; setup: PaymentSetup; log: Log; now?: () => number; retryFirstMs?: number }): StripeSync | undefined {
+  const { setup, log } = opts
+  if (!setup.stripe) return undefined
+  const stripe = setup.stripe
+  const now = opts.now ?? Date.now
+  const handle = paymentEventProcessor({ provider: opts.provider, ...siteBooks(opts.api, setup), log, now })
+  let timer: NodeJS.Timeout | undefined
+  let stopped = false
+  let waitMs = opts.retryFirstMs ?? SYNC_RETRY_FIRST_MS
+  const read = async (sinceSec: number): Promise<StripeSyncResult> => {
+    const result = await syncStripeEvents(stripe, handle, sinceSec)
+    const o = result.outcomes
+    log(`payment events read back from Stripe: ${o.recorded} recorded, ${o.duplicate} already known, ${o['retry-later']} for requests not known yet, ${o.ignored} ignored`, {}, o.recorded > 0 ? 'warn' : 'info')
+    if (result.retryFrom !== undefined && !stopped) {
+      const from = result.retryFrom
+      timer = setTimeout(() => void read(from).catch((err: unknown) => log(`reading payment events from Stripe failed: ${String(err)}`, {}, 'error')), waitMs)
+      timer.unref()
+      waitMs = Math.min(waitMs * 2, SYNC_RETRY_MAX_MS)
+    }
+    return result
+  }
+  // Facts of pubs not known yet (their owners' feeds still replicating) are not counted: that only reads more.
+  let newest: number | undefined
+  for (const r of opts.api.ledger().records()) for (const f of opts.api.ledger().paymentsOf(r.request)) newest = Math.max(newest ?? 0, f.created)
+  const first = read(readBackSince(now(), newest))
+  first.catch((err: unknown) => log(`reading payment events from Stripe failed (read again at the next start): ${err instanceof Error ? err.message : String(err)}`, {}, 'error'))
+  return {
+    first,
+    stop() {
+      stopped = true
+      clearTimeout(timer)
+    },
+  }
 }
 
 /**

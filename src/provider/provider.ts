@@ -19,7 +19,7 @@ import { mountMetrics } from '../../web/metrics.js'
 import { Hono } from 'hono'
 import { createMetrics, type ProviderMetrics } from '../log/metrics.js'
 import { PUB_STATES } from '../protocol/status.js'
-import { paymentHooks, paymentSetup, startPaymentSite, type PaymentSetup } from './payment.js'
+import { paymentHooks, paymentSetup, startPaymentSite, startStripeSync, type PaymentSetup, type StripeSync } from './payment.js'
 import type { ProviderSettings } from './settings.js'
 import { backupDirFromSettings, capacityFromSettings, runtimeFromSettings } from './runtime-from-settings.js'
 import { restorePending } from './identity-store.js'
@@ -38,15 +38,24 @@ export interface RunningProvider {
   metricsUrl?: string
   metrics?: ProviderMetrics
   payment: PaymentSetup
+  /** With Stripe: the read-back of the payment events Stripe kept, started once the log is read (docs/restore.md). */
+  stripeSync?: StripeSync
   /** A fresh invite code (legacy `host:port:@key~seed`, what Patchwork's "Join pub" takes) that expires after `ttlMs`. */
   createInvite(uses?: number, ttlMs?: number): Promise<string>
   close(): Promise<void>
 }
 
+/** What a provider may be handed instead of what its settings make (tests). */
+export type ProviderDeps = PluginDeps & {
+  metrics?: ProviderMetrics
+  /** The first wait before payment events for requests not known yet are read from Stripe again (default a minute). */
+  stripeSyncRetryMs?: number
+}
+
 /** Start the provider sbot (and its site); resolves once its log is read and the first pass has run. */
 export async function startProvider(
   settings: ProviderSettings,
-  deps: PluginDeps & { metrics?: ProviderMetrics } = {},
+  deps: ProviderDeps = {},
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<RunningProvider> {
   // The provider is the process: its files and its local pubs' (children inherit the umask) are its user's alone.
@@ -103,8 +112,11 @@ export async function startProvider(
   const api = sbot.buttcloud as ButtcloudApi
   let site: RunningSite | undefined
   let metricsSite: RunningSite | undefined
+  let stripeSync: StripeSync | undefined
   try {
     await api.ready()
+    // Facts the journal lacks (a restore from an older backup): Stripe does not send an answered event again.
+    stripeSync = startStripeSync({ api, provider: sbot.id, setup: payment, log, ...(deps.stripeSyncRetryMs ? { retryFirstMs: deps.stripeSyncRetryMs } : {}) })
     if (settings.web.enabled) {
       site = await startPaymentSite({
         api,
@@ -128,6 +140,7 @@ export async function startProvider(
       metricsSite = await serveSite(app, { host: settings.metrics.host, port: settings.metrics.port })
     }
   } catch (err) {
+    stripeSync?.stop()
     await site?.close()
     await closeSbot(sbot)
     throw err
@@ -143,9 +156,12 @@ export async function startProvider(
     ...(metricsSite ? { metricsUrl: metricsSite.url } : metrics && site ? { metricsUrl: site.url } : {}),
     ...(metrics ? { metrics } : {}),
     payment,
+    ...(stripeSync ? { stripeSync } : {}),
     createInvite: (uses = settings.inviteUses, ttlMs = settings.inviteTtlMs) =>
       call<string>(sbot.invite.create, { uses, ttlMs, ...(settings.externalHost ? { external: settings.externalHost } : {}) }),
     close: async () => {
+      stripeSync?.stop()
+      await stripeSync?.first.catch(() => undefined)
       await metricsSite?.close()
       await site?.close()
       await closeSbot(sbot)

@@ -21,12 +21,17 @@ import type { SbotPlugin } from './server.js'
 /** Where the member journal lives, under the data folder. */
 export const MEMBERS_FILE = join('private', 'members.jsonl')
 
-/** One line of the journal: a customer joined (by invite, or moved over from an old public follow). */
+/**
+ * One line of the journal: a customer joined (by invite, or moved over from an old public follow), or was found
+ * again after a restore among the recipients of the provider's own private messages (`recovered`).
+ */
 interface MemberEntry {
   feed: FeedId
   at: number
-  via: 'invite' | 'follow'
+  via: 'invite' | 'follow' | 'recovered'
 }
+
+const VIAS: ReadonlySet<unknown> = new Set(['invite', 'follow', 'recovered'])
 
 /** secret-stack wraps plugin methods with hoox: a hook runs with the caller's `this` (muxrpc: the peer). */
 type Hookable<F> = F & { hook(wrap: (this: unknown, fn: F, args: unknown[]) => unknown): void }
@@ -54,10 +59,10 @@ interface Deps {
 
 function parseEntry(value: unknown): MemberEntry {
   const v = value as Partial<MemberEntry> | null
-  if (!v || typeof v.feed !== 'string' || !FEED_ID_RE.test(v.feed) || typeof v.at !== 'number' || (v.via !== 'invite' && v.via !== 'follow')) {
+  if (!v || typeof v.feed !== 'string' || !FEED_ID_RE.test(v.feed) || typeof v.at !== 'number' || !VIAS.has(v.via)) {
     throw new Error('expected { feed, at, via }')
   }
-  return { feed: v.feed, at: v.at, via: v.via }
+  return { feed: v.feed, at: v.at, via: v.via as MemberEntry['via'] }
 }
 
 /** Is this the contact message ssb-invite 3's `use` publishes for an invitee? */
@@ -128,6 +133,40 @@ export function privateMembersPlugin(opts: { now?: () => number; log?: (line: st
       })
       return { list: () => [...members], migrated: () => migration }
     },
+  }
+}
+
+/**
+ * After a restore: every feed the provider wrote to privately (its replies and statuses are boxed to their owners,
+ * and its feed is caught up from its peers) is a customer, so one who joined after the backup is a member again
+ * and its requests and commands are replicated. Run with the provider stopped (the journal has one writer);
+ * returns the feeds added. A customer who joined after the backup and was never written to is not found: it
+ * left no trace on the provider's side (docs/restore.md).
+ */
+export async function recoverMembers(sbot: { id: FeedId; db: Db2 }, dataPath: string, now = Date.now()): Promise<FeedId[]> {
+  const own = await new Promise<SsbMsg[]>((resolve, reject) =>
+    sbot.db.query(
+      dbOps.where(dbOps.and(dbOps.author(sbot.id), dbOps.isPrivate())),
+      dbOps.toCallback((err, msgs) => (err ? reject(err) : resolve(msgs ?? []))),
+    ),
+  )
+  const journal = Journal.open(join(dataPath, MEMBERS_FILE), parseEntry)
+  try {
+    const members = new Set(journal.entries().map((e) => e.feed))
+    const added: FeedId[] = []
+    for (const m of own) {
+      const recps = (m.value.content as { recps?: unknown } | null)?.recps
+      if (!Array.isArray(recps)) continue
+      for (const r of recps) {
+        if (typeof r !== 'string' || !FEED_ID_RE.test(r) || r === sbot.id || members.has(r as FeedId)) continue
+        journal.append({ feed: r as FeedId, at: now, via: 'recovered' })
+        members.add(r as FeedId)
+        added.push(r as FeedId)
+      }
+    }
+    return added
+  } finally {
+    journal.close()
   }
 }
 

@@ -7,6 +7,7 @@ import type { PubRecord } from '../../src/control/record.js'
 import type { RuntimeFactory, RuntimeHost, RuntimePub } from '../../src/control/runtime.js'
 import { createOrchestratorRuntime } from '../../src/orchestrator/runtime.js'
 import type { MsgId } from '../../src/protocol/ids.js'
+import type { PlacementWhy } from '../../src/protocol/placement.js'
 import { labelsFor, objectName, type Hub, type ObservedTask, type ServiceListing, type ServiceSpec, type TaskListing, type VolumeListing } from '../../src/planner/index.js'
 import type { PubDriver, PubIdentity, PubInviter } from '../../src/control/driver.js'
 import { generateKeys, type SsbKeys } from '../../src/ssb/keys.js'
@@ -29,6 +30,8 @@ export function strictDriver(impl: Partial<PubDriver>): PubDriver {
 
 export interface FakeHost extends RuntimeHost {
   placements: Map<MsgId, { hub: string; port: number; released?: true }>
+  /** Why each pub's latest placement was recorded. */
+  reasons: Map<MsgId, PlacementWhy | undefined>
   lines: string[]
 }
 
@@ -36,14 +39,17 @@ export interface FakeHost extends RuntimeHost {
 export function fakeHost(providerKeys: SsbKeys = generateKeys()): FakeHost {
   const placements = new Map<MsgId, { hub: string; port: number; released?: true }>()
   const lines: string[] = []
+  const reasons = new Map<MsgId, PlacementWhy | undefined>()
   return {
     providerKeys,
     providerId: providerKeys.id,
     placements,
+    reasons,
     lines,
     log: (line) => lines.push(line),
-    async recordPlacement(request, hub, port) {
+    async recordPlacement(request, hub, port, why) {
       placements.set(request, { hub, port })
+      reasons.set(request, why)
     },
     async releasePlacement(request, hub, port) {
       const at = placements.get(request)

@@ -3,13 +3,19 @@
  * "moving", recorded on the other hub, stopped, copied and started there, reported "up" at its new address, and its
  * old volume goes; with nowhere to go it stays and the operator's capacity report says why.
  */
-import { afterEach, describe, expect, it } from 'vitest'
-import { createOrchestratorRuntime } from '../../src/orchestrator/runtime.js'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { createOrchestratorRuntime, MOVING_REFUSAL } from '../../src/orchestrator/runtime.js'
 import { derivePubKeys } from '../../src/orchestrator/desired.js'
 import { formatCapacitySnapshot } from '../../src/provider/capacity.js'
 import { changesOf, LABELS, labelsFor, objectName, REASON_TEXT, type Capacity } from '../../src/planner/index.js'
 import { multiserverAddress } from '../../src/protocol/ids.js'
-import { FakeEngine, fakeHost, HUB, noInvites, record, runtimePub } from './fakes.js'
+import { FakeEngine, fakeHost, HUB, msgId, noInvites, record, runtimePub } from './fakes.js'
+import type { BackupSettings } from '../../src/orchestrator/backups.js'
+import { RuntimePending, RuntimeRefusal } from '../../src/control/runtime.js'
+import { Readable } from 'node:stream'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 const CAPACITY: Capacity = { hubMemoryMiB: 4096, headroomMiB: 0, ports: { first: 9000, last: 9009 }, retentionMs: 60_000 }
 const HUB_B = { ...HUB, id: 'node-b', name: 'hub-b', address: 'hub-b.example.net' }
@@ -18,12 +24,19 @@ afterEach(async () => {
   for (const c of closers.splice(0)) await c()
 })
 
-function setup(hubs = [HUB, HUB_B]) {
+function setup(hubs = [HUB, HUB_B], backups?: BackupSettings) {
   const engine = new FakeEngine()
   engine.hubs = hubs.map((h) => ({ ...h }))
   const copies: string[] = []
+  /** The hubs archives were made on, in order. */
+  const archived: string[] = []
   const host = fakeHost()
   const driver = engine.driver({
+    backup: async (request, hub, sink) => {
+      if (!engine.volumes.has(`${hub}/${objectName(request)}`)) throw new Error(`no volume of ${request} on ${hub}`)
+      archived.push(hub)
+      await sink(Readable.from([Buffer.from('archive')]))
+    },
     moveData: async (request, from, to) => {
       const name = objectName(request)
       if (!engine.volumes.has(`${from}/${name}`)) throw new Error(`no volume of ${request} on ${from}`)
@@ -31,14 +44,14 @@ function setup(hubs = [HUB, HUB_B]) {
       engine.volumes.set(`${to}/${name}`, { name, hub: to, labels: { ...labelsFor(request), [LABELS.movedFrom]: from }, createdAt: 2 })
     },
   })
-  const runtime = createOrchestratorRuntime({ driver, inviter: noInvites, capacity: CAPACITY, defaultImageVersion: '1', settleMs: 2000, settlePollMs: 1, stats: { sampleIntervalMs: 0 } })(host)
+  const runtime = createOrchestratorRuntime({ driver, inviter: noInvites, capacity: CAPACITY, defaultImageVersion: '1', settleMs: 2000, settlePollMs: 1, stats: { sampleIntervalMs: 0 }, ...(backups ? { backups } : {}) })(host)
   closers.push(() => runtime.close())
   /** Drain a hub as Swarm does: nothing new goes there, and the tasks running there are shut down. */
   const drain = (id: string) => {
     engine.hubs.find((h) => h.id === id)!.availability = 'drain'
     for (const s of engine.services.values()) if (s.listing.hub === id) for (const t of s.tasks) if (t.state === 'running') t.state = 'shutdown'
   }
-  return { engine, host, runtime, copies, drain }
+  return { engine, host, runtime, copies, archived, drain }
 }
 
 describe('orchestrator runtime: drain and move', () => {
@@ -83,5 +96,30 @@ describe('orchestrator runtime: drain and move', () => {
     const report = formatCapacitySnapshot(runtime.capacity()!)
     expect(report).toContain(`move blocked: ${r.request} stays on drained hub ${HUB.id}: no other hub has room and a free port`)
     expect(report).toMatch(/hub-a\s+node-a\s+no \(drained\)/)
+  })
+  it('a backup asked for while the pub moves is refused with "ask again in a minute"; once moved, it is made on the new hub', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'move-backup-'))
+    closers.push(async () => rmSync(dir, { recursive: true, force: true }))
+    const backups: BackupSettings = { dir, baseUrl: 'https://pubs.example.net/backups', ttlMs: 60_000, maxPubBytes: 1000, maxTotalBytes: 10_000, minFreeBytes: 0 }
+    const { host, runtime, archived, drain } = setup([HUB, HUB_B], backups)
+    const r = record(3)
+    const pass = async () => (await runtime.reconcile([runtimePub(r, host)], Date.now())).get(r.request)
+    await pass()
+    await pass()
+    drain(HUB.id)
+    // The move is recorded: the record names hub B, the data is still on hub A.
+    await pass()
+    expect(host.placements.get(r.request)).toEqual({ hub: HUB_B.id, port: 9000 })
+    const refused = await runtime.backup(r, msgId('backup during the move')).catch((e: unknown) => e)
+    expect(refused).toBeInstanceOf(RuntimeRefusal)
+    expect((refused as Error).message).toBe(MOVING_REFUSAL)
+    for (let i = 0; i < 6 && changesOf(runtime.lastActions()).length > 0; i++) await pass()
+    expect(changesOf(runtime.lastActions())).toEqual([])
+    // Moved: the same command, asked again, archives the copy on hub B.
+    const again = msgId('backup after the move')
+    await expect(runtime.backup(r, again)).rejects.toBeInstanceOf(RuntimePending)
+    const done = await vi.waitFor(() => runtime.backup(r, again))
+    expect(done.url).toMatch(/^https:\/\/pubs\.example\.net\/backups\//)
+    expect(archived).toEqual([HUB_B.id])
   })
 })

@@ -24,6 +24,13 @@ describe('buttcloud/placement v1', () => {
     expect(PubPlacement.safeParse({ ...valid, hub: 'local' }).success).toBe(true)
   })
 
+  it('says why it was recorded, or not (records written before `why` existed have none)', () => {
+    for (const why of ['new', 'adopt', 'port-taken', 'move'] as const) {
+      expect(parseContent({ ...valid, why })).toEqual({ ok: true, content: { ...valid, why } })
+    }
+    expect(reasonFor({ why: 'guessed' })).toContain('why:')
+  })
+
   it.each([
     ['request is not a message id', { request: '@abc.ed25519' }, 'request: expected a message id'],
     ['hub is empty', { hub: '' }, 'hub:'],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { changesOf, plan, type Action, type DesiredPub, type Observed } from '../../src/planner/index.js'
+import { changesOf, objectName, plan, type Action, type DesiredPub, type Observed } from '../../src/planner/index.js'
 import {
   CAPACITY,
   DAY,
@@ -10,6 +10,7 @@ import {
   hub,
   observed,
   pub,
+  req,
   serviceOf,
   specOf,
   volumeOf,
@@ -273,6 +274,51 @@ describe('plan: ports', () => {
     ])
   })
 
+  it('adopts an unrecorded pub with no service on the hub that holds its volume (not the tightest fit), at its lowest free port', () => {
+    // Best fit would take H1 (it already holds a pub); the data is on the empty H2, so the pub goes there.
+    const holder = pub(9, { placement: at(H1, 20000) })
+    const lost = pub(1)
+    const obs = observed({ hubs: [H1, H2], services: [serviceOf(holder)], volumes: [volumeOf(holder), volumeOf({ ...lost, placement: at(H2, 0) })] })
+    // A new pub beside it still goes by best fit.
+    const records = changesOf(plan([holder, lost, pub(3)], obs, CAPACITY, NOW))
+    expect(new Set(records)).toEqual(new Set([
+      { kind: 'record-placement', request: lost.request, hub: H2.id, port: 20000, why: 'adopt' },
+      { kind: 'record-placement', request: req(3), hub: H1.id, port: 20001, why: 'new' },
+    ]))
+    // Read back, the service is built on that hub beside its data: no second volume anywhere.
+    const next = execute(plan([holder, lost], obs, CAPACITY, NOW), { desired: [holder, lost], observed: obs })
+    expect(kinds(changesOf(plan(next.desired, next.observed, CAPACITY, NOW)))).toEqual(['create-service'])
+  })
+
+  it('adopts a stopped pub by its volume too (it would otherwise be placed anew, away from its data, when started); a destroyed one is not placed', () => {
+    const stopped = pub(1, { intent: 'stopped' })
+    const destroyed = pub(2, { intent: 'destroyed', destroyedAt: NOW - DAY })
+    const obs = observed({ hubs: [H1, H2], volumes: [volumeOf({ ...stopped, placement: at(H2, 0) }), volumeOf({ ...destroyed, placement: at(H2, 0) })] })
+    expect(changesOf(plan([stopped, destroyed], obs, CAPACITY, NOW))).toEqual([
+      { kind: 'record-placement', request: stopped.request, hub: H2.id, port: 20000, why: 'adopt' },
+    ])
+  })
+
+  it("never hands an unrecorded service's port to another pub, whatever their ages (services are adopted first)", () => {
+    const older = pub(1, { requestedAt: 1 })
+    const younger = placed(2, 20000, { requestedAt: 2 })
+    const { placement: _lost, ...unrecorded } = younger
+    const obs = observed({ hubs: [H1], services: [serviceOf(younger)], volumes: [volumeOf(younger), volumeOf({ ...older, placement: at(H1, 0) })] })
+    expect(new Set(changesOf(plan([older, unrecorded as DesiredPub], obs, CAPACITY, NOW)))).toEqual(new Set([
+      { kind: 'record-placement', request: younger.request, hub: H1.id, port: 20000, why: 'adopt' },
+      { kind: 'record-placement', request: older.request, hub: H1.id, port: 20001, why: 'adopt' },
+    ]))
+  })
+
+  it('places an unrecorded pub anew when the hub holding its volume has no room, and reports that volume off its placement', () => {
+    const full = hub(2, { memoryMiB: CAPACITY.headroomMiB + 64 })
+    const lost = pub(1)
+    const obs = observed({ hubs: [H1, full], volumes: [volumeOf({ ...lost, placement: at(full, 0) })] })
+    const state = converge({ desired: [lost], observed: obs }, CAPACITY, NOW)
+    expect(state.desired[0]!.placement).toEqual(at(H1, 20000))
+    expect(state.last).toContainEqual({ kind: 'warn-orphan', object: 'volume', id: objectName(lost.request), name: objectName(lost.request), request: lost.request, why: 'off-placement' })
+  })
+
   it('two unrecorded services on one port: the older request adopts it in any order, the other is a conflict', () => {
     const older = placed(1, 20042, { requestedAt: 1 })
     const newer = placed(2, 20042, { requestedAt: 2 })
@@ -280,7 +326,7 @@ describe('plan: ports', () => {
     const unrecorded = [older, newer].map(({ placement: _p, ...rest }) => rest as DesiredPub)
     const expected: Action[] = [
       { kind: 'record-placement', request: older.request, hub: H1.id, port: 20042, why: 'adopt' },
-      { kind: 'warn-conflict', request: newer.request, hub: H1.id, port: 20042, holder: older.request },
+      { kind: 'warn-conflict', request: newer.request, hub: H1.id, port: 20042, holder: older.request, unrecorded: true },
     ]
     expect(plan(unrecorded, obs, CAPACITY, NOW)).toEqual(expected)
     expect(plan([...unrecorded].reverse(), { ...obs, services: [...obs.services].reverse() }, CAPACITY, NOW)).toEqual(expected)

@@ -85,4 +85,17 @@ describe('summary: a taken port', () => {
     world.services = [serviceOf(p, { port: FIRST + 1, tasks: [{ state: 'running', health: 'healthy', port: FIRST + 1, at: NOW - 100 }, ...[1, 2, 3].map((n) => taken(FIRST, n * 1000))] })]
     expect(summarise([p], world, { now: NOW }).get(p.request)).toMatchObject({ state: 'up', port: FIRST + 1 })
   })
+  it('after a restore, an unrecorded service of ours on a port another pub found taken is recorded there: it was what held it', () => {
+    // The other pub was re-placed off that port (its failed tasks there still listed); the record of the one that
+    // took the port was lost with the restore.
+    const moved = placedAt(1, FIRST + 1)
+    const holder = placedAt(2, FIRST)
+    const { placement: _lost, ...unrecorded } = holder
+    const world = converged([moved, holder], [H1])
+    world.services = [serviceOf(moved, { tasks: [{ state: 'running', health: 'healthy', port: FIRST + 1, at: NOW - 500 }, taken(FIRST, 1000), taken(FIRST, 3000)] }), serviceOf(holder)]
+    expect(plan([moved, unrecorded as DesiredPub, pub(3)], world, CAPACITY, NOW).filter((a) => a.kind === 'record-placement' || a.kind === 'warn-conflict')).toEqual([
+      { kind: 'record-placement', request: holder.request, hub: H1.id, port: FIRST, why: 'adopt' },
+      { kind: 'record-placement', request: pub(3).request, hub: H1.id, port: FIRST + 2, why: 'new' },
+    ])
+  })
 })

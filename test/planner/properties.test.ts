@@ -1,11 +1,18 @@
 /**
  * Random histories (seeded, so every run is the same): pubs arrive, stop, start, restart, upgrade and are
  * destroyed; hubs come and go; time passes. After every event the planner must converge, and the invariants that
- * no single table can cover must hold throughout.
+ * no single table can cover must hold throughout. Now and then the provider's records are backed up, and restored
+ * from the last backup: the planner regains every lost record from what it observes.
  */
 import { describe, expect, it } from 'vitest'
 import { changesOf, holdsPort, plan, type Capacity, type DesiredPub, type Hub, type Placement } from '../../src/planner/index.js'
 import { CAPACITY, DAY, NOW, converge, execute, hub, observed, pub, type State } from '../../testkit/planner-fixtures.js'
+
+/** A pub with its record as a backup had it (absent: none yet). */
+function withPlacement(p: DesiredPub, placement: Placement | undefined): DesiredPub {
+  const { placement: _now, ...rest } = p
+  return (placement ? { ...rest, placement: { ...placement } } : rest) as DesiredPub
+}
 
 function rng(seed: number): () => number {
   let s = seed >>> 0
@@ -21,7 +28,11 @@ function rng(seed: number): () => number {
 const SMALL: Capacity = { ...CAPACITY, hubMemoryMiB: 2048, headroomMiB: 256, ports: { first: 20000, last: 20011 } }
 const FOREIGN = { kind: 'service' as const, id: 'foreign-1', name: 'not-ours', why: 'unlabelled' as const }
 
-function checkInvariants(state: State, capacity: Capacity, everRecorded: Map<string, Placement>): void {
+/**
+ * `regained`: pubs whose record a restore lost while no service of theirs was left to say which port they had: they
+ * are adopted by their volume, on the same hub, at a port that may differ (once; the new record then holds).
+ */
+function checkInvariants(state: State, capacity: Capacity, everRecorded: Map<string, Placement>, regained = new Map<string, string>()): void {
   // Ports: unique per hub across every record that holds one (released ones no longer do), and a pub's record
   // never changes once written, except that it may become released.
   const seen = new Set<string>()
@@ -33,7 +44,11 @@ function checkInvariants(state: State, capacity: Capacity, everRecorded: Map<str
       seen.add(key)
     }
     const before = everRecorded.get(p.request)
-    if (before) expect({ ...p.placement, released: undefined }).toEqual({ ...before, released: undefined })
+    const hubOnly = regained.get(p.request)
+    if (hubOnly !== undefined) {
+      expect(p.placement.hub, `${p.request} regained away from its data`).toBe(hubOnly)
+      regained.delete(p.request)
+    } else if (before) expect({ ...p.placement, released: undefined }).toEqual({ ...before, released: undefined })
     everRecorded.set(p.request, p.placement)
     expect(p.placement.port).toBeGreaterThanOrEqual(capacity.ports.first)
     expect(p.placement.port).toBeLessThanOrEqual(capacity.ports.last)
@@ -59,11 +74,19 @@ interface Seen {
   queued: number
   purged: number
   portsExhausted: number
+  /** Restores that lost the record of a pub whose service still ran, so it had to be adopted. */
+  adopted: number
+  /** Restores that lost the record of a live pub of which only its volume was left. */
+  regained: number
 }
 
 function history(seed: number, events: number): Seen {
-  const seen: Seen = { queued: 0, purged: 0, portsExhausted: 0 }
+  const seen: Seen = { queued: 0, purged: 0, portsExhausted: 0, adopted: 0, regained: 0 }
   const random = rng(seed)
+  // Backups and restores of the provider's records draw from a stream of their own: the history's events stay as they were.
+  const restores = rng(seed * 7919)
+  let backup = new Map<string, Placement | undefined>()
+  const regained = new Map<string, string>()
   const pick = <T,>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!
   let now = NOW
   let next = 1
@@ -100,12 +123,43 @@ function history(seed: number, events: number): Seen {
       now += pick([DAY, 10 * DAY, 40 * DAY])
     }
 
+    // The provider is restored from its last backup: every record made since is lost (a release too); the world keeps
+    // what it has. Records are then regained from what is observed, never by placing a pub that runs anew.
+    const roll2 = restores()
+    let restored = false
+    if (roll2 < 0.1) {
+      backup = new Map(state.desired.map((p) => [p.request, p.placement]))
+    } else if (roll2 < 0.16) {
+      restored = true
+      // Half the time a service went too while the provider was away (removed by hand): only its volume is left.
+      if (restores() < 0.5 && state.observed.services.length > 0) {
+        const victim = state.observed.services[Math.floor(restores() * state.observed.services.length)]!
+        state = { ...state, observed: { ...state.observed, services: state.observed.services.filter((s) => s !== victim) } }
+      }
+      for (const p of state.desired) {
+        if (!p.placement || backup.get(p.request) !== undefined) continue
+        const svc = state.observed.services.find((s) => s.request === p.request)
+        if (svc && p.intent !== 'destroyed') seen.adopted++
+        else if (!svc && p.intent !== 'destroyed') {
+          regained.set(p.request, p.placement.hub)
+          seen.regained++
+        }
+      }
+      state = { ...state, desired: state.desired.map((p) => withPlacement(p, backup.get(p.request))) }
+    }
+
     const end = converge(state, SMALL, now)
     // Record, then build: two passes. A third when a removal frees the room a queued pub waits for, since memory
-    // is only counted free once the service is seen gone.
-    expect(end.passes, `event ${e}`).toBeLessThanOrEqual(3)
+    // is only counted free once the service is seen gone; after a restore, a fourth when a release the restore
+    // lost is made again before the port's new holder can be adopted there.
+    expect(end.passes, `event ${e}`).toBeLessThanOrEqual(restored ? 4 : 3)
     state = end
-    checkInvariants(state, SMALL, everRecorded)
+    checkInvariants(state, SMALL, everRecorded, regained)
+    // Nothing a restore lost is placed anew: every live pub with a service is recorded where that service is.
+    for (const s of state.observed.services) {
+      const p = state.desired.find((d) => d.request === s.request)!
+      expect({ hub: s.hub, port: s.port }, `${s.request} after event ${e}`).toEqual({ hub: p.placement?.hub, port: p.placement?.port })
+    }
 
     // Nothing the planner ever asks for names the foreign object.
     const actions = plan(state.desired, state.observed, SMALL, now)
@@ -132,11 +186,13 @@ describe('random histories', () => {
     seen.push(history(seed, 120))
   })
 
-  it('the histories reached full hubs, spent port ranges and purges', () => {
+  it('the histories reached full hubs, spent port ranges, purges, and restores that lost records', () => {
     expect(seen).toHaveLength(seeds.length)
     expect(seen.filter((s) => s.queued > 0).length).toBeGreaterThan(0)
     expect(seen.filter((s) => s.portsExhausted > 0).length).toBeGreaterThan(0)
     expect(seen.filter((s) => s.purged > 0).length).toBeGreaterThan(0)
+    expect(seen.filter((s) => s.adopted > 0).length).toBeGreaterThan(0)
+    expect(seen.filter((s) => s.regained > 0).length).toBeGreaterThan(0)
   })
 
   it('a pass interrupted half-way converges all the same', () => {

@@ -1,0 +1,133 @@
+/**
+ * A provider restored from a backup of its records made before a pub was placed, on the in-memory engine: the world
+ * still runs that pub, so the restored provider records it where it runs (`adopt`) instead of placing it anew. It
+ * keeps its port and its volume, nothing of it is rebuilt, a new pub never gets its port, and what the owner would be
+ * told is what they were told before the restore (the plugin posts a status only when it differs from the last).
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { createOrchestratorRuntime } from '../../src/orchestrator/runtime.js'
+import { derivePubKeys } from '../../src/orchestrator/desired.js'
+import { changesOf, objectName, type Capacity } from '../../src/planner/index.js'
+import type { PubRecord } from '../../src/control/record.js'
+import { multiserverAddress } from '../../src/protocol/ids.js'
+import { formatCapacitySnapshot } from '../../src/provider/capacity.js'
+import { FakeEngine, fakeHost, HUB, noInvites, record, runtimePub, type FakeHost } from './fakes.js'
+
+const CAPACITY: Capacity = { hubMemoryMiB: 4096, headroomMiB: 0, ports: { first: 9000, last: 9009 }, retentionMs: 60_000 }
+const closers: Array<() => Promise<void>> = []
+afterEach(async () => {
+  for (const c of closers.splice(0)) await c()
+})
+
+function provider(engine: FakeEngine, host: FakeHost) {
+  const runtime = createOrchestratorRuntime({
+    driver: engine.driver(),
+    inviter: noInvites,
+    capacity: CAPACITY,
+    defaultImageVersion: '1',
+    settleMs: 2000,
+    settlePollMs: 1,
+    stats: { sampleIntervalMs: 0 },
+  })(host)
+  closers.push(() => runtime.close())
+  return runtime
+}
+
+/** Passes until one changes nothing; the observations of each. */
+async function converge(runtime: ReturnType<typeof provider>, host: FakeHost, records: PubRecord[]) {
+  const seen = []
+  for (let i = 0; i < 5; i++) {
+    seen.push(await runtime.reconcile(records.map((r) => runtimePub(r, host)), Date.now()))
+    if (changesOf(runtime.lastActions()).length === 0) return seen
+  }
+  throw new Error('no convergence within 5 passes')
+}
+
+/**
+ * A provider that ran one pub and was then backed up; `restore` gives the host of a provider restored from that
+ * backup: the same key (pub identities stay the same), the records as they were then.
+ */
+async function backedUpAfter(first: PubRecord) {
+  const engine = new FakeEngine()
+  const old = fakeHost()
+  const before = provider(engine, old)
+  await converge(before, old, [first])
+  const backup = new Map([...old.placements].map(([k, v]) => [k, { ...v }]))
+  const restore = () => {
+    const restored = fakeHost(old.providerKeys)
+    for (const [request, at] of backup) restored.placements.set(request, { ...at })
+    return restored
+  }
+  return { engine, old, before, restore }
+}
+
+describe('a provider restored from an older backup of its records', () => {
+  it('records a pub placed after the backup where it runs: same port, same volume, nothing rebuilt, nothing new to tell', async () => {
+    const early = record(1)
+    const { engine, old, before, restore } = await backedUpAfter(early)
+
+    const late = record(2)
+    const lastSeen = (await converge(before, old, [early, late])).at(-1)!
+    expect(old.placements.get(late.request)).toEqual({ hub: HUB.id, port: 9001 })
+    const lateService = engine.serviceOf(late.request)!.listing
+    const lateVolume = engine.volumes.get(`${HUB.id}/${objectName(late.request)}`)!
+    await before.close()
+
+    // The restored provider: same key, records from the backup, the same engine (the world kept running).
+    const restored = restore()
+    const after = provider(engine, restored)
+    const newcomer = record(3)
+    const calls = engine.calls.length
+    const passes = await converge(after, restored, [early, late, newcomer])
+
+    // Recorded from what runs, once, with why; the newcomer gets a port of its own.
+    expect(restored.placements.get(late.request)).toEqual({ hub: HUB.id, port: 9001 })
+    expect(restored.reasons.get(late.request)).toBe('adopt')
+    expect(restored.placements.get(newcomer.request)).toEqual({ hub: HUB.id, port: 9002 })
+    expect(restored.placements.get(early.request)).toEqual({ hub: HUB.id, port: 9000 })
+    // Nothing of it was rebuilt: the same service, spec and volume; the only services made are the newcomer's.
+    expect(engine.serviceOf(late.request)!.listing).toEqual(lateService)
+    expect(engine.volumes.get(`${HUB.id}/${objectName(late.request)}`)).toBe(lateVolume)
+    const made = engine.calls.slice(calls).filter((c) => c !== 'listHubs' && c !== 'listServices' && c !== 'listTasks' && c !== 'listVolumes')
+    expect(made).toEqual(['createVolume', 'createService'])
+    // The owners of the old pubs would be told exactly what they were told before, in every pass (up, same address).
+    const pubId = derivePubKeys(old.providerKeys, late.request).id
+    expect(lastSeen.get(late.request)).toEqual({ state: 'up', pub: { id: pubId, address: multiserverAddress(HUB.address, 9001, pubId) } })
+    for (const seen of passes) {
+      expect(seen.get(late.request)).toEqual(lastSeen.get(late.request))
+      expect(seen.get(early.request)).toEqual(lastSeen.get(early.request))
+    }
+    expect(passes.at(-1)!.get(newcomer.request)?.state).toBe('up')
+    expect(restored.lines.some((l) => l.includes(`placed ${late.request} on ${HUB.id}:9001 (adopt)`))).toBe(true)
+  })
+
+  it('a port the backup still gives to a pub destroyed since: the record wins until its release is made again, then the pub that runs there is recorded', async () => {
+    const gone = record(1)
+    const { engine, old, before, restore } = await backedUpAfter(gone)
+    // After the backup: the first pub is destroyed, purged and released, and its port goes to a new pub.
+    const destroyed = { ...gone, intent: 'destroyed' as const, destroyedAt: Date.now() - 3_600_000 }
+    await converge(before, old, [destroyed])
+    const next = record(2)
+    await converge(before, old, [destroyed, next])
+    expect(old.placements.get(gone.request)).toEqual({ hub: HUB.id, port: 9000, released: true })
+    expect(old.placements.get(next.request)).toEqual({ hub: HUB.id, port: 9000 })
+    const lastSeen = (await converge(before, old, [destroyed, next])).at(-1)!
+    await before.close()
+
+    const restored = restore()
+    const after = provider(engine, restored)
+    const first = await after.reconcile([runtimePub(destroyed, restored), runtimePub(next, restored)], Date.now())
+    // The backup's record holds the port: the pub that listens there is left alone, and the operator reads why.
+    expect(changesOf(after.lastActions())).toEqual([{ kind: 'release-placement', request: gone.request, hub: HUB.id, port: 9000 }])
+    expect(formatCapacitySnapshot(after.capacity()!)).toContain(
+      `conflict: ${next.request} has no placement record and its service listens on ${HUB.id}:9000, which the record of ${gone.request} holds; the record wins`,
+    )
+    expect(first.get(next.request)).toEqual(lastSeen.get(next.request))
+    // The release made again, the port is free in the records: the pub that runs there is recorded there.
+    const passes = await converge(after, restored, [destroyed, next])
+    expect(restored.placements.get(next.request)).toEqual({ hub: HUB.id, port: 9000 })
+    expect(restored.reasons.get(next.request)).toBe('adopt')
+    for (const seen of passes) expect(seen.get(next.request)).toEqual(lastSeen.get(next.request))
+    expect(formatCapacitySnapshot(after.capacity()!)).not.toContain('conflict')
+  })
+})
