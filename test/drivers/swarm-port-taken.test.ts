@@ -5,7 +5,7 @@
  * placement on a free port of the same hub, and the owner gets "up" with the new address, where the pub answers.
  * The listener is never touched by the provider, and is closed here.
  */
-import { createServer, type Server } from 'node:net'
+import type { Server } from 'node:net'
 import Docker from 'dockerode'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { ensurePubImage } from '../../pub/image/build.js'
@@ -21,7 +21,7 @@ import { dockerSupport, sharedDockerEngine, type DockerEngine } from '../../test
 import { assertPubBuilt } from '../../testkit/pub-process.js'
 import type { TestPeer } from '../../testkit/sbots.js'
 import { waitFor } from '../../testkit/wait.js'
-import { nextStatus, startProviderAndUser, statuses, type TestProvider } from './helpers.js'
+import { holdPort, nextStatus, startProviderAndUser, statuses, type TestProvider } from './helpers.js'
 
 const support = dockerSupport()
 const FIRST = 29700
@@ -46,11 +46,7 @@ describe.skipIf(!support.ok)(`a pub whose port is taken on its Swarm hub${suppor
     engine = await sharedDockerEngine(inject('dockerEngine'))
     docker = new Docker({ socketPath: engine.socketPath, version: 'v1.41' })
     const image = await ensurePubImage(docker)
-    squatter = createServer((socket) => socket.destroy())
-    await new Promise<void>((resolve, reject) => {
-      squatter.once('error', reject)
-      squatter.listen(FIRST, '127.0.0.1', resolve)
-    })
+    squatter = await holdPort(FIRST)
     // Only what a test on this machine must set: where pubs listen and are dialled, its ports, its image. Health
     // probes, restart delay and settling are the shipped defaults.
     ;({ provider, providerKeys, user } = await startProviderAndUser({
