@@ -106,7 +106,7 @@ export class TimelineCollector {
     const line = this.lines.get(request)
     if (!line?.containerId) return
     const raw = (await docker.getContainer(line.containerId).logs({ stdout: true, stderr: false, follow: false })) as unknown as Buffer
-    const ready = /\{[^\n]*"event":"ready"[^\n]*\}/.exec(raw.toString('utf8'))?.[0]
+    const ready = demux(raw).split('\n').find((l) => l.includes('"event":"ready"'))
     if (!ready) return
     const fields = JSON.parse(ready) as { time?: number; ms?: number }
     if (typeof fields.time !== 'number') return
@@ -121,4 +121,15 @@ export class TimelineCollector {
   stop(): void {
     for (const s of this.stops) s()
   }
+}
+
+/** The text of a non-TTY container log: frames of an 8-byte header (stream, 0, 0, 0, length as uint32 BE) and a payload. */
+function demux(raw: Buffer): string {
+  const parts: Buffer[] = []
+  for (let at = 0; at + 8 <= raw.length; ) {
+    const size = raw.readUInt32BE(at + 4)
+    parts.push(raw.subarray(at + 8, at + 8 + size))
+    at += 8 + size
+  }
+  return Buffer.concat(parts).toString('utf8')
 }
