@@ -24,7 +24,7 @@ export const STEP_NAMES: Record<Step, string> = {
   placed: 'placement recorded (pass 1)',
   created: 'service created (pass 2)',
   containerStarted: 'container started (engine event)',
-  pubProcess: 'pub process started (its ready line - ms)',
+  pubProcess: 'pub imports loaded (its ready line - its ms)',
   pubReady: 'pub ready (listens, first messages, self-check)',
   answered: 'provider\'s dial answered',
   posted: '"up" post in the provider\'s log',
@@ -85,10 +85,11 @@ export class TimelineCollector {
       rest = lines.pop() ?? ''
       for (const l of lines) {
         if (!l.trim()) continue
-        const e = JSON.parse(l) as { id?: string; timeNano?: number; Actor?: { Attributes?: Record<string, string> } }
+        const e = JSON.parse(l) as { id?: string; timeNano?: number; Actor?: { ID?: string; Attributes?: Record<string, string> } }
         const request = e.Actor?.Attributes?.[LABELS.request]
         const line = request ? this.lines.get(request as MsgId) : undefined
-        if (line && line.containerId === undefined && e.id) line.containerId = e.id
+        const id = e.Actor?.ID ?? e.id
+        if (line && line.containerId === undefined && id) line.containerId = id
         this.mark(request, 'containerStarted', e.timeNano ? e.timeNano / 1e6 : Date.now())
       }
     })
@@ -104,14 +105,17 @@ export class TimelineCollector {
   /** Read the pub's own `ready` line from its container's log: when its process started, and when it was ready. */
   async readPubLog(docker: Docker, request: MsgId): Promise<void> {
     const line = this.lines.get(request)
-    if (!line?.containerId) return
-    const raw = (await docker.getContainer(line.containerId).logs({ stdout: true, stderr: false, follow: false })) as unknown as Buffer
-    const ready = demux(raw).split('\n').find((l) => l.includes('"event":"ready"'))
-    if (!ready) return
-    const fields = JSON.parse(ready) as { time?: number; ms?: number }
-    if (typeof fields.time !== 'number') return
-    line.pubReady = fields.time - line.t0
-    if (typeof fields.ms === 'number') line.pubProcess = fields.time - fields.ms - line.t0
+    if (!line?.containerId) throw new Error('no container start seen')
+    const raw = (await docker.getContainer(line.containerId).logs({ stdout: true, stderr: false, follow: false })) as unknown
+    const text = Buffer.isBuffer(raw) ? demux(raw) : String(raw)
+    const ready = text.split('\n').find((l) => l.includes('"event":"ready"'))
+    if (!ready) throw new Error(`no ready line in ${JSON.stringify(text.slice(0, 200))}`)
+    const fields = JSON.parse(ready.slice(ready.indexOf('{'))) as { time?: number | string; ms?: number }
+    // pino writes epoch ms, or an ISO time when configured so.
+    const time = typeof fields.time === 'string' ? Date.parse(fields.time) : fields.time
+    if (typeof time !== 'number' || !Number.isFinite(time)) throw new Error(`no time in the ready line ${ready.slice(0, 200)}`)
+    line.pubReady = time - line.t0
+    if (typeof fields.ms === 'number') line.pubProcess = time - fields.ms - line.t0
   }
 
   get(request: MsgId): Timeline | undefined {
