@@ -696,7 +696,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 /** How long the provider waits for a starting pub to answer whoami: it listens on a local or nearby hub. */
 const PROBE_TIMEOUT_MS = 2000
 /** How often a pub created by the pass under way is dialled between looks while it has not answered. */
-const DIAL_MS = 50
+const DIAL_MS = 25
 
 /** The first and the longest wait before looking again at a pub that is still coming up. */
 const RECHECK_FIRST_MS = 1000
