@@ -1,7 +1,8 @@
 /**
  * Provisioning: a user's request (free plan) -> "up" at the owner's sbot, through the whole provider (plugin, planner,
  * Swarm driver, real engine). Side by side in the same run:
- * - the floor the target is measured against: createService of the same pub spec (same image, engine, options) ->
+ * - the floor the target is measured against: createService of the same pub spec (same image, engine, options, the
+ *   free plan's disk allowance and web view) ->
  *   the pub answering whoami over SSB (polled every 25 ms) -> one replication round trip between the user and the
  *   provider. "Up" means the pub serves SSB and the owner has heard so, so nothing faster can be honest: the floor
  *   holds exactly those steps without the provider's own work (reading the request, placing, planning, posting);
@@ -27,6 +28,7 @@ import { derivePubKeys } from '../src/orchestrator/desired.js'
 import { runtimeFromSettings } from '../src/provider/runtime-from-settings.js'
 import { LABELS, type ServiceSpec } from '../src/planner/index.js'
 import { multiserverAddress, type MsgId } from '../src/protocol/ids.js'
+import { DEFAULT_DISK_MIB } from '../src/protocol/offer.js'
 import { publish } from '../src/ssb/db2.js'
 import { call } from '../src/ssb/client.js'
 import { pull } from '../src/ssb/pull.js'
@@ -103,7 +105,8 @@ export async function run(iterations = 10): Promise<BenchResult> {
         const request = `%${createHash('sha256').update(`floor ${i} ${Date.now()}`).digest('base64')}.sha256` as MsgId
         const keys = derivePubKeys(providerKeys, request)
         const port = nextFloorPort++
-        const spec: ServiceSpec = { request, owner: user.id, pubId: keys.id, hub: hub!.id, port, imageVersion: version, memoryMiB: 128, replicas: 1, forceUpdate: 0 }
+        // The spec the provider gives a free plan's pub: its disk allowance and its web view (whose start is work too).
+        const spec: ServiceSpec = { request, owner: user.id, pubId: keys.id, hub: hub!.id, port, imageVersion: version, memoryMiB: 128, diskMiB: DEFAULT_DISK_MIB, webPort: port + 1000, replicas: 1, forceUpdate: 0 }
         const address = multiserverAddress('127.0.0.1', port, keys.id)
         const t = performance.now()
         await floorDriver.createService(spec, { keys, provider: providerKeys.id })
