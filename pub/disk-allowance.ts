@@ -14,7 +14,8 @@
  */
 import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { diskLevel, type DiskLevel, type DiskUsage } from '../src/protocol/disk.js'
+import type { DiskLevel, DiskUsage } from '../src/protocol/disk.js'
+import { diskLevel } from '../src/protocol/text-checks.js'
 import type { FeedId } from '../src/protocol/ids.js'
 import type { Sbot, SbotPlugin } from '../src/ssb/server.js'
 

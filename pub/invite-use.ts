@@ -11,7 +11,7 @@
  * the duplicate follow ssb-invite then publishes (the standing one stays; the answer is null instead of a message).
  */
 import type { FeedId } from '../src/protocol/ids.js'
-import { FeedId as FeedIdSchema } from '../src/protocol/ids.js'
+import { isFeedId } from '../src/protocol/text-checks.js'
 import type { Sbot, SbotPlugin } from '../src/ssb/server.js'
 
 type Callback = (err: Error | null, value?: unknown) => void
@@ -49,18 +49,18 @@ export function inviteUsePlugin(): SbotPlugin {
 
       ;(sbot.invite.use as unknown as Hookable).hook(function (original, args) {
         const [req, cb] = args as [{ feed?: unknown } | undefined, Callback]
-        const feed = FeedIdSchema.safeParse(req?.feed)
+        const feed = req?.feed
         // Anything odd goes to ssb-invite unchanged: it has its own answers for a missing feed or a bad code.
-        if (typeof cb !== 'function' || !feed.success) return original.apply(this, args)
+        if (typeof cb !== 'function' || !isFeedId(feed)) return original.apply(this, args)
         const rejoin = () => {
-          begin(feed.data)
+          begin(feed)
           original.call(this, req, (err: Error | null, value?: unknown) => {
-            end(feed.data)
+            end(feed)
             cb(err, value)
           })
         }
-        if (rejoining.has(feed.data)) return rejoin()
-        sbot.friends.isFollowing({ source: sbot.id, dest: feed.data }, (err, following) => {
+        if (rejoining.has(feed)) return rejoin()
+        sbot.friends.isFollowing({ source: sbot.id, dest: feed }, (err, following) => {
           if (!err && following === true) rejoin()
           else original.apply(this, args)
         })

@@ -5,7 +5,8 @@
  */
 import { makePrivateTree } from '../src/files/private.js'
 import { createServer } from 'node:net'
-import { multiserverAddress, type FeedId, type MultiserverAddress } from '../src/protocol/ids.js'
+import type { FeedId, MultiserverAddress } from '../src/protocol/ids.js'
+import { multiserverAddress } from '../src/protocol/text-checks.js'
 import { loadKeys, loadOrCreateKeys, type SsbKeys } from '../src/ssb/keys.js'
 import { applyDb2Patches } from '../src/ssb/patches.js'
 import { quietSsbRefDeprecations } from '../src/ssb/quiet-ssb-ref.js'

@@ -6,9 +6,9 @@ import { readFileSync } from 'node:fs'
 import { getHeapStatistics } from 'node:v8'
 import { isIP } from 'node:net'
 import { isAbsolute, join, resolve } from 'node:path'
-import { PubName } from '../src/protocol/common.js'
-import { FeedId } from '../src/protocol/ids.js'
-import { DEFAULT_DISK_MIB } from '../src/protocol/offer.js'
+import type { FeedId } from '../src/protocol/ids.js'
+// The plain rules, not the zod schemas: loading zod would delay every pub's start (src/protocol/text-checks.ts).
+import { DEFAULT_DISK_MIB, PUB_NAME_MAX, isFeedId, isLine } from '../src/protocol/text-checks.js'
 import { DEFAULT_BLOB_MAX_BYTES } from './blob-links.js'
 
 export interface PubSettings {
@@ -103,8 +103,7 @@ export function readSettings(
 
   const rawName = get('PUB_NAME')
   if (rawName === undefined) throw new SettingsError('PUB_NAME is required: the name shown in the about message and web view')
-  const name = PubName.safeParse(rawName)
-  if (!name.success) throw new SettingsError(`PUB_NAME is not a valid name (1-64 characters, one line): ${JSON.stringify(rawName)}`)
+  if (!isLine(rawName, PUB_NAME_MAX)) throw new SettingsError(`PUB_NAME is not a valid name (1-${PUB_NAME_MAX} characters, one line): ${JSON.stringify(rawName)}`)
 
   const capsFile = get('PUB_CAPS_FILE')
   let caps = get('PUB_CAPS')
@@ -137,7 +136,7 @@ export function readSettings(
     allowPrivate,
     owner,
     provider,
-    name: name.data,
+    name: rawName,
     caps,
     keyFile,
     web,
@@ -187,9 +186,8 @@ function boolFrom(name: string, text: string | undefined): boolean | undefined {
 
 function feedFrom(name: string, text: string | undefined): FeedId | undefined {
   if (text === undefined) return undefined
-  const parsed = FeedId.safeParse(text)
-  if (!parsed.success) throw new SettingsError(`${name} must be a feed id like @<base64>.ed25519, got ${JSON.stringify(text)}`)
-  return parsed.data
+  if (!isFeedId(text)) throw new SettingsError(`${name} must be a feed id like @<base64>.ed25519, got ${JSON.stringify(text)}`)
+  return text
 }
 
 function checkHost(name: string, host: string): void {

@@ -74,6 +74,16 @@ export const BACKUP_EXCLUDED = ['keyring', 'socket', 'health'] as const
 /** Asks the pub at `address` who it is (muxrpc whoami over SSB with master keys); resolves with the id it answers. */
 export type PubProber = (keys: SsbKeys, address: MultiserverAddress, opts: { caps?: string; timeoutMs: number }) => Promise<FeedId>
 
+/**
+ * Asks a pub that has just started who it is and, on the same connection, for a first invite of `uses` uses; the
+ * invite is absent when only it failed. With master keys, like the prober.
+ */
+export type PubGreeter = (
+  keys: SsbKeys,
+  address: MultiserverAddress,
+  opts: { caps?: string; timeoutMs: number; uses: number },
+) => Promise<{ id: FeedId; invite?: InviteCode }>
+
 /** Asks the pub at `address` how full its disk allowance is (its own measurement), with master keys. */
 export type PubDiskReader = (keys: SsbKeys, address: MultiserverAddress, opts: { caps?: string; timeoutMs: number }) => Promise<DiskUsage>
 

@@ -42,7 +42,7 @@ import {
 import { Backoff, DEFAULT_BACKOFF, type BackoffPolicy, type BackoffState } from './backoff.js'
 import { BackupShelf, type BackupSettings } from './backups.js'
 import { desiredPubs, PubKeyring } from './desired.js'
-import type { PubDiskReader, PubDriver, PubInviter, PubProber } from '../control/driver.js'
+import type { PubDiskReader, PubDriver, PubGreeter, PubInviter, PubProber } from '../control/driver.js'
 import { diskReason } from '../control/disk.js'
 import { DiskWatch } from './disk-watch.js'
 import type { ProviderMetrics } from '../log/metrics.js'
@@ -60,6 +60,11 @@ export interface OrchestratorOptions {
    * once, instead of one probe interval after start. Absent: "up" waits for the driver's health.
    */
   prober?: PubProber
+  /**
+   * Dials a pub this pass created, in place of the prober: its answer and its first invite over one connection, so
+   * the owner's "up" (which carries that invite) needs no second handshake; `invite(record, 1)` hands it out once.
+   */
+  greeter?: PubGreeter
   capacity: Capacity
   /** The image version (tag) pubs run unless their owner upgraded to another. */
   defaultImageVersion: string
@@ -163,6 +168,8 @@ class Orchestrator implements OrchestratorRuntime {
   private readonly answered = new Map<MsgId, number>()
   /** Pubs a pass reported down while their next task was starting (that task's start time): the owner has heard why. */
   private readonly reportedDown = new Map<MsgId, number>()
+  /** First invites the greeter made with a new pub's first answer, for the "up" that carries one. */
+  private readonly firstInvites = new Map<MsgId, InviteCode>()
 
   constructor(
     private readonly opts: OrchestratorOptions,
@@ -243,6 +250,7 @@ class Orchestrator implements OrchestratorRuntime {
       if (peak !== undefined) d.measuredMiB = Math.ceil(peak / MiB)
     }
     const requests = new Set(desired.map((d) => d.request))
+    for (const request of this.firstInvites.keys()) if (!requests.has(request)) this.firstInvites.delete(request)
     this.keyring.retain(requests)
     this.book.retain(requests)
     // A destroyed pub's archives go with it (its data stays for the retention period; its backups are not kept).
@@ -269,9 +277,12 @@ class Orchestrator implements OrchestratorRuntime {
       observed = await readObserved(this.driver)
       states = summarise(desired, observed, { now: clock(), plan: pass.actions, crashLoop: this.opts.crashLoop })
     }
-    states = await this.confirmStarting(desired, observed, states)
+    // Pubs created now: their first task is theirs alone, so it may be dialled from the first look, even before Swarm
+    // says it is starting, and they are greeted (asked for their first invite with the same connection).
+    const created = new Set(result.done.flatMap((a) => (a.kind === 'create-service' && a.spec.replicas === 1 ? [a.spec.request] : [])))
+    states = await this.confirmStarting(desired, observed, states, { created })
     if (touched.size > 0 && (this.opts.settleMs ?? 15_000) > 0) {
-      ;({ observed, states } = await this.settle(desired, observed, states, touched, pass.actions, clock))
+      ;({ observed, states } = await this.settle(desired, observed, states, touched, pass.actions, clock, created))
     }
 
     // Not built on yet, but known: the owner's first status can already say where the pub will be.
@@ -341,6 +352,7 @@ class Orchestrator implements OrchestratorRuntime {
     touched: Map<MsgId, Touched>,
     plan: readonly Action[],
     clock: () => number,
+    created: ReadonlySet<MsgId>,
   ): Promise<{ observed: Observed; states: Map<MsgId, ObservedPubState> }> {
     const deadline = Date.now() + (this.opts.settleMs ?? 15_000)
     const pollMs = this.opts.settlePollMs ?? 200
@@ -355,9 +367,18 @@ class Orchestrator implements OrchestratorRuntime {
         if (state === 'provisioning' || (state === 'up' && !changed.has(request))) waiting = true
       }
       if (!waiting || Date.now() + pollMs > deadline || this.closed) return { observed, states }
-      await sleep(pollMs)
+      // Until the next look, a new pub that has not answered is dialled every DIAL_MS: a refused dial costs nothing,
+      // and it answers the moment it listens, where a look (four listings) every poll would find it a poll late.
+      const lookAt = Date.now() + pollMs
+      const unanswered = () => [...created].some((r) => states.get(r)?.state === 'provisioning')
+      while (this.opts.prober && unanswered() && Date.now() + DIAL_MS < lookAt && !this.closed) {
+        await sleep(DIAL_MS)
+        states = await this.confirmStarting(desired, observed, states, { created, only: true })
+      }
+      if (created.size > 0 && !unanswered() && touched.size === created.size) continue
+      await sleep(Math.max(0, lookAt - Date.now()))
       observed = await readObserved(this.driver)
-      states = await this.confirmStarting(desired, observed, summarise(desired, observed, { now: clock(), plan, crashLoop: this.opts.crashLoop }))
+      states = await this.confirmStarting(desired, observed, summarise(desired, observed, { now: clock(), plan, crashLoop: this.opts.crashLoop }), { created })
     }
   }
 
@@ -377,18 +398,28 @@ class Orchestrator implements OrchestratorRuntime {
    * start) is dialled: answering whoami over SSB with its own id proves more than the probe does, so it is "up" now.
    * Dialled once per task: an answered task stays up until Docker's own check says otherwise.
    */
-  private async confirmStarting(desired: readonly DesiredPub[], observed: Observed, states: Map<MsgId, ObservedPubState>): Promise<Map<MsgId, ObservedPubState>> {
+  private async confirmStarting(
+    desired: readonly DesiredPub[],
+    observed: Observed,
+    states: Map<MsgId, ObservedPubState>,
+    opts: { created?: ReadonlySet<MsgId>; only?: boolean } = {},
+  ): Promise<Map<MsgId, ObservedPubState>> {
     const prober = this.opts.prober
     if (!prober) return states
+    const created = opts.created ?? new Set<MsgId>()
     const services = new Map(observed.services.map((s) => [s.request, s]))
     const hubs = new Map(observed.hubs.map((h) => [h.id, h]))
     const live = new Set<MsgId>()
     const dials: Array<Promise<void>> = []
     for (const pub of desired) {
+      if (opts.only && !created.has(pub.request)) continue
       const state = states.get(pub.request)
       const svc = services.get(pub.request)
       const task = svc?.tasks[0]
-      if (!svc || !task || !awaitingFirstProbe(task)) continue
+      // A pub created this pass has no other task: dialling it while Swarm still prepares its task costs a refused
+      // connection, and it answers as soon as it listens.
+      const early = created.has(pub.request) && task?.state === 'pending'
+      if (!svc || !task || !(awaitingFirstProbe(task) || early)) continue
       // A pub that failed is dialled only once a pass has reported it down: the owner hears why before it is up again.
       const heard = this.reportedDown.get(pub.request) === task.at || this.answered.get(pub.request) === task.at
       // A port-taken exit counts too: one alone may be the pub's own old task still closing (an upgrade), and a new
@@ -404,11 +435,18 @@ class Orchestrator implements OrchestratorRuntime {
         states.set(pub.request, up)
         continue
       }
-      const opts = { timeoutMs: PROBE_TIMEOUT_MS, ...(this.opts.caps ? { caps: this.opts.caps } : {}) }
+      const dialOpts = { timeoutMs: PROBE_TIMEOUT_MS, ...(this.opts.caps ? { caps: this.opts.caps } : {}) }
+      const greeter = created.has(pub.request) ? this.opts.greeter : undefined
+      const dial = greeter
+        ? greeter(this.host.providerKeys, address, { ...dialOpts, uses: 1 }).then(({ id, invite }) => {
+            if (id === pub.pubId && invite) this.firstInvites.set(pub.request, invite)
+            return id
+          })
+        : prober(this.host.providerKeys, address, dialOpts)
       dials.push(
         // Bounded here too: the client's own timeout does not cover closing its connection, and a pass must never wait
         // on one pub's socket.
-        withTimeout(prober(this.host.providerKeys, address, opts), PROBE_TIMEOUT_MS + 1000).then(
+        withTimeout(dial, PROBE_TIMEOUT_MS + 1000).then(
           (id) => {
             if (id !== pub.pubId) return
             this.answered.set(pub.request, task.at)
@@ -420,7 +458,7 @@ class Orchestrator implements OrchestratorRuntime {
       )
     }
     await Promise.all(dials)
-    for (const request of this.answered.keys()) if (!live.has(request)) this.answered.delete(request)
+    if (!opts.only) for (const request of this.answered.keys()) if (!live.has(request)) this.answered.delete(request)
     return states
   }
 
@@ -517,6 +555,12 @@ class Orchestrator implements OrchestratorRuntime {
   }
 
   async invite(record: PubRecord, uses: number): Promise<InviteCode> {
+    // The invite the greeter made with the pub's first answer: unseen by anyone, handed out once.
+    const first = uses === 1 ? this.firstInvites.get(record.request) : undefined
+    if (first) {
+      this.firstInvites.delete(record.request)
+      return first
+    }
     const address = this.requireAddress(record)
     return this.opts.inviter(this.host.providerKeys, address, {
       uses,
@@ -655,6 +699,8 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 
 /** How long the provider waits for a starting pub to answer whoami: it listens on a local or nearby hub. */
 const PROBE_TIMEOUT_MS = 2000
+/** How often a pub created by the pass under way is dialled between looks while it has not answered. */
+const DIAL_MS = 25
 
 /** The first and the longest wait before looking again at a pub that is still coming up. */
 const RECHECK_FIRST_MS = 1000

@@ -1,6 +1,7 @@
 /** Building blocks shared by every ButtCloud message schema. */
 import { z } from 'zod'
 import { FeedId } from './ids.js'
+import { NO_CONTROL_CHARS_RE, PUB_NAME_MAX } from './text-checks.js'
 
 /** Every ButtCloud message type lives under this namespace. */
 export const NAMESPACE = 'buttcloud/'
@@ -10,8 +11,7 @@ export const Recps = z.array(FeedId).min(1).max(7)
 
 /** A bounded, single-line human text without control characters. */
 export function line(max: number) {
-  // eslint-disable-next-line no-control-regex
-  return z.string().min(1).max(max).regex(/^[^\u0000-\u001f\u007f]*$/, 'control characters are not allowed')
+  return z.string().min(1).max(max).regex(NO_CONTROL_CHARS_RE, 'control characters are not allowed')
 }
 
 /** A short identifier: lowercase letters, digits and dashes. */
@@ -30,4 +30,4 @@ export const Millis = z.number().int().min(0).max(8.64e15)
 export const Count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
 
 /** A pub's human name: what the owner calls it, shown in its about message and web view. */
-export const PubName = line(64)
+export const PubName = line(PUB_NAME_MAX)

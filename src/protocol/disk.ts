@@ -4,11 +4,11 @@
  */
 import { z } from 'zod'
 import { Count } from './common.js'
+import { DISK_LEVELS } from './text-checks.js'
 
-/** Share of the allowance from which the pub says `warn` (and its owner is told). */
-export const DISK_WARN_SHARE = 0.9
+export { DISK_WARN_SHARE, diskLevel } from './text-checks.js'
 
-export const DiskLevel = z.enum(['ok', 'warn', 'full'])
+export const DiskLevel = z.enum(DISK_LEVELS)
 /** `warn` from 90% of the allowance, `full` from 100%. */
 export type DiskLevel = z.infer<typeof DiskLevel>
 
@@ -19,8 +19,3 @@ export const DiskUsage = z.strictObject({
 })
 export type DiskUsage = z.infer<typeof DiskUsage>
 
-/** The level for `used` bytes of `allowed`. */
-export function diskLevel(usedBytes: number, allowedBytes: number): DiskLevel {
-  if (usedBytes >= allowedBytes) return 'full'
-  return usedBytes >= allowedBytes * DISK_WARN_SHARE ? 'warn' : 'ok'
-}

@@ -4,14 +4,9 @@
  * planner and the web site can share them.
  */
 import { z } from 'zod'
+import { FEED_ID_RE, MSG_ID_RE, MULTISERVER_RE } from './text-checks.js'
 
-// 32 bytes in canonical base64: 42 free chars, one char whose low 4 bits are zero, then '='.
-const B64_32 = '[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]='
-
-export const FEED_ID_RE = new RegExp(`^@${B64_32}\\.ed25519$`)
-export const MSG_ID_RE = new RegExp(`^%${B64_32}\\.sha256$`)
-/** net:host:port~shs:key, the one transport/transform pair a pub needs. */
-export const MULTISERVER_RE = new RegExp(`^net:[A-Za-z0-9.\\-:\\[\\]]{1,253}:[0-9]{1,5}~shs:${B64_32.slice(0, -1)}=$`)
+export { FEED_ID_RE, MSG_ID_RE, MULTISERVER_RE, feedKey, multiserverAddress } from './text-checks.js'
 
 export const FeedId = z.string().regex(FEED_ID_RE, 'expected a feed id like @<base64>.ed25519')
 export type FeedId = z.infer<typeof FeedId>
@@ -30,12 +25,3 @@ export const InviteCode = z
   .regex(/^[^\s~]+:[0-9]{1,5}:@[A-Za-z0-9+/]{43}=\.ed25519~[A-Za-z0-9+/=]{1,100}$|^net:[^\s]+~shs:[^\s]+$/, 'expected an invite code')
 export type InviteCode = z.infer<typeof InviteCode>
 
-/** The base64 key inside a feed id (what `shs:` carries). */
-export function feedKey(id: FeedId): string {
-  return id.slice(1, -'.ed25519'.length)
-}
-
-/** The multiserver address of an SSB server on host:port with the given identity. */
-export function multiserverAddress(host: string, port: number, id: FeedId): MultiserverAddress {
-  return `net:${host}:${port}~shs:${feedKey(id)}`
-}

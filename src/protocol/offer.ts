@@ -19,8 +19,9 @@ export const Plan = z.strictObject({
 })
 export type Plan = z.infer<typeof Plan>
 
-/** The disk allowance of a plan that names none (offers from before `diskMiB` existed). */
-export const DEFAULT_DISK_MIB = 1024
+// The disk allowance of a plan that names none (offers from before `diskMiB` existed).
+import { DEFAULT_DISK_MIB } from './text-checks.js'
+export { DEFAULT_DISK_MIB }
 
 /** A plan's disk allowance in MiB, with the default for plans that omit it. */
 export function planDiskMiB(plan: Pick<Plan, 'diskMiB'>): number {

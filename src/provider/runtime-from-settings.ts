@@ -15,7 +15,7 @@ import type { Capacity } from '../planner/index.js'
 import type { PubDriver } from '../control/driver.js'
 import { silentLog, type Log } from '../log/logger.js'
 import { dockerClient } from '../drivers/engine-endpoint.js'
-import { createInvite, diskUsage, whoami } from '../drivers/pub-client.js'
+import { createInvite, diskUsage, greet, whoami } from '../drivers/pub-client.js'
 import { createOrchestratorRuntime, type OrchestratorOptions } from '../orchestrator/runtime.js'
 import type { ProviderSettings } from './settings.js'
 
@@ -137,6 +137,7 @@ export function runtimeFromSettings(settings: ProviderSettings, metrics?: Orches
       diskReader: diskUsage,
       diskIntervalMs: r.diskIntervalMs ?? RUNTIME_DEFAULTS.diskIntervalMs,
       prober: whoami,
+      greeter: greet,
       capacity: capacityFromSettings(settings),
       defaultImageVersion: r.imageVersion ?? (r.kind === 'local' ? settings.buttcloud.versions?.[0] : undefined) ?? packageVersion(),
       settleMs: r.settleMs ?? RUNTIME_DEFAULTS.settleMs,

@@ -1,5 +1,6 @@
 /** What the runtime tests share: the owner's view of statuses, and checks made on a running pub over SSB. */
 import { execFileSync } from 'node:child_process'
+import { createServer, type Server } from 'node:net'
 import { expect } from 'vitest'
 import type { FeedId, MsgId, MultiserverAddress } from '../../src/protocol/ids.js'
 import { call, clientCall, connectClient } from '../../src/ssb/client.js'
@@ -75,4 +76,14 @@ export async function startProviderAndUser(
   const user = startPeer()
   await joinWithInvite(user.sbot, await provider.createInvite(1), provider.address)
   return { provider, providerKeys: provider.sbot.config.keys, user }
+}
+
+/** A plain TCP listener on 127.0.0.1:`port` that drops every connection: any process holding a pub's port. */
+export async function holdPort(port: number): Promise<Server> {
+  const squatter = createServer((socket) => socket.destroy())
+  await new Promise<void>((resolve, reject) => {
+    squatter.once('error', reject)
+    squatter.listen(port, '127.0.0.1', resolve)
+  })
+  return squatter
 }

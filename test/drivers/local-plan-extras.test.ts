@@ -68,7 +68,8 @@ describe('a plan with a disk allowance and a web view, under the local runtime',
     // The web port is the SSB port's place in the block just above the pool.
     expect(up.pub.web).toBe(`http://127.0.0.1:${port + (PORTS.last - PORTS.first + 1)}/`)
 
-    const page = await fetch(up.pub.web!)
+    // "Up" means the pub serves SSB; its web view opens just after (pub/README.md), so the page is waited for briefly.
+    const page = await waitFor('the web view to answer', () => fetch(up.pub.web!).catch(() => undefined), { timeoutMs: 10_000, intervalMs: 50 })
     expect(page.status).toBe(200)
     const html = await page.text()
     expect(html).toContain('<h1>disk pub</h1>')

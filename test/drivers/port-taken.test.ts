@@ -4,14 +4,14 @@
  * placement on a free port, and the owner gets "up" with the new address, where the pub answers. The listener is
  * never touched, and the next pub is not placed on the taken port.
  */
-import { createServer, type Server } from 'node:net'
+import type { Server } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { whoami } from '../../src/drivers/pub-client.js'
 import { publish } from '../../src/ssb/db2.js'
 import type { SsbKeys } from '../../src/ssb/keys.js'
 import { assertPubBuilt } from '../../testkit/pub-process.js'
 import type { TestPeer } from '../../testkit/sbots.js'
-import { nextStatus, startProviderAndUser, statuses, type TestProvider } from './helpers.js'
+import { holdPort, nextStatus, startProviderAndUser, statuses, type TestProvider } from './helpers.js'
 
 const FIRST = 29360
 
@@ -23,11 +23,7 @@ describe('a pub whose port is taken on its hub', () => {
 
   beforeAll(async () => {
     assertPubBuilt()
-    squatter = createServer((socket) => socket.destroy())
-    await new Promise<void>((resolve, reject) => {
-      squatter.once('error', reject)
-      squatter.listen(FIRST, '127.0.0.1', resolve)
-    })
+    squatter = await holdPort(FIRST)
     ;({ provider, providerKeys, user } = await startProviderAndUser({
       kind: 'local',
       hubAddress: '127.0.0.1',

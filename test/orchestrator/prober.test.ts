@@ -8,7 +8,7 @@ import type { PubProber } from '../../src/control/driver.js'
 import { derivePubKeys } from '../../src/orchestrator/desired.js'
 import { createOrchestratorRuntime } from '../../src/orchestrator/runtime.js'
 import type { Capacity } from '../../src/planner/index.js'
-import { multiserverAddress, type FeedId } from '../../src/protocol/ids.js'
+import { multiserverAddress, type FeedId, type InviteCode } from '../../src/protocol/ids.js'
 import { FakeEngine, fakeHost, HUB, noInvites, record, runtimePub } from './fakes.js'
 
 const CAPACITY: Capacity = { hubMemoryMiB: 4096, headroomMiB: 0, ports: { first: 9000, last: 9009 }, retentionMs: 60_000 }
@@ -82,5 +82,84 @@ describe('the runtime dials a starting pub', () => {
     svc.tasks.unshift({ state: 'running', health: 'starting', at: Date.now() + 1 })
     expect((await runtime.reconcile([runtimePub(r, host)], Date.now())).get(r.request)).toMatchObject({ state: 'down', reason: 'out of memory: exit code 137' })
     expect((await runtime.reconcile([runtimePub(r, host)], Date.now())).get(r.request)?.state).toBe('up')
+  })
+})
+
+describe('a pub the pass has just created', () => {
+  /** A runtime with a greeter (refusing its first `refusals` dials) and an inviter that count their calls; new tasks start as Swarm's "pending" ones. */
+  function greeted(opts: { refusals?: number; settlePollMs?: number; settleMs?: number } = {}) {
+    const host = fakeHost()
+    const engine = new FakeEngine()
+    engine.startPolls = 1_000_000
+    const base = engine.driver()
+    const driver = engine.driver({
+      // Swarm lists a new task as pending (preparing, ready) until its container starts.
+      createService: async (spec, identity) => {
+        await base.createService(spec, identity)
+        engine.serviceOf(spec.request)!.tasks[0] = { state: 'pending', at: Date.now() }
+      },
+    })
+    const r = record(1)
+    const calls = { greeted: [] as string[], probed: 0, invited: 0 }
+    let refusals = opts.refusals ?? 0
+    const runtime = createOrchestratorRuntime({
+      driver,
+      prober: async () => {
+        calls.probed++
+        throw new Error('connect ECONNREFUSED')
+      },
+      greeter: async (_keys, address, o) => {
+        calls.greeted.push(`${address} uses=${o.uses}`)
+        if (refusals-- > 0) throw new Error('connect ECONNREFUSED')
+        return { id: derivePubKeys(host.providerKeys, r.request).id, invite: `${address.slice(4)}:first` as InviteCode }
+      },
+      inviter: async () => {
+        calls.invited++
+        return 'later' as InviteCode
+      },
+      capacity: CAPACITY,
+      defaultImageVersion: '0.1.0',
+      settleMs: opts.settleMs ?? 5000,
+      settlePollMs: opts.settlePollMs ?? 1,
+      stats: { sampleIntervalMs: 0 },
+    })(host)
+    closers.push(() => runtime.close())
+    return { host, engine, runtime, calls, r }
+  }
+
+  it('is greeted while Swarm still prepares its task: up, and its first invite came with the answer', async () => {
+    const { host, runtime, calls, r } = greeted()
+    const pubId = derivePubKeys(host.providerKeys, r.request).id
+    const address = multiserverAddress(HUB.address, 9000, pubId)
+    await runtime.reconcile([runtimePub(r, host)], Date.now())
+    expect(calls.greeted).toEqual([])
+    expect(await runtime.reconcile([runtimePub(r, host)], Date.now())).toEqual(new Map([[r.request, { state: 'up', pub: { id: pubId, address } }]]))
+    expect(calls.greeted).toEqual([`${address} uses=1`])
+    expect(calls.probed).toBe(0)
+    // The first invite is the greeting's, once; any later one is made by the inviter.
+    expect(await runtime.invite(r, 1)).toBe(`${address.slice(4)}:first`)
+    expect(calls.invited).toBe(0)
+    expect(await runtime.invite(r, 1)).toBe('later')
+    expect(calls.invited).toBe(1)
+  })
+
+  it('is dialled between the looks at the engine until it answers, and is up in the pass that created it', async () => {
+    const { host, engine, runtime, calls, r } = greeted({ refusals: 4, settlePollMs: 500 })
+    await runtime.reconcile([runtimePub(r, host)], Date.now())
+    const readsBefore = engine.calls.filter((c) => c === 'listTasks').length
+    expect((await runtime.reconcile([runtimePub(r, host)], Date.now())).get(r.request)?.state).toBe('up')
+    expect(calls.greeted.length).toBe(5)
+    // Five dials, but the engine was read only before the create, after it and once more while waiting (500 ms apart).
+    expect(engine.calls.filter((c) => c === 'listTasks').length - readsBefore).toBeLessThanOrEqual(3)
+  })
+
+  it('is dialled early only by the pass that created it: a later pass waits for Swarm to start its task', async () => {
+    const { host, runtime, calls, r } = greeted({ refusals: 1_000_000, settleMs: 300 })
+    await runtime.reconcile([runtimePub(r, host)], Date.now())
+    await runtime.reconcile([runtimePub(r, host)], Date.now())
+    const dials = calls.greeted.length + calls.probed
+    expect(dials).toBeGreaterThan(0)
+    expect((await runtime.reconcile([runtimePub(r, host)], Date.now())).get(r.request)?.state).toBe('provisioning')
+    expect(calls.greeted.length + calls.probed).toBe(dials)
   })
 })
