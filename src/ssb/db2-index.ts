@@ -95,6 +95,7 @@ export abstract class QueuedIndex<E> {
   private processedOffset = -1
   private liveTimer: NodeJS.Timeout | undefined
   private readonly liveFlushMs: number
+  private scratch = Buffer.alloc(0)
 
   constructor(
     private readonly log: Log,
@@ -171,7 +172,7 @@ export abstract class QueuedIndex<E> {
     const author = field(B_AUTHOR)
     if (!opener.findFeedFormatForAuthor(author)) return
     const previous = field(B_PREVIOUS)
-    const plaintext = format.decrypt(Buffer.from(ciphertext.slice(0, ciphertext.indexOf('.')), 'base64'), { keys: opener.keys, author, previous })
+    const plaintext = format.decrypt(this.decodeBase64(ciphertext.slice(0, ciphertext.indexOf('.'))), { keys: opener.keys, author, previous })
     if (!plaintext) return
     let content: unknown
     try {
@@ -190,6 +191,16 @@ export abstract class QueuedIndex<E> {
       meta: { private: true, originalContent: ciphertext },
     } as SsbMsg
     this.store(this.handlers.process(msg))
+  }
+
+  /**
+   * The ciphertext's bytes, in a scratch buffer reused for every message of the catch-up: a format's `decrypt` reads
+   * them synchronously and keeps nothing, and a fresh buffer per message was ~70 MB of garbage at 100,000 messages.
+   */
+  private decodeBase64(base64: string): Buffer {
+    const most = Math.ceil(base64.length / 4) * 3
+    if (this.scratch.length < most) this.scratch = Buffer.allocUnsafe(Math.max(most, 2 * this.scratch.length))
+    return this.scratch.subarray(0, this.scratch.write(base64, 'base64'))
   }
 
   /** ssb-db2, once per log record, in the scan and live. */
