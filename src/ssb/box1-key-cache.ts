@@ -13,6 +13,7 @@ import { hash as digest } from 'node:crypto'
 import { appendFileSync, closeSync, existsSync, openSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import type { Sbot } from './server.js'
+import { Box1KeyTable } from './box1-key-table.js'
 
 const require = createRequire(import.meta.url)
 const ssbKeys: { ssbSecretKeyToPrivateBoxSecret(keys: unknown): Buffer } = require('ssb-keys')
@@ -62,7 +63,7 @@ export function installBox1KeyCache(sbot: Sbot, file: string): Box1KeyCache | un
   const index = formats?.findIndex((f) => f.name === 'box') ?? -1
   if (!formats || index < 0) return undefined
   const box = formats[index]!
-  /** Hash -> the message key (latin1), or null: not for us. */
+  /** Per hash: the message key, or not ours. */
   const known = load(file)
   const stats = { hits: 0, misses: 0 }
   let pending: Buffer[] = []
@@ -86,10 +87,12 @@ export function installBox1KeyCache(sbot: Sbot, file: string): Box1KeyCache | un
     decrypt(ciphertext, opts) {
       // The one-shot digest, as a latin1 ('binary') string: a third of createHash's cost per message, and no buffer per message.
       const id = digest('sha256', ciphertext, 'binary').slice(0, HASH_BYTES)
-      const hit = known.get(id)
-      if (hit !== undefined) {
+      const hit = known.find(id)
+      if (hit >= 0) {
         stats.hits++
-        return hit === null ? null : openBody(ciphertext, hit)
+        if (!known.isOurs(hit)) return null
+        known.copyKey(hit, keyScratch)
+        return openBody(ciphertext, keyScratch)
       }
       stats.misses++
       sk ??= ssbKeys.ssbSecretKeyToPrivateBoxSecret(opts.keys)
@@ -97,13 +100,13 @@ export function installBox1KeyCache(sbot: Sbot, file: string): Box1KeyCache | un
       const plain = key ? privateBox.multibox_open_body(ciphertext, key) : null
       // A key that opens the header but not the body: a broken message; say no and remember nothing.
       if (key && !plain) return null
-      known.set(id, key ? key.toString('latin1') : null)
       const record = Buffer.alloc(RECORD_BYTES)
       record.write(id, 0, 'latin1')
       if (key) {
         record[HASH_BYTES] = 1
         key.copy(record, HASH_BYTES + 1)
       }
+      known.add(record)
       pending.push(record)
       if (!timer) {
         timer = setTimeout(flush, FLUSH_MS)
@@ -121,29 +124,22 @@ const keyScratch = Buffer.alloc(KEY_BYTES)
 /**
  * private-box's `multibox_open_body` with a remembered key, without its costs per message: its output buffer comes
  * from `new Buffer(n)` (a deprecation check and an unpooled, zeroed allocation each time, ~0.3 s and tens of MB of
- * garbage at 100,000 messages); here the output is pooled (`allocUnsafe`) and the key is written into one scratch buffer.
+ * garbage at 100,000 messages); here the output is pooled (`allocUnsafe`). `key`: its length byte, then the message key.
  */
-export function openBody(ciphertext: Buffer, key: string): Buffer | null {
-  keyScratch.write(key, 0, 'latin1')
-  const start = HEADER_BYTES + keyScratch[0]! * SLOT_BYTES
+export function openBody(ciphertext: Buffer, key: Buffer): Buffer | null {
+  const start = HEADER_BYTES + key[0]! * SLOT_BYTES
   const bodyBytes = ciphertext.length - start - sodium.crypto_secretbox_MACBYTES
   if (bodyBytes < 0) return null
   const out = Buffer.allocUnsafe(bodyBytes)
-  const ok = sodium.crypto_secretbox_open_easy(out, ciphertext.subarray(start), ciphertext.subarray(0, NONCE_BYTES), keyScratch.subarray(1))
+  const ok = sodium.crypto_secretbox_open_easy(out, ciphertext.subarray(start), ciphertext.subarray(0, NONCE_BYTES), key.subarray(1, KEY_BYTES))
   return ok ? out : null
 }
 
 /** Read the cache file; a torn last record (a crash mid-write) is ignored. */
-function load(file: string): Map<string, string | null> {
-  const known = new Map<string, string | null>()
+function load(file: string): Box1KeyTable {
   if (!existsSync(file)) {
     closeSync(openSync(file, 'a', 0o600))
-    return known
+    return new Box1KeyTable(HASH_BYTES, RECORD_BYTES)
   }
-  const buf = readFileSync(file)
-  for (let at = 0; at + RECORD_BYTES <= buf.length; at += RECORD_BYTES) {
-    const id = buf.toString('latin1', at, at + HASH_BYTES)
-    known.set(id, buf[at + HASH_BYTES] === 1 ? buf.toString('latin1', at + HASH_BYTES + 1, at + RECORD_BYTES) : null)
-  }
-  return known
+  return new Box1KeyTable(HASH_BYTES, RECORD_BYTES, readFileSync(file))
 }

@@ -86,14 +86,14 @@ describe('the box1 key cache', () => {
         const box = ciphertext({ type: 'test', count, at, text: 'x'.repeat(count * 100) }, recps)
         const key = privateBox.multibox_open_key(box, sk)!
         const expected = privateBox.multibox_open_body(box, key)!
-        expect(openBody(box, key.toString('latin1'))).toEqual(expected)
-        expect(JSON.parse(String(openBody(box, key.toString('latin1'))))).toEqual({ type: 'test', count, at, text: 'x'.repeat(count * 100) })
+        expect(openBody(box, key)).toEqual(expected)
+        expect(JSON.parse(String(openBody(box, key)))).toEqual({ type: 'test', count, at, text: 'x'.repeat(count * 100) })
         // The key of another slot count, or a body cut short or altered, opens nothing (and throws nothing).
-        expect(openBody(box, Buffer.concat([Buffer.from([(key[0]! + 1) % 8]), key.subarray(1)]).toString('latin1'))).toBeNull()
-        expect(openBody(box.subarray(0, 60), key.toString('latin1'))).toBeNull()
+        expect(openBody(box, Buffer.concat([Buffer.from([(key[0]! + 1) % 8]), key.subarray(1)]))).toBeNull()
+        expect(openBody(box.subarray(0, 60), key)).toBeNull()
         const altered = Buffer.from(box)
         altered[altered.length - 1]! ^= 1
-        expect(openBody(altered, key.toString('latin1'))).toBeNull()
+        expect(openBody(altered, key)).toBeNull()
       }
     }
   })
