@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import type { Db2 } from './db2.js'
 import type { SsbMsg } from './message.js'
 import { appendIndexChunk, readIndexFile, resetIndexFile } from './index-file.js'
+import { readLogRecords } from './log-reader.js'
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const require = createRequire(import.meta.url)
@@ -70,6 +71,10 @@ interface Log {
   stream(opts: { gt: number; decrypt: false }): {
     pipe(sink: { paused: boolean; write(record: { offset: number; value?: Buffer }): void; end(): void }): void
   }
+  /** async-append-only-log's file, block size and compaction state: the catch-up reads the file itself (src/ssb/log-reader.ts). */
+  filename?: string
+  blockSize?: number
+  compactionProgress?: { value?: { done?: boolean } }
 }
 
 /**
@@ -127,7 +132,7 @@ export abstract class QueuedIndex<E> {
     })
     if (read.dropped) this.handlers.onDropped?.(read.dropped)
     this.processedOffset = read.offset
-    if (this.opener && read.offset < logEnd) await this.catchUp(read.offset, this.opener)
+    if (this.opener && read.offset < logEnd) await this.catchUp(read.offset, logEnd, this.opener)
     this.offset.set(this.processedOffset)
   }
 
@@ -139,23 +144,27 @@ export abstract class QueuedIndex<E> {
    * is parsed as ssb-classic parses it, so the entries are the ones ssb-db2's path gives (test/provider/index-restart).
    * Once the file covers the log, ssb-db2 reads on from there.
    */
-  private catchUp(from: number, opener: Opener): Promise<void> {
+  private catchUp(from: number, until: number, opener: Opener): Promise<void> {
+    const write = (record: { offset: number; value?: Buffer }) => {
+      const buf = record.value
+      const pValue = buf ? bipf.seekKey2(buf, 0, B_VALUE, 0) : -1
+      if (buf && pValue >= 0) {
+        const pContent = bipf.seekKey2(buf, pValue, B_CONTENT, 0)
+        if (pContent >= 0 && bipf.getEncodedType(buf, pContent) === bipf.types.string) this.processBoxed(buf, pValue, pContent, opener)
+        else this.processRecord({ value: buf }, 0, pValue)
+      }
+      this.processedOffset = record.offset
+      if (this.pending.length >= CHUNK) this.flush(() => undefined)
+    }
     return new Promise((resolve) => {
-      this.log.stream({ gt: from, decrypt: false }).pipe({
-        paused: false,
-        write: (record) => {
-          const buf = record.value
-          const pValue = buf ? bipf.seekKey2(buf, 0, B_VALUE, 0) : -1
-          if (buf && pValue >= 0) {
-            const pContent = bipf.seekKey2(buf, pValue, B_CONTENT, 0)
-            if (pContent >= 0 && bipf.getEncodedType(buf, pContent) === bipf.types.string) this.processBoxed(buf, pValue, pContent, opener)
-            else this.processRecord({ value: buf }, 0, pValue)
-          }
-          this.processedOffset = record.offset
-          if (this.pending.length >= CHUNK) this.flush(() => undefined)
-        },
-        end: () => this.flush(() => resolve()),
-      })
+      const { filename, blockSize, compactionProgress } = this.log
+      // The file read directly, up to what the log had written when we started (ssb-db2 reads on from where this
+      // stops); not while a compaction is rewriting it.
+      if (filename && blockSize && compactionProgress?.value?.done === true) {
+        readLogRecords(filename, blockSize, from, until, write, () => this.flush(() => resolve()))
+        return
+      }
+      this.log.stream({ gt: from, decrypt: false }).pipe({ paused: false, write, end: () => this.flush(() => resolve()) })
     })
   }
 
