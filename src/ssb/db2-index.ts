@@ -10,7 +10,7 @@ import { existsSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Db2 } from './db2.js'
 import type { SsbMsg } from './message.js'
-import { appendIndexChunk, readIndexFile, resetIndexFile } from './index-file.js'
+import { ChunkLines, readIndexFile, resetIndexFile } from './index-file.js'
 import { readLogRecords } from './log-reader.js'
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -96,7 +96,7 @@ export abstract class QueuedIndex<E> {
   private readonly loaded: Promise<void>
   private queued: E[] = []
   private handing = false
-  private pending: string[] = []
+  private readonly pending = new ChunkLines()
   private processedOffset = -1
   private liveTimer: NodeJS.Timeout | undefined
   private readonly liveFlushMs: number
@@ -154,7 +154,7 @@ export abstract class QueuedIndex<E> {
         else this.processRecord({ value: buf }, 0, pValue)
       }
       this.processedOffset = record.offset
-      if (this.pending.length >= CHUNK) this.flush(() => undefined)
+      if (this.pending.count >= CHUNK) this.flush(() => undefined)
     }
     return new Promise((resolve) => {
       const { filename, blockSize, compactionProgress } = this.log
@@ -217,7 +217,7 @@ export abstract class QueuedIndex<E> {
     if (record.offset <= this.processedOffset) return
     if (record.value && pValue >= 0) this.processRecord(record as { value: Buffer }, 0, pValue)
     this.processedOffset = record.offset
-    if (this.pending.length >= CHUNK) this.flush(() => undefined)
+    if (this.pending.count >= CHUNK) this.flush(() => undefined)
     else if (isLive) {
       clearTimeout(this.liveTimer)
       this.liveTimer = setTimeout(() => this.flush(() => undefined), this.liveFlushMs)
@@ -238,7 +238,7 @@ export abstract class QueuedIndex<E> {
 
   private store(out: { entry: E } | undefined): void {
     if (!out) return
-    this.pending.push(JSON.stringify(out.entry))
+    this.pending.add(JSON.stringify(out.entry))
     this.queued.push(out.entry)
     if (!this.handing) {
       this.handing = true
@@ -258,13 +258,12 @@ export abstract class QueuedIndex<E> {
 
   private write(forced: boolean, cb: (err?: Error) => void): void {
     clearTimeout(this.liveTimer)
-    if (!forced && this.pending.length === 0 && this.processedOffset === this.offset.value) return cb()
+    if (!forced && this.pending.count === 0 && this.processedOffset === this.offset.value) return cb()
     try {
-      appendIndexChunk(this.file, this.pending, this.processedOffset)
+      this.pending.appendTo(this.file, this.processedOffset)
     } catch (err) {
       return cb(new Error(`the ${this.name} index could not be written`, { cause: err }))
     }
-    this.pending = []
     this.offset.set(this.processedOffset)
     cb()
   }
@@ -273,7 +272,7 @@ export abstract class QueuedIndex<E> {
   reset(cb: () => void): void {
     clearTimeout(this.liveTimer)
     this.queued = []
-    this.pending = []
+    this.pending.clear()
     this.processedOffset = -1
     resetIndexFile(this.file, this.handlers.version)
     this.offset.set(-1)
