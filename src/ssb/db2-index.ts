@@ -142,6 +142,7 @@ export abstract class QueuedIndex<E> {
    * then decodes again: at 100,000 boxed messages those two steps were ~3 s of a ~10 s first start (bench/coldstart).
    * Here a boxed message is opened with the same format lookups, keys and decrypt call ssb-db2 uses, and its content
    * is parsed as ssb-classic parses it, so the entries are the ones ssb-db2's path gives (test/provider/index-restart).
+   * Records up to `until` (the log's end when the index loaded) come from the log file itself (src/ssb/log-reader.ts).
    * Once the file covers the log, ssb-db2 reads on from there.
    */
   private catchUp(from: number, until: number, opener: Opener): Promise<void> {
