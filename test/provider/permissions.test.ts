@@ -39,7 +39,7 @@ describe('file permissions', () => {
     await runProvider(data)
     const seen = modes(data)
     // The secrets this is about: the key, the db2 keyring (box1 decryption key) and our own index.
-    for (const path of ['secret', 'keyring', 'db2/log.bipf', 'db2/indexes/buttcloud']) expect(seen.has(join(data, path)), path).toBe(true)
+    for (const path of ['secret', 'keyring', 'db2/log.bipf', 'db2/indexes/buttcloud.entries']) expect(seen.has(join(data, path)), path).toBe(true)
     expect([...seen.keys()].some((p) => p.startsWith(join(data, 'keyring') + '/'))).toBe(true)
     expect(seen.size).toBeGreaterThan(15)
     expect(notPrivate(data)).toEqual([])
