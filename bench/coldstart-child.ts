@@ -24,6 +24,8 @@ function cpuMsSinceStart(): number {
   return (user + system) / 1000
 }
 
+const mb = (bytes: number) => Math.round(bytes / 1024 / 1024)
+
 const t0 = performance.now()
 if (mode === 'provider') {
   const settings = ProviderSettings.parse({
@@ -37,13 +39,15 @@ if (mode === 'provider') {
   const all = await call<unknown[]>(provider.api.listAll)
   const ms = performance.now() - t0
   const cpuMs = cpuMsSinceStart()
-  const rss = process.memoryUsage().rss
+  const { rss, heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage()
   const health = await call<{ messages: number }>(provider.api.health)
   // Messages published since the log was generated (only the offer, on the first start): compare sequences.
   const state = await call<{ sequence: number }>(provider.sbot.getFeedState as (...a: unknown[]) => void, provider.id)
   const published = state.sequence - (meta as unknown as { providerMessages: number }).providerMessages
   await provider.close()
-  console.log(JSON.stringify({ mode, ms, cpuMs, rss, pubs: all.length, messages: health.messages, published }))
+  // Where the RSS is (MB): the V8 heap in use and reserved, and memory outside it (buffers).
+  const heap = { heapUsed: mb(heapUsed), heapTotal: mb(heapTotal), external: mb(external), arrayBuffers: mb(arrayBuffers) }
+  console.log(JSON.stringify({ mode, ms, cpuMs, rss, heap, pubs: all.length, messages: health.messages, published }))
 } else {
   // The floor: the same sbot stack opening the same log until its base index has caught up, reading nothing.
   const keys = loadKeys(join(dir, 'secret'))

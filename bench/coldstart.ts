@@ -73,11 +73,24 @@ export async function generate(pubs: number): Promise<{ dir: string; seconds: nu
   return { dir, seconds: (performance.now() - t0) / 1000 }
 }
 
-function child(mode: 'provider' | 'floor', dir: string): { ms: number; cpuMs: number; rss: number; messages: number; pubs?: number; published?: number } {
+/** The provider child's heap at the moment it was ready (MB): the V8 heap in use, and buffers outside it. */
+interface HeapAtReady {
+  heapUsed: number
+  heapTotal: number
+  external: number
+  arrayBuffers: number
+}
+
+function child(mode: 'provider' | 'floor', dir: string): { ms: number; cpuMs: number; rss: number; messages: number; pubs?: number; published?: number; heap?: HeapAtReady } {
   const js = fileURLToPath(new URL('./coldstart-child.js', import.meta.url))
   const args = existsSync(js) ? [js] : ['--import', 'tsx', fileURLToPath(new URL('./coldstart-child.ts', import.meta.url))]
   const out = execFileSync(process.execPath, [...args, mode, dir], { encoding: 'utf8', maxBuffer: 1 << 20, stdio: ['ignore', 'pipe', 'ignore'] })
   return JSON.parse(out.trim().split('\n').pop()!)
+}
+
+/** Where a provider's RSS was when it was ready: the heap in use and the buffers outside it (docs/ssb-stack.md). */
+function heapColumns(heap: HeapAtReady | undefined): Record<string, number> {
+  return heap ? { heap_used_mb: heap.heapUsed, buffers_mb: heap.arrayBuffers } : {}
 }
 
 /** Generate the log, then measure the floor and the provider cold start, each in a fresh process. */
@@ -98,8 +111,8 @@ export async function run(pubs = 10_000): Promise<BenchResult> {
       name: 'coldstart',
       rows: [
         { run: 'floor: plain sbot opens the log (base index drained)', messages: floor.messages, seconds: floor.ms / 1000, cpu_seconds: floor.cpuMs / 1000, rss_mb: mb(floor.rss) },
-        { run: 'provider, first start: builds its index, listAll answered', messages: firstStart.messages, seconds: firstStart.ms / 1000, x_floor: xFloor(firstStart), cpu_seconds: firstStart.cpuMs / 1000, rss_mb: mb(firstStart.rss) },
-        { run: 'provider, restart: reads its index, listAll answered', messages: restart.messages, seconds: restart.ms / 1000, x_floor: xFloor(restart), cpu_seconds: restart.cpuMs / 1000, rss_mb: mb(restart.rss) },
+        { run: 'provider, first start: builds its index, listAll answered', messages: firstStart.messages, seconds: firstStart.ms / 1000, x_floor: xFloor(firstStart), cpu_seconds: firstStart.cpuMs / 1000, rss_mb: mb(firstStart.rss), ...heapColumns(firstStart.heap) },
+        { run: 'provider, restart: reads its index, listAll answered', messages: restart.messages, seconds: restart.ms / 1000, x_floor: xFloor(restart), cpu_seconds: restart.cpuMs / 1000, rss_mb: mb(restart.rss), ...heapColumns(restart.heap) },
         { run: 'targets: first start', messages: pubs * 10, seconds: TARGET_MS / 1000, rss_mb: mb(TARGET_RSS) },
         { run: 'targets: restart', messages: pubs * 10, seconds: TARGET_RESTART_MS / 1000, rss_mb: mb(TARGET_RSS) },
       ],

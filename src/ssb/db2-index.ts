@@ -10,7 +10,8 @@ import { existsSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Db2 } from './db2.js'
 import type { SsbMsg } from './message.js'
-import { appendIndexChunk, readIndexFile, resetIndexFile } from './index-file.js'
+import { ChunkLines, readIndexFile, resetIndexFile } from './index-file.js'
+import { readLogRecords } from './log-reader.js'
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const require = createRequire(import.meta.url)
@@ -70,6 +71,10 @@ interface Log {
   stream(opts: { gt: number; decrypt: false }): {
     pipe(sink: { paused: boolean; write(record: { offset: number; value?: Buffer }): void; end(): void }): void
   }
+  /** async-append-only-log's file, block size and compaction state: the catch-up reads the file itself (src/ssb/log-reader.ts). */
+  filename?: string
+  blockSize?: number
+  compactionProgress?: { value?: { done?: boolean } }
 }
 
 /**
@@ -91,10 +96,11 @@ export abstract class QueuedIndex<E> {
   private readonly loaded: Promise<void>
   private queued: E[] = []
   private handing = false
-  private pending: string[] = []
+  private readonly pending = new ChunkLines()
   private processedOffset = -1
   private liveTimer: NodeJS.Timeout | undefined
   private readonly liveFlushMs: number
+  private scratch = Buffer.alloc(0)
 
   constructor(
     private readonly log: Log,
@@ -126,7 +132,7 @@ export abstract class QueuedIndex<E> {
     })
     if (read.dropped) this.handlers.onDropped?.(read.dropped)
     this.processedOffset = read.offset
-    if (this.opener && read.offset < logEnd) await this.catchUp(read.offset, this.opener)
+    if (this.opener && read.offset < logEnd) await this.catchUp(read.offset, logEnd, this.opener)
     this.offset.set(this.processedOffset)
   }
 
@@ -136,25 +142,30 @@ export abstract class QueuedIndex<E> {
    * then decodes again: at 100,000 boxed messages those two steps were ~3 s of a ~10 s first start (bench/coldstart).
    * Here a boxed message is opened with the same format lookups, keys and decrypt call ssb-db2 uses, and its content
    * is parsed as ssb-classic parses it, so the entries are the ones ssb-db2's path gives (test/provider/index-restart).
+   * Records up to `until` (the log's end when the index loaded) come from the log file itself (src/ssb/log-reader.ts).
    * Once the file covers the log, ssb-db2 reads on from there.
    */
-  private catchUp(from: number, opener: Opener): Promise<void> {
+  private catchUp(from: number, until: number, opener: Opener): Promise<void> {
+    const write = (record: { offset: number; value?: Buffer }) => {
+      const buf = record.value
+      const pValue = buf ? bipf.seekKey2(buf, 0, B_VALUE, 0) : -1
+      if (buf && pValue >= 0) {
+        const pContent = bipf.seekKey2(buf, pValue, B_CONTENT, 0)
+        if (pContent >= 0 && bipf.getEncodedType(buf, pContent) === bipf.types.string) this.processBoxed(buf, pValue, pContent, opener)
+        else this.processRecord({ value: buf }, 0, pValue)
+      }
+      this.processedOffset = record.offset
+      if (this.pending.count >= CHUNK) this.flush(() => undefined)
+    }
     return new Promise((resolve) => {
-      this.log.stream({ gt: from, decrypt: false }).pipe({
-        paused: false,
-        write: (record) => {
-          const buf = record.value
-          const pValue = buf ? bipf.seekKey2(buf, 0, B_VALUE, 0) : -1
-          if (buf && pValue >= 0) {
-            const pContent = bipf.seekKey2(buf, pValue, B_CONTENT, 0)
-            if (pContent >= 0 && bipf.getEncodedType(buf, pContent) === bipf.types.string) this.processBoxed(buf, pValue, pContent, opener)
-            else this.processRecord({ value: buf }, 0, pValue)
-          }
-          this.processedOffset = record.offset
-          if (this.pending.length >= CHUNK) this.flush(() => undefined)
-        },
-        end: () => this.flush(() => resolve()),
-      })
+      const { filename, blockSize, compactionProgress } = this.log
+      // The file read directly, up to what the log had written when we started (ssb-db2 reads on from where this
+      // stops); not while a compaction is rewriting it.
+      if (filename && blockSize && compactionProgress?.value?.done === true) {
+        readLogRecords(filename, blockSize, from, until, write, () => this.flush(() => resolve()))
+        return
+      }
+      this.log.stream({ gt: from, decrypt: false }).pipe({ paused: false, write, end: () => this.flush(() => resolve()) })
     })
   }
 
@@ -171,7 +182,7 @@ export abstract class QueuedIndex<E> {
     const author = field(B_AUTHOR)
     if (!opener.findFeedFormatForAuthor(author)) return
     const previous = field(B_PREVIOUS)
-    const plaintext = format.decrypt(Buffer.from(ciphertext.slice(0, ciphertext.indexOf('.')), 'base64'), { keys: opener.keys, author, previous })
+    const plaintext = format.decrypt(this.decodeBase64(ciphertext.slice(0, ciphertext.indexOf('.'))), { keys: opener.keys, author, previous })
     if (!plaintext) return
     let content: unknown
     try {
@@ -192,12 +203,22 @@ export abstract class QueuedIndex<E> {
     this.store(this.handlers.process(msg))
   }
 
+  /**
+   * The ciphertext's bytes, in a scratch buffer reused for every message of the catch-up: a format's `decrypt` reads
+   * them synchronously and keeps nothing, and a fresh buffer per message was ~70 MB of garbage at 100,000 messages.
+   */
+  private decodeBase64(base64: string): Buffer {
+    const most = Math.ceil(base64.length / 4) * 3
+    if (this.scratch.length < most) this.scratch = Buffer.allocUnsafe(Math.max(most, 2 * this.scratch.length))
+    return this.scratch.subarray(0, this.scratch.write(base64, 'base64'))
+  }
+
   /** ssb-db2, once per log record, in the scan and live. */
   onRecord(record: { offset: number; value?: Buffer }, isLive: boolean, pValue: number): void {
     if (record.offset <= this.processedOffset) return
     if (record.value && pValue >= 0) this.processRecord(record as { value: Buffer }, 0, pValue)
     this.processedOffset = record.offset
-    if (this.pending.length >= CHUNK) this.flush(() => undefined)
+    if (this.pending.count >= CHUNK) this.flush(() => undefined)
     else if (isLive) {
       clearTimeout(this.liveTimer)
       this.liveTimer = setTimeout(() => this.flush(() => undefined), this.liveFlushMs)
@@ -218,7 +239,7 @@ export abstract class QueuedIndex<E> {
 
   private store(out: { entry: E } | undefined): void {
     if (!out) return
-    this.pending.push(JSON.stringify(out.entry))
+    this.pending.add(JSON.stringify(out.entry))
     this.queued.push(out.entry)
     if (!this.handing) {
       this.handing = true
@@ -238,13 +259,12 @@ export abstract class QueuedIndex<E> {
 
   private write(forced: boolean, cb: (err?: Error) => void): void {
     clearTimeout(this.liveTimer)
-    if (!forced && this.pending.length === 0 && this.processedOffset === this.offset.value) return cb()
+    if (!forced && this.pending.count === 0 && this.processedOffset === this.offset.value) return cb()
     try {
-      appendIndexChunk(this.file, this.pending, this.processedOffset)
+      this.pending.appendTo(this.file, this.processedOffset)
     } catch (err) {
       return cb(new Error(`the ${this.name} index could not be written`, { cause: err }))
     }
-    this.pending = []
     this.offset.set(this.processedOffset)
     cb()
   }
@@ -253,7 +273,7 @@ export abstract class QueuedIndex<E> {
   reset(cb: () => void): void {
     clearTimeout(this.liveTimer)
     this.queued = []
-    this.pending = []
+    this.pending.clear()
     this.processedOffset = -1
     resetIndexFile(this.file, this.handlers.version)
     this.offset.set(-1)

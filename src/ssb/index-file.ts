@@ -113,11 +113,55 @@ function parseCheckpoint(json: string): { o: number; h: string } | undefined {
   }
 }
 
+/**
+ * A chunk's entry lines as they go into the file, gathered in one buffer reused from chunk to chunk. Kept as strings
+ * until the chunk was written, 2,048 lines lived through several young-generation collections and were promoted: at an
+ * index rebuild of 100,000 entries that was ~50 MB of old-generation garbage (bench/coldstart).
+ */
+export class ChunkLines {
+  private buf = Buffer.allocUnsafe(1 << 16)
+  private used = 0
+  /** Entries gathered since the last write. */
+  count = 0
+
+  /** Add one entry, already JSON (which never holds a raw newline). */
+  add(json: string): void {
+    this.reserve(json.length * 3 + 2)
+    this.buf[this.used++] = 0x45 /* E */
+    this.used += this.buf.write(json, this.used, 'utf8')
+    this.buf[this.used++] = NEWLINE
+    this.count++
+  }
+
+  /** Append the gathered lines and their checkpoint at `offset` to `file` in one write, then start afresh. */
+  appendTo(file: string, offset: number): void {
+    const lines = this.buf.subarray(0, this.used)
+    const mark = `C${JSON.stringify({ o: offset, h: createHash('sha256').update(lines).digest('hex') })}\n`
+    this.reserve(mark.length)
+    const end = this.used + this.buf.write(mark, this.used, 'utf8')
+    appendFileSync(file, this.buf.subarray(0, end), { mode: 0o600 })
+    this.clear()
+  }
+
+  /** Forget what was gathered. */
+  clear(): void {
+    this.used = 0
+    this.count = 0
+  }
+
+  private reserve(bytes: number): void {
+    if (this.used + bytes <= this.buf.length) return
+    const bigger = Buffer.allocUnsafe(Math.max(2 * this.buf.length, this.used + bytes))
+    this.buf.copy(bigger, 0, 0, this.used)
+    this.buf = bigger
+  }
+}
+
 /** Append one chunk: its entries (already JSON), then its checkpoint at `offset`. */
 export function appendIndexChunk(file: string, entriesJson: readonly string[], offset: number): void {
-  const lines = entriesJson.map((j) => `E${j}\n`).join('')
-  const mark = `C${JSON.stringify({ o: offset, h: createHash('sha256').update(lines).digest('hex') })}\n`
-  appendFileSync(file, lines + mark, { mode: 0o600 })
+  const lines = new ChunkLines()
+  for (const json of entriesJson) lines.add(json)
+  lines.appendTo(file, offset)
 }
 
 /** Empty the file down to its header (ssb-db2 is rebuilding the index). */

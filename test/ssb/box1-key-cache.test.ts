@@ -8,7 +8,7 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { BOX1_KEYS_FILE, installBox1KeyCache } from '../../src/ssb/box1-key-cache.js'
+import { BOX1_KEYS_FILE, installBox1KeyCache, openBody } from '../../src/ssb/box1-key-cache.js'
 import { generateKeys, keysFileText, type SsbKeys } from '../../src/ssb/keys.js'
 import { applyDb2Patches } from '../../src/ssb/patches.js'
 import { closeSbot, createSbot, type Sbot } from '../../src/ssb/server.js'
@@ -16,7 +16,11 @@ import { sbotConfig } from '../../src/ssb/config.js'
 import { writeFileSync } from 'node:fs'
 
 const require = createRequire(import.meta.url)
-const ssbKeys: { box(content: object, recps: string[]): string } = require('ssb-keys')
+const ssbKeys: { box(content: object, recps: string[]): string; ssbSecretKeyToPrivateBoxSecret(keys: unknown): Buffer } = require('ssb-keys')
+const privateBox: {
+  multibox_open_key(ctxt: Buffer, sk: Buffer): Buffer | null | undefined
+  multibox_open_body(ctxt: Buffer, key: Buffer): Buffer | null | undefined
+} = createRequire(require.resolve('ssb-keys'))('private-box')
 
 type Format = { name: string; decrypt(c: Buffer, o: { keys: SsbKeys }): Buffer | null | undefined }
 const boxFormat = (sbot: Sbot) => (sbot.db as unknown as { encryptionFormats: Format[] }).encryptionFormats.find((f) => f.name === 'box')!
@@ -72,5 +76,25 @@ describe('the box1 key cache', () => {
     expect(value.content).toEqual({ type: 'test', text: 'own', recps: [keys.id] })
     expect(cache.stats.misses + cache.stats.hits).toBeGreaterThan(0)
     await closeSbot(sbot)
+  })
+
+  it('opens a remembered key\'s body exactly as private-box does, wherever we are among 1 to 7 recipients', () => {
+    const sk = ssbKeys.ssbSecretKeyToPrivateBoxSecret(keys)
+    for (let count = 1; count <= 7; count++) {
+      for (let at = 0; at < count; at++) {
+        const recps = Array.from({ length: count }, (_, i) => (i === at ? keys.id : generateKeys().id))
+        const box = ciphertext({ type: 'test', count, at, text: 'x'.repeat(count * 100) }, recps)
+        const key = privateBox.multibox_open_key(box, sk)!
+        const expected = privateBox.multibox_open_body(box, key)!
+        expect(openBody(box, key)).toEqual(expected)
+        expect(JSON.parse(String(openBody(box, key)))).toEqual({ type: 'test', count, at, text: 'x'.repeat(count * 100) })
+        // The key of another slot count, or a body cut short or altered, opens nothing (and throws nothing).
+        expect(openBody(box, Buffer.concat([Buffer.from([(key[0]! + 1) % 8]), key.subarray(1)]))).toBeNull()
+        expect(openBody(box.subarray(0, 60), key)).toBeNull()
+        const altered = Buffer.from(box)
+        altered[altered.length - 1]! ^= 1
+        expect(openBody(altered, key)).toBeNull()
+      }
+    }
   })
 })

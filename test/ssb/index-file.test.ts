@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, appendFileSync, writeFileS
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { appendIndexChunk, readIndexFile, resetIndexFile } from '../../src/ssb/index-file.js'
+import { ChunkLines, appendIndexChunk, readIndexFile, resetIndexFile } from '../../src/ssb/index-file.js'
 
 const dirs: string[] = []
 afterEach(() => {
@@ -34,6 +34,22 @@ describe('index file', () => {
     appendIndexChunk(f, [], 150)
     appendIndexChunk(f, json([{ a: 3 }]), 200)
     expect(read(f)).toEqual({ offset: 200, entries: 3, got: [{ a: 1 }, { a: 'two\nlines' }, { a: 3 }] })
+  })
+
+  it('gathers chunks in one reused buffer: past its first size, with multi-byte text, and empty again after a write', () => {
+    const f = file()
+    read(f)
+    const lines = new ChunkLines()
+    const first = Array.from({ length: 300 }, (_, i) => ({ i, text: `ü€😀 ${'x'.repeat(i * 3)}` }))
+    for (const e of first) lines.add(JSON.stringify(e))
+    expect(lines.count).toBe(300)
+    lines.appendTo(f, 1000)
+    expect(lines.count).toBe(0)
+    lines.add(JSON.stringify({ after: 'the write' }))
+    lines.appendTo(f, 2000)
+    expect(read(f)).toEqual({ offset: 2000, entries: 301, got: [...first, { after: 'the write' }] })
+    // Past the buffer's first 64 KiB: the chunk grew it and still hashed and read back whole.
+    expect(statSync(f).size).toBeGreaterThan(1 << 16)
   })
 
   it('cuts a torn last line, and what is appended next follows the good data', () => {
