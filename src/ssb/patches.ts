@@ -24,6 +24,11 @@ export const PATCHED_VERSIONS = { 'ssb-db2': '8.1.0', 'ssb-classic': '1.1.0', 'a
  * blocks for good, a third of a provider's memory (bench/coldstart). Reads are sequential scans and recent messages.
  */
 export const LOG_CACHE_BLOCKS = 16
+/**
+ * The newest blocks by index, kept outside the LRU: the log's block being appended to and those waiting to be
+ * written (one is written per write timeout, so more than one waits only under a burst of appends; 32 is 2 MiB).
+ */
+export const LOG_TAIL_BLOCKS = 32
 /** async-append-only-log's own cap, the one call the block cache patch changes. */
 const LOG_CACHE_BLOCKS_UNPATCHED = 1024
 
@@ -101,12 +106,65 @@ function patchGetMsgId(classicRequire: NodeJS.Require, path: string): void {
   if (classicRequire('./format.js').getMsgId !== getMsgId) throw new Error('ssb-classic was loaded before its getMsgId leak could be patched')
 }
 
-/** async-append-only-log makes its block cache with quick-lru at `maxSize: 1024`: that one call gets LOG_CACHE_BLOCKS. */
+/** The quick-lru methods async-append-only-log calls on its block cache. */
+interface BlockCache {
+  has(key: number): boolean
+  get(key: number): unknown
+  set(key: number, value: unknown): unknown
+  delete(key: number): boolean
+}
+
+/**
+ * async-append-only-log makes its block cache with quick-lru at `maxSize: 1024`: that one call gets LOG_CACHE_BLOCKS,
+ * and the newest LOG_TAIL_BLOCKS blocks are held outside the LRU. The log appends into its latest block in memory
+ * and writes it to disk later (after its write timeout, one block at a time); until then the cache is the only
+ * place its new records are, and a read that misses the cache reads the block from disk, where they are not yet
+ * ("Record has been deleted"). With 1,024 blocks a scan evicting the block being written was unlikely; with 16 it
+ * took one index query between an append and its write (test/ssb/db2-patches.test.ts). The newest blocks by index
+ * are the ones being appended to and waiting to be written, so they stay.
+ */
 function patchLogCache(logRequire: NodeJS.Require, lruPath: string): void {
-  const QuickLRU = logRequire(lruPath) as new (opts: { maxSize: number }) => object
+  const QuickLRU = logRequire(lruPath) as new (opts: { maxSize: number }) => BlockCache
   class LogBlockCache extends QuickLRU {
+    /** Only the log's own cache (the one made at 1,024) pins its tail; any other quick-lru is left as it is. */
+    private readonly pinsTail: boolean
+    private readonly tail = new Map<number, unknown>()
+    private newest = -1
+
     constructor(opts: { maxSize: number }) {
-      super(opts.maxSize === LOG_CACHE_BLOCKS_UNPATCHED ? { ...opts, maxSize: LOG_CACHE_BLOCKS } : opts)
+      const isLogCache = opts.maxSize === LOG_CACHE_BLOCKS_UNPATCHED
+      super(isLogCache ? { ...opts, maxSize: LOG_CACHE_BLOCKS } : opts)
+      this.pinsTail = isLogCache
+    }
+
+    override has(key: number): boolean {
+      return this.tail.has(key) || super.has(key)
+    }
+
+    override get(key: number): unknown {
+      return this.tail.has(key) ? this.tail.get(key) : super.get(key)
+    }
+
+    override set(key: number, value: unknown): unknown {
+      if (this.pinsTail && key > this.newest - LOG_TAIL_BLOCKS) {
+        this.tail.set(key, value)
+        if (key > this.newest) {
+          this.newest = key
+          for (const pinned of this.tail.keys()) if (pinned <= key - LOG_TAIL_BLOCKS) this.tail.delete(pinned)
+        }
+        return this
+      }
+      return super.set(key, value)
+    }
+
+    override delete(key: number): boolean {
+      // The log deletes only when a compaction truncates it: its newest block is then lower, so start over.
+      if (this.pinsTail && this.tail.size) {
+        for (const [pinned, value] of this.tail) if (pinned !== key) super.set(pinned, value)
+        this.tail.clear()
+        this.newest = -1
+      }
+      return super.delete(key)
     }
   }
   logRequire.cache[lruPath]!.exports = LogBlockCache

@@ -3,6 +3,9 @@
  * destructured the leaky helper keeps it). Each case runs in a fresh Node process, so the module cache is clean.
  */
 import { execFile } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 
@@ -38,6 +41,29 @@ describe('applyDb2Patches', () => {
     )
     expect(r.err).toBe('')
     expect(r.out.trim()).toBe('patched')
+  })
+
+  it('keeps the block being written in the capped cache: a record read back after a scan, before its write, is there', async () => {
+    // A log of 45 blocks on disk; one more record waits in memory (a long write timeout), then 40 other blocks are
+    // read (an index query), then the new record is read. With only the cap, its block had left the cache and was
+    // read from disk, where it is not yet: "Record has been deleted".
+    const dir = mkdtempSync(join(tmpdir(), 'bc-logcache-'))
+    try {
+      const r = await runFresh(
+        '',
+        "const { createRequire } = require('node:module'); const logRequire = createRequire(createRequire(require.resolve('ssb-db2/log.js')).resolve('async-append-only-log')); " +
+          `const log = logRequire('./index.js')(${JSON.stringify(join(dir, 'log'))}, { blockSize: 65536, writeTimeout: 1500, codec: { encode: (s) => Buffer.from(s), decode: (b) => b.toString(), buffer: true } }); ` +
+          'const p = (f, ...a) => new Promise((res, rej) => f(...a, (e, v) => (e ? rej(e) : res(v)))); ' +
+          "(async () => { const offsets = []; for (let i = 0; i < 45 * 60; i++) offsets.push(await p(log.append, 'x'.repeat(1000) + i)); await p(log.onDrain); " +
+          "const fresh = await p(log.append, 'fresh'); for (let b = 0; b < 40; b++) await p(log.get, offsets[b * 60]); " +
+          "const got = await p(log.get, fresh).catch((e) => 'error: ' + e.message); const old = await p(log.get, offsets[3]); " +
+          "console.log(JSON.stringify({ got, old: old === 'x'.repeat(1000) + 3 })); await p(log.close) })().catch((e) => { console.error(e.message); process.exit(4) })",
+      )
+      expect(r.err).toBe('')
+      expect(JSON.parse(r.out.split('\n').find((line) => line.startsWith('{')) ?? '{}')).toEqual({ got: 'fresh', old: true })
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('refuses to run once async-append-only-log has been loaded', async () => {
