@@ -143,7 +143,8 @@ export function execute(actions: readonly Action[], state: State): State {
       case 'record-placement': {
         const p = byRequest.get(a.request)
         if (!p) throw new Error(`record for unknown ${a.request}`)
-        if (p.placement && a.why !== 'move') throw new Error(`second record for ${a.request}`)
+        // A placed pub gets another record only when it moves, or when its record is stale (`staleRecord`: adopted).
+        if (p.placement && a.why !== 'move' && a.why !== 'adopt') throw new Error(`second record for ${a.request}`)
         const holder = desired.find((d) => d.placement?.hub === a.hub && d.placement.port === a.port && !(d.placement.released && d.intent === 'destroyed'))
         if (holder) throw new Error(`port ${a.hub}:${a.port} handed to ${a.request} while ${holder.request} holds it`)
         p.placement = { hub: a.hub, port: a.port }

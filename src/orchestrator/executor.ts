@@ -85,6 +85,8 @@ export function createHandlers({ driver, host, keyring, notes }: HandlerDeps): H
         `conflict ${a.request}`,
         a.unrecorded
           ? `conflict: ${a.request} has no placement record and its service listens on ${a.hub}:${a.port}, which the record of ${a.holder} holds; the record wins: the service is left alone, and recorded there once that port is free`
+          : a.stale
+          ? `conflict: ${a.request} moved after the backup its record came from and its service listens on ${a.hub}:${a.port}, which the record of ${a.holder} holds; the service is left alone, and recorded there once that port is free`
           : `conflict: ${a.request} claims ${a.hub}:${a.port}, held by ${a.holder}; left alone for the operator`,
       )
     },

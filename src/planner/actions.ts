@@ -44,9 +44,10 @@ export type Action =
   /**
    * Two records claim one port on one hub; the later request is left alone until an operator decides. `unrecorded`:
    * the request has no record, and its service listens on a port another request's record holds: the record wins,
-   * the service is left running and alone, and it is recorded there once that port is free.
+   * the service is left running and alone, and it is recorded there once that port is free. `stale`: the same for a
+   * request whose record is stale (it moved after the backup the provider was restored from: `staleRecord`).
    */
-  | { kind: 'warn-conflict'; request: MsgId; hub: string; port: number; holder: MsgId; unrecorded?: true }
+  | { kind: 'warn-conflict'; request: MsgId; hub: string; port: number; holder: MsgId; unrecorded?: true; stale?: true }
   /** The desired list named one request twice with different content. */
   | { kind: 'warn-duplicate-desired'; request: MsgId }
   /** An object of ours that no desired pub explains: left alone (a lagging index must not delete pubs). */

@@ -14,6 +14,7 @@ import type { MsgId } from '../protocol/ids.js'
 import type { PortBook } from './ports.js'
 import type { Capacity, DesiredPub, Hub, ObservedService } from './types.js'
 import { isLive, schedulable, type World } from './world.js'
+import { staleRecord } from './stale.js'
 import { PUB_EXIT } from '../protocol/pub-exit.js'
 
 /** One hub's memory as this pass sees it. */
@@ -33,7 +34,8 @@ export interface NewPlacement {
   port: number
   /**
    * `adopt`: the record was missing (lost with a restore from an older backup) but a service of ours already runs
-   * there, or (no service) a volume of ours holds its data on that hub: it is written now from what is observed;
+   * there, or (no service) a volume of ours holds its data on that hub, or the record is stale (`staleRecord`: the
+   * pub moved after that backup and serves from its copy): it is written now from what is observed;
    * `move`: its hub is drained, so it goes to another hub with its data.
    */
   why: 'new' | 'adopt' | 'move'
@@ -55,8 +57,8 @@ export interface Allocation {
   blocked: Map<MsgId, { hub: string; haveMiB: number; wantMiB: number }>
   /** Pubs on a drained hub that found no other hub with room (or whose data cannot be read): they stay. */
   moveBlocked: BlockedMove[]
-  /** Unplaced pubs whose service sits on a port another request holds. */
-  adoptConflicts: Array<{ pub: DesiredPub; hub: string; port: number; holder: MsgId }>
+  /** Unplaced pubs (or pubs with a stale record: `stale`) whose service sits on a port another request holds. */
+  adoptConflicts: Array<{ pub: DesiredPub; hub: string; port: number; holder: MsgId; stale?: true }>
   hubsNeeded: { count: number; memoryMiB: number }
 }
 
@@ -140,6 +142,10 @@ export function hubsNeeded(queuedMiB: readonly number[], capacity: Capacity): { 
 export function allocate(world: World, ports: PortBook, capacity: Capacity): Allocation {
   const rooms = emptyRooms(world.hubs.values(), capacity)
   const growing: DesiredPub[] = []
+  // Pubs whose record a restore made stale (they moved after the backup): they hold room where their service is,
+  // and are recorded there below, like a pub with no record.
+  const stale = new Set<MsgId>()
+  for (const pub of world.desired.values()) if (staleRecord(pub, world)) stale.add(pub.request)
   // Does this pub hold room on its recorded hub (so its service is counted there, not below)?
   const holdsRoom = (pub: DesiredPub | undefined): pub is DesiredPub =>
     pub !== undefined && pub.placement !== undefined && isLive(pub) && !ports.conflicts.has(pub.request)
@@ -150,8 +156,10 @@ export function allocate(world: World, ports: PortBook, capacity: Capacity): All
     if (!holdsRoom(pub)) continue
     const svc = world.services.get(pub.request)
     const held = svc?.memoryMiB ?? pub.memoryMiB
-    if (held < pub.memoryMiB) growing.push(pub)
-    const room = rooms.get(pub.placement!.hub)
+    // A stale record's plan growth waits for its new record (the next pass): this pass only records where it is.
+    const isStale = stale.has(pub.request)
+    if (held < pub.memoryMiB && !isStale) growing.push(pub)
+    const room = rooms.get(isStale ? svc!.hub! : pub.placement!.hub)
     if (room) {
       room.usedMiB += reservationMiB(held, capacity, pub.measuredMiB)
       room.pubs++
@@ -179,7 +187,7 @@ export function allocate(world: World, ports: PortBook, capacity: Capacity): All
   const placements: NewPlacement[] = []
   const adoptConflicts: Allocation['adoptConflicts'] = []
   const unplaced: DesiredPub[] = []
-  for (const pub of world.desired.values()) if (!pub.placement) unplaced.push(pub)
+  for (const pub of world.desired.values()) if (!pub.placement || stale.has(pub.request)) unplaced.push(pub)
   // Oldest first here too: two unrecorded services on one port must resolve the same way whatever the list order.
   unplaced.sort(byAge)
 
@@ -192,17 +200,19 @@ export function allocate(world: World, ports: PortBook, capacity: Capacity): All
       serviceless.push(pub)
       continue
     }
-    // A service of ours with no record (the record was lost, e.g. with a restore from an older backup): record
-    // where it is, so its port is burnt, unless another request's record holds that port (the record wins: this
-    // one is left alone and reported until that port is free). Its memory is already counted on that hub above.
+    // A service of ours with no record (the record was lost, e.g. with a restore from an older backup) or a stale
+    // one: record where it is, so its port is burnt, unless another request's record holds that port (the record
+    // wins: this one is left alone and reported until that port is free). Its memory is already counted on that hub
+    // above (a stale record's pub is counted there already).
+    const isStale = stale.has(pub.request)
     const holder = ports.holder(svc.hub, svc.port)
     if (holder === undefined) {
       ports.take(svc.hub, svc.port, pub.request)
       placements.push({ pub, hub: svc.hub, port: svc.port, why: 'adopt' })
       const room = rooms.get(svc.hub)
-      if (room && isLive(pub)) room.pubs++
+      if (room && isLive(pub) && !isStale) room.pubs++
     } else {
-      adoptConflicts.push({ pub, hub: svc.hub, port: svc.port, holder })
+      adoptConflicts.push({ pub, hub: svc.hub, port: svc.port, holder, ...(isStale ? { stale: true as const } : {}) })
     }
   }
 
@@ -278,10 +288,17 @@ function adoptData(pub: DesiredPub, world: World, rooms: Map<string, HubRoom>, p
 
 /**
  * Does this pub have to leave its recorded hub? Its hub is drained (Swarm's node availability `drain`, set by
- * `drain.js` or by hand): every live pub placed there moves, stopped ones too, so the hub can be emptied.
+ * `drain.js` or by hand): every live pub placed there moves, stopped ones too, so the hub can be emptied. Not a pub
+ * whose record is stale (`staleRecord`): it already left that hub, and is recorded where it is instead.
  */
 export function mustMove(pub: DesiredPub, world: World, ports: PortBook): boolean {
-  return isLive(pub) && pub.placement !== undefined && !ports.conflicts.has(pub.request) && world.hubs.get(pub.placement.hub)?.availability === 'drain'
+  return (
+    isLive(pub) &&
+    pub.placement !== undefined &&
+    !ports.conflicts.has(pub.request) &&
+    world.hubs.get(pub.placement.hub)?.availability === 'drain' &&
+    !staleRecord(pub, world)
+  )
 }
 
 /**

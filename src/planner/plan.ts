@@ -187,6 +187,9 @@ export function planWorld(world: World, capacity: Capacity, now: number): Action
   }
   // A pub placed in this pass waits for its record to be read back before anything is built on it.
   const recordedNow = new Set<MsgId>(alloc.placements.map((p) => p.pub.request))
+  // A pub whose stale record could not be replaced yet (its service's port is another record's) is left alone as it
+  // runs, like a service with no record: acting on the stale record would move it back.
+  for (const c of alloc.adoptConflicts) if (c.stale) recordedNow.add(c.pub.request)
   const unavailable = new Map<string, number>()
 
   for (const pub of world.desired.values()) {
@@ -208,7 +211,7 @@ export function planWorld(world: World, capacity: Capacity, now: number): Action
   }
 
   for (const c of alloc.adoptConflicts) {
-    out.push({ kind: 'warn-conflict', request: c.pub.request, hub: c.hub, port: c.port, holder: c.holder, unrecorded: true })
+    out.push({ kind: 'warn-conflict', request: c.pub.request, hub: c.hub, port: c.port, holder: c.holder, ...(c.stale ? { stale: true as const } : { unrecorded: true as const }) })
   }
   for (const svc of world.extraServices) {
     if (world.desired.has(svc.request)) {

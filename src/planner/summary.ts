@@ -9,6 +9,7 @@ import { PUB_EXIT } from '../protocol/pub-exit.js'
 import type { Action } from './actions.js'
 import type { DesiredPub, Observed, ObservedService, ObservedTask } from './types.js'
 import { indexWorld, schedulable, type World } from './world.js'
+import { staleRecord } from './stale.js'
 
 export type DownReason = 'oom' | 'crash-loop' | 'rejected' | 'exited' | 'unhealthy' | 'hub-unavailable' | 'port-taken' | 'moving'
 
@@ -106,8 +107,10 @@ function pubState(pub: DesiredPub, world: World, queued: ReadonlySet<MsgId>, mov
     return !svc || svc.replicas === 0 ? { state: 'stopped' } : fromTasks(svc, world, now, crashLoop)
   }
   if (queued.has(pub.request)) return { state: 'queued' }
-  // A move under way (its record names another hub than its service's) or decided in this pass.
-  if ((svc?.hub !== undefined && pub.placement !== undefined && svc.hub !== pub.placement.hub) || moving.has(pub.request)) {
+  // A move under way (its record names another hub than its service's, unless that record is stale: the pub moved
+  // after the backup it came from, and is recorded where it serves) or decided in this pass.
+  const away = svc?.hub !== undefined && pub.placement !== undefined && svc.hub !== pub.placement.hub && !staleRecord(pub, world)
+  if (away || moving.has(pub.request)) {
     return { state: 'down', reason: 'moving' }
   }
   if (!svc) {
