@@ -3,11 +3,13 @@
  * still runs that pub, so the restored provider records it where it runs (`adopt`) instead of placing it anew. It
  * keeps its port and its volume, nothing of it is rebuilt, a new pub never gets its port, and what the owner would be
  * told is what they were told before the restore (the plugin posts a status only when it differs from the last).
+ * A pub moved off a drained hub after the backup gets its older record back: it is recorded where it serves, and
+ * nothing moves.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { createOrchestratorRuntime } from '../../src/orchestrator/runtime.js'
 import { derivePubKeys } from '../../src/orchestrator/desired.js'
-import { changesOf, objectName, type Capacity } from '../../src/planner/index.js'
+import { changesOf, LABELS, labelsFor, objectName, type Capacity } from '../../src/planner/index.js'
 import type { PubRecord } from '../../src/control/record.js'
 import { multiserverAddress } from '../../src/protocol/ids.js'
 import { formatCapacitySnapshot } from '../../src/provider/capacity.js'
@@ -21,7 +23,14 @@ afterEach(async () => {
 
 function provider(engine: FakeEngine, host: FakeHost) {
   const runtime = createOrchestratorRuntime({
-    driver: engine.driver(),
+    driver: engine.driver({
+      // A move's copy, as the Swarm driver makes it: the volume on the new hub, labelled with the hub it came from.
+      moveData: async (request, from, to) => {
+        const name = objectName(request)
+        if (!engine.volumes.has(`${from}/${name}`)) throw new Error(`no volume of ${request} on ${from}`)
+        engine.volumes.set(`${to}/${name}`, { name, hub: to, labels: { ...labelsFor(request), [LABELS.movedFrom]: from }, createdAt: 2 })
+      },
+    }),
     inviter: noInvites,
     capacity: CAPACITY,
     defaultImageVersion: '1',
@@ -47,8 +56,9 @@ async function converge(runtime: ReturnType<typeof provider>, host: FakeHost, re
  * A provider that ran one pub and was then backed up; `restore` gives the host of a provider restored from that
  * backup: the same key (pub identities stay the same), the records as they were then.
  */
-async function backedUpAfter(first: PubRecord) {
+async function backedUpAfter(first: PubRecord, hubs = [HUB]) {
   const engine = new FakeEngine()
+  engine.hubs = hubs.map((h) => ({ ...h }))
   const old = fakeHost()
   const before = provider(engine, old)
   await converge(before, old, [first])
@@ -129,5 +139,40 @@ describe('a provider restored from an older backup of its records', () => {
     expect(restored.reasons.get(next.request)).toBe('adopt')
     for (const seen of passes) expect(seen.get(next.request)).toEqual(lastSeen.get(next.request))
     expect(formatCapacitySnapshot(after.capacity()!)).not.toContain('conflict')
+  })
+
+  it('a pub moved off a drained hub after the backup: recorded where it serves, not moved back, and its owner hears nothing new', async () => {
+    const HUB_B = { ...HUB, id: 'node-b', name: 'hub-b', address: 'hub-b.example.net' }
+    const r = record(4)
+    const { engine, old, before, restore } = await backedUpAfter(r, [HUB, HUB_B])
+    expect(old.placements.get(r.request)).toEqual({ hub: HUB.id, port: 9000 })
+    // After the backup, hub A is drained (Swarm shuts its tasks down) and the pub moves to hub B with its data.
+    engine.hubs.find((h) => h.id === HUB.id)!.availability = 'drain'
+    for (const s of engine.services.values()) if (s.listing.hub === HUB.id) for (const t of s.tasks) if (t.state === 'running') t.state = 'shutdown'
+    const lastSeen = (await converge(before, old, [r])).at(-1)!
+    expect(old.placements.get(r.request)).toEqual({ hub: HUB_B.id, port: 9000 })
+    expect([...engine.volumes.keys()]).toEqual([`${HUB_B.id}/${objectName(r.request)}`])
+    const service = engine.serviceOf(r.request)!.listing
+    const pubId = derivePubKeys(old.providerKeys, r.request).id
+    expect(lastSeen.get(r.request)).toEqual({ state: 'up', pub: { id: pubId, address: multiserverAddress(HUB_B.address, 9000, pubId) } })
+    await before.close()
+
+    // Restored: the record names hub A again, with hub A still drained.
+    const restored = restore()
+    expect(restored.placements.get(r.request)).toEqual({ hub: HUB.id, port: 9000 })
+    const after = provider(engine, restored)
+    const calls = engine.calls.length
+    const passes = await converge(after, restored, [r])
+
+    expect(restored.placements.get(r.request)).toEqual({ hub: HUB_B.id, port: 9000 })
+    expect(restored.reasons.get(r.request)).toBe('adopt')
+    expect(restored.lines.some((l) => l.includes(`placed ${r.request} on ${HUB_B.id}:9000 (adopt)`))).toBe(true)
+    // Nothing moved: no copy, no stop, no update; the same service and volume.
+    const made = engine.calls.slice(calls).filter((c) => c !== 'listHubs' && c !== 'listServices' && c !== 'listTasks' && c !== 'listVolumes')
+    expect(made).toEqual([])
+    expect(engine.serviceOf(r.request)!.listing).toEqual(service)
+    expect([...engine.volumes.keys()]).toEqual([`${HUB_B.id}/${objectName(r.request)}`])
+    // Its owner would be told nothing new in any pass: up, at the address it had.
+    for (const seen of passes) expect(seen.get(r.request)).toEqual(lastSeen.get(r.request))
   })
 })
