@@ -6,14 +6,20 @@
  * A pub moved off a drained hub after the backup gets its older record back: it is recorded where it serves, and
  * nothing moves.
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Readable } from 'node:stream'
+import type { BackupSettings } from '../../src/orchestrator/backups.js'
+import { RuntimePending } from '../../src/control/runtime.js'
 import { createOrchestratorRuntime } from '../../src/orchestrator/runtime.js'
 import { derivePubKeys } from '../../src/orchestrator/desired.js'
 import { changesOf, LABELS, labelsFor, objectName, type Capacity } from '../../src/planner/index.js'
 import type { PubRecord } from '../../src/control/record.js'
 import { multiserverAddress } from '../../src/protocol/ids.js'
 import { formatCapacitySnapshot } from '../../src/provider/capacity.js'
-import { FakeEngine, fakeHost, HUB, noInvites, record, runtimePub, type FakeHost } from './fakes.js'
+import { FakeEngine, fakeHost, HUB, msgId, noInvites, record, runtimePub, type FakeHost } from './fakes.js'
 
 const CAPACITY: Capacity = { hubMemoryMiB: 4096, headroomMiB: 0, ports: { first: 9000, last: 9009 }, retentionMs: 60_000 }
 const closers: Array<() => Promise<void>> = []
@@ -21,9 +27,18 @@ afterEach(async () => {
   for (const c of closers.splice(0)) await c()
 })
 
-function provider(engine: FakeEngine, host: FakeHost) {
+/** The hubs archives were made on (an owner's `backup` command), in order. */
+const archived: string[] = []
+
+function provider(engine: FakeEngine, host: FakeHost, backups?: BackupSettings) {
   const runtime = createOrchestratorRuntime({
+    ...(backups ? { backups } : {}),
     driver: engine.driver({
+      backup: async (request, hub, sink) => {
+        if (!engine.volumes.has(`${hub}/${objectName(request)}`)) throw new Error(`no volume of ${request} on ${hub}`)
+        archived.push(hub)
+        await sink(Readable.from([Buffer.from('archive')]))
+      },
       // A move's copy, as the Swarm driver makes it: the volume on the new hub, labelled with the hub it came from.
       moveData: async (request, from, to) => {
         const name = objectName(request)
@@ -160,9 +175,19 @@ describe('a provider restored from an older backup of its records', () => {
     // Restored: the record names hub A again, with hub A still drained.
     const restored = restore()
     expect(restored.placements.get(r.request)).toEqual({ hub: HUB.id, port: 9000 })
-    const after = provider(engine, restored)
+    const dir = mkdtempSync(join(tmpdir(), 'stale-backup-'))
+    closers.push(async () => rmSync(dir, { recursive: true, force: true }))
+    const backups: BackupSettings = { dir, baseUrl: 'https://pubs.example.net/backups', ttlMs: 60_000, maxPubBytes: 1000, maxTotalBytes: 10_000, minFreeBytes: 0 }
+    const after = provider(engine, restored, backups)
     const calls = engine.calls.length
-    const passes = await converge(after, restored, [r])
+    const passes = [await after.reconcile([runtimePub(r, restored)], Date.now())]
+    // Right after the pass that recorded it where it serves, a backup is not refused as "moving": it is made there.
+    archived.length = 0
+    const command = msgId('backup after the restore')
+    await expect(after.backup(r, command)).rejects.toBeInstanceOf(RuntimePending)
+    expect((await vi.waitFor(() => after.backup(r, command))).url).toMatch(/^https:\/\/pubs\.example\.net\/backups\//)
+    expect(archived).toEqual([HUB_B.id])
+    passes.push(...(await converge(after, restored, [r])))
 
     expect(restored.placements.get(r.request)).toEqual({ hub: HUB_B.id, port: 9000 })
     expect(restored.reasons.get(r.request)).toBe('adopt')
