@@ -10,7 +10,6 @@ import type { SsbKeys } from './keys.js'
 import type { Callback } from './message.js'
 import { durableAnnounce } from './durable-announce.js'
 import { applyEbtScopePatch } from './ebt-scope.js'
-import { ebtCatchUpPlugin } from './ebt-catch-up.js'
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const require = createRequire(import.meta.url)
@@ -89,8 +88,6 @@ export function standardPlugins(): SbotPlugin[] {
     durableAnnounce,
     require('ssb-db2/compat/db'),
     require('ssb-db2/compat/ebt'),
-    // ssb-db2's reads for EBT catch-up starve while the log keeps growing: see ebt-catch-up.ts.
-    ebtCatchUpPlugin(),
     require('ssb-db2/compat/history-stream'),
     // createLogStream for local tools (the buttcloud CLI reads its user's log with it); master-only, like every
     // method not in `permissions.anonymous`, so peers cannot read decrypted messages through it.
