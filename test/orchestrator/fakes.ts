@@ -3,12 +3,13 @@
  * cannot pass by accident through a method nobody meant to reach.
  */
 import { createHash } from 'node:crypto'
+import { Readable } from 'node:stream'
 import type { PubRecord } from '../../src/control/record.js'
 import type { RuntimeFactory, RuntimeHost, RuntimePub } from '../../src/control/runtime.js'
 import { createOrchestratorRuntime } from '../../src/orchestrator/runtime.js'
 import type { MsgId } from '../../src/protocol/ids.js'
 import type { PlacementWhy } from '../../src/protocol/placement.js'
-import { labelsFor, objectName, type Hub, type ObservedTask, type ServiceListing, type ServiceSpec, type TaskListing, type VolumeListing } from '../../src/planner/index.js'
+import { LABELS, labelsFor, objectName, type Hub, type ObservedTask, type ServiceListing, type ServiceSpec, type TaskListing, type VolumeListing } from '../../src/planner/index.js'
 import type { PubDriver, PubIdentity, PubInviter } from '../../src/control/driver.js'
 import { generateKeys, type SsbKeys } from '../../src/ssb/keys.js'
 
@@ -123,6 +124,27 @@ export class FakeEngine {
   private call(name: string): void {
     this.calls.push(name)
     if (this.unreachable) throw Object.assign(new Error(`connect ECONNREFUSED /fake/docker.sock`), { code: 'ECONNREFUSED' })
+  }
+
+  /**
+   * A pub's data as the Swarm driver handles it: `backup` archives a volume that must exist on its hub (the hubs
+   * archived on go into `archived`, in order), and `moveData` copies one to another hub, labelled with where it came
+   * from. `copies` gets each copy as `from>to`.
+   */
+  dataHandlers(archived: string[], copies: string[] = []): Pick<PubDriver, 'backup' | 'moveData'> {
+    return {
+      backup: async (request, hub, sink) => {
+        if (!this.volumes.has(`${hub}/${objectName(request)}`)) throw new Error(`no volume of ${request} on ${hub}`)
+        archived.push(hub)
+        await sink(Readable.from([Buffer.from('archive')]))
+      },
+      moveData: async (request, from, to) => {
+        const name = objectName(request)
+        if (!this.volumes.has(`${from}/${name}`)) throw new Error(`no volume of ${request} on ${from}`)
+        copies.push(`${from}>${to}`)
+        this.volumes.set(`${to}/${name}`, { name, hub: to, labels: { ...labelsFor(request), [LABELS.movedFrom]: from }, createdAt: 2 })
+      },
+    }
   }
 
   driver(extra: Partial<PubDriver> = {}): PubDriver {

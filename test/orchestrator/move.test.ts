@@ -7,12 +7,11 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createOrchestratorRuntime, MOVING_REFUSAL } from '../../src/orchestrator/runtime.js'
 import { derivePubKeys } from '../../src/orchestrator/desired.js'
 import { formatCapacitySnapshot } from '../../src/provider/capacity.js'
-import { changesOf, LABELS, labelsFor, objectName, REASON_TEXT, type Capacity } from '../../src/planner/index.js'
+import { changesOf, objectName, REASON_TEXT, type Capacity } from '../../src/planner/index.js'
 import { multiserverAddress } from '../../src/protocol/ids.js'
 import { FakeEngine, fakeHost, HUB, msgId, noInvites, record, runtimePub } from './fakes.js'
 import type { BackupSettings } from '../../src/orchestrator/backups.js'
 import { RuntimePending, RuntimeRefusal } from '../../src/control/runtime.js'
-import { Readable } from 'node:stream'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -31,19 +30,7 @@ function setup(hubs = [HUB, HUB_B], backups?: BackupSettings) {
   /** The hubs archives were made on, in order. */
   const archived: string[] = []
   const host = fakeHost()
-  const driver = engine.driver({
-    backup: async (request, hub, sink) => {
-      if (!engine.volumes.has(`${hub}/${objectName(request)}`)) throw new Error(`no volume of ${request} on ${hub}`)
-      archived.push(hub)
-      await sink(Readable.from([Buffer.from('archive')]))
-    },
-    moveData: async (request, from, to) => {
-      const name = objectName(request)
-      if (!engine.volumes.has(`${from}/${name}`)) throw new Error(`no volume of ${request} on ${from}`)
-      copies.push(`${from}>${to}`)
-      engine.volumes.set(`${to}/${name}`, { name, hub: to, labels: { ...labelsFor(request), [LABELS.movedFrom]: from }, createdAt: 2 })
-    },
-  })
+  const driver = engine.driver(engine.dataHandlers(archived, copies))
   const runtime = createOrchestratorRuntime({ driver, inviter: noInvites, capacity: CAPACITY, defaultImageVersion: '1', settleMs: 2000, settlePollMs: 1, stats: { sampleIntervalMs: 0 }, ...(backups ? { backups } : {}) })(host)
   closers.push(() => runtime.close())
   /** Drain a hub as Swarm does: nothing new goes there, and the tasks running there are shut down. */

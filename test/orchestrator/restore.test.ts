@@ -10,12 +10,11 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Readable } from 'node:stream'
 import type { BackupSettings } from '../../src/orchestrator/backups.js'
 import { RuntimePending } from '../../src/control/runtime.js'
 import { createOrchestratorRuntime } from '../../src/orchestrator/runtime.js'
 import { derivePubKeys } from '../../src/orchestrator/desired.js'
-import { changesOf, LABELS, labelsFor, objectName, type Capacity } from '../../src/planner/index.js'
+import { changesOf, objectName, type Capacity } from '../../src/planner/index.js'
 import type { PubRecord } from '../../src/control/record.js'
 import { multiserverAddress } from '../../src/protocol/ids.js'
 import { formatCapacitySnapshot } from '../../src/provider/capacity.js'
@@ -33,19 +32,8 @@ const archived: string[] = []
 function provider(engine: FakeEngine, host: FakeHost, backups?: BackupSettings) {
   const runtime = createOrchestratorRuntime({
     ...(backups ? { backups } : {}),
-    driver: engine.driver({
-      backup: async (request, hub, sink) => {
-        if (!engine.volumes.has(`${hub}/${objectName(request)}`)) throw new Error(`no volume of ${request} on ${hub}`)
-        archived.push(hub)
-        await sink(Readable.from([Buffer.from('archive')]))
-      },
-      // A move's copy, as the Swarm driver makes it: the volume on the new hub, labelled with the hub it came from.
-      moveData: async (request, from, to) => {
-        const name = objectName(request)
-        if (!engine.volumes.has(`${from}/${name}`)) throw new Error(`no volume of ${request} on ${from}`)
-        engine.volumes.set(`${to}/${name}`, { name, hub: to, labels: { ...labelsFor(request), [LABELS.movedFrom]: from }, createdAt: 2 })
-      },
-    }),
+    // A move's copy, as the Swarm driver makes it: the volume on the new hub, labelled with the hub it came from.
+    driver: engine.driver(engine.dataHandlers(archived)),
     inviter: noInvites,
     capacity: CAPACITY,
     defaultImageVersion: '1',
